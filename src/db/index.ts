@@ -1,0 +1,34 @@
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import * as schema from "./schema";
+import { MIGRATIONS } from "./migrations";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+export { schema };
+
+/**
+ * openDb opens (or creates) the master's SQLite database at `path` (":memory:" for tests), sets the
+ * pragmas bun:sqlite does not (WAL, synchronous=NORMAL, foreign_keys, busy_timeout) and applies the
+ * embedded migrations that have not run yet.
+ */
+export function openDb(path: string): Db {
+  const sqlite = new Database(path, { create: true, strict: true });
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = NORMAL");
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  migrate(sqlite);
+  return drizzle({ client: sqlite, schema }) as Db;
+}
+
+function migrate(sqlite: Database) {
+  sqlite.exec("CREATE TABLE IF NOT EXISTS __sprout_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)");
+  const done = new Set(sqlite.query<{ name: string }, []>("SELECT name FROM __sprout_migrations").all().map((r) => r.name));
+  for (const m of MIGRATIONS) {
+    if (done.has(m.name)) continue;
+    sqlite.transaction(() => {
+      for (const stmt of m.sql.split("--> statement-breakpoint")) if (stmt.trim()) sqlite.exec(stmt);
+      sqlite.query("INSERT INTO __sprout_migrations (name, applied_at) VALUES (?, ?)").run(m.name, new Date().toISOString());
+    })();
+  }
+}

@@ -1,0 +1,134 @@
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * The master's tables. Times are ISO-8601 strings (UTC). Ids are lower-case nanoids (shared/ids.ts).
+ * Secrets are stored only as SHA-256 hashes (`*_hash`), passwords as argon2id (Bun.password).
+ */
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
+  createdAt: text("created_at").notNull(),
+});
+
+export const apiTokens = sqliteTable("api_tokens", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  createdAt: text("created_at").notNull(),
+  lastUsedAt: text("last_used_at"),
+}, (t) => [index("api_tokens_user").on(t.userId)]);
+
+/** refresh_tokens rotate: each use replaces the row's token; reuse of a replaced one revokes the family. */
+export const refreshTokens = sqliteTable("refresh_tokens", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  familyId: text("family_id").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  /** usedAt: set when rotated; presenting a used token again is reuse. */
+  usedAt: text("used_at"),
+  revokedAt: text("revoked_at"),
+  expiresAt: text("expires_at").notNull(),
+  createdAt: text("created_at").notNull(),
+}, (t) => [index("refresh_tokens_family").on(t.familyId)]);
+
+export const sites = sqliteTable("sites", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  /** settings: JSON of protocol/site.ts SiteSettings. */
+  settings: text("settings").notNull().default('{"spa":false}'),
+  productionDeploymentId: text("production_deployment_id"),
+  replicas: integer("replicas").notNull().default(1),
+  createdAt: text("created_at").notNull(),
+}, (t) => [index("sites_owner").on(t.ownerId)]);
+
+export const deployments = sqliteTable("deployments", {
+  id: text("id").primaryKey(),
+  siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+  creatorId: text("creator_id").references(() => users.id, { onDelete: "set null" }),
+  status: text("status", { enum: ["pending", "uploading", "staged", "ready", "failed"] }).notNull(),
+  production: integer("production", { mode: "boolean" }).notNull(),
+  manifestDigest: text("manifest_digest").notNull(),
+  /** manifest: JSON array of protocol ManifestEntry, kept to replicate the deployment to other nodes. */
+  manifest: text("manifest").notNull(),
+  filesTotal: integer("files_total").notNull(),
+  bytesTotal: integer("bytes_total").notNull(),
+  filesUploaded: integer("files_uploaded").notNull().default(0),
+  bytesUploaded: integer("bytes_uploaded").notNull().default(0),
+  error: text("error"),
+  /** promotedAt: last time it became production; rollback picks the previous one by this. */
+  promotedAt: text("promoted_at"),
+  createdAt: text("created_at").notNull(),
+  finishedAt: text("finished_at"),
+}, (t) => [index("deployments_site").on(t.siteId, t.createdAt)]);
+
+export const deploymentEvents = sqliteTable("deployment_events", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  deploymentId: text("deployment_id").notNull().references(() => deployments.id, { onDelete: "cascade" }),
+  agentId: text("agent_id"),
+  level: text("level", { enum: ["info", "warn", "error"] }).notNull(),
+  message: text("message").notNull(),
+  at: text("at").notNull(),
+}, (t) => [index("deployment_events_deployment").on(t.deploymentId, t.id)]);
+
+export const agents = sqliteTable("agents", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  tokenHash: text("token_hash").notNull().unique(),
+  status: text("status", { enum: ["new", "online", "offline"] }).notNull().default("new"),
+  url: text("url"),
+  httpUrl: text("http_url"),
+  version: text("version"),
+  /** system: JSON of protocol/agent.ts SystemReport from the last heartbeat. */
+  system: text("system"),
+  lastHeartbeatAt: text("last_heartbeat_at"),
+  createdAt: text("created_at").notNull(),
+});
+
+/** placements is the shard map: which agents hold which site, and what each has staged. */
+export const placements = sqliteTable("placements", {
+  siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+  agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+  createdAt: text("created_at").notNull(),
+}, (t) => [uniqueIndex("placements_pk").on(t.siteId, t.agentId)]);
+
+/** deployment_replicas records, per deployment and agent, how far that node got. */
+export const deploymentReplicas = sqliteTable("deployment_replicas", {
+  deploymentId: text("deployment_id").notNull().references(() => deployments.id, { onDelete: "cascade" }),
+  agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+  state: text("state", { enum: ["pending", "staged", "active", "failed"] }).notNull(),
+  updatedAt: text("updated_at").notNull(),
+}, (t) => [uniqueIndex("deployment_replicas_pk").on(t.deploymentId, t.agentId)]);
+
+/** tasks: the queue of work for agents, with a lease so an unanswered task is sent again. */
+export const tasks = sqliteTable("tasks", {
+  id: text("id").primaryKey(),
+  agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+  kind: text("kind").notNull(),
+  /** payload: JSON of protocol/agent.ts Task. */
+  payload: text("payload").notNull(),
+  status: text("status", { enum: ["pending", "sent", "done", "failed"] }).notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  leaseUntil: text("lease_until"),
+  error: text("error"),
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+}, (t) => [index("tasks_agent_status").on(t.agentId, t.status)]);
+
+export const auditLog = sqliteTable("audit_log", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  userId: text("user_id"),
+  action: text("action").notNull(),
+  target: text("target"),
+  at: text("at").notNull(),
+});
+
+/** kv holds the master's own state: the grant key pair, the JWT secret. */
+export const kv = sqliteTable("kv", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

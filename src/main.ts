@@ -1,0 +1,49 @@
+#!/usr/bin/env bun
+// argv -> the command of that name (master, agent, up or a CLI verb); nothing else lives here.
+import { COMMANDS } from "./cli/commands";
+import { parseCommand, renderHelp, UsageError } from "./cli/command";
+import { VERSION } from "./shared/version";
+import { topHelp } from "./cli/help";
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    const target = name === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    process.stdout.write(target ? renderHelp(target) : topHelp(COMMANDS));
+    return 0;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    process.stdout.write(`sprout ${VERSION}\n`);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`sprout: unknown command "${name}". Run \`sprout --help\` for the list.\n`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseCommand(cmd, rest);
+    if (values.help) {
+      process.stdout.write(renderHelp(cmd));
+      return 0;
+    }
+    return await cmd.run(values, positionals);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sprout ${cmd.name}: ${e.message}\n\n${renderHelp(cmd)}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Servers (master, agent, up) resolve only when they have shut down.
+    process.exit(code);
+  },
+  (e) => {
+    process.stderr.write(`sprout: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,113 @@
+import { t } from "elysia";
+import { Id, SiteName } from "./common";
+import { Manifest } from "./deployment";
+import { SiteSettings } from "./site";
+
+/** AgentCreate is POST /api/agent (admin): registers a node and answers its token once. */
+export const AgentCreate = t.Object({
+  name: t.String({ pattern: "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$", error: "agent name: letters, digits, . _ - (max 63)" }),
+});
+export type AgentCreate = typeof AgentCreate.static;
+
+/** AgentCreated answers POST /api/agent and POST /api/:agent_id/token: the token is shown once. */
+export const AgentCreated = t.Object({ id: Id, name: t.String(), token: t.String() });
+export type AgentCreated = typeof AgentCreated.static;
+
+/** SystemReport is what an agent measures about its node at each heartbeat. */
+export const SystemReport = t.Object({
+  cpu_percent: t.Number(),
+  cpus: t.Integer(),
+  load: t.Array(t.Number()),
+  mem_total: t.Number(),
+  mem_free: t.Number(),
+  disk_total: t.Number(),
+  disk_free: t.Number(),
+  nginx: t.Union([t.Literal("running"), t.Literal("stopped"), t.Literal("restarting"), t.Literal("external")]),
+  nginx_reloads: t.Integer(),
+  uptime: t.Number(),
+  sites: t.Integer(),
+});
+export type SystemReport = typeof SystemReport.static;
+
+/** Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds; the first one registers the node's URLs. */
+export const Heartbeat = t.Object({
+  version: t.String(),
+  /** url: where the master and CLIs reach this agent's API. */
+  url: t.String(),
+  /** http_url: where this node's nginx serves sites. */
+  http_url: t.String(),
+  system: SystemReport,
+});
+export type Heartbeat = typeof Heartbeat.static;
+
+/** HeartbeatAnswer gives the agent what it needs to work without asking again. */
+export const HeartbeatAnswer = t.Object({
+  agent_id: Id,
+  /** domain: the platform domain; sites are served at <site>.<domain>. */
+  domain: t.String(),
+  /** grant_public_key: the master's Ed25519 public key (JWK JSON) that signs upload grants. */
+  grant_public_key: t.String(),
+});
+export type HeartbeatAnswer = typeof HeartbeatAnswer.static;
+
+/** AgentInfo is GET /api/agent/:id and the rows of GET /api/agents. */
+export const AgentInfo = t.Object({
+  id: Id,
+  name: t.String(),
+  status: t.Union([t.Literal("new"), t.Literal("online"), t.Literal("offline")]),
+  url: t.Union([t.String(), t.Null()]),
+  http_url: t.Union([t.String(), t.Null()]),
+  version: t.Union([t.String(), t.Null()]),
+  connected: t.Boolean(),
+  last_heartbeat_at: t.Union([t.String(), t.Null()]),
+  system: t.Union([SystemReport, t.Null()]),
+  created_at: t.String(),
+});
+export type AgentInfo = typeof AgentInfo.static;
+
+/**
+ * Task is a unit of work the master gives an agent, over the WebSocket GET /api/agent/ws.
+ * Applying a task twice does no harm. The agent answers each with a TaskResult.
+ */
+export const Task = t.Union([
+  t.Object({
+    kind: t.Literal("activate"),
+    site: SiteName,
+    deployment_id: Id,
+  }),
+  t.Object({
+    /** stage: replicate a deployment staged elsewhere; fetch missing blobs from `peers`. */
+    kind: t.Literal("stage"),
+    site: SiteName,
+    deployment_id: Id,
+    manifest: Manifest,
+    peers: t.Array(t.String()),
+  }),
+  t.Object({ kind: t.Literal("sync_site"), site: SiteName, settings: SiteSettings, production_deployment_id: t.Union([Id, t.Null()]) }),
+  t.Object({ kind: t.Literal("delete_site"), site: SiteName }),
+  t.Object({ kind: t.Literal("gc") }),
+]);
+export type Task = typeof Task.static;
+
+/** WsFromMaster: the messages the master sends on the agent WebSocket. */
+export const WsFromMaster = t.Object({ type: t.Literal("task"), id: Id, task: Task });
+export type WsFromMaster = typeof WsFromMaster.static;
+
+/** WsFromAgent: the agent's answer to a task. */
+export const WsFromAgent = t.Object({
+  type: t.Literal("result"),
+  id: Id,
+  ok: t.Boolean(),
+  error: t.Optional(t.String()),
+});
+export type WsFromAgent = typeof WsFromAgent.static;
+
+/** AgentHeartbeatSelf is GET /api/heartbeat on the agent itself (no auth): its status. */
+export const AgentStatus = t.Object({
+  name: t.String(),
+  agent_id: t.Union([Id, t.Null()]),
+  version: t.String(),
+  master_connected: t.Boolean(),
+  system: SystemReport,
+});
+export type AgentStatus = typeof AgentStatus.static;

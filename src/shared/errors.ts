@@ -1,0 +1,34 @@
+/**
+ * SproutError is the one error type of Sprout. `code` is stable and machine-readable, `status` is the
+ * HTTP status it maps to, `message` says what happened and `hint` what to do next.
+ * Messages never contain secrets (tokens, passwords): callers pass names, not values.
+ */
+export class SproutError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "SproutError";
+  }
+
+  /** toJSON gives the wire shape `{"error":{"code","message","hint?"}}` (protocol/common.ts ErrorBody). */
+  toJSON() {
+    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) } };
+  }
+}
+
+export const badRequest = (code: string, message: string, hint?: string) => new SproutError(400, code, message, hint);
+export const unauthorized = (message = "Authentication required.", hint = "Run `sprout login`, or set SPROUT_TOKEN.") =>
+  new SproutError(401, "unauthorized", message, hint);
+export const forbidden = (message: string, hint?: string) => new SproutError(403, "forbidden", message, hint);
+export const notFound = (what: string, hint?: string) => new SproutError(404, "not_found", `${what} not found.`, hint);
+export const conflict = (code: string, message: string, hint?: string) => new SproutError(409, code, message, hint);
+export const tooLarge = (message: string, hint?: string) => new SproutError(413, "too_large", message, hint);
+export const tooMany = (message: string, hint?: string) => new SproutError(429, "rate_limited", message, hint);
+export const unavailable = (code: string, message: string, hint?: string) => new SproutError(503, code, message, hint);
+
+/** isSproutError narrows an unknown thrown value. */
+export const isSproutError = (e: unknown): e is SproutError => e instanceof SproutError;
