@@ -66,8 +66,9 @@ export const AgentInfo = t.Object({
 export type AgentInfo = typeof AgentInfo.static;
 
 /**
- * Task is a unit of work the master gives an agent, over the WebSocket GET /api/agent/ws.
- * Applying a task twice does no harm. The agent answers each with a TaskResult.
+ * Task is a unit of work the master gives an agent. The agent long-polls GET /api/agent/tasks, which
+ * answers at once when a task is queued (so tasks arrive immediately, not at the next heartbeat).
+ * Applying a task twice does no harm. The agent answers each with POST /api/agent/tasks/:id/result.
  */
 export const Task = t.Union([
   t.Object({
@@ -89,18 +90,16 @@ export const Task = t.Union([
 ]);
 export type Task = typeof Task.static;
 
-/** WsFromMaster: the messages the master sends on the agent WebSocket. */
-export const WsFromMaster = t.Object({ type: t.Literal("task"), id: Id, task: Task });
-export type WsFromMaster = typeof WsFromMaster.static;
+/** TaskEnvelope is one queued task as GET /api/agent/tasks answers it (an array of them). */
+export const TaskEnvelope = t.Object({ id: Id, task: Task });
+export type TaskEnvelope = typeof TaskEnvelope.static;
 
-/** WsFromAgent: the agent's answer to a task. */
-export const WsFromAgent = t.Object({
-  type: t.Literal("result"),
-  id: Id,
+/** TaskResult is POST /api/agent/tasks/:id/result: how applying the task went. */
+export const TaskResult = t.Object({
   ok: t.Boolean(),
-  error: t.Optional(t.String()),
+  error: t.Optional(t.String({ maxLength: 4000 })),
 });
-export type WsFromAgent = typeof WsFromAgent.static;
+export type TaskResult = typeof TaskResult.static;
 
 /** AgentHeartbeatSelf is GET /api/heartbeat on the agent itself (no auth): its status. */
 export const AgentStatus = t.Object({

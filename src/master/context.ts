@@ -1,0 +1,55 @@
+import type { Db } from "../db";
+import type { MasterConfig } from "./config";
+import { AgentService } from "./services/agents";
+import { ApiTokenService } from "./services/api-tokens";
+import { AuthService, type Caller } from "./services/auth";
+import { DeploymentService } from "./services/deployments";
+import { loadKeys } from "./services/keys";
+import { SiteService } from "./services/sites";
+import { TaskQueue } from "./services/tasks";
+import { unauthorized } from "../shared/errors";
+
+/** Services is the master's logic, built once and shared by the API and UI routes and the jobs. */
+export interface Services {
+  db: Db;
+  config: MasterConfig;
+  auth: AuthService;
+  apiTokens: ApiTokenService;
+  sites: SiteService;
+  deployments: DeploymentService;
+  agents: AgentService;
+  tasks: TaskQueue;
+  /** user resolves the request's bearer token to a user, or throws 401. */
+  user(req: Request): Promise<Extract<Caller, { kind: "user" }>>;
+  /** agent resolves the request's bearer token to an agent, or throws 401. */
+  agent(req: Request): Promise<Extract<Caller, { kind: "agent" }>>;
+}
+
+export async function createServices(db: Db, config: MasterConfig): Promise<Services> {
+  const keys = await loadKeys(db);
+  const tasks = new TaskQueue(db);
+  const auth = new AuthService(db, keys, config);
+  const sites = new SiteService(db, config, tasks);
+  const agents = new AgentService(db, config, keys, tasks);
+  const deployments = new DeploymentService(db, config, keys, sites, agents, tasks);
+  return {
+    db,
+    config,
+    auth,
+    apiTokens: new ApiTokenService(db),
+    sites,
+    deployments,
+    agents,
+    tasks,
+    async user(req) {
+      const c = await auth.authenticate(req.headers.get("authorization"), "user");
+      if (c.kind !== "user") throw unauthorized();
+      return c;
+    },
+    async agent(req) {
+      const c = await auth.authenticate(req.headers.get("authorization"), "agent");
+      if (c.kind !== "agent") throw unauthorized();
+      return c;
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { Elysia, t } from "elysia";
+import { AgentCreate, Heartbeat, TaskResult } from "../../protocol/agent";
+import type { Services } from "../context";
+import { requireAdmin } from "../services/auth";
+
+/** agentRoutes: nodes as the admin sees them, and the agents' own heartbeat and task channel. */
+export const agentRoutes = (s: Services) =>
+  new Elysia({ name: "routes/agents" })
+    .post("/api/agent", async ({ body, request, set }) => {
+      requireAdmin(await s.user(request));
+      set.status = 201;
+      return s.agents.create(body.name);
+    }, { body: AgentCreate })
+    .get("/api/agents", async ({ request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.list();
+    })
+    .get("/api/agent/:id", async ({ params, request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.info(s.agents.get(params.id));
+    })
+    .post("/api/:agent_id/token", async ({ params, request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.rotateToken(params.agent_id);
+    })
+    .post("/api/agent/heartbeat", async ({ body, request }) => s.agents.heartbeat((await s.agent(request)).agentId, body), { body: Heartbeat })
+    // Long poll: answers at once when tasks are due, else holds the request until one is queued.
+    .get("/api/agent/tasks", async ({ query, request }) => {
+      const a = await s.agent(request);
+      return s.tasks.take(a.agentId, Math.min(query.wait ?? 25, 55) * 1000, request.signal);
+    }, { query: t.Object({ wait: t.Optional(t.Numeric({ minimum: 0, maximum: 60 })) }) })
+    .post("/api/agent/tasks/:id/result", async ({ params, body, request }) => {
+      s.tasks.complete((await s.agent(request)).agentId, params.id, body.ok, body.error);
+      return { ok: true as const };
+    }, { body: TaskResult });

@@ -1,0 +1,18 @@
+import { Elysia, t } from "elysia";
+import { DeploymentCreate, StatusReport } from "../../protocol/deployment";
+import type { Services } from "../context";
+
+/** deploymentRoutes: create a deployment, read it with its log, and the agents' status reports. */
+export const deploymentRoutes = (s: Services) =>
+  new Elysia({ name: "routes/deployments" })
+    .post("/api/deployment", async ({ body, request, set }) => {
+      const u = await s.user(request);
+      set.status = 201;
+      return s.deployments.create(u.userId, body);
+    }, { body: DeploymentCreate })
+    .get("/api/deployment/:id", async ({ params, query, request }) =>
+      s.deployments.get((await s.user(request)).userId, params.id, query.after ?? 0), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })) }) })
+    .post("/api/deployment/status", async ({ body, request }) => {
+      s.deployments.report((await s.agent(request)).agentId, body);
+      return { ok: true as const };
+    }, { body: StatusReport });

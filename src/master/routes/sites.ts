@@ -1,0 +1,30 @@
+import { Elysia } from "elysia";
+import { Promote, Rollback } from "../../protocol/deployment";
+import { SiteCreate, SiteRef, SiteUpdate } from "../../protocol/site";
+import type { Services } from "../context";
+
+/** siteRoutes: the caller's sites, their settings, deployments, promote and rollback. */
+export const siteRoutes = (s: Services) =>
+  new Elysia({ name: "routes/sites" })
+    .post("/api/site", async ({ body, request, set }) => {
+      const u = await s.user(request);
+      set.status = 201;
+      return s.sites.info(s.sites.create(u.userId, body.name, { spa: body.spa }));
+    }, { body: SiteCreate })
+    .delete("/api/site", async ({ body, request }) => {
+      s.sites.remove((await s.user(request)).userId, body.name);
+      return { ok: true as const };
+    }, { body: SiteRef })
+    .delete("/api/site/:name", async ({ params, request }) => {
+      s.sites.remove((await s.user(request)).userId, params.name);
+      return { ok: true as const };
+    })
+    .get("/api/sites", async ({ request }) => {
+      const u = await s.user(request);
+      return s.sites.list(u.userId).map((x) => s.sites.info(x));
+    })
+    .get("/api/site/:name", async ({ params, request }) => s.sites.info(s.sites.owned((await s.user(request)).userId, params.name)))
+    .patch("/api/site/:name", async ({ params, body, request }) => s.sites.info(s.sites.update((await s.user(request)).userId, params.name, body)), { body: SiteUpdate })
+    .get("/api/site/:name/deployments", async ({ params, request }) => s.deployments.list((await s.user(request)).userId, params.name))
+    .post("/api/site/:name/promote", async ({ params, body, request }) => s.deployments.promote((await s.user(request)).userId, params.name, body.deployment_id), { body: Promote })
+    .post("/api/site/:name/rollback", async ({ params, body, request }) => s.deployments.rollback((await s.user(request)).userId, params.name, body?.deployment_id), { body: Rollback });

@@ -1,0 +1,35 @@
+import { Elysia } from "elysia";
+import { Ok } from "../../protocol/common";
+import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest } from "../../protocol/user";
+import type { Services } from "../context";
+import { toUserInfo } from "../services/auth";
+
+/** userRoutes: register, log in, who am I, password, refresh, API tokens. */
+export const userRoutes = (s: Services) =>
+  new Elysia({ name: "routes/users" })
+    .post("/api/user", async ({ body, set }) => {
+      set.status = 201;
+      return toUserInfo(await s.auth.register(body.email, body.password));
+    }, { body: Credentials })
+    .post("/api/user/token", ({ body, request, server }) =>
+      s.auth.login(body.email, body.password, server?.requestIP(request)?.address ?? "unknown"), { body: Credentials })
+    .get("/api/user/info", async ({ request }) => toUserInfo(s.auth.user((await s.user(request)).userId)))
+    .post("/api/user/password", async ({ body, request }) => {
+      const u = await s.user(request);
+      await s.auth.changePassword(u.userId, body.old_password, body.new_password);
+      return { ok: true as const };
+    }, { body: PasswordChange, response: { 200: Ok } })
+    .post("/api/token/refresh", ({ body }) => s.auth.refresh(body.refresh_token), { body: RefreshRequest })
+    .post("/api/token/revoke", ({ body }) => {
+      s.auth.logout(body.refresh_token);
+      return { ok: true as const };
+    }, { body: RefreshRequest })
+    .post("/api/tokens", async ({ body, request, set }) => {
+      set.status = 201;
+      return s.apiTokens.create((await s.user(request)).userId, body.name);
+    }, { body: ApiTokenCreate })
+    .get("/api/tokens", async ({ request }) => s.apiTokens.list((await s.user(request)).userId))
+    .delete("/api/tokens/:id", async ({ params, request }) => {
+      s.apiTokens.revoke((await s.user(request)).userId, params.id);
+      return { ok: true as const };
+    });

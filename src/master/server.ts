@@ -1,0 +1,34 @@
+import { Elysia } from "elysia";
+import type { Db } from "../db";
+import { errorResponse } from "../shared/http-errors";
+import type { MasterConfig } from "./config";
+import { createServices, type Services } from "./context";
+import { agentRoutes } from "./routes/agents";
+import { deploymentRoutes } from "./routes/deployments";
+import { siteRoutes } from "./routes/sites";
+import { userRoutes } from "./routes/users";
+
+/**
+ * createMaster composes the master: services over one database, the API routes, and the background
+ * job that marks silent agents offline. Tests use `app.handle(new Request(...))` on it.
+ */
+export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
+  const services = await createServices(db, config);
+  const app = new Elysia()
+    .onError(({ code, error, path }) => errorResponse(code, error, path))
+    .get("/api/health", () => ({ ok: true as const }))
+    .use(userRoutes(services))
+    .use(siteRoutes(services))
+    .use(deploymentRoutes(services))
+    .use(agentRoutes(services));
+  const health = setInterval(() => services.agents.markStale(), 2000);
+  return {
+    app,
+    services,
+    stop() {
+      clearInterval(health);
+    },
+  };
+}
+
+export type { Services };

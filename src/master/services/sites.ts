@@ -1,0 +1,122 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { Db } from "../../db";
+import { agents, placements, sites } from "../../db/schema";
+import type { SiteInfo, SiteSettings } from "../../protocol/site";
+import { conflict, notFound } from "../../shared/errors";
+import { productionHost } from "../../shared/hosts";
+import { newId } from "../../shared/ids";
+import { now, type MasterConfig } from "../config";
+import type { TaskQueue } from "./tasks";
+
+export type SiteRow = typeof sites.$inferSelect;
+
+/**
+ * SiteService owns sites and their placements (the shard map). Every lookup is by owner: another
+ * user's site is "not found", never "forbidden", so names of others' sites do not leak.
+ */
+export class SiteService {
+  constructor(
+    private db: Db,
+    private config: MasterConfig,
+    private tasks: TaskQueue,
+  ) {}
+
+  create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}): SiteRow {
+    if (this.db.select({ id: sites.id }).from(sites).where(eq(sites.name, name)).get())
+      throw conflict("site_taken", `The site name "${name}" is taken.`, "Pick another name with --site.");
+    const row: SiteRow = {
+      id: newId(),
+      name,
+      ownerId,
+      settings: JSON.stringify({ spa: settings.spa ?? false } satisfies SiteSettings),
+      productionDeploymentId: null,
+      replicas: 1,
+      createdAt: now(),
+    };
+    this.db.insert(sites).values(row).run();
+    return row;
+  }
+
+  /** owned finds the caller's site by name or throws 404. */
+  owned(ownerId: string, name: string): SiteRow {
+    const row = this.db.select().from(sites).where(and(eq(sites.name, name), eq(sites.ownerId, ownerId))).get();
+    if (!row) throw notFound(`Site "${name}"`, "List your sites with `sprout sites`.");
+    return row;
+  }
+
+  /** find answers the caller's site by name, or undefined; `taken` tells if someone else has the name. */
+  find(ownerId: string, name: string): { site?: SiteRow; taken: boolean } {
+    const row = this.db.select().from(sites).where(eq(sites.name, name)).get();
+    if (!row) return { taken: false };
+    return row.ownerId === ownerId ? { site: row, taken: false } : { taken: true };
+  }
+
+  list(ownerId: string): SiteRow[] {
+    return this.db.select().from(sites).where(eq(sites.ownerId, ownerId)).orderBy(desc(sites.createdAt)).all();
+  }
+
+  update(ownerId: string, name: string, change: Partial<SiteSettings>): SiteRow {
+    const site = this.owned(ownerId, name);
+    const settings: SiteSettings = { ...this.settings(site), ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
+    this.db.update(sites).set({ settings: JSON.stringify(settings) }).where(eq(sites.id, site.id)).run();
+    const updated = { ...site, settings: JSON.stringify(settings) };
+    this.syncToAgents(updated);
+    return updated;
+  }
+
+  /** syncToAgents sends a site's settings and production deployment to every node that holds it. */
+  syncToAgents(site: SiteRow) {
+    for (const agentId of this.placementAgents(site.id))
+      this.tasks.enqueue(agentId, { kind: "sync_site", site: site.name, settings: this.settings(site), production_deployment_id: site.productionDeploymentId });
+  }
+
+  /** remove deletes a site everywhere: its nodes drop its files, the master its rows. */
+  remove(ownerId: string, name: string) {
+    const site = this.owned(ownerId, name);
+    for (const agentId of this.placementAgents(site.id)) this.tasks.enqueue(agentId, { kind: "delete_site", site: site.name });
+    this.db.delete(sites).where(eq(sites.id, site.id)).run();
+  }
+
+  settings(site: SiteRow): SiteSettings {
+    return JSON.parse(site.settings) as SiteSettings;
+  }
+
+  placementAgents(siteId: string): string[] {
+    return this.db.select({ a: placements.agentId }).from(placements).where(eq(placements.siteId, siteId)).all().map((r) => r.a);
+  }
+
+  /** place records that `agentIds` hold the site (idempotent). */
+  place(siteId: string, agentIds: string[]) {
+    for (const agentId of agentIds)
+      this.db.insert(placements).values({ siteId, agentId, createdAt: now() }).onConflictDoNothing().run();
+  }
+
+  /** servingBase is `http://<host>[:port]` as visitors reach the site through one of its nodes. */
+  servingUrl(siteId: string, host: string): string {
+    const ids = this.placementAgents(siteId);
+    const agent = ids.length ? this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(inArray(agents.id, ids)).get() : undefined;
+    return hostUrl(host, agent?.httpUrl ?? null);
+  }
+
+  info(site: SiteRow): SiteInfo {
+    return {
+      id: site.id,
+      name: site.name,
+      url: this.servingUrl(site.id, productionHost(site.name, this.config.domain)),
+      settings: this.settings(site),
+      production_deployment_id: site.productionDeploymentId,
+      created_at: site.createdAt,
+    };
+  }
+}
+
+/** hostUrl puts a site host on the scheme and port its node's nginx serves (no port for 80/443). */
+export function hostUrl(host: string, httpUrl: string | null): string {
+  if (!httpUrl) return `http://${host}`;
+  try {
+    const u = new URL(httpUrl);
+    return `${u.protocol}//${host}${u.port ? `:${u.port}` : ""}`;
+  } catch {
+    return `http://${host}`;
+  }
+}
