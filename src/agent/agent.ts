@@ -1,0 +1,132 @@
+import { hostname } from "node:os";
+import type { AgentStatus } from "../protocol/agent";
+import { logger } from "../shared/log";
+import { VERSION } from "../shared/version";
+import { agentApp } from "./app";
+import { BlobStore } from "./blobs";
+import type { AgentConfig } from "./config";
+import { Deployments } from "./deployments";
+import { FatalAuthError, MasterLink } from "./master-link";
+import { nginxLayout, renderNginxConf } from "./nginx/config";
+import { NginxProcess } from "./nginx/process";
+import { StateFile } from "./state";
+import { systemReport } from "./system";
+import { TaskRunner } from "./tasks";
+import { Uploads } from "./uploads";
+
+const log = logger("agent");
+
+/**
+ * Agent composes a node: agent API, blob store, deployments, its nginx, and the link to the master
+ * (heartbeats every 3 s, tasks by long poll). It keeps serving when the master is away.
+ */
+export class Agent {
+  readonly state: StateFile;
+  readonly blobs: BlobStore;
+  readonly deployments: Deployments;
+  readonly uploads: Uploads;
+  readonly nginx: NginxProcess;
+  readonly link: MasterLink;
+  readonly tasks: TaskRunner;
+  private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
+  private running = true;
+  private fatal: ((e: Error) => void) | null = null;
+  url = "";
+
+  constructor(private config: AgentConfig) {
+    this.state = new StateFile(config.dataDir);
+    this.blobs = new BlobStore(config.dataDir);
+    this.blobs.clearTmp();
+    this.deployments = new Deployments(config.dataDir, this.blobs, config.retain);
+    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
+    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report(r));
+    this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
+    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link);
+  }
+
+  /** run serves until stop(); it rejects when the master refuses the agent's token. */
+  async run(): Promise<void> {
+    const app = agentApp({ uploads: this.uploads, blobs: this.blobs, status: () => this.status() });
+    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
+    this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
+    log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
+    // With a domain known from an earlier run, serve at once, before the master answers.
+    if (this.state.state.domain) this.startNginx();
+    const failed = new Promise<void>((_, reject) => (this.fatal = reject));
+    void this.heartbeatLoop();
+    void this.taskLoop();
+    await failed;
+  }
+
+  private startNginx() {
+    const conf = renderNginxConf({
+      dataDir: this.config.dataDir,
+      listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
+      domain: this.state.state.domain!,
+      asRoot: process.getuid?.() === 0,
+    });
+    const changed = this.nginx.writeConf(conf);
+    if (this.nginx.state === "stopped") {
+      this.nginx.start();
+      log.info(`nginx serving on http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`, { domain: this.state.state.domain });
+    } else if (changed) this.nginx.reload();
+  }
+
+  private async heartbeatLoop() {
+    while (this.running) {
+      try {
+        const answer = await this.link.heartbeat({
+          version: VERSION,
+          url: this.url,
+          http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
+          system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
+        });
+        const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
+        if (changed || this.nginx.state === "stopped") this.startNginx();
+      } catch (e) {
+        if (e instanceof FatalAuthError) return this.fatal?.(e);
+        log.warn("heartbeat failed; the master may be down (sites keep being served)", { error: (e as Error).message });
+      }
+      await Bun.sleep(3000);
+    }
+  }
+
+  private async taskLoop() {
+    while (this.running) {
+      try {
+        for (const { id, task } of await this.link.tasks()) {
+          let result: { ok: boolean; error?: string } = { ok: true };
+          try {
+            await this.tasks.apply(task);
+          } catch (e) {
+            result = { ok: false, error: (e as Error).message };
+            log.warn("task failed", { kind: task.kind, error: result.error });
+          }
+          await this.link.result(id, result).catch((e) => log.warn("could not report task result", { error: (e as Error).message }));
+        }
+      } catch (e) {
+        if (e instanceof FatalAuthError) return this.fatal?.(e);
+        this.link.connected = false;
+        if (this.running) await Bun.sleep(1000);
+      }
+    }
+  }
+
+  status(): AgentStatus {
+    return {
+      name: this.config.name || hostname(),
+      agent_id: this.state.state.agentId,
+      version: VERSION,
+      master_connected: this.link.connected,
+      system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
+    };
+  }
+
+  async stop() {
+    this.running = false;
+    this.link.close();
+    this.tasks.stop();
+    await this.nginx.stop();
+    await this.server?.stop(true);
+  }
+}

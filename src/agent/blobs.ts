@@ -1,0 +1,102 @@
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, readdirSync, createWriteStream, unlinkSync, linkSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { readFileSync, writeFileSync } from "node:fs";
+
+/**
+ * BlobStore is the node's content-addressed store: `<data>/blobs/<ab>/<sha256>`, immutable, 0644
+ * (nginx's workers read deployments through hard links to these files). New content is written under
+ * `<data>/tmp` and renamed in only once its digest checked out.
+ */
+export class BlobStore {
+  readonly root: string;
+  readonly tmpDir: string;
+
+  constructor(dataDir: string) {
+    this.root = join(dataDir, "blobs");
+    this.tmpDir = join(dataDir, "tmp");
+    mkdirSync(this.root, { recursive: true, mode: 0o755 });
+    mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+  }
+
+  path(sha: string): string {
+    return join(this.root, sha.slice(0, 2), sha);
+  }
+
+  has(sha: string): boolean {
+    return existsSync(this.path(sha));
+  }
+
+  /** missing answers the distinct digests of `digests` that the store lacks. */
+  missing(digests: Iterable<string>): string[] {
+    return [...new Set(digests)].filter((d) => !this.has(d));
+  }
+
+  /** tmpPath is a fresh temporary file name. */
+  tmpPath(): string {
+    return join(this.tmpDir, `up-${randomBytes(8).toString("hex")}`);
+  }
+
+  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there). */
+  adopt(tmp: string, sha: string) {
+    const dest = this.path(sha);
+    mkdirSync(join(this.root, sha.slice(0, 2)), { recursive: true, mode: 0o755 });
+    if (existsSync(dest)) unlinkSync(tmp);
+    else renameSync(tmp, dest);
+  }
+
+  /**
+   * gzPath answers `<blob>.gz`, made once per blob, or null when compressing does not pay off.
+   * Shared by every deployment that links the blob, so a redeploy compresses nothing it has seen.
+   */
+  gzPath(sha: string): string | null {
+    const gz = `${this.path(sha)}.gz`;
+    const skip = `${this.path(sha)}.nogz`;
+    if (existsSync(gz)) return gz;
+    if (existsSync(skip)) return null;
+    const raw = readFileSync(this.path(sha));
+    const packed = gzipSync(raw, { level: 9 });
+    const tmp = this.tmpPath();
+    if (packed.length >= raw.length * 0.9) {
+      writeFileSync(skip, "");
+      return null;
+    }
+    writeFileSync(tmp, packed, { mode: 0o644 });
+    renameSync(tmp, gz);
+    return gz;
+  }
+
+  /**
+   * collect removes blobs that no deployment tree links to any more. A blob linked from a tree has
+   * st_nlink >= 2 (the store's name plus the tree's), so nlink == 1 means unreferenced.
+   */
+  collect(): number {
+    let removed = 0;
+    for (const dir of readdirSync(this.root)) {
+      const d = join(this.root, dir);
+      for (const f of readdirSync(d)) {
+        if (f.endsWith(".nogz")) continue;
+        const p = join(d, f);
+        if (statSync(p).nlink === 1) {
+          rmSync(p, { force: true });
+          if (!f.endsWith(".gz")) rmSync(`${p}.nogz`, { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  /** link hard-links a blob (or its .gz) to `dest`. */
+  static link(src: string, dest: string) {
+    linkSync(src, dest);
+  }
+
+  /** clearTmp removes leftovers of uploads interrupted by a crash. */
+  clearTmp() {
+    for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true, recursive: true });
+  }
+}
+
+export { createWriteStream };

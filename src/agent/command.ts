@@ -1,0 +1,80 @@
+import { hostname } from "node:os";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { UsageError, requireString, type Command } from "../cli/command";
+import { DEFAULT_LIMITS } from "../shared/manifest";
+import { parseListen, waitForSignal } from "../shared/listen";
+import { logger } from "../shared/log";
+import { Agent } from "./agent";
+
+const log = logger("agent");
+
+/** agentCommand is `sprout agent`: one per node; stores sites and serves them through its nginx. */
+export const agentCommand: Command = {
+  name: "agent",
+  group: "modes",
+  summary: "Run a node: receive deployments, serve them with nginx, report to the master",
+  usage: "agent --master URL --token TOKEN [--name NAME] [--listen HOST:PORT] [--http-listen HOST:PORT] [--data DIR]",
+  options: {
+    master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
+    token: { type: "string", value: "TOKEN", description: "This agent's token (from `sprout agents create NAME`)", env: "SPROUT_AGENT_TOKEN" },
+    name: { type: "string", value: "NAME", description: "Name shown in the admin UI", env: "SPROUT_AGENT_NAME" },
+    listen: { type: "string", value: "HOST:PORT", description: "Address of the agent API (uploads)", env: "SPROUT_AGENT_LISTEN", default: "127.0.0.1:7070" },
+    "http-listen": { type: "string", value: "HOST:PORT", description: "Address where nginx serves the sites", env: "SPROUT_HTTP_LISTEN", default: "127.0.0.1:8080" },
+    data: { type: "string", value: "DIR", description: "Folder for blobs, sites and nginx files", env: "SPROUT_AGENT_DATA", default: ".sprout/agent" },
+    "public-url": { type: "string", value: "URL", description: "URL where CLIs and peers reach the agent API (default http://<listen>)", env: "SPROUT_AGENT_URL" },
+    nginx: { type: "string", value: "PATH", description: "The nginx binary", env: "SPROUT_NGINX" },
+    retain: { type: "string", value: "N", description: "Deployments kept per site besides production and the one before", env: "SPROUT_RETAIN", default: "20" },
+    "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
+    "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
+  },
+  examples: [
+    "sprout agent --master http://10.0.0.1:7000 --token spa_... --name node-1",
+    "sprout agent --master http://127.0.0.1:7000 --token $TOKEN --listen 127.0.0.1:7071 --http-listen 127.0.0.1:8081 --data /tmp/node2",
+  ],
+  async run(v) {
+    const master = requireString(v, "master");
+    const token = requireString(v, "token");
+    if (!/^https?:\/\//.test(master)) throw new UsageError("--master must be an http:// or https:// URL");
+    const num = (name: string) => {
+      const n = Number(v[name]);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
+      return n;
+    };
+    const listen = (name: string) => {
+      try {
+        return parseListen(String(v[name]), `--${name}`);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    };
+    const nginxBin = typeof v.nginx === "string" ? v.nginx : Bun.which("nginx") ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null);
+    if (!nginxBin) {
+      process.stderr.write("sprout agent: nginx not found. Install it (apt-get install nginx-light) or pass --nginx PATH.\n");
+      return 1;
+    }
+    const agent = new Agent({
+      master,
+      token,
+      name: typeof v.name === "string" ? v.name : hostname(),
+      listen: listen("listen"),
+      httpListen: listen("http-listen"),
+      dataDir: resolve(String(v.data)),
+      publicUrl: typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined,
+      nginxBin,
+      retain: num("retain"),
+      limits: { ...DEFAULT_LIMITS, maxFileBytes: num("max-file-size"), maxTotalBytes: num("max-total-size") },
+    });
+    let code = 0;
+    await Promise.race([
+      waitForSignal(),
+      agent.run().catch((e: Error) => {
+        process.stderr.write(`sprout agent: ${e.message}\n`);
+        code = 1;
+      }),
+    ]);
+    log.info("stopping");
+    await agent.stop();
+    return code;
+  },
+};

@@ -1,0 +1,17 @@
+import type { ManifestLimits } from "../shared/manifest";
+
+/** AgentConfig is everything `sprout agent` is started with. */
+export interface AgentConfig {
+  master: string;
+  token: string;
+  name: string;
+  listen: { hostname: string; port: number };
+  httpListen: { hostname: string; port: number };
+  dataDir: string;
+  /** publicUrl: where the master and CLIs reach the agent API; defaults to http://<listen>. */
+  publicUrl?: string;
+  nginxBin: string;
+  /** retain: deployments kept per site besides the production one and the one before it. */
+  retain: number;
+  limits: ManifestLimits;
+}

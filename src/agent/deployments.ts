@@ -1,0 +1,152 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Manifest } from "../protocol/deployment";
+import type { SiteSettings } from "../protocol/site";
+import { SproutError, conflict } from "../shared/errors";
+import { BlobStore } from "./blobs";
+import { isCompressible } from "./compressible";
+
+/** SiteRecord is <data>/sites/<site>/site.json: what this node knows about a site. */
+export interface SiteRecord {
+  settings: SiteSettings;
+  production: string | null;
+  /** previous: the production deployment before `production`, kept by GC for a quick rollback. */
+  previous: string | null;
+}
+
+/**
+ * Deployments owns `<data>/sites`: staging a deployment as a tree of hard links into the blob store,
+ * activating it with one atomic rename of a fresh `current` symlink, and collecting old ones.
+ */
+export class Deployments {
+  readonly sitesDir: string;
+
+  constructor(
+    dataDir: string,
+    private blobs: BlobStore,
+    private retain: number,
+  ) {
+    this.sitesDir = join(dataDir, "sites");
+    mkdirSync(this.sitesDir, { recursive: true, mode: 0o755 });
+  }
+
+  dir(site: string, id: string) {
+    return join(this.sitesDir, site, "deploys", id);
+  }
+
+  isStaged(site: string, id: string) {
+    return existsSync(this.dir(site, id));
+  }
+
+  /**
+   * stage links every file of the manifest into `deploys/<id>` (built under a temporary name, then
+   * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files.
+   * Every blob must be present.
+   */
+  stage(site: string, id: string, manifest: Manifest): { files: number; gz: number } {
+    const final = this.dir(site, id);
+    if (existsSync(final)) return { files: manifest.length, gz: 0 };
+    const missing = this.blobs.missing(manifest.map((e) => e.sha256));
+    if (missing.length) throw conflict("blobs_missing", `${missing.length} file(s) of deployment ${id} have not been uploaded yet.`);
+    const tmp = `${final}.tmp-${randomBytes(4).toString("hex")}`;
+    mkdirSync(tmp, { recursive: true, mode: 0o755 });
+    let gz = 0;
+    try {
+      for (const e of manifest) {
+        const dest = join(tmp, e.path);
+        mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+        BlobStore.link(this.blobs.path(e.sha256), dest);
+        if (isCompressible(e.path, e.size)) {
+          const g = this.blobs.gzPath(e.sha256);
+          // A file named like the sibling wins: the site's own `x.gz` is never overwritten.
+          if (g && !manifest.some((m) => m.path === `${e.path}.gz`)) {
+            BlobStore.link(g, `${dest}.gz`);
+            gz++;
+          }
+        }
+      }
+      renameSync(tmp, final);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return { files: manifest.length, gz };
+  }
+
+  /** activate points `current` at a staged deployment: a new symlink renamed over the old one (atomic). */
+  activate(site: string, id: string): { ms: number; previous: string | null } {
+    const t0 = performance.now();
+    if (!this.isStaged(site, id))
+      throw new SproutError(409, "not_staged", `Deployment ${id} of site "${site}" is not staged on this node.`);
+    const link = join(this.sitesDir, site, "current");
+    const before = this.current(site);
+    if (before !== id) {
+      const tmp = `${link}.tmp-${randomBytes(4).toString("hex")}`;
+      symlinkSync(join("deploys", id), tmp);
+      renameSync(tmp, link);
+    }
+    const rec = this.record(site);
+    const previous = before !== id ? before : rec.previous;
+    this.writeRecord(site, { ...rec, production: id, previous });
+    return { ms: performance.now() - t0, previous };
+  }
+
+  current(site: string): string | null {
+    try {
+      return readlinkSync(join(this.sitesDir, site, "current")).split("/").pop() ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  record(site: string): SiteRecord {
+    const p = join(this.sitesDir, site, "site.json");
+    if (!existsSync(p)) return { settings: { spa: false }, production: this.current(site), previous: null };
+    return JSON.parse(readFileSync(p, "utf8")) as SiteRecord;
+  }
+
+  writeRecord(site: string, rec: SiteRecord) {
+    mkdirSync(join(this.sitesDir, site), { recursive: true, mode: 0o755 });
+    const p = join(this.sitesDir, site, "site.json");
+    writeFileSync(`${p}.tmp`, JSON.stringify(rec, null, 2));
+    renameSync(`${p}.tmp`, p);
+  }
+
+  sites(): string[] {
+    return existsSync(this.sitesDir) ? readdirSync(this.sitesDir) : [];
+  }
+
+  deleteSite(site: string) {
+    rmSync(join(this.sitesDir, site), { recursive: true, force: true });
+  }
+
+  /**
+   * collect keeps, per site, the production deployment, the one before it and the newest `retain`
+   * others (preview URLs keep working for those), removes the rest, then unreferenced blobs.
+   */
+  collect(): { deployments: number; blobs: number } {
+    let removed = 0;
+    for (const site of this.sites()) {
+      const dir = join(this.sitesDir, site, "deploys");
+      if (!existsSync(dir)) continue;
+      const rec = this.record(site);
+      const keep = new Set([rec.production, rec.previous, this.current(site)].filter(Boolean) as string[]);
+      const ids = readdirSync(dir)
+        .filter((f) => !f.includes(".tmp-"))
+        .map((id) => ({ id, at: statSync(join(dir, id)).mtimeMs }))
+        .sort((a, b) => b.at - a.at);
+      let kept = 0;
+      for (const { id } of ids) {
+        if (keep.has(id)) continue;
+        if (kept < this.retain) {
+          kept++;
+          continue;
+        }
+        rmSync(join(dir, id), { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return { deployments: removed, blobs: removed ? this.blobs.collect() : 0 };
+  }
+}

@@ -1,0 +1,90 @@
+import type { Heartbeat, HeartbeatAnswer, TaskEnvelope, TaskResult } from "../protocol/agent";
+import type { StatusReport } from "../protocol/deployment";
+import { logger } from "../shared/log";
+
+const log = logger("agent");
+
+/** FatalAuthError: the master refused this agent's token; retrying cannot help. */
+export class FatalAuthError extends Error {}
+
+/**
+ * MasterLink is the agent's side of the control path: heartbeats, the task long poll, and status
+ * reports, which wait in an ordered queue while the master is unreachable (sites keep being served).
+ */
+export class MasterLink {
+  private queue: StatusReport[] = [];
+  private flushing = false;
+  private abort = new AbortController();
+  connected = false;
+
+  constructor(
+    private master: string,
+    private token: string,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
+    const res = await fetch(`${this.master}${path}`, {
+      method,
+      signal,
+      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status === 401) {
+      const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      throw new FatalAuthError(`The master refused this agent's token: ${e.error?.message ?? "401"}. Rotate it (POST /api/<agent_id>/token) and restart the agent with the new one.`);
+    }
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
+    return (await res.json()) as T;
+  }
+
+  heartbeat(hb: Heartbeat): Promise<HeartbeatAnswer> {
+    return this.call("POST", "/api/agent/heartbeat", hb);
+  }
+
+  /** tasks long-polls the master; it answers as soon as a task is queued for this agent. */
+  async tasks(waitSeconds = 25): Promise<TaskEnvelope[]> {
+    const r = await this.call<TaskEnvelope[]>("GET", `/api/agent/tasks?wait=${waitSeconds}`, undefined, (waitSeconds + 10) * 1000);
+    this.connected = true;
+    return r;
+  }
+
+  result(id: string, r: TaskResult) {
+    return this.call("POST", `/api/agent/tasks/${id}/result`, r);
+  }
+
+  /** report queues a status report and sends the queue in order. */
+  report(r: StatusReport) {
+    this.queue.push(r);
+    void this.flush();
+  }
+
+  /** flushed resolves once every queued report reached the master (for tests and shutdown). */
+  async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length && !this.abort.signal.aborted) {
+        try {
+          await this.call("POST", "/api/deployment/status", this.queue[0]);
+          this.queue.shift();
+        } catch (e) {
+          if (e instanceof FatalAuthError) throw e;
+          // 4xx other than auth means the master will never accept it (e.g. the site was deleted).
+          if (e instanceof Error && /HTTP 4\d\d/.test(e.message)) {
+            log.warn("status report refused", { error: e.message });
+            this.queue.shift();
+            continue;
+          }
+          await Bun.sleep(1000);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  close() {
+    this.abort.abort();
+  }
+}
