@@ -1,0 +1,142 @@
+import { createReadStream } from "node:fs";
+import { pack as tarPack } from "tar-stream";
+import type { DeploymentCreated, DeploymentInfo } from "../protocol/deployment";
+import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type UploadInitAnswer } from "../protocol/upload";
+import { SproutError } from "../shared/errors";
+import { Api, parseResponse, request } from "./api";
+import { Progress, bytes, dim, info, red } from "./output";
+import { hashFiles, walkSite, type LocalFile } from "./walk";
+
+/** DeployResult is what `sprout deploy --json` prints. */
+export interface DeployResult {
+  deployment_id: string;
+  site: string;
+  status: DeploymentInfo["status"];
+  production: boolean;
+  is_production: boolean;
+  url: string;
+  preview_url: string;
+  files_total: number;
+  files_uploaded: number;
+  bytes_total: number;
+  bytes_uploaded: number;
+  error: string | null;
+}
+
+/**
+ * deploy publishes a folder: hash (with the local cache), create the deployment, ask the node what it
+ * lacks, stream just that as one tar, then follow the deployment's log until it is live or failed.
+ */
+export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: { quiet?: boolean } = {}): Promise<DeployResult> {
+  const say = opts.quiet ? () => {} : info;
+  const files = walkSite(dir);
+  const hashing = new Progress("Hashing");
+  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
+  const total = manifest.reduce((n, e) => n + e.size, 0);
+  if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
+
+  const created = await api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest });
+  const dep = created.deployment;
+  say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
+
+  const agent = created.upload.agent_url;
+  const init = await parseResponse<UploadInitAnswer>(
+    await request(`${agent}/api/upload/init`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant: created.upload.grant, deployment_id: dep.id, manifest }),
+    }, `the node at ${agent}`),
+  );
+  const missing = new Set(init.missing);
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const toSend: LocalFile[] = [];
+  for (const e of manifest) {
+    if (missing.delete(e.sha256)) toSend.push(byPath.get(e.path)!);
+  }
+  const sendBytes = toSend.reduce((n, f) => n + f.size, 0);
+  say(`Uploading ${toSend.length} of ${files.length} files (${bytes(sendBytes)}); the node has the rest.`);
+  const up = new Progress("Uploading");
+  let sentFiles = 0;
+  let sentBytes = 0;
+  const body = tarStream(toSend, (n, done) => {
+    sentBytes += n;
+    if (done) sentFiles++;
+    if (!opts.quiet) up.update((t) => `${sentFiles}/${toSend.length} files, ${bytes(sentBytes)}/${bytes(sendBytes)}, ${bytes(sentBytes / Math.max(t, 0.001))}/s`);
+  });
+  const answer = await parseResponse<UploadFileAnswer>(
+    await request(`${agent}/api/upload/file`, {
+      method: "POST",
+      headers: { "content-type": "application/x-tar", [UPLOAD_TOKEN_HEADER]: init.upload_token, [DEPLOYMENT_ID_HEADER]: dep.id },
+      body,
+      // @ts-expect-error: Bun and Node need `duplex` to stream a request body.
+      duplex: "half",
+    }, `the node at ${agent}`),
+  );
+  if (!opts.quiet) up.done(`${answer.files_received} files, ${bytes(answer.bytes_received)} in ${up.elapsed().toFixed(1)} s`);
+  if (!answer.staged) throw new SproutError(500, "not_staged", "The node did not receive every file.", "Run the deploy again: it uploads only what is still missing.");
+
+  const final = await follow(api, dep.id, production, say);
+  return {
+    deployment_id: final.id,
+    site: final.site,
+    status: final.status,
+    production: final.production,
+    is_production: final.is_production,
+    url: final.url,
+    preview_url: final.preview_url,
+    files_total: final.files_total,
+    files_uploaded: final.files_uploaded,
+    bytes_total: final.bytes_total,
+    bytes_uploaded: final.bytes_uploaded,
+    error: final.error,
+  };
+}
+
+/**
+ * follow prints a deployment's new log lines until it is ready or failed (and, when `production`, until
+ * production serves it).
+ */
+export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000): Promise<DeploymentInfo> {
+  let after = 0;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}`);
+    for (const e of d.events ?? []) {
+      after = e.id;
+      say(`  ${dim(e.at.slice(11, 23))} ${e.level === "error" ? red(e.message) : e.message}${e.agent ? dim(` [${e.agent}]`) : ""}`);
+    }
+    if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production))) return d;
+    if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");
+    await Bun.sleep(150);
+  }
+}
+
+/** tarStream packs files into an uncompressed tar as a web stream, reading each file as a stream. */
+function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boolean) => void): ReadableStream<Uint8Array> {
+  const pack = tarPack();
+  (async () => {
+    for (const f of files) {
+      await new Promise<void>((resolve, reject) => {
+        const entry = pack.entry({ name: f.path, size: f.size, type: "file", mode: 0o644, mtime: new Date(f.mtimeMs) }, (err) => (err ? reject(err) : resolve()));
+        const rs = createReadStream(f.abs);
+        rs.on("data", (c) => onBytes(c.length, false));
+        rs.on("end", () => onBytes(0, true));
+        rs.on("error", reject);
+        rs.pipe(entry);
+      });
+    }
+    pack.finalize();
+  })().catch((e) => pack.destroy(e));
+  // Pull-based, so reading files keeps pace with the network (Readable.toWeb fails on streamx in Bun).
+  const it = (pack as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel() {
+      pack.destroy();
+    },
+  });
+}
