@@ -1,0 +1,244 @@
+// End-to-end fixtures: the compiled binary, copied into a temporary folder and run from there (so it
+// proves it needs nothing beside it), as a real master and real agents with their own nginx on free
+// loopback ports. Everything started here is stopped, and every folder removed, by `stop()`.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "..", "..");
+let binary: string | null = null;
+const tempDirs: string[] = [];
+const agentDirs: string[] = [];
+
+function newestMtime(dir: string): number {
+  let m = 0;
+  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+    const st = statSync(join(dir, f));
+    if (st.isFile()) m = Math.max(m, st.mtimeMs);
+  }
+  return m;
+}
+
+/** sproutBinary builds dist/sprout when missing or older than src/, and copies it to a temp folder. */
+export function sproutBinary(): string {
+  if (binary) return binary;
+  const dist = join(ROOT, "dist", "sprout");
+  if (!existsSync(dist) || statSync(dist).mtimeMs < newestMtime(join(ROOT, "src"))) {
+    const r = Bun.spawnSync(["bun", "run", "build"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`build failed:\n${r.stderr.toString()}`);
+  }
+  const dir = tempDir("sprout-bin-");
+  binary = join(dir, "sprout");
+  copyFileSync(dist, binary);
+  Bun.spawnSync(["chmod", "755", binary]);
+  return binary;
+}
+
+/** tempDir makes a temporary folder that cleanup() removes. 0755 so nginx workers can traverse it. */
+export function tempDir(prefix = "sprout-test-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  Bun.spawnSync(["chmod", "755", d]);
+  tempDirs.push(d);
+  return d;
+}
+
+/** freePort asks the OS for a free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+/** Proc is a started sprout process with its collected output. */
+export interface Proc {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  name: string;
+  output: () => string;
+  kill: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+const procs: Proc[] = [];
+
+/** start runs `sprout args` and waits until its output matches `ready` (a "listening on" line). */
+export async function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 20_000): Promise<{ p: Proc; match: RegExpMatchArray }> {
+  const proc = Bun.spawn([sproutBinary(), ...args], { env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) out += new TextDecoder().decode(chunk);
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  const p: Proc = {
+    proc,
+    name,
+    output: () => out,
+    kill: async (signal = "SIGTERM") => {
+      if (proc.exitCode !== null || proc.signalCode) return;
+      proc.kill(signal);
+      const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+      if (!done) proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+  procs.push(p);
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const m = out.match(ready);
+    if (m) return { p, match: m };
+    if (proc.exitCode !== null) throw new Error(`${name} exited (${proc.exitCode}) before it was ready:\n${out}`);
+    if (Date.now() > end) throw new Error(`${name} not ready after ${timeoutMs} ms:\n${out}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** api calls the master as JSON; answers status and parsed body. */
+export async function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: r.status, body: parsed };
+}
+
+/** Node is one started agent and its nginx. */
+export interface Node {
+  id: string;
+  name: string;
+  url: string;
+  httpUrl: string;
+  data: string;
+  token: string;
+  p: Proc;
+}
+
+/** Cluster is a running master with an admin, and its agents. */
+export interface Cluster {
+  master: string;
+  masterProc: Proc;
+  domain: string;
+  admin: { email: string; password: string; token: string; refresh: string };
+  nodes: Node[];
+  home: string;
+  /** addAgent starts one more agent (on its own ports and folder). */
+  addAgent(name: string, extraArgs?: string[]): Promise<Node>;
+  /** sprout runs the CLI as the admin (SPROUT_MASTER/SPROUT_TOKEN) unless env overrides. */
+  sprout(args: string[], env?: Record<string, string>, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** get fetches `path` of `host` through a node's nginx. */
+  get(host: string, path?: string, node?: Node, init?: RequestInit): Promise<Response>;
+  /** user registers another user and answers an access token. */
+  user(email: string): Promise<string>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** cluster starts a master, registers its admin and starts `agents` agents, waiting until they are online. */
+export async function cluster(opts: { agents?: number; domain?: string; agentArgs?: string[] } = {}): Promise<Cluster> {
+  const domain = opts.domain ?? "sprout.test";
+  const home = tempDir();
+  const mine: Proc[] = [];
+  const { p: masterProc, match } = await start("master", ["master", "--listen", "127.0.0.1:0", "--data", join(home, "master"), "--domain", domain], {}, /sprout master listening on (http:\/\/\S+)/);
+  mine.push(masterProc);
+  const master = match[1]!;
+  const email = "admin@example.com";
+  const password = "correct horse battery";
+  await api(master, "POST", "/api/user", { email, password });
+  const login = await api(master, "POST", "/api/user/token", { email, password });
+  const nodes: Node[] = [];
+  const env = { SPROUT_CONFIG_DIR: join(home, "cli-config"), SPROUT_CACHE_DIR: join(home, "cli-cache"), SPROUT_LOG: "" };
+
+  const c: Cluster = {
+    master,
+    masterProc,
+    domain,
+    admin: { email, password, token: login.body.access_token, refresh: login.body.refresh_token },
+    nodes,
+    home,
+    async addAgent(name, extraArgs = []) {
+      const created = await api(master, "POST", "/api/agent", { name }, c.admin.token);
+      if (created.status !== 201) throw new Error(`agent create: ${JSON.stringify(created.body)}`);
+      const data = join(home, `agent-${name}`);
+      agentDirs.push(data);
+      const httpPort = freePort();
+      const { p, match } = await start(`agent ${name}`, ["agent", "--master", master, "--name", name, "--listen", "127.0.0.1:0", "--http-listen", `127.0.0.1:${httpPort}`, "--data", data, ...(opts.agentArgs ?? []), ...extraArgs], { SPROUT_AGENT_TOKEN: created.body.token }, /nginx serving on (http:\/\/\S+)/);
+      mine.push(p);
+      const url = p.output().match(/sprout agent listening on (http:\/\/\S+)/)![1]!;
+      const node: Node = { id: created.body.id, name, url, httpUrl: match[1]!, data, token: created.body.token, p };
+      const end = Date.now() + 15_000;
+      while (Date.now() < end) {
+        const list = await api(master, "GET", "/api/agents", undefined, c.admin.token);
+        if (list.body.some?.((a: any) => a.id === node.id && a.status === "online")) break;
+        await Bun.sleep(100);
+      }
+      nodes.push(node);
+      return node;
+    },
+    async sprout(args, extraEnv = {}, cwd) {
+      const proc = Bun.spawn([sproutBinary(), ...args], {
+        cwd: cwd ?? home,
+        env: { ...process.env, ...env, SPROUT_MASTER: master, SPROUT_TOKEN: c.admin.token, ...extraEnv },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      return { code: await proc.exited, stdout, stderr };
+    },
+    get(host, path = "/", node = nodes[0]!, init = {}) {
+      return fetch(`${node.httpUrl}${path}`, { redirect: "manual", ...init, headers: { ...(init.headers as Record<string, string>), host } });
+    },
+    async user(userEmail) {
+      await api(master, "POST", "/api/user", { email: userEmail, password: "another password" });
+      return (await api(master, "POST", "/api/user/token", { email: userEmail, password: "another password" })).body.access_token;
+    },
+    logs: () => mine.map((p) => `----- ${p.name}\n${p.output()}`).join("\n"),
+    async stop() {
+      for (const p of [...mine].reverse()) await p.kill();
+      // An agent always stops its nginx; make sure even if the agent was killed hard.
+      for (const n of nodes) killNginx(n.data);
+    },
+  };
+  for (let i = 0; i < (opts.agents ?? 1); i++) await c.addAgent(`node${i + 1}`);
+  return c;
+}
+
+/** killNginx stops an agent's nginx by its pid file (after SIGKILL of an agent, for instance). */
+export function killNginx(agentData: string) {
+  const pidFile = join(agentData, "nginx", "nginx.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+
+/** cleanup kills every process the helpers started and removes every temporary folder. */
+export async function cleanup() {
+  for (const p of procs.reverse()) await p.kill().catch(() => {});
+  procs.length = 0;
+  for (const d of agentDirs.splice(0)) killNginx(d);
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  binary = null;
+}
+
+/** site writes files into a new temporary folder and answers its path. */
+export function site(files: Record<string, string | Uint8Array>): string {
+  const dir = tempDir("sprout-site-");
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    mkdirSync(join(full, ".."), { recursive: true });
+    writeFileSync(full, content);
+  }
+  return dir;
+}
