@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, readdirSync, createWriteStream, unlinkSync, linkSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, createWriteStream, unlinkSync, linkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
@@ -44,6 +44,18 @@ export class BlobStore {
     mkdirSync(join(this.root, sha.slice(0, 2)), { recursive: true, mode: 0o755 });
     if (existsSync(dest)) unlinkSync(tmp);
     else renameSync(tmp, dest);
+  }
+
+  /** discard removes a blob nothing links to (and its shard folder when that is left empty). */
+  discard(sha: string) {
+    const p = this.path(sha);
+    if (!existsSync(p) || statSync(p).nlink > 1) return;
+    rmSync(p, { force: true });
+    try {
+      rmdirSync(join(this.root, sha.slice(0, 2)));
+    } catch {
+      /* other blobs share the shard */
+    }
   }
 
   /**

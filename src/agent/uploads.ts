@@ -137,7 +137,7 @@ export class Uploads {
       }
     } catch (e) {
       source.destroy();
-      for (const sha of added) if (statSync(this.blobs.path(sha)).nlink === 1) rmSync(this.blobs.path(sha), { force: true });
+      for (const sha of added) this.blobs.discard(sha);
       if (e instanceof SproutError) throw e;
       // A dropped connection lands here too; the answer no longer reaches anyone then.
       throw badRequest("bad_archive", `The upload is not a readable tar stream: ${(e as Error).message}.`);
