@@ -11,7 +11,7 @@ export async function makeTar(entries: TarEntry[]): Promise<Uint8Array> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on("data", (c: unknown) => void chunks.push(c as Buffer));
-  const done = new Promise((r) => p.on("end", r));
+  const done = new Promise<void>((r) => p.on("end", () => r()));
   for (const e of entries) {
     const body = e.body === undefined ? undefined : typeof e.body === "string" ? Buffer.from(e.body) : Buffer.from(e.body);
     await new Promise<void>((res, rej) => p.entry({ type: "file", mode: 0o644, ...e.header, ...(body && e.header.size === undefined ? { size: body.length } : {}) } as Headers, body as Buffer, (err) => (err ? rej(err) : res())));
