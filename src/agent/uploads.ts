@@ -104,8 +104,8 @@ export class Uploads {
 
   /**
    * extract checks and stores each tar entry. Blobs verified by this request are adopted at once, so
-   * an interrupted upload keeps them and a rerun sends only the rest; but if the archive turns out to
-   * be bad, the blobs this request added are removed again: bad input leaves nothing behind.
+   * an interrupted upload keeps them and a rerun sends only the rest; but if an entry turns out to be
+   * bad, the blobs this request added are removed again: bad input leaves nothing behind.
    */
   private async extract(body: ReadableStream<Uint8Array>, manifest: Manifest): Promise<{ files: number; bytes: number }> {
     const entries = byPath(manifest);
@@ -137,10 +137,14 @@ export class Uploads {
       }
     } catch (e) {
       source.destroy();
-      for (const sha of added) this.blobs.discard(sha);
-      if (e instanceof SproutError) throw e;
-      // A dropped connection lands here too; the answer no longer reaches anyone then.
-      throw badRequest("bad_archive", `The upload is not a readable tar stream: ${(e as Error).message}.`);
+      if (e instanceof SproutError) {
+        // Bad input: undo everything this request added.
+        for (const sha of added) this.blobs.discard(sha);
+        throw e;
+      }
+      // A dropped connection or a truncated stream: keep the files that verified in full, so a rerun
+      // uploads only the rest. (Each is content-addressed and checked; none can be wrong.)
+      throw badRequest("bad_archive", `The upload is not a complete tar stream: ${(e as Error).message}.`);
     }
     return { files, bytes };
   }
