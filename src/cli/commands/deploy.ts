@@ -16,7 +16,8 @@ export const deployCommand: Command = {
   },
   examples: ["sprout deploy ./dist --site blog --prod", "sprout deploy build --site blog        # a preview at <id>--blog.<domain>", "SPROUT_MASTER=https://sprout.example.com SPROUT_TOKEN=spt_... sprout deploy dist --site blog --prod --json"],
   run: action(async (v, pos) => {
-    const r = await deploy(Api.fromEnv(), pos[0] ?? ".", siteFlag(v), Boolean(v.prod));
+    const name = siteFlag(v);
+    const r = await deploy(Api.fromEnv(), pos[0] ?? ".", name, Boolean(v.prod));
     const ok = r.status === "ready" && (!v.prod || r.is_production);
     if (v.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else if (ok) process.stdout.write(`${green("✔")} ${bold(r.is_production ? "Live" : "Preview ready")}\n${r.is_production ? `  Production: ${r.url}\n` : ""}  Preview:    ${r.preview_url}\n`);

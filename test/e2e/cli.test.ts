@@ -1,0 +1,42 @@
+import { afterAll, expect, test } from "bun:test";
+import { cleanup, sproutBinary } from "../helpers/cluster";
+
+afterAll(cleanup);
+
+const run = async (args: string[], env: Record<string, string> = {}) => {
+  const p = Bun.spawn([sproutBinary(), ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, SPROUT_MASTER: "", SPROUT_TOKEN: "", SPROUT_CONFIG_DIR: "/nonexistent-sprout-config", ...env } });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, stdout, stderr };
+};
+
+test("sprout --help lists every mode and command", async () => {
+  const r = await run(["--help"]);
+  expect(r.code).toBe(0);
+  for (const cmd of ["up", "master", "agent", "deploy", "sites", "deployments", "promote", "rollback", "login", "logout", "whoami", "tokens", "agents"])
+    expect(r.stdout).toMatch(new RegExp(`^  ${cmd}\\s`, "m"));
+});
+
+test("each command's --help shows its usage, options and examples", async () => {
+  const r = await run(["deploy", "--help"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("Usage: sprout deploy [DIR] --site NAME [--prod] [--json]");
+  expect(r.stdout).toContain("--prod");
+  expect(r.stdout).toContain("Examples:");
+  expect((await run(["agent", "--help"])).stdout).toContain("SPROUT_AGENT_TOKEN");
+});
+
+test("usage errors exit 2 with the help; runtime errors exit 1 with a hint", async () => {
+  const unknownFlag = await run(["deploy", "--nope"]);
+  expect(unknownFlag.code).toBe(2);
+  expect(unknownFlag.stderr).toContain("Usage: sprout deploy");
+  const noSite = await run(["deploy", "."]);
+  expect(noSite.code).toBe(2);
+  expect(noSite.stderr).toContain("--site NAME is required");
+  expect((await run(["frobnicate"])).code).toBe(2);
+  const notLoggedIn = await run(["sites"]);
+  expect(notLoggedIn.code).toBe(1);
+  expect(notLoggedIn.stderr).toContain("hint: Run `sprout login --master URL`");
+  const unreachable = await run(["sites"], { SPROUT_MASTER: "http://127.0.0.1:1", SPROUT_TOKEN: "x" });
+  expect(unreachable.code).toBe(1);
+  expect(unreachable.stderr).toContain("Cannot reach the master at http://127.0.0.1:1");
+});
