@@ -1,8 +1,11 @@
 import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, createWriteStream, unlinkSync, linkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { gzipSync } from "node:zlib";
-import { readFileSync, writeFileSync } from "node:fs";
+import { gzip } from "node:zlib";
+import { promisify } from "node:util";
+import { writeFileSync } from "node:fs";
+
+const gzipAsync = promisify(gzip);
 
 /**
  * BlobStore is the node's content-addressed store: `<data>/blobs/<ab>/<sha256>`, immutable, 0644
@@ -12,6 +15,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 export class BlobStore {
   readonly root: string;
   readonly tmpDir: string;
+  private compressing = new Map<string, Promise<void>>();
+  /** shards that exist, so adopting a blob does not ask the file system again. */
+  private shards = new Set<string>();
 
   constructor(dataDir: string) {
     this.root = join(dataDir, "blobs");
@@ -41,7 +47,11 @@ export class BlobStore {
   /** adopt moves a verified temporary file into the store (a no-op when the blob is already there). */
   adopt(tmp: string, sha: string) {
     const dest = this.path(sha);
-    mkdirSync(join(this.root, sha.slice(0, 2)), { recursive: true, mode: 0o755 });
+    const shard = sha.slice(0, 2);
+    if (!this.shards.has(shard)) {
+      mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
+      this.shards.add(shard);
+    }
     if (existsSync(dest)) unlinkSync(tmp);
     else renameSync(tmp, dest);
   }
@@ -50,7 +60,7 @@ export class BlobStore {
   discard(sha: string) {
     const p = this.path(sha);
     if (!existsSync(p) || statSync(p).nlink > 1) return;
-    rmSync(p, { force: true });
+    for (const f of [p, `${p}.gz`, `${p}.nogz`]) rmSync(f, { force: true });
     try {
       rmdirSync(join(this.root, sha.slice(0, 2)));
     } catch {
@@ -59,24 +69,39 @@ export class BlobStore {
   }
 
   /**
-   * gzPath answers `<blob>.gz`, made once per blob, or null when compressing does not pay off.
-   * Shared by every deployment that links the blob, so a redeploy compresses nothing it has seen.
+   * gzPath answers `<blob>.gz`, or null when compressing does not pay off. Made once per blob and
+   * shared by every deployment that links it; `precompress` usually made it while the upload ran.
    */
-  gzPath(sha: string): string | null {
-    const gz = `${this.path(sha)}.gz`;
-    const skip = `${this.path(sha)}.nogz`;
-    if (existsSync(gz)) return gz;
-    if (existsSync(skip)) return null;
-    const raw = readFileSync(this.path(sha));
-    const packed = gzipSync(raw, { level: 9 });
-    const tmp = this.tmpPath();
-    if (packed.length >= raw.length * 0.9) {
-      writeFileSync(skip, "");
-      return null;
+  async gzPath(sha: string): Promise<string | null> {
+    await this.precompress(sha);
+    return existsSync(`${this.path(sha)}.gz`) ? `${this.path(sha)}.gz` : null;
+  }
+
+  /**
+   * precompress makes `<blob>.gz` in the background (zlib runs on the thread pool), so compression
+   * overlaps the rest of an upload instead of adding to staging. A marker `.nogz` remembers blobs
+   * that do not shrink. `content`, when given, are the blob's bytes.
+   */
+  precompress(sha: string, content?: Uint8Array): Promise<void> {
+    const base = this.path(sha);
+    let job = this.compressing.get(sha);
+    if (!job && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) return Promise.resolve();
+    if (!job) {
+      job = (async () => {
+        // The upload hands over the bytes it just verified: no second read of the file.
+        const raw = content ?? (await Bun.file(base).bytes());
+        const packed = await gzipAsync(raw, { level: 6 });
+        if (packed.length >= raw.length * 0.9) {
+          writeFileSync(`${base}.nogz`, "");
+          return;
+        }
+        const tmp = this.tmpPath();
+        writeFileSync(tmp, packed, { mode: 0o644 });
+        renameSync(tmp, `${base}.gz`);
+      })().finally(() => this.compressing.delete(sha));
+      this.compressing.set(sha, job);
     }
-    writeFileSync(tmp, packed, { mode: 0o644 });
-    renameSync(tmp, gz);
-    return gz;
+    return job;
   }
 
   /**

@@ -7,6 +7,13 @@ import { SproutError, conflict } from "../shared/errors";
 import { BlobStore } from "./blobs";
 import { isCompressible } from "./compressible";
 
+/**
+ * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax). They are
+ * linked into `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and
+ * nginx needs no per-request rule to hide them.
+ */
+export const RULES_FILES = new Set(["_redirects", "_headers"]);
+
 /** SiteRecord is <data>/sites/<site>/site.json: what this node knows about a site. */
 export interface SiteRecord {
   settings: SiteSettings;
@@ -35,6 +42,11 @@ export class Deployments {
     return join(this.sitesDir, site, "deploys", id);
   }
 
+  /** rulesDir holds a deployment's `_redirects` and `_headers`, beside (not in) its served tree. */
+  rulesDir(site: string, id: string) {
+    return join(this.sitesDir, site, "rules", id);
+  }
+
   isStaged(site: string, id: string) {
     return existsSync(this.dir(site, id));
   }
@@ -44,7 +56,7 @@ export class Deployments {
    * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files.
    * Every blob must be present.
    */
-  stage(site: string, id: string, manifest: Manifest): { files: number; gz: number } {
+  async stage(site: string, id: string, manifest: Manifest): Promise<{ files: number; gz: number }> {
     const final = this.dir(site, id);
     if (existsSync(final)) return { files: manifest.length, gz: 0 };
     const missing = this.blobs.missing(manifest.map((e) => e.sha256));
@@ -53,22 +65,35 @@ export class Deployments {
     mkdirSync(tmp, { recursive: true, mode: 0o755 });
     let gz = 0;
     try {
+      const paths = new Set(manifest.map((e) => e.path));
+      // Compressed siblings first, all at once on the thread pool (most are ready from the upload).
+      const gzOf = new Map<string, string | null>();
+      await Promise.all(
+        manifest
+          .filter((e) => isCompressible(e.path, e.size) && !paths.has(`${e.path}.gz`))
+          .map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))),
+      );
+      const made = new Set<string>();
       for (const e of manifest) {
-        const dest = join(tmp, e.path);
-        mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+        const dest = RULES_FILES.has(e.path) ? join(this.rulesDir(site, id), e.path) : join(tmp, e.path);
+        if (RULES_FILES.has(e.path)) rmSync(dest, { force: true });
+        const parent = dirname(dest);
+        if (!made.has(parent)) {
+          mkdirSync(parent, { recursive: true, mode: 0o755 });
+          made.add(parent);
+        }
         BlobStore.link(this.blobs.path(e.sha256), dest);
-        if (isCompressible(e.path, e.size)) {
-          const g = this.blobs.gzPath(e.sha256);
-          // A file named like the sibling wins: the site's own `x.gz` is never overwritten.
-          if (g && !manifest.some((m) => m.path === `${e.path}.gz`)) {
-            BlobStore.link(g, `${dest}.gz`);
-            gz++;
-          }
+        // A file named like the sibling wins: the site's own `x.gz` is never replaced.
+        const g = gzOf.get(e.sha256);
+        if (g && isCompressible(e.path, e.size) && !paths.has(`${e.path}.gz`) && !RULES_FILES.has(e.path)) {
+          BlobStore.link(g, `${dest}.gz`);
+          gz++;
         }
       }
       renameSync(tmp, final);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
+      rmSync(this.rulesDir(site, id), { recursive: true, force: true });
       throw e;
     }
     return { files: manifest.length, gz };
@@ -144,6 +169,7 @@ export class Deployments {
           continue;
         }
         rmSync(join(dir, id), { recursive: true, force: true });
+        rmSync(this.rulesDir(site, id), { recursive: true, force: true });
         removed++;
       }
     }

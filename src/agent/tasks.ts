@@ -32,7 +32,7 @@ export class TaskRunner {
       case "stage": {
         if (!this.deployments.isStaged(task.site, task.deployment_id)) {
           await this.fetchFromPeers(task.manifest.map((e) => e.sha256), task.peers);
-          this.uploads.stage(task.site, task.deployment_id, task.manifest);
+          await this.uploads.stage(task.site, task.deployment_id, task.manifest);
         } else {
           this.link.report({ deployment_id: task.deployment_id, phase: "staged", message: "Already staged." });
         }

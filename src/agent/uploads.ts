@@ -10,7 +10,11 @@ import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../s
 import { sitePathProblem } from "../shared/paths";
 import type { BlobStore } from "./blobs";
 import type { Deployments } from "./deployments";
+import { isCompressible } from "./compressible";
 import type { StateFile } from "./state";
+
+/** SMALL_FILE: entries up to this size are gathered in memory rather than streamed to disk. */
+const SMALL_FILE = 4 * 1024 * 1024;
 
 /** PendingUpload is <data>/uploads/<deployment>.json: the manifest a grant allowed, until staged. */
 interface PendingUpload {
@@ -78,15 +82,15 @@ export class Uploads {
     const still = this.blobs.missing(pending.manifest.map((e) => e.sha256));
     this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
     if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
-    this.stage(pending.site, deploymentId, pending.manifest, { files, bytes });
+    await this.stage(pending.site, deploymentId, pending.manifest, { files, bytes });
     return { files_received: files, bytes_received: bytes, staged: true };
   }
 
   /** stage builds the deployment's tree and reports it (also used by replication). */
-  stage(site: string, deploymentId: string, manifest: Manifest, uploaded?: { files: number; bytes: number }) {
+  async stage(site: string, deploymentId: string, manifest: Manifest, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
-      const r = this.deployments.stage(site, deploymentId, manifest);
+      const r = await this.deployments.stage(site, deploymentId, manifest);
       rmSync(this.pendingPath(deploymentId), { force: true });
       this.report({
         deployment_id: deploymentId,
@@ -131,7 +135,7 @@ export class Uploads {
         if (h.size !== want.size) throw badRequest("size_mismatch", `${name}: the archive holds ${h.size} bytes, the manifest says ${want.size}.`);
         bytes += h.size ?? 0;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
-        const sha = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.sha256);
+        const sha = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
         if (sha) added.push(sha);
         files++;
       }
@@ -149,25 +153,44 @@ export class Uploads {
     return { files, bytes };
   }
 
-  /** writeVerified streams one entry to a temporary file, checks its digest and adopts it. */
-  private async writeVerified(entry: AsyncIterable<Buffer>, name: string, sha256: string): Promise<string | null> {
+  /**
+   * writeVerified takes one entry into a temporary file, checks its digest and adopts it; a
+   * compressible blob starts its `.gz` in the background. Small files are gathered in memory and
+   * written at once (per-file write streams cost more than the bytes on sites of many small files).
+   */
+  private async writeVerified(entry: AsyncIterable<Buffer>, name: string, size: number, sha256: string): Promise<string | null> {
     const tmp = this.blobs.tmpPath();
     const hasher = new Bun.CryptoHasher("sha256");
-    const out = createWriteStream(tmp, { mode: 0o644 });
+    let body: Buffer | undefined;
     try {
-      for await (const chunk of entry) {
-        hasher.update(chunk);
-        if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+      if (size <= SMALL_FILE) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) chunks.push(chunk);
+        body = Buffer.concat(chunks);
+        hasher.update(body);
+        if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
+        if (this.blobs.has(sha256)) return null;
+        writeFileSync(tmp, body, { mode: 0o644 });
+      } else {
+        const out = createWriteStream(tmp, { mode: 0o644 });
+        try {
+          for await (const chunk of entry) {
+            hasher.update(chunk);
+            if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+          }
+          await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+        } finally {
+          out.destroy();
+        }
+        if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       }
-      await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-      const got = hasher.digest("hex");
-      if (got !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       const existed = this.blobs.has(sha256);
       this.blobs.adopt(tmp, sha256);
+      if (isCompressible(name, size)) void this.blobs.precompress(sha256, body).catch(() => {});
       return existed ? null : sha256;
-    } finally {
-      out.destroy();
+    } catch (e) {
       rmSync(tmp, { force: true });
+      throw e;
     }
   }
 

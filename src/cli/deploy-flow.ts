@@ -111,13 +111,24 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
   }
 }
 
-/** tarStream packs files into an uncompressed tar as a web stream, reading each file as a stream. */
+/**
+ * tarStream packs files into an uncompressed tar as a web stream. Small files are read whole (one
+ * read, one entry write); large ones stream, so memory stays flat whatever the site's size.
+ */
 function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boolean) => void): ReadableStream<Uint8Array> {
   const pack = tarPack();
   (async () => {
     for (const f of files) {
+      const header = { name: f.path, size: f.size, type: "file" as const, mode: 0o644, mtime: new Date(f.mtimeMs) };
+      if (f.size <= SMALL_FILE) {
+        const body = Buffer.from(await Bun.file(f.abs).bytes());
+        if (body.length !== f.size) throw new SproutError(409, "changed", `${f.path} changed while deploying; run the deploy again.`);
+        await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
+        onBytes(f.size, true);
+        continue;
+      }
       await new Promise<void>((resolve, reject) => {
-        const entry = pack.entry({ name: f.path, size: f.size, type: "file", mode: 0o644, mtime: new Date(f.mtimeMs) }, (err) => (err ? reject(err) : resolve()));
+        const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
         const rs = createReadStream(f.abs);
         rs.on("data", (c) => onBytes(c.length, false));
         rs.on("end", () => onBytes(0, true));
@@ -140,3 +151,5 @@ function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boolean) =
     },
   });
 }
+
+const SMALL_FILE = 1024 * 1024;

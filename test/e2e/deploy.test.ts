@@ -84,9 +84,16 @@ describe("deploy", () => {
   });
 
   test("clean URLs, index files, root 404.html and unknown hosts", async () => {
-    const d = site({ "index.html": "home", "about.html": "about", "docs/index.html": "docs", "404.html": "custom 404" });
+    const d = site({ "index.html": "home", "about.html": "about", "docs/index.html": "docs", "404.html": "custom 404", _redirects: "/a /b 301\n", _headers: "/*\n  X-Secret: 1\n", "app.js": "js" });
     await deployJson(d, "clean", true);
-    expect(await (await c.get(`clean.${c.domain}`, "/about")).text()).toBe("about");
+    const about = await c.get(`clean.${c.domain}`, "/about");
+    expect(await about.text()).toBe("about");
+    expect(about.headers.get("cache-control")).toBe("public, max-age=0, must-revalidate");
+    expect((await c.get(`clean.${c.domain}`, "/app.js")).headers.get("cache-control")).toBeNull();
+    const dir = await c.get(`clean.${c.domain}`, "/docs?x=1");
+    expect(dir.status).toBe(301);
+    expect(dir.headers.get("location")).toBe("/docs/?x=1");
+    for (const rules of ["/_redirects", "/_headers"]) expect((await c.get(`clean.${c.domain}`, rules)).status).toBe(404);
     expect(await (await c.get(`clean.${c.domain}`, "/docs/")).text()).toBe("docs");
     const missing = await c.get(`clean.${c.domain}`, "/nope");
     expect(missing.status).toBe(404);

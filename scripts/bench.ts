@@ -1,0 +1,156 @@
+// scripts/bench: Sprout's speed and memory against baselines measured in the same run on this machine
+// (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
+// fixtures), generates sites in a temporary folder, and removes everything at the end.
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { api, cleanup, cluster, freePort, tempDir, type Cluster } from "../test/helpers/cluster";
+
+const results: { name: string; value: string; baseline: string; ratio: string; target: string }[] = [];
+const row = (name: string, value: string, baseline = "", ratio = "", target = "") => {
+  results.push({ name, value, baseline, ratio, target });
+  console.error(`  ${name}: ${value}${baseline ? ` (baseline ${baseline}, ratio ${ratio})` : ""}${target ? ` target ${target}` : ""}`);
+};
+
+/** makeSite writes `files` files totalling about `totalBytes`: half text (compressible), half random. */
+function makeSite(dir: string, files: number, totalBytes: number) {
+  const avg = Math.floor(totalBytes / files);
+  for (let i = 0; i < files; i++) {
+    const sub = join(dir, `d${i % 50}`);
+    if (i < 50) mkdirSync(sub, { recursive: true });
+    const size = Math.max(16, Math.floor(avg * (0.5 + ((i * 7919) % 100) / 100)));
+    const body = i % 2 ? randomBytes(size) : Buffer.from(`/* file ${i} */ `.repeat(Math.ceil(size / 16)).slice(0, size));
+    writeFileSync(join(sub, `f${i}.${i % 2 ? "bin" : "css"}`), body);
+  }
+  writeFileSync(join(dir, "index.html"), `<!doctype html><title>bench</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(300)}`);
+}
+
+const time = async (f: () => Promise<unknown> | unknown) => {
+  const t0 = performance.now();
+  await f();
+  return (performance.now() - t0) / 1000;
+};
+
+function sh(cmd: string) {
+  const r = Bun.spawnSync(["bash", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+async function deploy(c: Cluster, dir: string, site: string, cacheDir: string) {
+  const r = await c.sprout(["deploy", dir, "--site", site, "--prod", "--json"], { SPROUT_CACHE_DIR: cacheDir });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+function rssMb(pid: number) {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? (Number(m[1]) / 1024).toFixed(0) : "?";
+}
+
+function wrk(url: string, host: string | null) {
+  const out = sh(`wrk -t2 -c64 -d5s ${host ? `-H 'Host: ${host}'` : ""} ${url}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
+  return { rps, errors: Number(errors) };
+}
+
+async function main() {
+  const work = tempDir("sprout-bench-");
+  const c = await cluster();
+  try {
+    console.error("== cold deploy: 5,000 files, ~100 MB");
+    const cold = join(work, "cold");
+    mkdirSync(cold);
+    makeSite(cold, 5000, 100 * 1024 * 1024);
+    // File creation speed on a VM drifts by several times within minutes, so the baseline is taken
+    // right before and right after the deploy, and the ratio uses their mean. Each timing includes
+    // a `sync`, so both pay for their writes rather than leaving them in the page cache.
+    const tarCopy = async (n: number) => {
+      const copy = join(work, `copy${n}`);
+      mkdirSync(copy);
+      sh("sync");
+      return time(() => sh(`tar -C ${cold} -cf - . | tar -C ${copy} -xf - && sync`));
+    };
+    const tarBefore = await tarCopy(1);
+    sh("sync");
+    const deployS = await time(async () => {
+      await deploy(c, cold, "cold", join(work, "cache-cold"));
+      sh("sync");
+    });
+    const tarAfter = await tarCopy(2);
+    const tarS = (tarBefore + tarAfter) / 2;
+    row("cold deploy 5,000 files / 100 MB", `${deployS.toFixed(2)} s`, `tar|tar ${tarBefore.toFixed(2)}/${tarAfter.toFixed(2)} s`, (deployS / tarS).toFixed(2), "<= 2x");
+
+    console.error("== redeploy: 10,000 files, one changed");
+    const many = join(work, "many");
+    mkdirSync(many);
+    makeSite(many, 10_000, 40 * 1024 * 1024);
+    const cache = join(work, "cache-many");
+    await deploy(c, many, "many", cache);
+    writeFileSync(join(many, "index.html"), "<!doctype html><title>changed</title>");
+    let changed: any;
+    const redeployS = await time(async () => (changed = await deploy(c, many, "many", cache)));
+    row("redeploy 10,000 files, 1 changed (end to end)", `${redeployS.toFixed(3)} s (${changed.files_uploaded} uploaded)`, "1 s target", (redeployS / 1).toFixed(2), "< 1 s");
+
+    console.error("== activation");
+    const nginxUrl = c.nodes[0]!.httpUrl;
+    const samples: number[] = [];
+    const agentMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const r = await c.sprout(["rollback", "--site", "many"]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      const target = (await api(c.master, "GET", "/api/site/many", undefined, c.admin.token)).body.production_deployment_id;
+      samples.push(performance.now() - t0);
+      const events = (await api(c.master, "GET", `/api/deployment/${target}`, undefined, c.admin.token)).body.events;
+      const act = [...events].reverse().find((e: any) => /^Activated in/.test(e.message));
+      agentMs.push(Number(/([\d.]+) ms/.exec(act.message)![1]));
+    }
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    row("activation on the node (symlink swap)", `${med(agentMs).toFixed(2)} ms median`, "", "", "< 50 ms");
+    row("rollback round trip (CLI -> master -> agent -> live)", `${med(samples).toFixed(0)} ms median`, "", "", "");
+
+    console.error("== serving: agent nginx vs bare nginx on the same folder");
+    const agents = (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body;
+    row("nginx reloads during all deploys above", String(agents[0].system.nginx_reloads), "", "", "0");
+    const root = realpathSync(join(c.nodes[0]!.data, "sites", "cold", "current"));
+    const bare = join(work, "bare");
+    mkdirSync(join(bare, "tmp"), { recursive: true });
+    const port = freePort();
+    writeFileSync(
+      join(bare, "nginx.conf"),
+      `${process.getuid?.() === 0 ? "user root root;" : ""}
+worker_processes auto; pid ${bare}/nginx.pid; error_log ${bare}/error.log;
+events { worker_connections 4096; }
+http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on; keepalive_timeout 65;
+  client_body_temp_path ${bare}/tmp; proxy_temp_path ${bare}/tmp; fastcgi_temp_path ${bare}/tmp; uwsgi_temp_path ${bare}/tmp; scgi_temp_path ${bare}/tmp;
+  server { listen 127.0.0.1:${port}; root ${root}; } }`,
+    );
+    const bareProc = Bun.spawn(["nginx", "-p", bare, "-c", join(bare, "nginx.conf"), "-g", "daemon off;"], { stderr: "inherit" });
+    await Bun.sleep(500);
+    try {
+      for (const [label, path] of [["index.html (10 KB HTML)", "/index.html"], ["small asset", "/d1/f1.bin"]] as const) {
+        const base = wrk(`http://127.0.0.1:${port}${path}`, null);
+        const ours = wrk(`${nginxUrl}${path}`, `cold.${c.domain}`);
+        row(`requests/s, ${label}`, `${ours.rps.toFixed(0)} (${ours.errors} errors)`, `bare nginx ${base.rps.toFixed(0)}`, (ours.rps / base.rps).toFixed(3), ">= 0.95");
+      }
+    } finally {
+      bareProc.kill("SIGQUIT");
+      await bareProc.exited;
+    }
+
+    console.error("== memory");
+    row("master RSS", `${rssMb(c.masterProc.proc.pid)} MB`);
+    row("agent RSS", `${rssMb(c.nodes[0]!.p.proc.pid)} MB`);
+  } finally {
+    await c.stop();
+    await cleanup();
+  }
+  const w = [40, 26, 22, 8, 8];
+  const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i]!)).join(" | ");
+  console.log(line(["measure", "sprout", "baseline", "ratio", "target"]));
+  for (const r of results) console.log(line([r.name, r.value, r.baseline, r.ratio, r.target]));
+}
+
+await main();
