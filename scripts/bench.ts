@@ -49,7 +49,7 @@ function rssMb(pid: number) {
 }
 
 function wrk(url: string, host: string | null) {
-  const out = sh(`wrk -t2 -c64 -d5s ${host ? `-H 'Host: ${host}'` : ""} ${url}`);
+  const out = sh(`wrk -t2 -c64 -d3s ${host ? `-H 'Host: ${host}'` : ""} ${url}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
   return { rps, errors: Number(errors) };
@@ -130,10 +130,19 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     const bareProc = Bun.spawn(["nginx", "-p", bare, "-c", join(bare, "nginx.conf"), "-g", "daemon off;"], { stderr: "inherit" });
     await Bun.sleep(500);
     try {
+      // wrk and nginx share this machine's cores, so single runs differ by ~10%: alternate the two
+      // servers three times and keep each one's best run.
       for (const [label, path] of [["index.html (10 KB HTML)", "/index.html"], ["small asset", "/d1/f1.bin"]] as const) {
-        const base = wrk(`http://127.0.0.1:${port}${path}`, null);
-        const ours = wrk(`${nginxUrl}${path}`, `cold.${c.domain}`);
-        row(`requests/s, ${label}`, `${ours.rps.toFixed(0)} (${ours.errors} errors)`, `bare nginx ${base.rps.toFixed(0)}`, (ours.rps / base.rps).toFixed(3), ">= 0.95");
+        let base = 0;
+        let ours = 0;
+        let errors = 0;
+        for (let i = 0; i < 3; i++) {
+          base = Math.max(base, wrk(`http://127.0.0.1:${port}${path}`, null).rps);
+          const r = wrk(`${nginxUrl}${path}`, `cold.${c.domain}`);
+          ours = Math.max(ours, r.rps);
+          errors += r.errors;
+        }
+        row(`requests/s, ${label}`, `${ours.toFixed(0)} (${errors} errors)`, `bare nginx ${base.toFixed(0)}`, (ours / base).toFixed(3), ">= 0.95");
       }
     } finally {
       bareProc.kill("SIGQUIT");
