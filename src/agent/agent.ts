@@ -13,6 +13,7 @@ import { StateFile } from "./state";
 import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
 import { Uploads } from "./uploads";
+import { SiteConfigurator } from "./site-config";
 
 const log = logger("agent");
 
@@ -28,6 +29,7 @@ export class Agent {
   readonly nginx: NginxProcess;
   readonly link: MasterLink;
   readonly tasks: TaskRunner;
+  readonly siteConfig: SiteConfigurator;
   private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
@@ -39,9 +41,15 @@ export class Agent {
     this.blobs.clearTmp();
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
-    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report(r));
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
-    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link);
+    this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
+      dataDir: config.dataDir,
+      listen: `${config.httpListen.hostname}:${config.httpListen.port}`,
+      domain: () => this.state.state.domain,
+      secret: this.state.uploadSecret(),
+    });
+    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report(r), this.siteConfig);
+    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig);
   }
 
   /** run serves until stop(); it rejects when the master refuses the agent's token. */
@@ -66,6 +74,12 @@ export class Agent {
       asRoot: process.getuid?.() === 0,
     });
     const changed = this.nginx.writeConf(conf);
+    // Site includes name the domain too: bring them in line before nginx (re)loads.
+    try {
+      this.siteConfig.applyAll();
+    } catch (e) {
+      log.error("a site's rules were rejected by nginx", { error: (e as Error).message });
+    }
     if (this.nginx.state === "stopped") {
       this.nginx.start();
       log.info(`nginx serving on http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`, { domain: this.state.state.domain });

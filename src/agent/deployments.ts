@@ -117,6 +117,18 @@ export class Deployments {
     return { ms: performance.now() - t0, previous };
   }
 
+  /** staged lists the deployments of a site that are staged here. */
+  staged(site: string): string[] {
+    const dir = join(this.sitesDir, site, "deploys");
+    return existsSync(dir) ? readdirSync(dir).filter((f) => !f.includes(".tmp-")) : [];
+  }
+
+  /** discard removes one deployment of a site (its tree and its rules). */
+  discard(site: string, id: string) {
+    rmSync(this.dir(site, id), { recursive: true, force: true });
+    rmSync(this.rulesDir(site, id), { recursive: true, force: true });
+  }
+
   current(site: string): string | null {
     try {
       return readlinkSync(join(this.sitesDir, site, "current")).split("/").pop() ?? null;

@@ -6,6 +6,7 @@ import type { Deployments } from "./deployments";
 import type { MasterLink } from "./master-link";
 import type { NginxProcess } from "./nginx/process";
 import type { Uploads } from "./uploads";
+import type { SiteConfigurator } from "./site-config";
 
 const log = logger("agent");
 
@@ -19,12 +20,15 @@ export class TaskRunner {
     private uploads: Uploads,
     private nginx: NginxProcess,
     private link: MasterLink,
+    private siteConfig: SiteConfigurator,
   ) {}
 
   async apply(task: Task): Promise<void> {
     switch (task.kind) {
       case "activate": {
         const { ms } = this.deployments.activate(task.site, task.deployment_id);
+        // Production's rules go with it; nginx reloads only if they differ from the last production's.
+        this.siteConfig.apply(task.site);
         this.link.report({ deployment_id: task.deployment_id, phase: "active", message: `Activated in ${ms.toFixed(1)} ms.` });
         this.scheduleGc();
         return;
@@ -41,6 +45,7 @@ export class TaskRunner {
       case "sync_site": {
         const rec = this.deployments.record(task.site);
         this.deployments.writeRecord(task.site, { ...rec, settings: task.settings });
+        this.siteConfig.apply(task.site);
         return;
       }
       case "delete_site": {

@@ -12,6 +12,7 @@ import type { BlobStore } from "./blobs";
 import type { Deployments } from "./deployments";
 import { isCompressible } from "./compressible";
 import type { StateFile } from "./state";
+import type { SiteConfigurator } from "./site-config";
 
 /** SMALL_FILE: entries up to this size are gathered in memory rather than streamed to disk. */
 const SMALL_FILE = 4 * 1024 * 1024;
@@ -39,6 +40,7 @@ export class Uploads {
     private deployments: Deployments,
     private limits: ManifestLimits,
     private report: (r: StatusReport) => void,
+    private siteConfig: SiteConfigurator,
   ) {
     this.dir = join(dataDir, "uploads");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -92,6 +94,7 @@ export class Uploads {
     try {
       const r = await this.deployments.stage(site, deploymentId, manifest);
       rmSync(this.pendingPath(deploymentId), { force: true });
+      this.configure(site, deploymentId);
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
@@ -104,6 +107,23 @@ export class Uploads {
       this.report({ deployment_id: deploymentId, phase: "failed", message: `Staging failed: ${msg}` });
       throw e;
     }
+  }
+
+  /**
+   * configure compiles the deployment's `_redirects` / `_headers` into the site's nginx include and
+   * logs each skipped line. If nginx rejects the result, the deployment is removed again (the site
+   * keeps serving what it served) and staging fails with nginx's reason.
+   */
+  private configure(site: string, deploymentId: string) {
+    let warnings;
+    try {
+      warnings = this.siteConfig.apply(site);
+    } catch (e) {
+      this.deployments.discard(site, deploymentId);
+      throw new SproutError(422, "rules_rejected", `The site's _redirects or _headers produce configuration that nginx rejects: ${(e as Error).message}`);
+    }
+    for (const w of warnings.get(deploymentId) ?? [])
+      this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line} skipped: ${w.message}` });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { openDb } from "../../src/db";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from "../../src/master/config";
 import { createMaster } from "../../src/master/server";
@@ -11,6 +11,7 @@ async function boot(config: Partial<MasterConfig> = {}) {
   m = await createMaster({ db: openDb(":memory:"), config: { ...DEFAULT_MASTER_CONFIG, ...config } });
 }
 beforeEach(() => boot());
+afterAll(() => m?.stop());
 
 async function call(method: string, path: string, body?: unknown, token?: string) {
   const r = await m.app.handle(
@@ -145,8 +146,9 @@ describe("deployments", () => {
     const d = (await call("POST", "/api/deployment", { site: "blog", production: true, manifest }, t.access_token)).body;
     const [primary, other] = d.upload.agent_id === a.id ? [a, b] : [b, a];
     await call("POST", "/api/deployment/status", { deployment_id: d.deployment.id, phase: "staged", message: "staged" }, primary.token);
-    const stage = (await call("GET", "/api/agent/tasks?wait=0", undefined, other.token)).body;
-    expect(stage[0].task).toMatchObject({ kind: "stage", deployment_id: d.deployment.id, peers: [`http://${primary === a ? "n1" : "n2"}:7070`] });
+    const queued = (await call("GET", "/api/agent/tasks?wait=0", undefined, other.token)).body.map((x: any) => x.task);
+    expect(queued.find((t: any) => t.kind === "stage")).toMatchObject({ deployment_id: d.deployment.id, peers: [`http://${primary === a ? "n1" : "n2"}:7070`] });
+    expect(queued.find((t: any) => t.kind === "sync_site")).toMatchObject({ site: "blog", settings: { spa: false } });
     await call("POST", "/api/deployment/status", { deployment_id: d.deployment.id, phase: "staged", message: "staged" }, other.token);
     for (const x of [a, b]) {
       const tasks = (await call("GET", "/api/agent/tasks?wait=0", undefined, x.token)).body;

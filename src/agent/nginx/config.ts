@@ -16,28 +16,38 @@ export function nginxLayout(dataDir: string): NginxLayout {
 
 const esc = (s: string) => s.replace(/[.]/g, "\\.");
 
+/** ASSET_EXTENSIONS name files a page loads as assets: under SPA they still answer 404 when missing. */
+export const ASSET_EXTENSIONS = ["js", "mjs", "cjs", "css", "map", "json", "wasm", "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp", "woff", "woff2", "ttf", "otf", "eot", "mp4", "webm", "mp3", "ogg", "txt", "xml", "pdf", "zip"];
+
 /**
  * siteLocations is the body every site's server gets. An existing file is served straight away (no
  * try_files: an extra stat on every request costs ~10% of throughput); only a miss falls back to
- * clean URLs (`/about` -> about.html), then to the site's root 404.html with status 404. `/docs`
- * -> `/docs/` and `docs/index.html` come from nginx's own static and index modules.
- * HTML gets a Cache-Control that forces revalidation through the http-level map below.
+ * clean URLs (`/about` -> about.html), then (SPA sites) to index.html unless the path names an asset,
+ * then to the site's root 404.html with status 404. `/docs` -> `/docs/` and `docs/index.html` come
+ * from nginx's own static and index modules. `cacheControl` is the variable holding Cache-Control.
  */
-export function siteLocations(): string {
+export function siteLocations(o: { cacheControl?: string; spa?: boolean } = {}): string {
   // nginx applies an error page only while the request has not had one yet, unless the location
   // that met the first error allows recursion: so `location /` allows it (its 404 goes to the
   // clean-URL fallback, whose 404 may still get 404.html) and the fallback does not (a site without
   // 404.html ends in nginx's plain 404 instead of looping).
+  const spa = o.spa
+    ? `
+    location @spa {
+      if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }
+      rewrite ^ /index.html break;
+    }`
+    : "";
   return `
-    add_header Cache-Control $sprout_cache_control;
+    add_header Cache-Control ${o.cacheControl ?? "$sprout_cache_control"};
     location / {
       log_not_found off;
       recursive_error_pages on;
       error_page 404 = @clean_url;
     }
     location @clean_url {
-      try_files $uri.html =404;
-    }
+      try_files $uri.html ${o.spa ? "@spa" : "=404"};
+    }${spa}
     error_page 404 /404.html;`;
 }
 
@@ -45,7 +55,7 @@ export function siteLocations(): string {
  * renderNginxConf renders <data>/nginx/nginx.conf. Sites are served by two wildcard servers whose
  * root comes from the Host header, so creating a site or deploying one needs no reload; a
  * default_server answers unknown hosts with 404 without touching any site. Per-site includes
- * (`sites/*.conf`) are for sites with rules of their own.
+ * (`sites/*.conf`, see site-include.ts) are for sites with rules of their own.
  */
 export function renderNginxConf(o: { dataDir: string; listen: string; domain: string; asRoot: boolean }): string {
   const l = nginxLayout(o.dataDir);
@@ -86,6 +96,9 @@ http {
     default "";
   }
 
+  # Sites with rules of their own come first: regex server names are tried in order.
+  include ${l.sitesDir}/*.conf;
+
   server {
     listen ${o.listen} default_server;
     server_name _;
@@ -103,7 +116,6 @@ ${siteLocations()}
     root ${sites}/$site/current;
 ${siteLocations()}
   }
-  include ${l.sitesDir}/*.conf;
 }
 `;
 }

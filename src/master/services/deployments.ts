@@ -42,6 +42,8 @@ export class DeploymentService {
     const targets = this.chooseAgents(found.site);
     const site = found.site ?? this.sites.create(userId, body.site);
     this.sites.place(site.id, targets.map((a) => a.id));
+    // Nodes learn the site's settings (SPA...) before the upload ends; applying them twice is harmless.
+    this.sites.syncToAgents(site);
     const manifest = sortManifest(body.manifest);
     const digest = manifestDigest(manifest);
     const at = now();
