@@ -59,14 +59,14 @@ export class Agent {
     this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
     // With a domain known from an earlier run, serve at once, before the master answers.
-    if (this.state.state.domain) this.startNginx();
+    if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<void>((_, reject) => (this.fatal = reject));
     void this.heartbeatLoop();
     void this.taskLoop();
     await failed;
   }
 
-  private startNginx() {
+  private async startNginx() {
     const conf = renderNginxConf({
       dataDir: this.config.dataDir,
       listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
@@ -76,14 +76,14 @@ export class Agent {
     const changed = this.nginx.writeConf(conf);
     // Site includes name the domain too: bring them in line before nginx (re)loads.
     try {
-      this.siteConfig.applyAll();
+      await this.siteConfig.applyAll();
     } catch (e) {
       log.error("a site's rules were rejected by nginx", { error: (e as Error).message });
     }
     if (this.nginx.state === "stopped") {
       this.nginx.start();
       log.info(`nginx serving on http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`, { domain: this.state.state.domain });
-    } else if (changed) this.nginx.reload();
+    } else if (changed) await this.nginx.reload();
   }
 
   private async heartbeatLoop() {
@@ -96,7 +96,7 @@ export class Agent {
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
         });
         const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
-        if (changed || this.nginx.state === "stopped") this.startNginx();
+        if (changed || this.nginx.state === "stopped") await this.startNginx();
       } catch (e) {
         if (e instanceof FatalAuthError) return this.fatal?.(e);
         log.warn("heartbeat failed; the master may be down (sites keep being served)", { error: (e as Error).message });

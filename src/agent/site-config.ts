@@ -17,14 +17,19 @@ export class SiteConfigurator {
     private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array },
   ) {}
 
-  /** apply re-renders the site's include; answers the warnings of each deployment's rules files. */
-  apply(site: string): Map<string, RuleWarning[]> {
+  /**
+   * apply re-renders the site's include; answers the warnings of each deployment's rules files once
+   * nginx serves with the result (so a deployment is never reported live before its rules are).
+   */
+  async apply(site: string, opts: { check?: string } = {}): Promise<Map<string, RuleWarning[]>> {
     const domain = this.o.domain();
     if (!domain) return new Map();
     const rec = this.deployments.record(site);
     const rules = (id: string): DeploymentRules => ({ id, rules: this.rulesOf(site, id, rec.settings.spa) });
     const ids = this.deployments.staged(site);
-    const production = rec.production && ids.includes(rec.production) ? rules(rec.production) : null;
+    // `check`: render as if that deployment were production, test it, install nothing.
+    const prodId = opts.check ?? rec.production;
+    const production = prodId && ids.includes(prodId) ? rules(prodId) : null;
     const filesDir = join(this.o.dataDir, "nginx", "auth");
     const r = renderSiteInclude({
       site,
@@ -42,13 +47,14 @@ export class SiteConfigurator {
       writeFileSync(`${f.path}.tmp`, f.content, { mode: 0o644 });
       renameSync(`${f.path}.tmp`, f.path);
     }
-    if (this.nginx.writeSiteInclude(site, r.text)) this.nginx.reload();
+    if (opts.check) this.nginx.testSiteInclude(site, r.text);
+    else if (this.nginx.writeSiteInclude(site, r.text)) await this.nginx.reload();
     return r.warnings;
   }
 
   /** applyAll re-renders every site (start-up, or when the domain changed). */
-  applyAll() {
-    for (const site of this.deployments.sites()) this.apply(site);
+  async applyAll() {
+    for (const site of this.deployments.sites()) await this.apply(site);
   }
 
   private rulesOf(site: string, id: string, spa: boolean): RulesInput {

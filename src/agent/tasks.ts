@@ -28,7 +28,7 @@ export class TaskRunner {
       case "activate": {
         const { ms } = this.deployments.activate(task.site, task.deployment_id);
         // Production's rules go with it; nginx reloads only if they differ from the last production's.
-        this.siteConfig.apply(task.site);
+        await this.siteConfig.apply(task.site);
         this.link.report({ deployment_id: task.deployment_id, phase: "active", message: `Activated in ${ms.toFixed(1)} ms.` });
         this.scheduleGc();
         return;
@@ -36,7 +36,7 @@ export class TaskRunner {
       case "stage": {
         if (!this.deployments.isStaged(task.site, task.deployment_id)) {
           await this.fetchFromPeers(task.manifest.map((e) => e.sha256), task.peers);
-          await this.uploads.stage(task.site, task.deployment_id, task.manifest);
+          await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production);
         } else {
           this.link.report({ deployment_id: task.deployment_id, phase: "staged", message: "Already staged." });
         }
@@ -45,12 +45,12 @@ export class TaskRunner {
       case "sync_site": {
         const rec = this.deployments.record(task.site);
         this.deployments.writeRecord(task.site, { ...rec, settings: task.settings });
-        this.siteConfig.apply(task.site);
+        await this.siteConfig.apply(task.site);
         return;
       }
       case "delete_site": {
         this.deployments.deleteSite(task.site);
-        if (this.nginx.writeSiteInclude(task.site, null)) this.nginx.reload();
+        if (this.nginx.writeSiteInclude(task.site, null)) await this.nginx.reload();
         this.scheduleGc();
         return;
       }

@@ -22,6 +22,7 @@ interface PendingUpload {
   site: string;
   manifest: Manifest;
   manifest_digest: string;
+  production: boolean;
   failed?: string;
 }
 
@@ -57,7 +58,7 @@ export class Uploads {
     if (manifestDigest(body.manifest) !== grant.manifest_digest)
       throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
     this.assertOpen(grant.site, body.deployment_id);
-    const pending: PendingUpload = { site: grant.site, manifest: body.manifest, manifest_digest: grant.manifest_digest };
+    const pending: PendingUpload = { site: grant.site, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
     writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending));
     const missing = this.blobs.missing(body.manifest.map((e) => e.sha256));
     const need = body.manifest.filter((e) => missing.includes(e.sha256));
@@ -84,17 +85,17 @@ export class Uploads {
     const still = this.blobs.missing(pending.manifest.map((e) => e.sha256));
     this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
     if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
-    await this.stage(pending.site, deploymentId, pending.manifest, { files, bytes });
+    await this.stage(pending.site, deploymentId, pending.manifest, pending.production, { files, bytes });
     return { files_received: files, bytes_received: bytes, staged: true };
   }
 
   /** stage builds the deployment's tree and reports it (also used by replication). */
-  async stage(site: string, deploymentId: string, manifest: Manifest, uploaded?: { files: number; bytes: number }) {
+  async stage(site: string, deploymentId: string, manifest: Manifest, production: boolean, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
       const r = await this.deployments.stage(site, deploymentId, manifest);
       rmSync(this.pendingPath(deploymentId), { force: true });
-      this.configure(site, deploymentId);
+      await this.configure(site, deploymentId, production);
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
@@ -111,13 +112,14 @@ export class Uploads {
 
   /**
    * configure compiles the deployment's `_redirects` / `_headers` into the site's nginx include and
-   * logs each skipped line. If nginx rejects the result, the deployment is removed again (the site
-   * keeps serving what it served) and staging fails with nginx's reason.
+   * logs each skipped line. A production deployment is only checked here (its activation installs
+   * the config, with one reload); a preview's server is installed now. If nginx rejects the result,
+   * the deployment is removed again (the site keeps serving what it served) and staging fails.
    */
-  private configure(site: string, deploymentId: string) {
+  private async configure(site: string, deploymentId: string, production: boolean) {
     let warnings;
     try {
-      warnings = this.siteConfig.apply(site);
+      warnings = await this.siteConfig.apply(site, production ? { check: deploymentId } : {});
     } catch (e) {
       this.deployments.discard(site, deploymentId);
       throw new SproutError(422, "rules_rejected", `The site's _redirects or _headers produce configuration that nginx rejects: ${(e as Error).message}`);

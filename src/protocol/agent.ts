@@ -83,6 +83,8 @@ export const Task = t.Union([
     deployment_id: Id,
     manifest: Manifest,
     peers: t.Array(t.String()),
+    /** production: activation follows; staging then only checks the rules it will bring. */
+    production: t.Boolean(),
   }),
   t.Object({ kind: t.Literal("sync_site"), site: SiteName, settings: SiteSettings, production_deployment_id: t.Union([Id, t.Null()]) }),
   t.Object({ kind: t.Literal("delete_site"), site: SiteName }),

@@ -11,6 +11,8 @@ export interface UploadGrant {
   deployment_id: string;
   agent_id: string;
   manifest_digest: string;
+  /** production: the deployment goes live on the production URL once staged. */
+  production: boolean;
 }
 
 const GRANT_TYP = "sprout-upload-grant";
@@ -51,6 +53,7 @@ export async function verifyGrant(publicJwk: string, token: string): Promise<Upl
     deployment_id: String(payload.deployment_id),
     agent_id: String(payload.agent_id),
     manifest_digest: String(payload.manifest_digest),
+    production: payload.production === true,
   };
 }
 

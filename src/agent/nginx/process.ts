@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, readFileSync, existsSync, renameSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SproutError } from "../../shared/errors";
@@ -14,7 +14,7 @@ const log = logger("nginx");
 export class NginxProcess {
   private proc: Subprocess | null = null;
   private stopping = false;
-  private reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  private pendingReload: Promise<void> | null = null;
   reloads = 0;
   state: "running" | "stopped" | "restarting" = "stopped";
 
@@ -33,6 +33,19 @@ export class NginxProcess {
   /** writeSiteInclude installs a site's own include after `nginx -t`; answers whether it changed. */
   writeSiteInclude(site: string, text: string | null): boolean {
     return this.install(join(this.layout.sitesDir, `${site}.conf`), text);
+  }
+
+  /** testSiteInclude checks what a site's include would be with `nginx -t`, and puts the old one back. */
+  testSiteInclude(site: string, text: string | null) {
+    const path = join(this.layout.sitesDir, `${site}.conf`);
+    const old = existsSync(path) ? readFileSync(path, "utf8") : null;
+    if (old === text || text === null) return;
+    try {
+      this.install(path, text);
+    } finally {
+      if (old === null) Bun.spawnSync(["rm", "-f", path]);
+      else writeFileSync(path, old);
+    }
   }
 
   private install(path: string, text: string | null): boolean {
@@ -81,16 +94,30 @@ export class NginxProcess {
     });
   }
 
-  /** reload asks nginx to re-read its config, once for all requests made within 100 ms. */
-  reload() {
-    if (this.reloadTimer) return;
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = null;
-      if (!this.proc) return;
-      this.proc.kill("SIGHUP");
+  /**
+   * reload asks nginx to re-read its config, once for all requests made within 100 ms, and resolves
+   * when nginx serves with the new config: after SIGHUP the master starts new workers and retires the
+   * old ones, so we wait until none of the workers from before is left (at most 3 s).
+   */
+  reload(): Promise<void> {
+    if (this.pendingReload) return this.pendingReload;
+    this.pendingReload = (async () => {
+      await Bun.sleep(100);
+      this.pendingReload = null;
+      const proc = this.proc;
+      if (!proc) return;
+      const before = workers(proc.pid);
+      proc.kill("SIGHUP");
       this.reloads++;
+      const end = Date.now() + 3000;
+      while (Date.now() < end) {
+        await Bun.sleep(10);
+        const now = workers(proc.pid);
+        if (now.length && !now.some((w) => before.includes(w))) break;
+      }
       log.info("nginx reloaded", { reloads: this.reloads });
-    }, 100);
+    })();
+    return this.pendingReload;
   }
 
   /** stop ends nginx gracefully (QUIT lets requests in flight finish), then for sure. */
@@ -104,4 +131,20 @@ export class NginxProcess {
     await p.exited;
     this.state = "stopped";
   }
+}
+
+/** workers lists the child processes of nginx's master (its workers), from /proc. */
+function workers(masterPid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Field 4 (after the parenthesised command name) is the parent pid.
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === masterPid) out.push(Number(entry));
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return out;
 }

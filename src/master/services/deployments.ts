@@ -70,7 +70,7 @@ export class DeploymentService {
     });
     const primary = targets[0]!;
     this.event(row.id, null, "info", `Deployment created: ${totals.files} files, ${totals.bytes} bytes, ${row.production ? "production" : "preview"}; uploading to ${primary.name}.`);
-    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest });
+    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production });
     return { deployment: this.info(row, site), upload: { agent_id: primary.id, agent_url: primary.url!, grant } };
   }
 
@@ -154,7 +154,7 @@ export class DeploymentService {
     if (pending.length && replicas.filter((x) => x.state === "staged").length === 1) {
       const peer = this.agents.get(agentId).url;
       for (const p of pending)
-        this.tasks.enqueue(p.agentId, { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers: peer ? [peer] : [] });
+        this.tasks.enqueue(p.agentId, { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers: peer ? [peer] : [], production: row.production });
       this.event(row.id, null, "info", `Replicating to ${pending.length} more node(s).`);
       return;
     }
