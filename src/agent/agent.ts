@@ -39,7 +39,7 @@ export class Agent {
     this.state = new StateFile(config.dataDir);
     this.blobs = new BlobStore(config.dataDir);
     this.blobs.clearTmp();
-    this.deployments = new Deployments(config.dataDir, this.blobs, config.retain);
+    this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {

@@ -6,6 +6,7 @@ import type { SiteSettings } from "../protocol/site";
 import { SproutError, conflict } from "../shared/errors";
 import { BlobStore } from "./blobs";
 import { isCompressible } from "./compressible";
+import { redactHeaders } from "./nginx/rules";
 
 /**
  * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax). They are
@@ -33,6 +34,7 @@ export class Deployments {
     dataDir: string,
     private blobs: BlobStore,
     private retain: number,
+    private secret: Uint8Array,
   ) {
     this.sitesDir = join(dataDir, "sites");
     mkdirSync(this.sitesDir, { recursive: true, mode: 0o755 });
@@ -74,6 +76,7 @@ export class Deployments {
           .map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))),
       );
       const made = new Set<string>();
+      const plain: string[] = [];
       for (const e of manifest) {
         const dest = RULES_FILES.has(e.path) ? join(this.rulesDir(site, id), e.path) : join(tmp, e.path);
         if (RULES_FILES.has(e.path)) rmSync(dest, { force: true });
@@ -81,6 +84,13 @@ export class Deployments {
         if (!made.has(parent)) {
           mkdirSync(parent, { recursive: true, mode: 0o755 });
           made.add(parent);
+        }
+        const redacted = e.path === "_headers" ? redactHeaders(readFileSync(this.blobs.path(e.sha256), "utf8"), this.secret) : null;
+        if (redacted !== null) {
+          // Basic-Auth passwords are kept only hashed; the plain upload is dropped below.
+          writeFileSync(dest, redacted, { mode: 0o600 });
+          plain.push(e.sha256);
+          continue;
         }
         BlobStore.link(this.blobs.path(e.sha256), dest);
         // A file named like the sibling wins: the site's own `x.gz` is never replaced.
@@ -91,6 +101,7 @@ export class Deployments {
         }
       }
       renameSync(tmp, final);
+      for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       rmSync(this.rulesDir(site, id), { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type 
 import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
 import { Progress, bytes, dim, info, red } from "./output";
-import { hashFiles, walkSite, type LocalFile } from "./walk";
+import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
 
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
@@ -30,6 +30,7 @@ export interface DeployResult {
 export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: { quiet?: boolean } = {}): Promise<DeployResult> {
   const say = opts.quiet ? () => {} : info;
   const files = walkSite(dir);
+  protectPasswords(files, site);
   const hashing = new Progress("Hashing");
   const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
   const total = manifest.reduce((n, e) => n + e.size, 0);
@@ -120,8 +121,8 @@ function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boolean) =
   (async () => {
     for (const f of files) {
       const header = { name: f.path, size: f.size, type: "file" as const, mode: 0o644, mtime: new Date(f.mtimeMs) };
-      if (f.size <= SMALL_FILE) {
-        const body = Buffer.from(await Bun.file(f.abs).bytes());
+      if (f.content || f.size <= SMALL_FILE) {
+        const body = Buffer.from(f.content ?? (await Bun.file(f.abs).bytes()));
         if (body.length !== f.size) throw new SproutError(409, "changed", `${f.path} changed while deploying; run the deploy again.`);
         await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
         onBytes(f.size, true);

@@ -6,6 +6,7 @@ import { sha256Hex } from "../shared/ids";
 import { sortManifest } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
 import { cacheDir } from "./credentials";
+import { redactHeaders } from "../shared/htpasswd";
 
 /** Folders and files that never belong to a built site. */
 const SKIP = new Set([".git", "node_modules", ".DS_Store", ".sprout"]);
@@ -15,6 +16,8 @@ export interface LocalFile {
   abs: string;
   size: number;
   mtimeMs: number;
+  /** content replaces the file's bytes in the upload (a `_headers` with hashed passwords). */
+  content?: Uint8Array;
 }
 
 /**
@@ -46,6 +49,20 @@ export function walkSite(root: string): LocalFile[] {
   return out;
 }
 
+/**
+ * protectPasswords replaces the plain Basic-Auth passwords of a root `_headers` by salted hashes
+ * before anything is sent, so they never leave this machine; nodes compile the hashes as they are.
+ * The salt is keyed by the site name, so an unchanged file hashes the same on every deploy.
+ */
+export function protectPasswords(files: LocalFile[], site: string): void {
+  const f = files.find((x) => x.path === "_headers");
+  if (!f) return;
+  const redacted = redactHeaders(readFileSync(f.abs, "utf8"), new TextEncoder().encode(`sprout-site:${site}`));
+  if (redacted === null) return;
+  f.content = new TextEncoder().encode(redacted);
+  f.size = f.content.length;
+}
+
 type Cache = Record<string, { size: number; mtimeMs: number; sha256: string }>;
 
 /**
@@ -70,7 +87,8 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
       const f = files[i]!;
       const hit = cache[f.abs];
       let sha: string;
-      if (hit && hit.size === f.size && hit.mtimeMs === f.mtimeMs) sha = hit.sha256;
+      if (f.content) sha = sha256Hex(f.content);
+      else if (hit && hit.size === f.size && hit.mtimeMs === f.mtimeMs) sha = hit.sha256;
       else {
         sha = await hashFile(f.abs);
         cache[f.abs] = { size: f.size, mtimeMs: f.mtimeMs, sha256: sha };

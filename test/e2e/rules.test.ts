@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, cleanup, cluster, site, type Cluster } from "../helpers/cluster";
+import { makeTar, sha256 } from "../helpers/tar";
 
 let c: Cluster;
 let prod: any;
@@ -124,6 +125,34 @@ describe("_headers", () => {
     expect(right.status).toBe(200);
     expect(await right.text()).toBe("secret doc");
     expect((await get("/about")).status).toBe(200);
+    // The password is nowhere on the node in plain text: not in blobs, rules, nginx files or logs.
+    const grep = Bun.spawnSync(["grep", "-rl", "wonderland", c.nodes[0]!.data]);
+    expect(grep.stdout.toString()).toBe("");
+    expect(c.nodes[0]!.p.output()).not.toContain("wonderland");
+  });
+
+  test("a plain Basic-Auth password uploaded through the API is hashed by the node and not kept", async () => {
+    const headers = "/*\n  Basic-Auth: bob:rawapisecret\n";
+    const index = "raw";
+    const manifest = [
+      { path: "_headers", sha256: sha256(headers), size: headers.length },
+      { path: "index.html", sha256: sha256(index), size: index.length },
+    ];
+    const created = await api(c.master, "POST", "/api/deployment", { site: "rawauth", production: true, manifest }, c.admin.token);
+    const { agent_url, grant } = created.body.upload;
+    const id = created.body.deployment.id;
+    const init = await api(agent_url, "POST", "/api/upload/init", { grant, deployment_id: id, manifest });
+    const tar = await makeTar([{ header: { name: "_headers" }, body: headers }, { header: { name: "index.html" }, body: index }]);
+    const up = await fetch(`${agent_url}/api/upload/file`, { method: "POST", headers: { "x-upload-token": init.body.upload_token, "x-deployment-id": id }, body: tar as unknown as BodyInit });
+    expect(up.status).toBe(200);
+    for (let i = 0; i < 50; i++) {
+      if ((await api(c.master, "GET", `/api/deployment/${id}`, undefined, c.admin.token)).body.is_production) break;
+      await Bun.sleep(100);
+    }
+    const h = `rawauth.${c.domain}`;
+    expect((await get("/", {}, h)).status).toBe(401);
+    expect((await get("/", { headers: { authorization: `Basic ${btoa("bob:rawapisecret")}` } }, h)).status).toBe(200);
+    expect(Bun.spawnSync(["grep", "-rl", "rawapisecret", c.nodes[0]!.data]).stdout.toString()).toBe("");
   });
 
   test("ETag and conditional requests answer 304", async () => {

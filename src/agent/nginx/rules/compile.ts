@@ -1,4 +1,5 @@
-import { createHmac, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
+import { ssha } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
 import { parseHeaders, type HeaderBlock } from "./headers";
 import { compilePattern, escapeRegex } from "./patterns";
@@ -144,13 +145,7 @@ function action(r: RedirectRule, p: string, statuses: Set<number>): string {
   return `set $${p}_status_target "${to}"; rewrite ^ /__sprout_status_${r.status}? last;`;
 }
 
-/** htpasswd writes `user:{SSHA}...` lines; the salt is keyed by the node's secret, never random, so files are stable. */
+/** htpasswd writes `user:{SSHA}...` lines (already-hashed passwords of a redacted file stay as they are). */
 function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
-  return b.basicAuth
-    .map(({ user, password }) => {
-      const salt = createHmac("sha256", secret).update(`${user}\0${password}`).digest().subarray(0, 8);
-      const digest = createHash("sha1").update(password).update(salt).digest();
-      return `${user}:{SSHA}${Buffer.concat([digest, salt]).toString("base64")}`;
-    })
-    .join("\n") + "\n";
+  return b.basicAuth.map(({ user, password }) => `${user}:${ssha(user, password, secret)}`).join("\n") + "\n";
 }

@@ -4,3 +4,4 @@ export { compileSite, hasRules, rulesDigest, type CompiledSite, type RulesInput 
 export { parseRedirects, type RedirectRule } from "./redirects";
 export { parseHeaders, type HeaderBlock } from "./headers";
 export type { RuleWarning } from "./types";
+export { redactHeaders } from "../../../shared/htpasswd";
