@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { pack as tarPack } from "tar-stream";
-import type { DeploymentCreated, DeploymentInfo } from "../protocol/deployment";
+import type { DeploymentCreated, DeploymentInfo, Manifest } from "../protocol/deployment";
 import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type UploadInitAnswer } from "../protocol/upload";
 import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
@@ -40,6 +40,22 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   const dep = created.deployment;
   say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
 
+  try {
+    await upload(created, manifest, files, say, opts.quiet);
+  } catch (e) {
+    // The node refused to stage it (e.g. rules nginx rejects) and marked it failed: report that
+    // deployment's outcome, as for any other failure, rather than a bare error.
+    if (!(e instanceof SproutError) || e.status >= 500 || e.status === 401) throw e;
+    const d = await follow(api, dep.id, production, () => {}, 5000).catch(() => null);
+    if (!d || d.status !== "failed") throw e;
+    say(`  ${red(d.error ?? e.message)}`);
+    return result(d);
+  }
+  return result(await follow(api, dep.id, production, say));
+}
+
+async function upload(created: DeploymentCreated, manifest: Manifest, files: LocalFile[], say: (l: string) => void, quiet?: boolean) {
+  const dep = created.deployment;
   const agent = created.upload.agent_url;
   const init = await parseResponse<UploadInitAnswer>(
     await request(`${agent}/api/upload/init`, {
@@ -62,7 +78,7 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   const body = tarStream(toSend, (n, done) => {
     sentBytes += n;
     if (done) sentFiles++;
-    if (!opts.quiet) up.update((t) => `${sentFiles}/${toSend.length} files, ${bytes(sentBytes)}/${bytes(sendBytes)}, ${bytes(sentBytes / Math.max(t, 0.001))}/s`);
+    if (!quiet) up.update((t) => `${sentFiles}/${toSend.length} files, ${bytes(sentBytes)}/${bytes(sendBytes)}, ${bytes(sentBytes / Math.max(t, 0.001))}/s`);
   });
   const answer = await parseResponse<UploadFileAnswer>(
     await request(`${agent}/api/upload/file`, {
@@ -73,10 +89,11 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
       duplex: "half",
     }, `the node at ${agent}`),
   );
-  if (!opts.quiet) up.done(`${answer.files_received} files, ${bytes(answer.bytes_received)} in ${up.elapsed().toFixed(1)} s`);
+  if (!quiet) up.done(`${answer.files_received} files, ${bytes(answer.bytes_received)} in ${up.elapsed().toFixed(1)} s`);
   if (!answer.staged) throw new SproutError(500, "not_staged", "The node did not receive every file.", "Run the deploy again: it uploads only what is still missing.");
+}
 
-  const final = await follow(api, dep.id, production, say);
+function result(final: DeploymentInfo): DeployResult {
   return {
     deployment_id: final.id,
     site: final.site,

@@ -190,6 +190,26 @@ describe("previews and reloads", () => {
   });
 });
 
+describe("rules nginx rejects", () => {
+  test("fail that deployment with nginx's reason and leave the previous one serving", async () => {
+    const d = site({ "index.html": "good", _redirects: "/a /b 301\n" });
+    await deploy(d, "strict");
+    // PCRE limits capture names to 32 characters: this passes the parser but not `nginx -t`.
+    const long = "p".repeat(40);
+    writeFileSync(join(d, "_redirects"), `/x/:${long} /y/:${long} 301\n`);
+    writeFileSync(join(d, "index.html"), "bad");
+    const r = await c.sprout(["deploy", d, "--site", "strict", "--prod", "--json"]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.status).toBe("failed");
+    expect(out.error).toContain("nginx rejects");
+    const h = `strict.${c.domain}`;
+    expect(await (await get("/", {}, h)).text()).toBe("good");
+    expect((await get("/a", {}, h)).headers.get("location")).toBe("/b");
+    expect((await get("/", {}, `${out.deployment_id}--${h}`)).status).toBe(404);
+  });
+});
+
 describe("single-page apps", () => {
   test("spa: unknown paths get index.html, missing assets still 404; turning it off takes effect", async () => {
     expect((await c.sprout(["sites", "create", "app", "--spa", "true"])).code).toBe(0);
