@@ -149,6 +149,51 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
       await bareProc.exited;
     }
 
+    console.error("== serving rules: 200 redirect rules and 50 header blocks vs the same site without");
+    {
+      const ruled = join(work, "ruled");
+      mkdirSync(ruled);
+      writeFileSync(join(ruled, "index.html"), readFileSync(join(cold, "index.html")));
+      writeFileSync(join(ruled, "_redirects"), Array.from({ length: 200 }, (_, i) => `/old/${i}/*  /new/${i}/:splat  301`).join("\n"));
+      writeFileSync(join(ruled, "_headers"), Array.from({ length: 50 }, (_, i) => `/section${i}/*\n  X-Section: ${i}\n`).join("") + "/*\n  X-Frame-Options: DENY\n");
+      await deploy(c, ruled, "ruled", join(work, "cache-ruled"));
+      let plain = 0;
+      let withRules = 0;
+      for (let i = 0; i < 3; i++) {
+        plain = Math.max(plain, wrk(`${nginxUrl}/index.html`, `cold.${c.domain}`).rps);
+        withRules = Math.max(withRules, wrk(`${nginxUrl}/index.html`, `ruled.${c.domain}`).rps);
+      }
+      row("requests/s with 200 rules + 50 header blocks", withRules.toFixed(0), `no rules ${plain.toFixed(0)}`, (withRules / plain).toFixed(3), ">= 0.90");
+    }
+
+    console.error("== nginx reload with 1,000 sites that have rules");
+    {
+      const { nginxLayout, renderNginxConf } = await import("../src/agent/nginx/config");
+      const { NginxProcess } = await import("../src/agent/nginx/process");
+      const { renderSiteInclude } = await import("../src/agent/nginx/site-include");
+      const data = join(work, "reload");
+      const layout = nginxLayout(data);
+      const nginx = new NginxProcess(Bun.which("nginx") ?? "/usr/sbin/nginx", layout);
+      const listen = `127.0.0.1:${freePort()}`;
+      nginx.writeConf(renderNginxConf({ dataDir: data, listen, domain: "bench.test", asRoot: process.getuid?.() === 0 }));
+      const redirects = Array.from({ length: 20 }, (_, i) => `/old/${i}/*  /new/${i}/:splat  301`).join("\n");
+      const headers = "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:benchpassword\n";
+      for (let i = 0; i < 1000; i++) {
+        const r = renderSiteInclude({ site: `site${i}`, domain: "bench.test", listen, sitesDir: join(data, "sites"), filesDir: join(data, "nginx", "auth"), secret: new Uint8Array(8), production: { id: "p", rules: { redirects, headers, spa: i % 2 === 0 } }, deployments: [] });
+        mkdirSync(join(data, "nginx", "auth"), { recursive: true });
+        for (const f of r.files) writeFileSync(f.path, f.content);
+        writeFileSync(join(layout.sitesDir, `site${i}.conf`), r.text!);
+      }
+      const testS = await time(() => nginx.test());
+      nginx.start();
+      await Bun.sleep(1500);
+      const samples: number[] = [];
+      for (let i = 0; i < 3; i++) samples.push(await time(() => nginx.reload()));
+      await nginx.stop();
+      row("nginx -t with 1,000 rules sites", `${(testS * 1000).toFixed(0)} ms`);
+      row("nginx reload with 1,000 rules sites", `${(Math.min(...samples) * 1000).toFixed(0)} ms (best of 3, incl. 100 ms batching)`);
+    }
+
     console.error("== memory");
     row("master RSS", `${rssMb(c.masterProc.proc.pid)} MB`);
     row("agent RSS", `${rssMb(c.nodes[0]!.p.proc.pid)} MB`);

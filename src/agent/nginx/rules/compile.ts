@@ -41,7 +41,8 @@ export function hasRules(input: RulesInput): boolean {
  * Sprout process on the visitor path:
  * - Redirects run at server level in file order (first match wins) against one key
  *   "<exists>:<args>#<uri>", so shadowing (a file exists: only forced `!` rules apply) and query
- *   parameters are parts of a single regex per rule.
+ *   parameters are parts of a single regex per rule; one combined regex first tells whether any
+ *   rule can match, so other requests skip the rules at the cost of one character each.
  * - Each header of each `_headers` block is a map on $uri, sent with add_header (an empty value is
  *   not sent), so every matching block applies; Cache-Control from `_headers` replaces the default.
  * - Basic-Auth uses auth_basic with variables and htpasswd files of salted SHA-1 ({SSHA}).
@@ -96,10 +97,14 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
       server.push(`set $${p}_e "";`, `if (-e $request_filename) { set $${p}_e 1; }`, `if (-f $request_filename.html) { set $${p}_e 1; }`);
     } else server.push(`set $${p}_e "";`);
-    server.push(`set $${p}_k "$${p}_e:$args#$uri";`);
+    // One combined test first: a request no rule can match (most of them) sets "0" in front of the
+    // key, and every rule's regex, which starts with "1", then fails on its first character.
+    const any = rules.map((r) => ruleRegex(r).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:")).join("|");
+    server.push(`set $${p}_b "$${p}_e:$args#$uri";`, `set $${p}_m 0;`, `if ($${p}_b ~ "^(?:${any})") { set $${p}_m 1; }`);
+    server.push(`set $${p}_k "$${p}_m$${p}_b";`);
     const statuses = new Set<number>();
     for (const r of rules) {
-      server.push(`# _redirects line ${r.line}`, `if ($${p}_k ~ "${ruleRegex(r)}") { ${action(r, p, statuses)} }`);
+      server.push(`# _redirects line ${r.line}`, `if ($${p}_k ~ "^1${ruleRegex(r).slice(1)}") { ${action(r, p, statuses)} }`);
     }
     for (const s of statuses) server.push(`location = /__sprout_status_${s} { internal; error_page ${s} $${p}_status_target; return ${s}; }`);
   }
