@@ -39,10 +39,9 @@ export function hasRules(input: RulesInput): boolean {
 /**
  * compileSite turns `_redirects`, `_headers` and the SPA setting into nginx configuration, with no
  * Sprout process on the visitor path:
- * - Redirects run at server level in file order (first match wins) against one key
- *   "<exists>:<args>#<uri>", so shadowing (a file exists: only forced `!` rules apply) and query
- *   parameters are parts of a single regex per rule; one combined regex first tells whether any
- *   rule can match, so other requests skip the rules at the cost of one character each.
+ * - Redirects are maps over one key "<exists>:<args>#<uri>" with the rules in file order (first match
+ *   wins), so shadowing (a file exists: only forced `!` rules apply) and query parameters are parts
+ *   of a single regex per rule, and the target is built from the regex's named captures.
  * - Each header of each `_headers` block is a map on $uri, sent with add_header (an empty value is
  *   not sent), so every matching block applies; Cache-Control from `_headers` replaces the default.
  * - Basic-Auth uses auth_basic with variables and htpasswd files of salted SHA-1 ({SSHA}).
@@ -97,16 +96,27 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
       server.push(`set $${p}_e "";`, `if (-e $request_filename) { set $${p}_e 1; }`, `if (-f $request_filename.html) { set $${p}_e 1; }`);
     } else server.push(`set $${p}_e "";`);
-    // One combined test first: a request no rule can match (most of them) sets "0" in front of the
-    // key, and every rule's regex, which starts with "1", then fails on its first character.
-    const any = rules.map((r) => ruleRegex(r).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:")).join("|");
-    server.push(`set $${p}_b "$${p}_e:$args#$uri";`, `set $${p}_m 0;`, `if ($${p}_b ~ "^(?:${any})") { set $${p}_m 1; }`);
-    server.push(`set $${p}_k "$${p}_m$${p}_b";`);
-    const statuses = new Set<number>();
-    for (const r of rules) {
-      server.push(`# _redirects line ${r.line}`, `if ($${p}_k ~ "^1${ruleRegex(r).slice(1)}") { ${action(r, p, statuses)} }`);
+    // The key stays empty unless one combined test (in chunks: nginx takes 4 KB per parameter) says
+    // a rule can match; an empty key is an exact hit in the maps below, so most requests run no
+    // rule's regex at all. Otherwise the maps try the rules in file order: first match wins.
+    const alternatives = rules.map((r) => ruleRegex(r).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
+    server.push(`set $${p}_b "$${p}_e:$args#$uri";`, `set $${p}_k "";`);
+    for (const chunk of chunks(alternatives, 3000)) server.push(`if ($${p}_b ~ "^(?:${chunk.join("|")})") { set $${p}_k $${p}_b; }`);
+    http.push(
+      `map $${p}_k $${p}_status {\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r)}" ${r.status}; # _redirects line ${r.line}`).join("\n")}\n  default "";\n}`,
+      `map $${p}_k $${p}_to {\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r)}" "${targetWithQuery(r)}";`).join("\n")}\n  default "";\n}`,
+    );
+    for (const status of new Set(rules.map((r) => r.status))) {
+      if (status === 200) server.push(`if ($${p}_status = 200) { rewrite ^ $${p}_to last; }`);
+      else if (status < 400) server.push(`if ($${p}_status = ${status}) { return ${status} $${p}_to; }`);
+      else {
+        // The target's content goes out with the rule's status. A named location serves it: an
+        // error_page to a URI would run these server-level rules again and loop.
+        server.push(`if ($${p}_status = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
+        server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body; return ${status}; }`);
+      }
     }
-    for (const s of statuses) server.push(`location = /__sprout_status_${s} { internal; error_page ${s} $${p}_status_target; return ${s}; }`);
+    if (rules.some((r) => r.status >= 400)) server.push(`location @${p}_status_body { rewrite ^ $${p}_to break; }`);
   }
 
   server.push(siteLocations({ cacheControl, spa: input.spa }));
@@ -139,18 +149,38 @@ function target(r: RedirectRule): string {
   });
 }
 
-function action(r: RedirectRule, p: string, statuses: Set<number>): string {
+/**
+ * targetWithQuery is a rule's target as nginx writes it: the visitor's query string goes along on
+ * redirects, unless the rule matched on it or the target sets its own; a 200 rewrite keeps it as
+ * nginx's rewrite does.
+ */
+function targetWithQuery(r: RedirectRule): string {
   const to = target(r);
-  // The visitor's query string goes along, unless the rule matched on it or sets its own.
   const passQuery = !r.query.length && !to.includes("?");
-  // A trailing "?" keeps nginx from appending the visitor's query string (nginx's documented way).
-  if (r.status === 200) return `rewrite ^ "${to}${passQuery ? "" : "?"}" last;`;
-  if (r.status >= 300 && r.status < 400) return `return ${r.status} "${to}${passQuery ? "$is_args$args" : ""}";`;
-  statuses.add(r.status);
-  return `set $${p}_status_target "${to}"; rewrite ^ /__sprout_status_${r.status}? last;`;
+  if (r.status === 200) return to;
+  if (r.status >= 300 && r.status < 400) return passQuery ? `${to}$is_args$args` : to;
+  return to;
 }
 
 /** htpasswd writes `user:{SSHA}...` lines (already-hashed passwords of a redacted file stay as they are). */
 function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
   return b.basicAuth.map(({ user, password }) => `${user}:${ssha(user, password, secret)}`).join("\n") + "\n";
+}
+
+/** chunks groups strings so that each group joined with "|" stays under `max` characters. */
+function chunks(items: string[], max: number): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let len = 0;
+  for (const it of items) {
+    if (cur.length && len + it.length + 1 > max) {
+      out.push(cur);
+      cur = [];
+      len = 0;
+    }
+    cur.push(it);
+    len += it.length + 1;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
