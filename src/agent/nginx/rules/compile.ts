@@ -68,15 +68,21 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     );
     cacheControl = `$${p}_cc`;
   }
-  headers.blocks.forEach((b, bi) => {
-    b.headers
-      .filter((h) => h.name.toLowerCase() !== "cache-control")
-      .forEach((h, hi) => {
-        const v = `${p}_b${bi}_h${hi}`;
-        http.push(`map $uri $${v} {\n  "~^${compilePattern(b.path).regex}$" "${h.value}";\n  default "";\n}`);
-        server.push(`add_header ${h.name} $${v};`);
-      });
-  });
+  // One map per header name and group of blocks that can never match the same path (at most one
+  // of them applies, so first match is every match); blocks that may overlap get maps of their own
+  // and each sends its line. A map is a regex per block on every response, so fewer is faster.
+  const byName = new Map<string, { path: string; value: string }[]>();
+  for (const b of headers.blocks)
+    for (const h of b.headers)
+      if (h.name.toLowerCase() !== "cache-control") byName.set(h.name, [...(byName.get(h.name) ?? []), { path: b.path, value: h.value }]);
+  let n = 0;
+  for (const [name, entries] of byName) {
+    for (const group of disjointGroups(entries)) {
+      const v = `${p}_h${n++}`;
+      http.push(`map $uri $${v} {\n${group.map((e) => `  "~^${compilePattern(e.path).regex}$" "${e.value}";`).join("\n")}\n  default "";\n}`);
+      server.push(`add_header ${name} $${v};`);
+    }
+  }
   const authBlocks = headers.blocks.filter((b) => b.basicAuth.length);
   if (authBlocks.length) {
     const entries = authBlocks.map((b, i) => {
@@ -183,4 +189,32 @@ function chunks(items: string[], max: number): string[][] {
   }
   if (cur.length) out.push(cur);
   return out;
+}
+
+/** literalPrefix is the part of a pattern before its first placeholder or splat, without a final "/". */
+function literalPrefix(path: string): string {
+  const out: string[] = [];
+  for (const seg of path.split("/").slice(1)) {
+    if (seg === "*" || seg.startsWith(":")) break;
+    out.push(seg);
+  }
+  return out.length ? `/${out.join("/")}` : "";
+}
+
+/**
+ * disjointGroups puts patterns into groups whose members can never match the same path: their
+ * literal prefixes differ and neither is a folder of the other (a conservative test).
+ */
+function disjointGroups<T extends { path: string }>(entries: T[]): T[][] {
+  const groups: { items: T[]; prefixes: string[] }[] = [];
+  const apart = (a: string, b: string) => a !== b && !a.startsWith(`${b}/`) && !b.startsWith(`${a}/`);
+  for (const e of entries) {
+    const pre = literalPrefix(e.path);
+    const g = groups.find((x) => x.prefixes.every((q) => apart(pre, q)));
+    if (g) {
+      g.items.push(e);
+      g.prefixes.push(pre);
+    } else groups.push({ items: [e], prefixes: [pre] });
+  }
+  return groups.map((g) => g.items);
 }
