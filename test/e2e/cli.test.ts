@@ -40,3 +40,26 @@ test("usage errors exit 2 with the help; runtime errors exit 1 with a hint", asy
   expect(unreachable.code).toBe(1);
   expect(unreachable.stderr).toContain("Cannot reach the master at http://127.0.0.1:1");
 });
+
+test("install.sh installs the binary it is given, and refuses one whose checksum differs", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "sprout-install-"));
+  try {
+    const bin = sproutBinary();
+    const sha = new Bun.CryptoHasher("sha256").update(await Bun.file(bin).bytes()).digest("hex");
+    const run = (env: Record<string, string>) => Bun.spawnSync(["sh", join(import.meta.dir, "..", "..", "install.sh")], { env: { PATH: process.env.PATH!, SPROUT_BINARY: bin, SPROUT_BIN_DIR: dir, ...env }, stderr: "pipe" });
+    const bad = run({ SPROUT_SHA256: "0".repeat(64) });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString()).toContain("checksum mismatch");
+    expect(await Bun.file(join(dir, "sprout")).exists()).toBe(false);
+    const good = run({ SPROUT_SHA256: sha });
+    expect(good.exitCode).toBe(0);
+    expect(Bun.spawnSync([join(dir, "sprout"), "--version"]).stdout.toString()).toMatch(/^sprout \d+\.\d+\.\d+/);
+    // Safe to run twice.
+    expect(run({ SPROUT_SHA256: sha }).exitCode).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
