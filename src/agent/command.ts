@@ -18,7 +18,7 @@ export const agentCommand: Command = {
   options: {
     master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
     token: { type: "string", value: "TOKEN", description: "This agent's token (from `sprout agents create NAME`)", env: "SPROUT_AGENT_TOKEN" },
-    name: { type: "string", value: "NAME", description: "Name shown in the admin UI", env: "SPROUT_AGENT_NAME" },
+    name: { type: "string", value: "NAME", description: "Name shown in `sprout agents`", env: "SPROUT_AGENT_NAME" },
     listen: { type: "string", value: "HOST:PORT", description: "Address of the agent API (uploads)", env: "SPROUT_AGENT_LISTEN", default: "127.0.0.1:7070" },
     "http-listen": { type: "string", value: "HOST:PORT", description: "Address where nginx serves the sites", env: "SPROUT_HTTP_LISTEN", default: "127.0.0.1:8080" },
     data: { type: "string", value: "DIR", description: "Folder for blobs, sites and nginx files", env: "SPROUT_AGENT_DATA", default: ".sprout/agent" },
