@@ -139,6 +139,19 @@ describe("grants and upload tokens", () => {
     expect(init.body.error.code).toBe("invalid_token");
   });
 
+  test("an expired upload token is refused", async () => {
+    const a = await startUpload(m);
+    // Signed with the agent's real upload secret (from its state file), expired a minute ago.
+    const state = JSON.parse(await Bun.file(join(c.nodes[0]!.data, "state.json")).text());
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ site: "victim", deployment_id: a.id, manifest_digest: "0".repeat(64), typ: "sprout-upload-token" })
+      .setProtectedHeader({ alg: "HS256" }).setIssuedAt(now - 3600).setExpirationTime(now - 60).sign(new TextEncoder().encode(state.uploadSecret));
+    const r = await upload(a.agent, token, a.id, await makeTar([{ header: { name: "g.txt" }, body: f }]));
+    expect(r.status).toBe(401);
+    expect((await r.json()).error.code).toBe("expired");
+    await stillServing();
+  });
+
   test("an expired grant is refused", async () => {
     const a = await startUpload(m);
     // Sign with the master's real key, read from its database, but with an expiry in the past.
