@@ -1,7 +1,7 @@
 // scripts/bench: Sprout's speed and memory against baselines measured in the same run on this machine
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
-import { mkdirSync, readFileSync, writeFileSync, readdirSync, realpathSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { api, cleanup, cluster, freePort, tempDir, type Cluster } from "../test/helpers/cluster";

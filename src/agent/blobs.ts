@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, createWriteStream, unlinkSync, linkSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { gzip } from "node:zlib";
@@ -125,15 +125,9 @@ export class BlobStore {
     return removed;
   }
 
-  /** link hard-links a blob (or its .gz) to `dest`. */
-  static link(src: string, dest: string) {
-    linkSync(src, dest);
-  }
-
   /** clearTmp removes leftovers of uploads interrupted by a crash. */
   clearTmp() {
     for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true, recursive: true });
   }
 }
 
-export { createWriteStream };

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { link } from "node:fs/promises";
 import type { Manifest } from "../protocol/deployment";
 import type { SiteSettings } from "../protocol/site";
 import { SproutError, conflict } from "../shared/errors";
@@ -77,6 +78,9 @@ export class Deployments {
       );
       const made = new Set<string>();
       const plain: string[] = [];
+      // Links are made many at a time on the thread pool: one by one, 15,000 link() calls take
+      // about twice as long on two cores.
+      const links: [string, string][] = [];
       for (const e of manifest) {
         const dest = RULES_FILES.has(e.path) ? join(this.rulesDir(site, id), e.path) : join(tmp, e.path);
         if (RULES_FILES.has(e.path)) rmSync(dest, { force: true });
@@ -92,14 +96,15 @@ export class Deployments {
           plain.push(e.sha256);
           continue;
         }
-        BlobStore.link(this.blobs.path(e.sha256), dest);
+        links.push([this.blobs.path(e.sha256), dest]);
         // A file named like the sibling wins: the site's own `x.gz` is never replaced.
         const g = gzOf.get(e.sha256);
         if (g && isCompressible(e.path, e.size) && !paths.has(`${e.path}.gz`) && !RULES_FILES.has(e.path)) {
-          BlobStore.link(g, `${dest}.gz`);
+          links.push([g, `${dest}.gz`]);
           gz++;
         }
       }
+      for (let i = 0; i < links.length; i += 256) await Promise.all(links.slice(i, i + 256).map(([src, dest]) => link(src, dest)));
       renameSync(tmp, final);
       for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {

@@ -125,7 +125,7 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
     }
     if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production))) return d;
     if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");
-    await Bun.sleep(150);
+    await Bun.sleep(50);
   }
 }
 

@@ -8,7 +8,6 @@ import { makeTar, sha256, type TarEntry } from "../helpers/tar";
 
 // The agent here accepts files up to 4 KiB so the limit is easy to cross.
 let c: Cluster;
-let goodGrant: { grant: string; deployment_id: string };
 const content = "<h1>safe</h1>";
 
 beforeAll(async () => {
