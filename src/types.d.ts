@@ -1,4 +1,3 @@
 // Files embedded into the compiled binary with `import x from "./f" with { type: "text" }`.
 declare module "*.sql" { const text: string; export default text; }
-declare module "*.ejs" { const text: string; export default text; }
 declare module "*.css" { const text: string; export default text; }

@@ -114,16 +114,19 @@ function result(final: DeploymentInfo): DeployResult {
  * follow prints a deployment's new log lines until it is ready or failed (and, when `production`, until
  * production serves it).
  */
-export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000): Promise<DeploymentInfo> {
-  let after = 0;
+export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000, after = 0): Promise<DeploymentInfo> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}`);
+    let failedStep = false;
     for (const e of d.events ?? []) {
       after = e.id;
+      failedStep ||= e.level === "error";
       say(`  ${dim(e.at.slice(11, 23))} ${e.level === "error" ? red(e.message) : e.message}${e.agent ? dim(` [${e.agent}]`) : ""}`);
     }
     if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production))) return d;
+    // A ready deployment that a node could not activate (e.g. collected there) will not go live.
+    if (failedStep && d.status === "ready") return d;
     if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");
     await Bun.sleep(50);
   }

@@ -89,6 +89,9 @@ export const DeploymentCreated = t.Object({
 });
 export type DeploymentCreated = typeof DeploymentCreated.static;
 
+/** PROMOTION_REQUESTED is the log line the master writes when promote or rollback asks the nodes. */
+export const PROMOTION_REQUESTED = "Promotion to production requested.";
+
 /** Promote is POST /api/site/:name/promote. */
 export const Promote = t.Object({ deployment_id: Id });
 export type Promote = typeof Promote.static;

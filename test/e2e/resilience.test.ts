@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, cleanup, cluster, site, type Cluster } from "../helpers/cluster";
 import { makeTar, sha256 } from "../helpers/tar";
@@ -84,7 +84,22 @@ describe("serving never stops", () => {
     for (const [path, content] of Object.entries(files)) expect(await (await c.get(`resume.${c.domain}`, `/${path}`)).text()).toBe(content);
   });
 
-  test("with the master stopped, every site is still served; the agent keeps serving across its own restart", async () => {
+  test("rolling back to a deployment the node no longer holds fails quickly with a clear error; production is unchanged", async () => {
+    const dir = site({ "index.html": "one" });
+    const first = await deploy(dir, "gcd");
+    writeFileSync(join(dir, "index.html"), "two");
+    await deploy(dir, "gcd");
+    // As garbage collection would: the first deployment's tree is gone from the node.
+    rmSync(join(c.nodes[0]!.data, "sites", "gcd", "deploys", first.deployment_id), { recursive: true });
+    const t0 = performance.now();
+    const r = await c.sprout(["rollback", "--site", "gcd", first.deployment_id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("could not be put on production");
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(await (await c.get(`gcd.${c.domain}`, "/")).text()).toBe("two");
+  });
+
+  test("with the master stopped, every site is still served and the CLI says the master is unreachable", async () => {
     const dir = site({ "index.html": "still here" });
     await deploy(dir, "survivor");
     await c.masterProc.kill();

@@ -3,15 +3,21 @@ import type { DeploymentInfo } from "../../protocol/deployment";
 import { Api } from "../api";
 import { JSON_OPT, action, siteFlag } from "../action";
 import { follow } from "../deploy-flow";
-import { green } from "../output";
+import { green, red } from "../output";
+import { PROMOTION_REQUESTED } from "../../protocol/deployment";
 
 /** moveProduction asks the master to activate a deployment and waits until production serves it. */
 export async function moveProduction(path: string, body: object, json: boolean): Promise<number> {
   const api = Api.fromEnv();
   const d = await api.call<DeploymentInfo>("POST", path, body);
-  const final = await follow(api, d.id, true, () => {}, 60_000);
+  // Follow the log from this request on (the master writes its line before it asks the nodes):
+  // older lines may hold errors of earlier attempts.
+  const events = (await api.call<DeploymentInfo>("GET", `/api/deployment/${d.id}`)).events ?? [];
+  const requested = events.filter((e) => e.message === PROMOTION_REQUESTED).at(-1)?.id ?? 1;
+  const final = await follow(api, d.id, true, () => {}, 60_000, requested - 1);
   if (json) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
-  else process.stdout.write(`${green("✔")} ${final.site} now serves ${final.id}: ${final.url}\n`);
+  else if (final.is_production) process.stdout.write(`${green("✔")} ${final.site} now serves ${final.id}: ${final.url}\n`);
+  else process.stderr.write(`${red("error:")} ${final.id} could not be put on production; see \`sprout deployments --site ${final.site}\`.\n`);
   return final.is_production ? 0 : 1;
 }
 

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, isNotNull, ne } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, deploymentEvents, deploymentReplicas, deployments, sites as sitesTable } from "../../db/schema";
-import type { DeploymentCreate, DeploymentCreated, DeploymentInfo, Manifest, StatusReport } from "../../protocol/deployment";
+import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
 import { signGrant } from "../../shared/grant";
@@ -189,7 +189,7 @@ export class DeploymentService {
     if (!row) throw notFound(`Deployment ${deploymentId} of site "${siteName}"`);
     if (row.status !== "ready" && row.status !== "staged")
       throw conflict("not_ready", `Deployment ${deploymentId} is ${row.status}; only a ready deployment can go to production.`);
-    this.event(row.id, null, "info", `Promotion to production requested.`);
+    this.event(row.id, null, "info", PROMOTION_REQUESTED);
     this.activate(row, site);
     return this.info(row, site);
   }
