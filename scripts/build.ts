@@ -1,9 +1,5 @@
 // bun run build: dist/sprout, one self-contained executable (views, CSS, htmx, migrations embedded).
-import { copyFileSync, mkdirSync, statSync } from "node:fs";
-
-mkdirSync("public", { recursive: true });
-// htmx is embedded from public/ so the binary never reads node_modules at run time.
-copyFileSync("node_modules/htmx.org/dist/htmx.min.js", "public/htmx.min.js");
+import { statSync } from "node:fs";
 
 const t0 = performance.now();
 const r = await Bun.build({

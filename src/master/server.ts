@@ -7,6 +7,7 @@ import { agentRoutes } from "./routes/agents";
 import { deploymentRoutes } from "./routes/deployments";
 import { siteRoutes } from "./routes/sites";
 import { userRoutes } from "./routes/users";
+import { uiRoutes } from "./routes/ui";
 
 /**
  * createMaster composes the master: services over one database, the API routes, and the background
@@ -20,7 +21,8 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(userRoutes(services))
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
-    .use(agentRoutes(services));
+    .use(agentRoutes(services))
+    .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
   return {
     app,
