@@ -14,10 +14,10 @@ const log = logger("master");
 export const masterCommand: Command = {
   name: "master",
   group: "modes",
-  summary: "Run the control plane: REST API, SQLite, task queue",
+  summary: "Run the control plane: REST API, admin UI, SQLite, task queue",
   usage: "master [--listen HOST:PORT] [--data DIR] [--domain DOMAIN] [--registration open|closed]",
   options: {
-    listen: { type: "string", value: "HOST:PORT", description: "Address of the API (port 0: any free port)", env: "SPROUT_LISTEN", default: "127.0.0.1:7000" },
+    listen: { type: "string", value: "HOST:PORT", description: "Address of the API and admin UI (port 0: any free port)", env: "SPROUT_LISTEN", default: "127.0.0.1:7000" },
     data: { type: "string", value: "DIR", description: "Folder for the database", env: "SPROUT_DATA", default: ".sprout/master" },
     domain: { type: "string", value: "DOMAIN", description: "Platform domain: sites are served at <site>.<domain>", env: "SPROUT_DOMAIN", default: "localhost" },
     registration: { type: "string", value: "open|closed", description: "Whether anyone may register (the first user, the admin, always can)", env: "SPROUT_REGISTRATION", default: "open" },

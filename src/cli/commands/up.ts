@@ -53,7 +53,7 @@ export const upCommand: Command = {
   usage: "up [--data DIR] [--listen HOST:PORT] [--agent-listen HOST:PORT] [--http-listen HOST:PORT] [--domain DOMAIN]",
   options: {
     data: { type: "string", value: "DIR", description: "Folder for everything Sprout keeps", env: "SPROUT_UP_DATA", default: ".sprout" },
-    listen: { type: "string", value: "HOST:PORT", description: "Master API", default: "127.0.0.1:7000" },
+    listen: { type: "string", value: "HOST:PORT", description: "Master API and admin UI", default: "127.0.0.1:7000" },
     "agent-listen": { type: "string", value: "HOST:PORT", description: "Agent API", default: "127.0.0.1:7070" },
     "http-listen": { type: "string", value: "HOST:PORT", description: "Where nginx serves the sites", default: "127.0.0.1:8080" },
     domain: { type: "string", value: "DOMAIN", description: "Platform domain (*.localhost opens in any browser)", default: "localhost" },
@@ -126,7 +126,7 @@ export const upCommand: Command = {
 ${green("🌱 Sprout is up.")}
 
   Example site:  ${bold(r.url)}
-  Master API:    ${master}
+  Admin UI:      ${master}  (log in with the admin below)
   Admin login:   ${admin.email}${firstRun ? `  password: ${admin.password}  (shown once; kept in ${adminFile})` : `  (password in ${adminFile})`}
   Logs:          ${join(data, "logs")}
 
