@@ -8,9 +8,10 @@ import nodesIndex from "../../views/pages/nodes/index.ejs" with { type: "text" }
 import deploymentsList from "../../views/partials/deployments/_list.ejs" with { type: "text" };
 import deploymentLog from "../../views/partials/deployments/_log.ejs" with { type: "text" };
 import nodesList from "../../views/partials/nodes/_list.ejs" with { type: "text" };
+import errorPage from "../../views/pages/error.ejs" with { type: "text" };
 
 // Templates are embedded in the binary and compiled once; nothing is read from disk at run time.
-const TEMPLATES = { layout, login, sitesIndex, sitesShow, deploymentShow, nodesIndex, deploymentsList, deploymentLog, nodesList };
+const TEMPLATES = { layout, login, sitesIndex, sitesShow, deploymentShow, nodesIndex, deploymentsList, deploymentLog, nodesList, errorPage };
 export type TemplateName = Exclude<keyof typeof TEMPLATES, "layout">;
 const compiled = new Map<string, ejs.TemplateFunction>();
 

@@ -40,8 +40,9 @@ export const uiRoutes = (s: Services) => {
         return await f(request, sess, params ?? {});
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
-        const msg = `<p class="error" role="alert">${Bun.escapeHTML(e.message)}</p>`;
-        return request.headers.get("hx-request") ? html(msg) : html(page("sitesIndex", "Error", sess.user, { sites: [] }).replace("<h1>Sites</h1>", `<h1>${e.status === 404 ? "Not found" : "Error"}</h1>${msg}`), e.status);
+        // htmx gets the message as a fragment (200, so it is swapped in); a browser gets a page.
+        if (request.headers.get("hx-request")) return html(`<p class="error" role="alert">${Bun.escapeHTML(e.message)}</p>`);
+        return html(page("errorPage", "Error", sess.user, { heading: e.status === 404 ? "Not found" : "Error", message: e.message }), e.status);
       }
     };
   const deploymentsFragment = (userId: string, name: string, notice: { text: string; error?: boolean } | null) => {
