@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync, symlinkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { cleanup, cluster, site, type Cluster } from "../helpers/cluster";
+import { type Cluster, site, useCluster } from "../helpers/cluster";
 
+const cl = useCluster();
 let c: Cluster;
-beforeAll(async () => {
-  c = await cluster();
-});
-afterAll(async () => {
-  await c?.stop();
-  await cleanup();
+beforeAll(() => {
+  c = cl();
 });
 
 const deployJson = async (dir: string, name: string, prod: boolean) => {

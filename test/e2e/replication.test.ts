@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, cleanup, cluster, site, type Cluster } from "../helpers/cluster";
+import { type Cluster, api, site, useCluster } from "../helpers/cluster";
 
+const cl = useCluster({ agents: 2 });
 let c: Cluster;
-beforeAll(async () => {
-  c = await cluster({ agents: 2 });
-});
-afterAll(async () => {
-  await c?.stop();
-  await cleanup();
+beforeAll(() => {
+  c = cl();
 });
 
 test("a site lives on two nodes: both serve it, both switch on a deploy, and one node's death leaves the other serving", async () => {

@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, cleanup, cluster, site, type Cluster } from "../helpers/cluster";
+import { type Cluster, api, site, useCluster } from "../helpers/cluster";
 import { makeTar, sha256 } from "../helpers/tar";
 
+const cl = useCluster();
 let c: Cluster;
-beforeAll(async () => {
-  c = await cluster();
-});
-afterAll(async () => {
-  await c?.stop();
-  await cleanup();
+beforeAll(() => {
+  c = cl();
 });
 
 const deploy = async (dir: string, name: string, extra: string[] = ["--prod"]) => {

@@ -1,4 +1,5 @@
 // End-to-end fixtures: the compiled binary, copied into a temporary folder and run from there (so it
+import { afterAll, beforeAll } from "bun:test";
 // proves it needs nothing beside it), as a real master and real agents with their own nginx on free
 // loopback ports. Everything started here is stopped, and every folder removed, by `stop()`.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from "node:fs";
@@ -241,4 +242,20 @@ export function site(files: Record<string, string | Uint8Array>): string {
     writeFileSync(full, content);
   }
   return dir;
+}
+
+/**
+ * useCluster starts a cluster before a test file's tests and stops it (and cleans up) after them,
+ * also when they fail. Call it at the top level of a test file; use the returned getter in tests.
+ */
+export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Cluster {
+  let c: Cluster | undefined;
+  beforeAll(async () => {
+    c = await cluster(opts);
+  });
+  afterAll(async () => {
+    await c?.stop();
+    await cleanup();
+  });
+  return () => c!;
 }
