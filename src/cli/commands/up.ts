@@ -119,8 +119,12 @@ export const upCommand: Command = {
       writeFileSync(join(site, "index.html"), indexHtml as unknown as string);
       writeFileSync(join(site, "style.css"), styleCss);
       writeFileSync(join(site, "404.html"), notFoundHtml as unknown as string);
-      const r = await deploy(api, site, "example", true, { quiet: true });
-      rmSync(site, { recursive: true, force: true });
+      let r;
+      try {
+        r = await deploy(api, site, "example", true, { quiet: true });
+      } finally {
+        rmSync(site, { recursive: true, force: true });
+      }
 
       process.stdout.write(`
 ${green("🌱 Sprout is up.")}
