@@ -175,7 +175,7 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
       const layout = nginxLayout(data);
       const nginx = new NginxProcess(Bun.which("nginx") ?? "/usr/sbin/nginx", layout);
       const listen = `127.0.0.1:${freePort()}`;
-      nginx.writeConf(renderNginxConf({ dataDir: data, listen, domain: "bench.test", asRoot: process.getuid?.() === 0 }));
+      nginx.writeConf(renderNginxConf({ dataDir: data, listen, domain: "bench.test", workerUser: null }));
       const redirects = Array.from({ length: 20 }, (_, i) => `/old/${i}/*  /new/${i}/:splat  301`).join("\n");
       const headers = "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:benchpassword\n";
       for (let i = 0; i < 1000; i++) {

@@ -14,6 +14,7 @@ import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
 import { Uploads } from "./uploads";
 import { SiteConfigurator } from "./site-config";
+import { secureLayout, workerIdentity, type WorkerIdentity } from "./layout";
 
 const log = logger("agent");
 
@@ -33,13 +34,16 @@ export class Agent {
   private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
+  private worker: WorkerIdentity | null;
   url = "";
 
   constructor(private config: AgentConfig) {
+    this.worker = workerIdentity(config.nginxUser);
     this.state = new StateFile(config.dataDir);
     this.blobs = new BlobStore(config.dataDir);
     this.blobs.clearTmp();
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
+    secureLayout(config.dataDir, this.worker);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
@@ -47,8 +51,11 @@ export class Agent {
       listen: `${config.httpListen.hostname}:${config.httpListen.port}`,
       domain: () => this.state.state.domain,
       secret: this.state.uploadSecret(),
+      workerGid: this.worker?.gid ?? null,
     });
-    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report(r), this.siteConfig);
+    // What reaches the master (and users' deploy logs) never names this node's folders.
+    const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
+    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig);
     this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig);
   }
 
@@ -71,7 +78,7 @@ export class Agent {
       dataDir: this.config.dataDir,
       listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
       domain: this.state.state.domain!,
-      asRoot: process.getuid?.() === 0,
+      workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
     });
     const changed = this.nginx.writeConf(conf);
     // Site includes name the domain too: bring them in line before nginx (re)loads.
@@ -113,7 +120,7 @@ export class Agent {
           try {
             await this.tasks.apply(task);
           } catch (e) {
-            result = { ok: false, error: (e as Error).message };
+            result = { ok: false, error: (e as Error).message.replaceAll(this.config.dataDir, "<data>") };
             log.warn("task failed", { kind: task.kind, error: result.error });
           }
           await this.link.result(id, result).catch((e) => log.warn("could not report task result", { error: (e as Error).message }));

@@ -24,6 +24,7 @@ export const agentCommand: Command = {
     data: { type: "string", value: "DIR", description: "Folder for blobs, sites and nginx files", env: "SPROUT_AGENT_DATA", default: ".sprout/agent" },
     "public-url": { type: "string", value: "URL", description: "URL where CLIs and peers reach the agent API (default http://<listen>)", env: "SPROUT_AGENT_URL" },
     nginx: { type: "string", value: "PATH", description: "The nginx binary", env: "SPROUT_NGINX" },
+    "nginx-user": { type: "string", value: "USER[:GROUP]", description: "Unprivileged user nginx's workers run as when the agent runs as root (default: nobody)", env: "SPROUT_NGINX_USER" },
     retain: { type: "string", value: "N", description: "Deployments kept per site besides production and the one before", env: "SPROUT_RETAIN", default: "20" },
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
@@ -62,6 +63,7 @@ export const agentCommand: Command = {
       dataDir: resolve(String(v.data)),
       publicUrl: typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined,
       nginxBin,
+      nginxUser: typeof v["nginx-user"] === "string" ? v["nginx-user"] : undefined,
       retain: num("retain"),
       limits: { ...DEFAULT_LIMITS, maxFileBytes: num("max-file-size"), maxTotalBytes: num("max-total-size") },
     });

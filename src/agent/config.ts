@@ -11,6 +11,8 @@ export interface AgentConfig {
   /** publicUrl: where the master and CLIs reach the agent API; defaults to http://<listen>. */
   publicUrl?: string;
   nginxBin: string;
+  /** nginxUser: `USER[:GROUP]` nginx's workers run as when the agent runs as root (default nobody). */
+  nginxUser?: string;
   /** retain: deployments kept per site besides the production one and the one before it. */
   retain: number;
   limits: ManifestLimits;

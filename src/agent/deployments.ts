@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { link } from "node:fs/promises";
@@ -38,7 +38,8 @@ export class Deployments {
     private secret: Uint8Array,
   ) {
     this.sitesDir = join(dataDir, "sites");
-    mkdirSync(this.sitesDir, { recursive: true, mode: 0o755 });
+    // 0711: nginx's workers pass through to the trees they serve but cannot list the sites.
+    mkdirSync(this.sitesDir, { recursive: true, mode: 0o711 });
   }
 
   dir(site: string, id: string) {
@@ -66,6 +67,7 @@ export class Deployments {
     if (missing.length) throw conflict("blobs_missing", `${missing.length} file(s) of deployment ${id} have not been uploaded yet.`);
     const tmp = `${final}.tmp-${randomBytes(4).toString("hex")}`;
     mkdirSync(tmp, { recursive: true, mode: 0o755 });
+    for (const d of [join(this.sitesDir, site), join(this.sitesDir, site, "deploys")]) chmodSync(d, 0o711);
     let gz = 0;
     try {
       const paths = new Set(manifest.map((e) => e.path));
@@ -86,7 +88,8 @@ export class Deployments {
         if (RULES_FILES.has(e.path)) rmSync(dest, { force: true });
         const parent = dirname(dest);
         if (!made.has(parent)) {
-          mkdirSync(parent, { recursive: true, mode: 0o755 });
+          // Rules sources (with Basic-Auth hashes) are the agent's alone; nginx reads compiled files.
+          mkdirSync(parent, { recursive: true, mode: RULES_FILES.has(e.path) ? 0o700 : 0o755 });
           made.add(parent);
         }
         const redacted = e.path === "_headers" ? redactHeaders(readFileSync(this.blobs.path(e.sha256), "utf8"), this.secret) : null;
@@ -160,9 +163,9 @@ export class Deployments {
   }
 
   writeRecord(site: string, rec: SiteRecord) {
-    mkdirSync(join(this.sitesDir, site), { recursive: true, mode: 0o755 });
+    mkdirSync(join(this.sitesDir, site), { recursive: true, mode: 0o711 });
     const p = join(this.sitesDir, site, "site.json");
-    writeFileSync(`${p}.tmp`, JSON.stringify(rec, null, 2));
+    writeFileSync(`${p}.tmp`, JSON.stringify(rec, null, 2), { mode: 0o600 });
     renameSync(`${p}.tmp`, p);
   }
 

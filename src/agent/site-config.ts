@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployments } from "./deployments";
 import type { NginxProcess } from "./nginx/process";
@@ -14,7 +14,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private nginx: NginxProcess,
-    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array },
+    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null },
   ) {}
 
   /**
@@ -41,10 +41,13 @@ export class SiteConfigurator {
       production,
       deployments: ids.map(rules),
     });
-    mkdirSync(filesDir, { recursive: true, mode: 0o755 });
+    // htpasswd files: readable by nginx's workers (their group) and nobody else.
+    mkdirSync(filesDir, { recursive: true, mode: 0o750 });
     for (const f of r.files) {
       if (existsSync(f.path) && readFileSync(f.path, "utf8") === f.content) continue;
-      writeFileSync(`${f.path}.tmp`, f.content, { mode: 0o644 });
+      writeFileSync(`${f.path}.tmp`, f.content, { mode: 0o640 });
+      chmodSync(`${f.path}.tmp`, 0o640);
+      if (this.o.workerGid !== null) chownSync(`${f.path}.tmp`, 0, this.o.workerGid);
       renameSync(`${f.path}.tmp`, f.path);
     }
     if (opts.check) this.nginx.testSiteInclude(site, r.text);

@@ -11,7 +11,7 @@ chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the generated nginx.conf passes nginx -t, keeps open_file_cache off and escapes the domain", () => {
-  const conf = renderNginxConf({ dataDir: dir, listen: "127.0.0.1:1", domain: "sites.example.com", asRoot: process.getuid?.() === 0 });
+  const conf = renderNginxConf({ dataDir: dir, listen: "127.0.0.1:1", domain: "sites.example.com", workerUser: null });
   expect(conf).toContain("open_file_cache off;");
   expect(conf).toContain("\\.sites\\.example\\.com$");
   expect(conf).toContain("default_server");
@@ -23,7 +23,7 @@ test("the generated nginx.conf passes nginx -t, keeps open_file_cache off and es
 
 test("a site include that nginx rejects is not installed and the error says why", () => {
   const proc = new NginxProcess(nginx, nginxLayout(dir));
-  proc.writeConf(renderNginxConf({ dataDir: dir, listen: "127.0.0.1:1", domain: "example.com", asRoot: process.getuid?.() === 0 }));
+  proc.writeConf(renderNginxConf({ dataDir: dir, listen: "127.0.0.1:1", domain: "example.com", workerUser: null }));
   mkdirSync(join(dir, "nginx", "sites"), { recursive: true });
   expect(() => proc.writeSiteInclude("broken", "server { listen 127.0.0.1:1; bogus_directive on; }")).toThrow(/nginx rejected.*bogus_directive/);
   expect(existsSync(join(dir, "nginx", "sites", "broken.conf"))).toBe(false);

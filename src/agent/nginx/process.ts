@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { SproutError } from "../../shared/errors";
 import { logger } from "../../shared/log";
@@ -55,7 +55,7 @@ export class NginxProcess {
       Bun.spawnSync(["rm", "-f", path]);
       return true;
     }
-    writeFileSync(`${path}.new`, text);
+    writeFileSync(`${path}.new`, text, { mode: 0o600 });
     renameSync(`${path}.new`, path);
     // A site include is checked alone with the main config around it: `nginx -t` of every site
     // takes seconds on a node with a thousand sites with rules.
@@ -70,7 +70,24 @@ export class NginxProcess {
 
   test(conf = this.layout.conf): { ok: boolean; output: string } {
     const r = Bun.spawnSync([this.bin, "-t", "-q", "-p", this.layout.prefix, "-c", conf], { stderr: "pipe", stdout: "pipe" });
-    return { ok: r.exitCode === 0, output: r.stderr.toString().trim().split("\n").slice(-3).join(" ") };
+    return { ok: r.exitCode === 0, output: this.explain(r.stderr.toString()) };
+  }
+
+  /**
+   * explain turns nginx's error output into a line a user may see: nginx's own reason, without its
+   * timestamp and pid, the node's folders or the test file's name.
+   */
+  private explain(stderr: string): string {
+    const dataDir = dirname(this.layout.prefix);
+    return stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !/configuration file .* test failed/.test(l))
+      .slice(-2)
+      .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: /, "").replace(/^nginx: \[(\w+)\] /, ""))
+      .join(" ")
+      .replaceAll(`${this.layout.prefix}/`, "")
+      .replaceAll(dataDir, "<data>");
   }
 
   private testAlone(include: string) {

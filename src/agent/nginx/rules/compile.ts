@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { ssha } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
 import { parseHeaders, type HeaderBlock } from "./headers";
-import { compilePattern, escapeRegex } from "./patterns";
+import { compilePattern, escapeRegex, resourcePattern } from "./patterns";
 import { parseRedirects, type RedirectRule } from "./redirects";
 import type { RuleWarning } from "./types";
 
@@ -24,7 +24,7 @@ export interface CompiledSite {
   warnings: RuleWarning[];
 }
 
-const COMPILER_VERSION = "1";
+const COMPILER_VERSION = "2";
 
 /** rulesDigest identifies a RulesInput: equal digests compile to equal configuration. */
 export function rulesDigest(input: RulesInput): string {
@@ -39,12 +39,16 @@ export function hasRules(input: RulesInput): boolean {
 /**
  * compileSite turns `_redirects`, `_headers` and the SPA setting into nginx configuration, with no
  * Sprout process on the visitor path:
- * - Redirects are maps over one key "<exists>:<args>#<uri>" with the rules in file order (first match
- *   wins), so shadowing (a file exists: only forced `!` rules apply) and query parameters are parts
- *   of a single regex per rule, and the target is built from the regex's named captures.
- * - Each header of each `_headers` block is a map on $uri, sent with add_header (an empty value is
- *   not sent), so every matching block applies; Cache-Control from `_headers` replaces the default.
- * - Basic-Auth uses auth_basic with variables and htpasswd files of salted SHA-1 ({SSHA}).
+ * - Redirects are one map over the key "<uri>#<exists>|<query values>" with the rules in file order
+ *   (first match wins), so shadowing (a file exists: only forced `!` rules apply) and query
+ *   parameters are parts of a single regex per rule, and the target is built from its captures.
+ *   Targets are confined twice: at parse time (patterns.ts targetProblem) and, once a visitor's
+ *   values are in, by UNSAFE_TARGET at request time.
+ * - Each header of each `_headers` block is a map on the resource served ($sprout_resource: the
+ *   file a clean URL, folder index or `.gz` sibling resolves to), sent with add_header (an empty
+ *   value is not sent), so every matching block applies; Cache-Control replaces the default.
+ * - Basic-Auth uses auth_basic with variables, matched on that same resource, so `/secret`,
+ *   `/secret.html.gz` and a rewrite to `/secret.html` are all protected by `/secret.html`.
  * `secret` keys the htpasswd salts, so the same input compiles to the same files on this node.
  */
 export function compileSite(input: RulesInput, opts: { prefix: string; filesDir: string; secret: Uint8Array }): CompiledSite {
@@ -58,12 +62,13 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   const server: string[] = [];
   const files: CompiledSite["files"] = [];
 
-  // --- headers and Basic-Auth
+  // --- headers and Basic-Auth, matched on the resource served (RESOURCE), not the URL asked. Maps
+  // are volatile: a rewrite or fallback (clean URL, SPA, a 200 rule) changes the resource mid-request.
   let cacheControl = "$sprout_cache_control";
   const ccBlocks = headers.blocks.filter((b) => b.headers.some((h) => h.name.toLowerCase() === "cache-control"));
   if (ccBlocks.length) {
     http.push(
-      `map $uri $${p}_cc_custom {\n${ccBlocks.map((b) => `  "~^${compilePattern(b.path).regex}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}";`).join("\n")}\n  default "";\n}`,
+      `map ${RESOURCE} $${p}_cc_custom {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default "";\n}`,
       `map "$${p}_cc_custom|$sent_http_content_type" $${p}_cc {\n  "~^([^|]+)\\|" $1;\n  "~^\\|text/html" "public, max-age=0, must-revalidate";\n  default "";\n}`,
     );
     cacheControl = `$${p}_cc`;
@@ -71,15 +76,15 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   // One map per header name and group of blocks that can never match the same path (at most one
   // of them applies, so first match is every match); blocks that may overlap get maps of their own
   // and each sends its line. A map is a regex per block on every response, so fewer is faster.
-  const byName = new Map<string, { path: string; value: string }[]>();
+  const byName = new Map<string, { path: string; value: string; line: number }[]>();
   for (const b of headers.blocks)
     for (const h of b.headers)
-      if (h.name.toLowerCase() !== "cache-control") byName.set(h.name, [...(byName.get(h.name) ?? []), { path: b.path, value: h.value }]);
+      if (h.name.toLowerCase() !== "cache-control") byName.set(h.name, [...(byName.get(h.name) ?? []), { path: b.path, value: h.value, line: b.line }]);
   let n = 0;
   for (const [name, entries] of byName) {
     for (const group of disjointGroups(entries)) {
       const v = `${p}_h${n++}`;
-      http.push(`map $uri $${v} {\n${group.map((e) => `  "~^${compilePattern(e.path).regex}$" "${e.value}";`).join("\n")}\n  default "";\n}`);
+      http.push(`map ${RESOURCE} $${v} {\n  volatile;\n${group.map((e) => `  "~^${resourceRegex(e.path)}$" "${e.value}"; # _headers line ${e.line}`).join("\n")}\n  default "";\n}`);
       server.push(`add_header ${name} $${v};`);
     }
   }
@@ -88,37 +93,51 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     const entries = authBlocks.map((b, i) => {
       const path = `${opts.filesDir}/${p}_auth${i}.htpasswd`;
       files.push({ path, content: htpasswd(b, opts.secret) });
-      return { regex: compilePattern(b.path).regex, path };
+      return { regex: resourceRegex(b.path), path, line: b.line };
     });
-    http.push(`map $uri $${p}_realm {\n${entries.map((e) => `  "~^${e.regex}$" "Restricted";`).join("\n")}\n  default off;\n}`);
-    http.push(`map $uri $${p}_htpasswd {\n${entries.map((e) => `  "~^${e.regex}$" "${e.path}";`).join("\n")}\n  default "";\n}`);
+    http.push(`map ${RESOURCE} $${p}_realm {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "Restricted"; # _headers line ${e.line}`).join("\n")}\n  default off;\n}`);
+    http.push(`map ${RESOURCE} $${p}_htpasswd {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "${e.path}";`).join("\n")}\n  default "";\n}`);
     server.push(`auth_basic $${p}_realm;`, `auth_basic_user_file $${p}_htpasswd;`);
   }
 
   // --- redirects
   const rules = redirects.rules;
   if (rules.length) {
+    // Query parameters are read with $arg_<name> (one bounded lookup each, at most MAX_QUERY_PARAMS
+    // names), never by a regex over the whole query string: a 7 KB query costs what a short one does.
+    const params = [...new Set(rules.flatMap((r) => r.query.map((q) => q.key)))];
+    params.forEach((name, j) =>
+      http.push(`map $arg_${name} $${p}_a${j} {\n  volatile;\n  "~^[^|#]{0,256}$" $arg_${name};\n  default "//"; # over 256 bytes: no rule matches\n}`),
+    );
     if (rules.some((r) => !r.force)) {
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
       server.push(`set $${p}_e "";`, `if (-e $request_filename) { set $${p}_e 1; }`, `if (-f $request_filename.html) { set $${p}_e 1; }`);
     } else server.push(`set $${p}_e "";`);
-    // The key stays empty unless one combined test (in chunks: nginx takes 4 KB per parameter) says
-    // a rule can match; an empty key is an exact hit in the maps below, so most requests run no
-    // rule's regex at all. Otherwise the maps try the rules in file order: first match wins.
-    const alternatives = rules.map((r) => ruleRegex(r).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
-    server.push(`set $${p}_b "$${p}_e:$args#$uri";`, `set $${p}_k "";`);
+    // The key is "<uri>#<exists>|<param 1>|<param 2>...". It stays empty unless one combined test
+    // (in chunks: nginx takes 4 KB per parameter) says a rule can match; an empty key is an exact
+    // hit in the map below, so most requests run no rule's regex at all. Otherwise the map tries the
+    // rules in file order: first match wins, and answers "<status>|<target>".
+    const alternatives = rules.map((r) => ruleRegex(r, params).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
+    server.push(`set $${p}_b "${RULES_URI}#$${p}_e${params.map((_, j) => `|$${p}_a${j}`).join("")}";`, `set $${p}_k "";`);
     for (const chunk of chunks(alternatives, 3000)) server.push(`if ($${p}_b ~ "^(?:${chunk.join("|")})") { set $${p}_k $${p}_b; }`);
     http.push(
-      `map $${p}_k $${p}_status {\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r)}" ${r.status}; # _redirects line ${r.line}`).join("\n")}\n  default "";\n}`,
-      `map $${p}_k $${p}_to {\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r)}" "${targetWithQuery(r)}";`).join("\n")}\n  default "";\n}`,
+      `map $${p}_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, params)}" "${r.status}|${targetWithQuery(r)}"; # _redirects line ${r.line}`).join("\n")}\n  default "";\n}`,
+    );
+    // Placeholder values come from the visitor: the target they make is checked again here, so that
+    // no value can add a "..", an encoded slash or a second leading "/" (another host).
+    server.push(
+      `set $${p}_st "";`,
+      `set $${p}_to "";`,
+      `if ($${p}_r ~ "^(\\d+)\\|(.*)$") { set $${p}_st $1; set $${p}_to $2; }`,
+      `if ($${p}_to ~ "${UNSAFE_TARGET}") { return 400; }`,
     );
     for (const status of new Set(rules.map((r) => r.status))) {
-      if (status === 200) server.push(`if ($${p}_status = 200) { rewrite ^ $${p}_to last; }`);
-      else if (status < 400) server.push(`if ($${p}_status = ${status}) { return ${status} $${p}_to; }`);
+      if (status === 200) server.push(`if ($${p}_st = 200) { rewrite ^ $${p}_to last; }`);
+      else if (status < 400) server.push(`if ($${p}_st = ${status}) { return ${status} $${p}_to; }`);
       else {
         // The target's content goes out with the rule's status. A named location serves it: an
         // error_page to a URI would run these server-level rules again and loop.
-        server.push(`if ($${p}_status = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
+        server.push(`if ($${p}_st = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
         server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body; return ${status}; }`);
       }
     }
@@ -129,17 +148,36 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   return { http: http.join("\n"), server: server.join("\n    "), files, warnings };
 }
 
-/** ruleRegex matches the key "<exists>:<args>#<uri>" for one rule. */
-function ruleRegex(r: RedirectRule): string {
-  const flag = r.force ? "1?" : "";
-  const query = r.query
-    .map((q) =>
-      q.bind
-        ? `(?=(?:[^#]*&)?${escapeRegex(q.key)}=(?<q_${q.bind}>[^&#]*))`
-        : `(?=(?:[^#]*&)?${escapeRegex(q.key)}=${escapeRegex(q.literal ?? "")}(?:&|#))`,
-    )
+/**
+ * UNSAFE_TARGET (PCRE, inside an nginx string) matches a computed target that could leave the
+ * deployment or the site: a `.`/`..` segment or an encoded dot, slash or backslash before the query,
+ * a leading `//` or `/\`, or a control character.
+ */
+const UNSAFE_TARGET = "^(?:[^?]*/)?\\.\\.?(?:[/?]|$)|^[^?]*(?:%2[eEfF]|%5[cC]|\\x5c)|^/[/\\x5c]|[\\x00-\\x1f\\x7f]";
+
+/** RESOURCE and RULES_URI are variables of nginx.conf (see config.ts) that every site's rules use. */
+const RESOURCE = "$sprout_resource";
+const RULES_URI = "$sprout_rules_uri";
+
+/** resourceRegex is the regex a `_headers` path matches on `$sprout_resource`. */
+function resourceRegex(path: string): string {
+  return compilePattern(resourcePattern(path)).regex;
+}
+
+/**
+ * ruleRegex matches the key "<uri>#<exists>|<param values>" for one rule. A query placeholder takes
+ * one segment's worth of a value: no `/`, no backslash, never `.` or `..`.
+ */
+function ruleRegex(r: RedirectRule, params: string[]): string {
+  const slots = params
+    .map((name) => {
+      const q = r.query.find((x) => x.key === name);
+      if (!q) return "\\|[^|]*";
+      if (q.bind) return `\\|(?<q_${q.bind}>(?!\\.\\.?(?:\\||$))[^|/\\x5c]+)`;
+      return `\\|${escapeRegex(q.literal ?? "")}`;
+    })
     .join("");
-  return `^${flag}:${query}[^#]*#${compilePattern(r.from).regex}$`;
+  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${slots}$`;
 }
 
 /** target rewrites `:name` placeholders into the captures ${s_name} (path) or ${q_name} (query). */
@@ -163,7 +201,6 @@ function target(r: RedirectRule): string {
 function targetWithQuery(r: RedirectRule): string {
   const to = target(r);
   const passQuery = !r.query.length && !to.includes("?");
-  if (r.status === 200) return to;
   if (r.status >= 300 && r.status < 400) return passQuery ? `${to}$is_args$args` : to;
   return to;
 }

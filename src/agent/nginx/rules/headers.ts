@@ -1,4 +1,4 @@
-import { compilePattern } from "./patterns";
+import { compilePattern, decodePath } from "./patterns";
 import type { RuleWarning } from "./types";
 
 /** HeaderBlock is one path pattern of `_headers` and the headers it sets. */
@@ -13,6 +13,24 @@ export interface HeaderBlock {
 export const MAX_HEADER_BLOCKS = 500;
 
 /**
+ * REFUSED_HEADERS frame the HTTP message or belong to the connection: set by a tenant they would
+ * make nginx's answer ambiguous to a proxy in front (request smuggling) or break it. nginx sets them.
+ */
+const REFUSED_HEADERS = new Set([
+  "connection", "content-encoding", "content-length", "content-range", "date", "keep-alive", "proxy-authenticate",
+  "proxy-authorization", "proxy-connection", "server", "te", "trailer", "transfer-encoding", "upgrade", "host",
+]);
+
+/** headerProblem says why a `_headers` line may not be sent, or null. */
+export function headerProblem(name: string, value: string): string | null {
+  const n = name.toLowerCase();
+  if (REFUSED_HEADERS.has(n)) return `${name} is set by the server and cannot be set in _headers`;
+  // A cookie for the platform's domain would reach every other site on it.
+  if (n === "set-cookie" && /;\s*domain\s*=/i.test(value)) return "Set-Cookie may not name a Domain (the cookie would reach other sites); leave it out so the cookie stays on this site";
+  return null;
+}
+
+/**
  * parseHeaders reads Netlify's `_headers`: a path pattern at column 0, then indented `Name: value`
  * lines; `#` comments. Invalid lines become warnings with their line number and are skipped.
  */
@@ -25,15 +43,18 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     if (!raw.trim() || raw.trim().startsWith("#")) return;
-    if (!/^\s/.test(raw)) {
+    // Netlify's parser also takes unindented `Name: value` lines under a path.
+    const unindentedHeader = !/^\s/.test(raw) && !raw.startsWith("/") && current !== null && /^[A-Za-z0-9-]+\s*:/.test(raw);
+    if (!/^\s/.test(raw) && !unindentedHeader) {
       current = null;
       skipping = false;
-      const path = raw.trim();
+      let path = raw.trim();
       if (blocks.length >= MAX_HEADER_BLOCKS) {
         skipping = true;
         return warn(line, `more than ${MAX_HEADER_BLOCKS} blocks; the rest are ignored`);
       }
       try {
+        path = decodePath(path);
         compilePattern(path);
       } catch (e) {
         skipping = true;
@@ -46,7 +67,7 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
     if (skipping) return;
     const block = current as HeaderBlock | null;
     if (!block) return warn(line, "a header line needs a path line above it");
-    const m = /^\s+([A-Za-z0-9-]+)\s*:\s*(.*)$/.exec(raw);
+    const m = /^\s*([A-Za-z0-9-]+)\s*:\s*(.*)$/.exec(raw);
     if (!m) return warn(line, "expected `Name: value`");
     const name = m[1]!;
     const value = m[2]!.trim();
@@ -59,7 +80,12 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
       }
       return;
     }
-    block.headers.push({ name, value });
+    const refused = headerProblem(name, value);
+    if (refused) return warn(line, refused);
+    // A name given twice in one block sends one header with both values, as on Netlify.
+    const same = block.headers.find((h) => h.name.toLowerCase() === name.toLowerCase());
+    if (same && name.toLowerCase() !== "set-cookie") same.value = `${same.value}, ${value}`;
+    else block.headers.push({ name, value });
   });
   return { blocks: blocks.filter((b) => b.headers.length || b.basicAuth.length), warnings };
 }

@@ -1,4 +1,4 @@
-import { compilePattern, unsafe } from "./patterns";
+import { compilePattern, decodePath, targetProblem, unsafe } from "./patterns";
 import type { RuleWarning } from "./types";
 
 /** RedirectRule is one valid line of `_redirects`. */
@@ -13,6 +13,11 @@ export interface RedirectRule {
 }
 
 export const MAX_REDIRECTS = 1000;
+/**
+ * MAX_QUERY_PARAMS caps the distinct query parameters a site's rules may test: each is one lookup of
+ * `$arg_<name>` per request, so the cost of a request stays bounded whatever the query string holds.
+ */
+export const MAX_QUERY_PARAMS = 8;
 const STATUSES = new Set([200, 301, 302, 303, 307, 308, 404, 410, 451]);
 
 /**
@@ -29,12 +34,15 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
     if (!content) return;
     if (rules.length >= MAX_REDIRECTS) return warn(line, `more than ${MAX_REDIRECTS} rules; the rest are ignored`);
     const tokens = content.split(/\s+/);
-    const from = tokens.shift()!;
+    let from = tokens.shift()!;
     if (/^https?:\/\//.test(from)) return warn(line, "rules for other domains are not supported; use a path that starts with /");
     const query: RedirectRule["query"] = [];
     while (tokens.length && tokens[0]!.includes("=") && !tokens[0]!.startsWith("/") && !/^https?:\/\//.test(tokens[0]!)) {
-      const [key, value = ""] = tokens.shift()!.split("=", 2) as [string, string?];
-      if (!/^[A-Za-z0-9_-]+$/.test(key)) return warn(line, `the query parameter name ${JSON.stringify(key)} is not supported`);
+      const pair = tokens.shift()!;
+      // Only the first "=" separates: `q=a=b` tests for the value "a=b".
+      const key = pair.slice(0, pair.indexOf("="));
+      const value = pair.slice(pair.indexOf("=") + 1);
+      if (!/^[A-Za-z0-9_]+$/.test(key)) return warn(line, `the query parameter name ${JSON.stringify(key)} is not supported (letters, digits and _ only)`);
       const bind = /^:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value)?.[1] ?? null;
       if (!bind && unsafe(value)) return warn(line, `the query value of ${key} ${unsafe(value)}`);
       query.push({ key, bind, literal: bind ? null : value });
@@ -54,10 +62,11 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
     const external = /^https?:\/\//.test(to);
     if (!external && !to.startsWith("/")) return warn(line, `the target must start with / or http(s):// (got ${JSON.stringify(to)})`);
     if (external && status === 200) return warn(line, "proxying to another site (status 200 with an absolute URL) is not supported");
-    const badTo = unsafe(to);
+    const badTo = unsafe(to) ?? targetProblem(to);
     if (badTo) return warn(line, `the target ${badTo}`);
     let names: string[];
     try {
+      from = decodePath(from);
       names = compilePattern(from).names;
     } catch (e) {
       return warn(line, (e as Error).message);
@@ -69,6 +78,9 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
       if (before && !"/=-.?&_".includes(before)) continue;
       if (!bound.has(m[1]!)) return warn(line, `the target uses :${m[1]}, which the path does not define`);
     }
+    const params = new Set(rules.flatMap((r) => r.query.map((q) => q.key)));
+    for (const q of query) params.add(q.key);
+    if (params.size > MAX_QUERY_PARAMS) return warn(line, `the rules test more than ${MAX_QUERY_PARAMS} different query parameters; this one is skipped`);
     rules.push({ line, from, query, to, status, force });
   });
   return { rules, warnings };
