@@ -89,19 +89,26 @@ export class Agent {
     }
     if (this.nginx.state === "stopped") {
       this.nginx.start();
-      log.info(`nginx serving on http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`, { domain: this.state.state.domain });
+      const url = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;
+      // Say "serving" once nginx answers (any answer: unknown hosts get its default 404).
+      const end = Date.now() + 10_000;
+      while (Date.now() < end && !(await fetch(url, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false))) await Bun.sleep(25);
+      log.info(`nginx serving on ${url}`, { domain: this.state.state.domain });
     } else if (changed) await this.nginx.reload();
   }
 
   private async heartbeatLoop() {
+    let boot = true;
     while (this.running) {
       try {
         const answer = await this.link.heartbeat({
+          boot,
           version: VERSION,
           url: this.url,
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
         });
+        boot = false;
         const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
         if (changed || this.nginx.state === "stopped") await this.startNginx();
       } catch (e) {

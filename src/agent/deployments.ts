@@ -22,6 +22,8 @@ export interface SiteRecord {
   production: string | null;
   /** previous: the production deployment before `production`, kept by GC for a quick rollback. */
   previous: string | null;
+  /** generation: of the master's desired state for this site that `production` belongs to. */
+  generation?: number;
 }
 
 /**
@@ -40,6 +42,16 @@ export class Deployments {
     this.sitesDir = join(dataDir, "sites");
     // 0711: nginx's workers pass through to the trees they serve but cannot list the sites.
     mkdirSync(this.sitesDir, { recursive: true, mode: 0o711 });
+    this.removeHalfStaged();
+  }
+
+  /** removeHalfStaged deletes trees a crash left half built (`deploys/<id>.tmp-*`): never served, never finished. */
+  private removeHalfStaged() {
+    for (const site of this.sites()) {
+      const dir = join(this.sitesDir, site, "deploys");
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir)) if (f.includes(".tmp-")) rmSync(join(dir, f), { recursive: true, force: true });
+    }
   }
 
   dir(site: string, id: string) {
@@ -119,7 +131,7 @@ export class Deployments {
   }
 
   /** activate points `current` at a staged deployment: a new symlink renamed over the old one (atomic). */
-  activate(site: string, id: string): { ms: number; previous: string | null } {
+  activate(site: string, id: string, generation?: number): { ms: number; previous: string | null } {
     const t0 = performance.now();
     if (!this.isStaged(site, id))
       throw new SproutError(409, "not_staged", `Deployment ${id} of site "${site}" is not staged on this node.`);
@@ -132,7 +144,7 @@ export class Deployments {
     }
     const rec = this.record(site);
     const previous = before !== id ? before : rec.previous;
-    this.writeRecord(site, { ...rec, production: id, previous });
+    this.writeRecord(site, { ...rec, production: id, previous, ...(generation !== undefined ? { generation } : {}) });
     return { ms: performance.now() - t0, previous };
   }
 

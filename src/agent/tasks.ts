@@ -13,6 +13,8 @@ const log = logger("agent");
 /** TaskRunner applies the master's tasks. Each is idempotent: applying one twice does no harm. */
 export class TaskRunner {
   private gcTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Old previews are collected hourly too, not only after a production activation. */
+  private gcInterval = setInterval(() => this.scheduleGc(), 3600_000);
 
   constructor(
     private deployments: Deployments,
@@ -26,11 +28,22 @@ export class TaskRunner {
   async apply(task: Task): Promise<void> {
     switch (task.kind) {
       case "activate": {
-        const { ms } = this.deployments.activate(task.site, task.deployment_id);
-        // Production's rules go with it; nginx reloads only if they differ from the last production's.
-        await this.siteConfig.apply(task.site);
-        this.link.report({ deployment_id: task.deployment_id, phase: "active", message: `Activated in ${ms.toFixed(1)} ms.` });
-        this.scheduleGc();
+        const rec = this.deployments.record(task.site);
+        const applied = rec.generation ?? 0;
+        if (task.generation < applied || (task.generation === applied && rec.production !== task.deployment_id)) {
+          // Re-sent or late: the site has moved on since. Applying it would move this node backwards.
+          log.info("ignored an activation older than what this node serves", { site: task.site, generation: task.generation, serving: applied });
+          return;
+        }
+        let message = "Already serving it.";
+        if (task.generation > applied || this.deployments.current(task.site) !== task.deployment_id) {
+          const { ms } = this.deployments.activate(task.site, task.deployment_id, task.generation);
+          // Production's rules go with it; nginx reloads only if they differ from the last production's.
+          await this.siteConfig.apply(task.site);
+          message = `Activated in ${ms.toFixed(1)} ms.`;
+          this.scheduleGc();
+        }
+        this.link.report({ deployment_id: task.deployment_id, phase: "active", message, generation: task.generation });
         return;
       }
       case "stage": {
@@ -96,6 +109,7 @@ export class TaskRunner {
   }
 
   stop() {
+    clearInterval(this.gcInterval);
     if (this.gcTimer) clearTimeout(this.gcTimer);
   }
 }

@@ -116,8 +116,21 @@ function result(final: DeploymentInfo): DeployResult {
  */
 export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000, after = 0): Promise<DeploymentInfo> {
   const deadline = Date.now() + timeoutMs;
+  let away = false;
   for (;;) {
-    const d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}`);
+    let d: DeploymentInfo;
+    try {
+      d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}`);
+    } catch (e) {
+      // The master restarting does not stop the deploy on the nodes: wait for it and carry on.
+      if (!(e instanceof SproutError) || (e.code !== "unreachable" && e.status < 500) || Date.now() > deadline) throw e;
+      if (!away) say(`  ${dim("The master is unreachable; waiting for it (the nodes go on with the deploy)...")}`);
+      away = true;
+      await Bun.sleep(500);
+      continue;
+    }
+    if (away) say(`  ${dim("The master is back.")}`);
+    away = false;
     let failedStep = false;
     for (const e of d.events ?? []) {
       after = e.id;

@@ -41,7 +41,12 @@ export const sites = sqliteTable("sites", {
   ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
   /** settings: JSON of protocol/site.ts SiteSettings. */
   settings: text("settings").notNull().default('{"spa":false}'),
+  /** productionDeploymentId: the deployment every up replica serves (set once they all reached it). */
   productionDeploymentId: text("production_deployment_id"),
+  /** desiredDeploymentId: what production should be; nodes converge to it. */
+  desiredDeploymentId: text("desired_deployment_id"),
+  /** generation: grows by one with every change of the desired production; orders activations. */
+  generation: integer("generation").notNull().default(0),
   replicas: integer("replicas").notNull().default(1),
   createdAt: text("created_at").notNull(),
 }, (t) => [index("sites_owner").on(t.ownerId)]);
@@ -93,6 +98,8 @@ export const agents = sqliteTable("agents", {
 export const placements = sqliteTable("placements", {
   siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
   agentId: text("agent_id").notNull().references(() => agents.id, { onDelete: "cascade" }),
+  /** appliedGeneration: the site generation this node last reported serving. */
+  appliedGeneration: integer("applied_generation").notNull().default(0),
   createdAt: text("created_at").notNull(),
 }, (t) => [uniqueIndex("placements_pk").on(t.siteId, t.agentId)]);
 

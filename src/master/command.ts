@@ -22,6 +22,7 @@ export const masterCommand: Command = {
     domain: { type: "string", value: "DOMAIN", description: "Platform domain: sites are served at <site>.<domain>", env: "SPROUT_DOMAIN", default: "localhost" },
     registration: { type: "string", value: "open|closed", description: "Whether anyone may register (the first user, the admin, always can)", env: "SPROUT_REGISTRATION", default: "open" },
     "access-ttl": { type: "string", value: "SECONDS", description: "Lifetime of access tokens", env: "SPROUT_ACCESS_TTL", default: "900" },
+    "offline-after": { type: "string", value: "SECONDS", description: "A node silent this long is down: deploys stop waiting for it, and it catches up when it returns", env: "SPROUT_OFFLINE_AFTER", default: "15" },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com",
@@ -32,6 +33,8 @@ export const masterCommand: Command = {
     if (registration !== "open" && registration !== "closed") throw new UsageError("--registration must be open or closed");
     const accessTtl = Number(v["access-ttl"]);
     if (!Number.isInteger(accessTtl) || accessTtl < 1) throw new UsageError("--access-ttl must be a positive number of seconds");
+    const offlineAfter = Number(v["offline-after"]);
+    if (!Number.isInteger(offlineAfter) || offlineAfter < 2) throw new UsageError("--offline-after must be a whole number of seconds, at least 2");
     const domain = String(v.domain).toLowerCase();
     if (!/^[a-z0-9.-]+$/.test(domain)) throw new UsageError("--domain must be a host name, e.g. sites.example.com");
     let listen;
@@ -40,7 +43,7 @@ export const masterCommand: Command = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl };
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter };
     const dataDir = String(v.data);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const db = openDb(join(dataDir, "sprout.db"));

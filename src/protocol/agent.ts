@@ -22,7 +22,8 @@ export const SystemReport = t.Object({
   mem_free: t.Number(),
   disk_total: t.Number(),
   disk_free: t.Number(),
-  nginx: t.Union([t.Literal("running"), t.Literal("stopped"), t.Literal("restarting"), t.Literal("external")]),
+  /** nginx: "failed" when it exits as soon as it starts (a port taken, a broken config): see the agent's log. */
+  nginx: t.Union([t.Literal("running"), t.Literal("stopped"), t.Literal("restarting"), t.Literal("failed"), t.Literal("external")]),
   nginx_reloads: t.Integer(),
   uptime: t.Number(),
   sites: t.Integer(),
@@ -37,6 +38,8 @@ export const Heartbeat = t.Object({
   /** http_url: where this node's nginx serves sites. */
   http_url: t.String(),
   system: SystemReport,
+  /** boot: the first heartbeat since the agent started (the master then re-checks what it should hold). */
+  boot: t.Optional(t.Boolean()),
 });
 export type Heartbeat = typeof Heartbeat.static;
 
@@ -75,6 +78,11 @@ export const Task = t.Union([
     kind: t.Literal("activate"),
     site: SiteName,
     deployment_id: Id,
+    /**
+     * generation of the site's desired state this activation belongs to. A node applies it only if
+     * it is newer than what it serves, so a re-sent or late task never moves a node backwards.
+     */
+    generation: t.Integer({ minimum: 1 }),
   }),
   t.Object({
     /** stage: replicate a deployment staged elsewhere; fetch missing blobs from `peers`. */

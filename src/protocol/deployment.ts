@@ -118,5 +118,7 @@ export const StatusReport = t.Object({
   level: t.Optional(t.Union([t.Literal("info"), t.Literal("warn"), t.Literal("error")])),
   files_uploaded: t.Optional(t.Integer({ minimum: 0 })),
   bytes_uploaded: t.Optional(t.Integer({ minimum: 0 })),
+  /** generation: with "active", the site generation the node now serves. */
+  generation: t.Optional(t.Integer({ minimum: 0 })),
 });
 export type StatusReport = typeof StatusReport.static;

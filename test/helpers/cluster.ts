@@ -143,11 +143,11 @@ export interface Cluster {
 }
 
 /** cluster starts a master, registers its admin and starts `agents` agents, waiting until they are online. */
-export async function cluster(opts: { agents?: number; domain?: string; agentArgs?: string[] } = {}): Promise<Cluster> {
+export async function cluster(opts: { agents?: number; domain?: string; agentArgs?: string[]; masterArgs?: string[] } = {}): Promise<Cluster> {
   const domain = opts.domain ?? "sprout.test";
   const home = tempDir();
   const mine: Proc[] = [];
-  const { p: masterProc, match } = await start("master", ["master", "--listen", "127.0.0.1:0", "--data", join(home, "master"), "--domain", domain], {}, /sprout master listening on (http:\/\/\S+)/);
+  const { p: masterProc, match } = await start("master", ["master", "--listen", "127.0.0.1:0", "--data", join(home, "master"), "--domain", domain, ...(opts.masterArgs ?? [])], {}, /sprout master listening on (http:\/\/\S+)/);
   mine.push(masterProc);
   const master = match[1]!;
   const email = "admin@example.com";

@@ -16,7 +16,11 @@ export class NginxProcess {
   private stopping = false;
   private pendingReload: Promise<void> | null = null;
   reloads = 0;
-  state: "running" | "stopped" | "restarting" = "stopped";
+  /** lastReloadMs: how long the last reload took, from SIGHUP to workers with the new config. */
+  lastReloadMs = 0;
+  /** lastError: why nginx last exited on its own, in words a user may see. */
+  lastError: string | null = null;
+  state: "running" | "stopped" | "restarting" | "failed" = "stopped";
 
   constructor(
     private bin: string,
@@ -107,27 +111,78 @@ export class NginxProcess {
   }
 
   private spawn() {
+    // A master killed hard leaves its workers holding the port, and an agent killed hard leaves its
+    // nginx running: either way a new nginx could not listen. Stop what an earlier run left first.
+    this.stopLeftovers();
+    const started = Date.now();
     const proc = Bun.spawn([this.bin, "-p", this.layout.prefix, "-c", this.layout.conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
     this.proc = proc;
     this.state = "running";
-    void new Response(proc.stderr).text().then((t) => t.trim() && log.warn("nginx says", { output: t.trim().slice(-500) }));
-    void proc.exited.then((code) => {
+    let said = "";
+    void new Response(proc.stderr).text().then((t) => {
+      said = this.explain(t);
+      if (t.trim()) log.warn("nginx says", { output: said.slice(-500) });
+    });
+    setTimeout(() => this.proc === proc && this.recordWorkers(proc.pid), 500);
+    void proc.exited.then(async (code) => {
       if (this.proc !== proc) return;
       this.proc = null;
       if (this.stopping) {
         this.state = "stopped";
         return;
       }
-      this.state = "restarting";
-      log.error("nginx exited; restarting", { code });
+      await Bun.sleep(50);
+      // Dying at once means it could not start (a port taken, a broken config): say so, not "running".
+      this.state = Date.now() - started < 2000 ? "failed" : "restarting";
+      this.lastError = said || `exit code ${code}`;
+      log.error("nginx exited; restarting", { code, reason: said.slice(-300) });
       setTimeout(() => !this.stopping && this.spawn(), 1000);
     });
+  }
+
+  /** recordWorkers notes the workers' pids, so that a later run can stop them if their master is gone. */
+  private recordWorkers(masterPid: number) {
+    writeFileSync(join(this.layout.prefix, "workers.pid"), workers(masterPid).join("\n"), { mode: 0o600 });
+  }
+
+  /**
+   * stopLeftovers ends the nginx of an earlier run of this agent: its master by the pid file (asked
+   * to quit, then killed), and workers whose master was killed, by the pids recorded at start. Only
+   * processes that are nginx's are touched.
+   */
+  private stopLeftovers() {
+    const readPids = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split(/\s+/).map(Number).filter((n) => n > 0) : []);
+    const isNginx = (pid: number, kind: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(`nginx: ${kind}`);
+      } catch {
+        return false;
+      }
+    };
+    const masters = readPids(this.layout.pid).filter((p) => p !== this.proc?.pid && isNginx(p, "master"));
+    const leftovers = [
+      ...masters,
+      ...masters.flatMap((m) => workers(m)),
+      ...readPids(join(this.layout.prefix, "workers.pid")).filter((p) => isNginx(p, "worker")),
+    ];
+    for (const pid of leftovers) {
+      log.warn("stopping an nginx left over from an earlier run", { pid });
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    const end = Date.now() + 2000;
+    while (leftovers.some(alive) && Date.now() < end) Bun.sleepSync(20);
   }
 
   /**
    * reload asks nginx to re-read its config, once for all requests made within 100 ms, and resolves
    * when nginx serves with the new config: after SIGHUP the master starts new workers and retires the
-   * old ones, so we wait until none of the workers from before is left (at most 3 s).
+   * old ones. It waits for the new workers for as long as nginx takes to parse the config (seconds
+   * with thousands of sites) and fails loudly if they never come; then up to 5 s for the old ones to
+   * finish the requests they hold.
    */
   reload(): Promise<void> {
     if (this.pendingReload) return this.pendingReload;
@@ -137,15 +192,20 @@ export class NginxProcess {
       const proc = this.proc;
       if (!proc) return;
       const before = workers(proc.pid);
+      const t0 = Date.now();
       proc.kill("SIGHUP");
       this.reloads++;
-      const end = Date.now() + 3000;
-      while (Date.now() < end) {
+      const renewed = () => workers(proc.pid).some((w) => !before.includes(w));
+      while (!renewed()) {
+        if (this.proc !== proc) return;
+        if (Date.now() - t0 > 120_000) throw new SproutError(503, "nginx_reload_failed", "nginx did not start workers with the new configuration within 120 s.", "See the agent's nginx/error.log.");
         await Bun.sleep(10);
-        const now = workers(proc.pid);
-        if (now.length && !now.some((w) => before.includes(w))) break;
       }
-      log.info("nginx reloaded", { reloads: this.reloads });
+      const end = Date.now() + 5000;
+      while (Date.now() < end && workers(proc.pid).some((w) => before.includes(w))) await Bun.sleep(10);
+      this.recordWorkers(proc.pid);
+      this.lastReloadMs = Date.now() - t0;
+      log.info("nginx reloaded", { reloads: this.reloads, ms: this.lastReloadMs });
     })();
     return this.pendingReload;
   }
@@ -160,6 +220,15 @@ export class NginxProcess {
     if (!done) p.kill("SIGKILL");
     await p.exited;
     this.state = "stopped";
+  }
+}
+
+/** alive tells whether a process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
   }
 }
 

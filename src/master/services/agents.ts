@@ -14,6 +14,11 @@ type Row = typeof agents.$inferSelect;
 
 /** AgentService registers nodes, takes their heartbeats and tells which are online. */
 export class AgentService {
+  /** onBack runs when a node comes (back) online or restarts, so it can catch up (set by DeploymentService). */
+  onBack: (agentId: string) => void = () => {};
+  /** onDown runs when a node is marked offline, so work waiting for it can go on (set by DeploymentService). */
+  onDown: (agentId: string) => void = () => {};
+
   constructor(
     private db: Db,
     private config: MasterConfig,
@@ -46,6 +51,8 @@ export class AgentService {
       .where(eq(agents.id, id))
       .run();
     if (before.status !== "online") log.info("agent online", { agent: before.name, url: hb.url });
+    // A node that was away or restarted may have missed changes: bring it to the recorded state.
+    if (before.status !== "online" || hb.boot) this.onBack(id);
     return { agent_id: id, domain: this.config.domain, grant_public_key: this.keys.grant.publicJwk };
   }
 
@@ -56,6 +63,7 @@ export class AgentService {
       if ((a.lastHeartbeatAt ?? "") < limit) {
         this.db.update(agents).set({ status: "offline" }).where(eq(agents.id, a.id)).run();
         log.warn("agent offline: no heartbeat", { agent: a.name });
+        this.onDown(a.id);
       }
     }
   }

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, gt, isNotNull, ne } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db";
-import { agents, deploymentEvents, deploymentReplicas, deployments, sites as sitesTable } from "../../db/schema";
+import { agents, deploymentEvents, deploymentReplicas, deployments, placements, sites as sitesTable } from "../../db/schema";
 import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
@@ -33,6 +33,8 @@ export class DeploymentService {
     private tasks: TaskQueue,
   ) {
     tasks.onResult = (agentId, task, ok, error) => this.onTaskResult(agentId, task, ok, error);
+    agents.onBack = (agentId) => this.reconcileAgent(agentId);
+    agents.onDown = (agentId) => this.nodeDown(agentId);
   }
 
   async create(userId: string, body: DeploymentCreate): Promise<DeploymentCreated> {
@@ -136,6 +138,12 @@ export class DeploymentService {
         break;
       case "active":
         setReplica("active");
+        if (r.generation !== undefined)
+          this.db
+            .update(placements)
+            .set({ appliedGeneration: sql`max(${placements.appliedGeneration}, ${r.generation})` })
+            .where(and(eq(placements.siteId, row.siteId), eq(placements.agentId, agentId)))
+            .run();
         this.afterActive(row);
         break;
       case "failed":
@@ -147,14 +155,18 @@ export class DeploymentService {
   }
 
   private afterStaged(row: Row, agentId: string) {
+    // A deployment that is already ready or failed staged on one more node: a node catching up
+    // (reconcileAgent queued its activation too); nothing more to decide here.
+    if (row.status === "ready" || row.status === "failed") return;
     const replicas = this.replicas(row.id);
     const site = this.siteOf(row);
-    const pending = replicas.filter((x) => x.state === "pending");
+    const up = this.onlineAgents();
+    // Replicas on nodes that are down do not hold the deploy up: they catch up when they return.
+    const pending = replicas.filter((x) => x.state === "pending" && up.has(x.agentId));
     // The primary staged from the upload; the others replicate from it.
     if (pending.length && replicas.filter((x) => x.state === "staged").length === 1) {
       const peer = this.agents.get(agentId).url;
-      for (const p of pending)
-        this.tasks.enqueue(p.agentId, { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers: peer ? [peer] : [], production: row.production });
+      for (const p of pending) this.tasks.enqueue(p.agentId, this.stageTask(row, site, peer ? [peer] : []));
       this.event(row.id, null, "info", `Replicating to ${pending.length} more node(s).`);
       return;
     }
@@ -168,18 +180,102 @@ export class DeploymentService {
     }
   }
 
+  /** stageTask asks a node to stage a deployment that `peers` hold, fetching what it lacks from them. */
+  private stageTask(row: Row, site: SiteRow, peers: string[]): Task {
+    return { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers, production: row.production };
+  }
+
   private afterActive(row: Row) {
-    const replicas = this.replicas(row.id);
-    if (replicas.some((x) => x.state !== "active")) return;
-    const at = now();
     const site = this.siteOf(row);
-    this.db.update(deployments).set({ status: "ready", promotedAt: at, finishedAt: row.finishedAt ?? at }).where(eq(deployments.id, row.id)).run();
-    if (site.productionDeploymentId !== row.id) {
-      this.db.update(sitesTable).set({ productionDeploymentId: row.id }).where(eq(sitesTable.id, site.id)).run();
-      // Other deployments are no longer active anywhere: their replicas go back to "staged".
-      this.db.update(deploymentReplicas).set({ state: "staged", updatedAt: at }).where(and(ne(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.state, "active"))).run();
+    const at = now();
+    if (site.desiredDeploymentId !== row.id) {
+      // A newer deploy, promote or rollback took production while this one was on its way.
+      if (row.status !== "ready") {
+        this.db.update(deployments).set({ status: "ready", finishedAt: row.finishedAt ?? at }).where(eq(deployments.id, row.id)).run();
+        this.event(row.id, null, "warn", "A newer production change came first; this deployment stays a preview.");
+      }
+      return;
     }
+    const up = this.onlineAgents();
+    if (this.replicas(row.id).some((x) => x.state !== "active" && x.state !== "failed" && up.has(x.agentId))) return;
+    if (site.productionDeploymentId === row.id && row.status === "ready") return;
+    this.db.transaction((tx) => {
+      tx.update(deployments).set({ status: "ready", promotedAt: at, finishedAt: row.finishedAt ?? at }).where(eq(deployments.id, row.id)).run();
+      tx.update(sitesTable).set({ productionDeploymentId: row.id }).where(eq(sitesTable.id, site.id)).run();
+      // This site's other deployments are no longer active anywhere (other sites' rows are left alone).
+      const siteDeployments = tx.select({ id: deployments.id }).from(deployments).where(eq(deployments.siteId, site.id));
+      tx.update(deploymentReplicas)
+        .set({ state: "staged", updatedAt: at })
+        .where(and(ne(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.state, "active"), inArray(deploymentReplicas.deploymentId, siteDeployments)))
+        .run();
+    });
     this.event(row.id, null, "info", "Live on production.");
+  }
+
+  /**
+   * reconcileAgent brings a node that was away (or restarted) in line with the master's record: for
+   * each site it holds whose generation it has not reached, the desired deployment is staged there
+   * from a peer when it lacks it, then activated with the site's current generation. The node
+   * ignores an activation older than what it serves, so running this twice does no harm.
+   */
+  reconcileAgent(agentId: string) {
+    const up = this.onlineAgents();
+    const held = this.db
+      .select({ site: sitesTable, applied: placements.appliedGeneration })
+      .from(placements)
+      .innerJoin(sitesTable, eq(sitesTable.id, placements.siteId))
+      .where(eq(placements.agentId, agentId))
+      .all();
+    for (const { site, applied } of held) {
+      if (!site.desiredDeploymentId || applied >= site.generation) continue;
+      const row = this.db.select().from(deployments).where(eq(deployments.id, site.desiredDeploymentId)).get();
+      if (!row) continue;
+      const replica = this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
+      if (!replica || replica.state === "pending" || replica.state === "failed") {
+        const at = now();
+        this.db
+          .insert(deploymentReplicas)
+          .values({ deploymentId: row.id, agentId, state: "pending", updatedAt: at })
+          .onConflictDoUpdate({ target: [deploymentReplicas.deploymentId, deploymentReplicas.agentId], set: { state: "pending", updatedAt: at } })
+          .run();
+        const peers = this.replicas(row.id)
+          .filter((x) => x.agentId !== agentId && (x.state === "staged" || x.state === "active") && up.has(x.agentId))
+          .map((x) => this.agents.get(x.agentId).url)
+          .filter((u): u is string => Boolean(u));
+        this.tasks.enqueue(agentId, this.stageTask(row, site, peers));
+      }
+      this.tasks.enqueue(agentId, { kind: "activate", site: site.name, deployment_id: row.id, generation: site.generation });
+      this.event(row.id, null, "info", `${this.agents.get(agentId).name} is catching up to this production deployment.`);
+    }
+  }
+
+  /**
+   * nodeDown lets deployments in flight go on without a node that just went silent: one waiting for
+   * that node's replica to stage or activate moves on with the nodes that are up.
+   */
+  nodeDown(agentId: string) {
+    const inFlight = this.db
+      .select({ d: deployments })
+      .from(deploymentReplicas)
+      .innerJoin(deployments, eq(deployments.id, deploymentReplicas.deploymentId))
+      .where(and(eq(deploymentReplicas.agentId, agentId), inArray(deployments.status, ["pending", "uploading", "staged"])))
+      .all()
+      .map((r) => r.d);
+    for (const row of inFlight) {
+      try {
+        if (row.status === "staged") this.afterActive(row);
+        else {
+          const staged = this.replicas(row.id).find((x) => x.state === "staged");
+          if (staged) this.afterStaged(row, staged.agentId);
+        }
+      } catch (e) {
+        if (!(e instanceof SproutError)) throw e;
+      }
+    }
+  }
+
+  private onlineAgents(): Set<string> {
+    return new Set(this.agents.online().map((a) => a.id));
   }
 
   /** promote makes a ready deployment of the site production on every node that holds the site. */
@@ -208,9 +304,20 @@ export class DeploymentService {
     return this.promote(userId, siteName, previous.id);
   }
 
+  /**
+   * activate makes a deployment the site's desired production. One statement bumps the site's
+   * generation and records the deployment; every replica that holds it gets an activation stamped
+   * with that generation (nodes apply only activations newer than what they serve).
+   */
   private activate(row: Row, site: SiteRow) {
+    const { generation } = this.db
+      .update(sitesTable)
+      .set({ generation: sql`${sitesTable.generation} + 1`, desiredDeploymentId: row.id })
+      .where(eq(sitesTable.id, site.id))
+      .returning({ generation: sitesTable.generation })
+      .get()!;
     for (const r of this.replicas(row.id))
-      if (r.state !== "failed") this.tasks.enqueue(r.agentId, { kind: "activate", site: site.name, deployment_id: row.id });
+      if (r.state === "staged" || r.state === "active") this.tasks.enqueue(r.agentId, { kind: "activate", site: site.name, deployment_id: row.id, generation });
   }
 
   private onTaskResult(agentId: string, task: Task, ok: boolean, error?: string) {

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, placements, sites } from "../../db/schema";
 import type { SiteInfo, SiteSettings } from "../../protocol/site";
@@ -30,6 +30,8 @@ export class SiteService {
       ownerId,
       settings: JSON.stringify({ spa: settings.spa ?? false } satisfies SiteSettings),
       productionDeploymentId: null,
+      desiredDeploymentId: null,
+      generation: 0,
       replicas: 1,
       createdAt: now(),
     };
@@ -94,7 +96,10 @@ export class SiteService {
   /** servingBase is `http://<host>[:port]` as visitors reach the site through one of its nodes. */
   servingUrl(siteId: string, host: string): string {
     const ids = this.placementAgents(siteId);
-    const agent = ids.length ? this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(inArray(agents.id, ids)).get() : undefined;
+    // A node that is up, not the first one ever placed: a URL on a dead node helps nobody.
+    const agent = ids.length
+      ? this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(inArray(agents.id, ids)).orderBy(sql`${agents.status} = 'online' DESC`).get()
+      : undefined;
     return hostUrl(host, agent?.httpUrl ?? null);
   }
 
