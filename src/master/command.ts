@@ -23,6 +23,7 @@ export const masterCommand: Command = {
     registration: { type: "string", value: "open|closed", description: "Whether anyone may register (the first user, the admin, always can)", env: "SPROUT_REGISTRATION", default: "open" },
     "access-ttl": { type: "string", value: "SECONDS", description: "Lifetime of access tokens", env: "SPROUT_ACCESS_TTL", default: "900" },
     "offline-after": { type: "string", value: "SECONDS", description: "A node silent this long is down: deploys stop waiting for it, and it catches up when it returns", env: "SPROUT_OFFLINE_AFTER", default: "15" },
+    "heal-after": { type: "string", value: "SECONDS", description: "A node down this long has its sites copied to other nodes to keep their replica count", env: "SPROUT_HEAL_AFTER", default: "60" },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com",
@@ -35,6 +36,8 @@ export const masterCommand: Command = {
     if (!Number.isInteger(accessTtl) || accessTtl < 1) throw new UsageError("--access-ttl must be a positive number of seconds");
     const offlineAfter = Number(v["offline-after"]);
     if (!Number.isInteger(offlineAfter) || offlineAfter < 2) throw new UsageError("--offline-after must be a whole number of seconds, at least 2");
+    const healAfter = Number(v["heal-after"]);
+    if (!Number.isInteger(healAfter) || healAfter < 0) throw new UsageError("--heal-after must be a whole number of seconds");
     const domain = String(v.domain).toLowerCase();
     if (!/^[a-z0-9.-]+$/.test(domain)) throw new UsageError("--domain must be a host name, e.g. sites.example.com");
     let listen;
@@ -43,7 +46,7 @@ export const masterCommand: Command = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter };
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter };
     const dataDir = String(v.data);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const db = openDb(join(dataDir, "sprout.db"));

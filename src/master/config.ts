@@ -10,6 +10,8 @@ export interface MasterConfig {
   refreshTtl: number;
   /** offlineAfter: seconds without heartbeat before an agent is offline. */
   offlineAfter: number;
+  /** healAfter: seconds a node may stay down before its sites get new replicas elsewhere. */
+  healAfter: number;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -18,6 +20,7 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   accessTtl: 900,
   refreshTtl: 30 * 24 * 3600,
   offlineAfter: 15,
+  healAfter: 60,
 };
 
 /** now is the current time as the ISO string the database stores. */

@@ -24,11 +24,14 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(agentRoutes(services))
     .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
+  // Sites whose nodes stayed down get new replicas on the nodes that are up.
+  const healing = setInterval(() => services.deployments.heal(config.healAfter), 5000);
   return {
     app,
     services,
     stop() {
       clearInterval(health);
+      clearInterval(healing);
     },
   };
 }

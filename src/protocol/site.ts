@@ -8,8 +8,11 @@ export const SiteSettings = t.Object({
 });
 export type SiteSettings = typeof SiteSettings.static;
 
+/** Replicas is how many nodes serve a site (fewer while fewer nodes are up). */
+export const Replicas = t.Integer({ minimum: 1, maximum: 16, error: "replicas must be a whole number from 1 to 16" });
+
 /** SiteCreate is POST /api/site. */
-export const SiteCreate = t.Object({ name: SiteName, spa: t.Optional(t.Boolean()) });
+export const SiteCreate = t.Object({ name: SiteName, spa: t.Optional(t.Boolean()), replicas: t.Optional(Replicas) });
 export type SiteCreate = typeof SiteCreate.static;
 
 /** SiteRef names a site in DELETE /api/site. */
@@ -17,7 +20,7 @@ export const SiteRef = t.Object({ name: SiteName });
 export type SiteRef = typeof SiteRef.static;
 
 /** SiteUpdate is PATCH /api/site/:name: only the given settings change. */
-export const SiteUpdate = t.Object({ spa: t.Optional(t.Boolean()) });
+export const SiteUpdate = t.Object({ spa: t.Optional(t.Boolean()), replicas: t.Optional(Replicas) });
 export type SiteUpdate = typeof SiteUpdate.static;
 
 /** SiteInfo is a site as the API shows it. */
@@ -27,6 +30,9 @@ export const SiteInfo = t.Object({
   url: t.String(),
   settings: SiteSettings,
   production_deployment_id: t.Union([Id, t.Null()]),
+  /** replicas: how many nodes should serve the site; nodes: the ones that hold it now. */
+  replicas: t.Integer(),
+  nodes: t.Array(t.Object({ name: t.String(), status: t.String(), up_to_date: t.Boolean() })),
   created_at: t.String(),
 });
 export type SiteInfo = typeof SiteInfo.static;

@@ -14,13 +14,14 @@ export const sitesCommand: Command = {
   name: "sites",
   group: "sites",
   summary: "List, create, change or delete your sites",
-  usage: "sites [list | create NAME [--spa] | set NAME --spa true|false | delete NAME --yes] [--json]",
+  usage: "sites [list | NAME | create NAME [--spa true] [--replicas N] | set NAME [--spa true|false] [--replicas N] | delete NAME --yes] [--json]",
   options: {
     spa: { type: "string", value: "true|false", description: "Single-page app: unknown paths serve index.html" },
+    replicas: { type: "string", value: "N", description: "How many nodes serve the site (default 2)" },
     yes: { type: "boolean", description: "Confirm deleting a site" },
     ...JSON_OPT,
   },
-  examples: ["sprout sites", "sprout sites create blog", "sprout sites set app --spa true", "sprout sites delete blog --yes"],
+  examples: ["sprout sites", "sprout sites blog", "sprout sites create blog", "sprout sites set app --spa true", "sprout sites set blog --replicas 3", "sprout sites delete blog --yes"],
   run: action(async (v, pos) => {
     const api = Api.fromEnv();
     const [sub = "list", name] = pos;
@@ -32,19 +33,32 @@ export const sitesCommand: Command = {
       const list = await api.call<SiteInfo[]>("GET", "/api/sites");
       return out(v, list, () => (list.length ? table(["NAME", "URL", "SPA", "CREATED"], list.map((s) => [s.name, s.url, s.settings.spa ? "yes" : "", ago(s.created_at)])) : "No sites yet. Deploy one: sprout deploy ./dist --site NAME --prod\n"));
     }
+    const replicas = () => {
+      if (v.replicas === undefined) return {};
+      const n = Number(v.replicas);
+      if (!Number.isInteger(n) || n < 1 || n > 16) throw new UsageError("--replicas must be a whole number from 1 to 16");
+      return { replicas: n };
+    };
     if (sub === "create") {
-      const s = await api.call<SiteInfo>("POST", "/api/site", { name: need(), ...(v.spa !== undefined ? { spa: bool(v.spa, "--spa") } : {}) });
+      const s = await api.call<SiteInfo>("POST", "/api/site", { name: need(), ...(v.spa !== undefined ? { spa: bool(v.spa, "--spa") } : {}), ...replicas() });
       return out(v, s, () => `Created ${s.name}: ${s.url}\n`);
     }
     if (sub === "set") {
-      if (v.spa === undefined) throw new UsageError("sites set needs a setting, e.g. --spa true");
-      const s = await api.call<SiteInfo>("PATCH", `/api/site/${need()}`, { spa: bool(v.spa, "--spa") });
-      return out(v, s, () => `${s.name}: spa ${s.settings.spa}\n`);
+      if (v.spa === undefined && v.replicas === undefined) throw new UsageError("sites set needs a setting, e.g. --spa true or --replicas 3");
+      const s = await api.call<SiteInfo>("PATCH", `/api/site/${need()}`, { ...(v.spa !== undefined ? { spa: bool(v.spa, "--spa") } : {}), ...replicas() });
+      return out(v, s, () => `${s.name}: spa ${s.settings.spa}, replicas ${s.replicas}\n`);
     }
     if (sub === "delete") {
       if (!v.yes) throw new UsageError(`deleting ${need()} removes it from every node; add --yes to confirm`);
       await api.call("DELETE", `/api/site/${need()}`);
       return out(v, { ok: true }, () => `Deleted ${name}.\n`);
+    }
+    if (!name) {
+      // `sprout sites NAME`: one site, with the nodes that hold it.
+      const s = await api.call<SiteInfo>("GET", `/api/site/${encodeURIComponent(sub)}`);
+      return out(v, s, () =>
+        `${s.name}  ${s.url}\nproduction ${s.production_deployment_id ?? "(none yet)"}, spa ${s.settings.spa}, replicas ${s.replicas}\n` +
+        (s.nodes.length ? table(["NODE", "STATUS", "SERVING"], s.nodes.map((n) => [n.name, n.status, n.up_to_date ? "production" : "catching up"])) : "No node holds it yet.\n"));
     }
     throw new UsageError(`unknown subcommand "${sub}"`);
   }),

@@ -9,7 +9,7 @@ export const siteRoutes = (s: Services) =>
     .post("/api/site", async ({ body, request, set }) => {
       const u = await s.user(request);
       set.status = 201;
-      return s.sites.info(s.sites.create(u.userId, body.name, { spa: body.spa }));
+      return s.sites.info(s.sites.create(u.userId, body.name, { spa: body.spa }, body.replicas));
     }, { body: SiteCreate })
     .delete("/api/site", async ({ body, request }) => {
       s.sites.remove((await s.user(request)).userId, body.name);

@@ -11,10 +11,18 @@ import { checkManifest, manifestDigest, sortManifest } from "../../shared/manife
 import { now, type MasterConfig } from "../config";
 import type { AgentService } from "./agents";
 import type { MasterKeys } from "./keys";
-import type { SiteRow, SiteService } from "./sites";
+import { DEFAULT_REPLICAS, type SiteRow, type SiteService } from "./sites";
+import { logger } from "../../shared/log";
 import type { TaskQueue } from "./tasks";
 
 type Row = typeof deployments.$inferSelect;
+const log = logger("deployments");
+
+/** byFreeDisk orders nodes by the free disk of their last heartbeat, most first. */
+function byFreeDisk<T extends { system: string | null }>(nodes: T[]): T[] {
+  const free = (a: T) => (a.system ? (JSON.parse(a.system) as { disk_free: number }).disk_free : 0);
+  return [...nodes].sort((a, b) => free(b) - free(a));
+}
 type Level = "info" | "warn" | "error";
 
 /**
@@ -86,8 +94,7 @@ export class DeploymentService {
     }
     if (!online.length)
       throw unavailable("no_agents", "No agent is online to receive this deployment.", "Start one: sprout agent --master <url> --token <agent token>.");
-    const free = (a: (typeof online)[number]) => (a.system ? (JSON.parse(a.system) as { disk_free: number }).disk_free : 0);
-    return [...online].sort((a, b) => free(b) - free(a)).slice(0, Math.min(2, online.length));
+    return byFreeDisk(online).slice(0, Math.min(site?.replicas ?? DEFAULT_REPLICAS, online.length));
   }
 
   /** get answers one of the caller's deployments with its events (after event id `after`). */
@@ -219,33 +226,78 @@ export class DeploymentService {
    * ignores an activation older than what it serves, so running this twice does no harm.
    */
   reconcileAgent(agentId: string) {
-    const up = this.onlineAgents();
     const held = this.db
       .select({ site: sitesTable, applied: placements.appliedGeneration })
       .from(placements)
       .innerJoin(sitesTable, eq(sitesTable.id, placements.siteId))
       .where(eq(placements.agentId, agentId))
       .all();
-    for (const { site, applied } of held) {
-      if (!site.desiredDeploymentId || applied >= site.generation) continue;
-      const row = this.db.select().from(deployments).where(eq(deployments.id, site.desiredDeploymentId)).get();
-      if (!row) continue;
-      const replica = this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
-      if (!replica || replica.state === "pending" || replica.state === "failed") {
-        const at = now();
-        this.db
-          .insert(deploymentReplicas)
-          .values({ deploymentId: row.id, agentId, state: "pending", updatedAt: at })
-          .onConflictDoUpdate({ target: [deploymentReplicas.deploymentId, deploymentReplicas.agentId], set: { state: "pending", updatedAt: at } })
-          .run();
-        const peers = this.replicas(row.id)
-          .filter((x) => x.agentId !== agentId && (x.state === "staged" || x.state === "active") && up.has(x.agentId))
-          .map((x) => this.agents.get(x.agentId).url)
-          .filter((u): u is string => Boolean(u));
-        this.tasks.enqueue(agentId, this.stageTask(row, site, peers));
+    for (const { site, applied } of held) if (site.desiredDeploymentId && applied < site.generation) this.catchUp(agentId, site);
+  }
+
+  /**
+   * catchUp makes one node serve a site's desired production: staged from nodes that are up and hold
+   * it (never from the user) when the node lacks it, then activated at the site's generation.
+   * Answers false when no node that is up can give it the files.
+   */
+  private catchUp(agentId: string, site: SiteRow): boolean {
+    const row = site.desiredDeploymentId ? this.db.select().from(deployments).where(eq(deployments.id, site.desiredDeploymentId)).get() : undefined;
+    if (!row) return false;
+    const up = this.onlineAgents();
+    const replica = this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
+    if (!replica || replica.state === "pending" || replica.state === "failed") {
+      const peers = this.replicas(row.id)
+        .filter((x) => x.agentId !== agentId && (x.state === "staged" || x.state === "active") && up.has(x.agentId))
+        .map((x) => this.agents.get(x.agentId).url)
+        .filter((u): u is string => Boolean(u));
+      if (!peers.length) return false;
+      const at = now();
+      this.db
+        .insert(deploymentReplicas)
+        .values({ deploymentId: row.id, agentId, state: "pending", updatedAt: at })
+        .onConflictDoUpdate({ target: [deploymentReplicas.deploymentId, deploymentReplicas.agentId], set: { state: "pending", updatedAt: at } })
+        .run();
+      this.tasks.enqueue(agentId, this.stageTask(row, site, peers));
+    }
+    this.tasks.enqueue(agentId, { kind: "activate", site: site.name, deployment_id: row.id, generation: site.generation });
+    this.event(row.id, null, "info", `${this.agents.get(agentId).name} is catching up to this production deployment.`);
+    return true;
+  }
+
+  /**
+   * heal keeps every site on its replica count: when nodes holding a site have been down longer
+   * than `healAfter` (or the count was raised), the site gets new replicas on nodes that are up
+   * and do not hold it, most free disk first, copied from a node that has it. Runs on a timer.
+   */
+  heal(healAfterSeconds: number) {
+    const up = this.agents.online();
+    if (!up.length) return;
+    const upIds = new Set(up.map((a) => a.id));
+    const graceStart = new Date(Date.now() - healAfterSeconds * 1000).toISOString();
+    const rows = this.db
+      .select({ site: sitesTable, agentId: placements.agentId, lastSeen: agents.lastHeartbeatAt })
+      .from(sitesTable)
+      .innerJoin(placements, eq(placements.siteId, sitesTable.id))
+      .innerJoin(agents, eq(agents.id, placements.agentId))
+      .where(isNotNull(sitesTable.desiredDeploymentId))
+      .all();
+    const bySite = new Map<string, { site: SiteRow; held: { agentId: string; lastSeen: string | null }[] }>();
+    for (const r of rows) {
+      const e = bySite.get(r.site.id) ?? { site: r.site, held: [] };
+      e.held.push({ agentId: r.agentId, lastSeen: r.lastSeen });
+      bySite.set(r.site.id, e);
+    }
+    for (const { site, held } of bySite.values()) {
+      const want = Math.min(site.replicas, up.length);
+      // Up, or down for less than the grace period (a restart): both still count.
+      const counted = held.filter((h) => upIds.has(h.agentId) || (h.lastSeen ?? "") > graceStart).length;
+      if (counted >= want) continue;
+      const holders = new Set(held.map((h) => h.agentId));
+      for (const a of byFreeDisk(up.filter((x) => !holders.has(x.id))).slice(0, want - counted)) {
+        if (!this.catchUp(a.id, site)) break;
+        this.sites.place(site.id, [a.id]);
+        log.info("site given a new replica", { site: site.name, node: a.name });
       }
-      this.tasks.enqueue(agentId, { kind: "activate", site: site.name, deployment_id: row.id, generation: site.generation });
-      this.event(row.id, null, "info", `${this.agents.get(agentId).name} is catching up to this production deployment.`);
     }
   }
 

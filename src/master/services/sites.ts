@@ -10,6 +10,9 @@ import type { TaskQueue } from "./tasks";
 
 export type SiteRow = typeof sites.$inferSelect;
 
+/** DEFAULT_REPLICAS: a new site lives on two nodes (on one while only one is up). */
+export const DEFAULT_REPLICAS = 2;
+
 /**
  * SiteService owns sites and their placements (the shard map). Every lookup is by owner: another
  * user's site is "not found", never "forbidden", so names of others' sites do not leak.
@@ -21,7 +24,7 @@ export class SiteService {
     private tasks: TaskQueue,
   ) {}
 
-  create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}): SiteRow {
+  create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}, replicas = DEFAULT_REPLICAS): SiteRow {
     if (this.db.select({ id: sites.id }).from(sites).where(eq(sites.name, name)).get())
       throw conflict("site_taken", `The site name "${name}" is taken.`, "Pick another name with --site.");
     const row: SiteRow = {
@@ -32,7 +35,7 @@ export class SiteService {
       productionDeploymentId: null,
       desiredDeploymentId: null,
       generation: 0,
-      replicas: 1,
+      replicas,
       createdAt: now(),
     };
     this.db.insert(sites).values(row).run();
@@ -57,12 +60,14 @@ export class SiteService {
     return this.db.select().from(sites).where(eq(sites.ownerId, ownerId)).orderBy(desc(sites.createdAt)).all();
   }
 
-  update(ownerId: string, name: string, change: Partial<SiteSettings>): SiteRow {
+  update(ownerId: string, name: string, change: Partial<SiteSettings> & { replicas?: number }): SiteRow {
     const site = this.owned(ownerId, name);
-    const settings: SiteSettings = { ...this.settings(site), ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
-    this.db.update(sites).set({ settings: JSON.stringify(settings) }).where(eq(sites.id, site.id)).run();
-    const updated = { ...site, settings: JSON.stringify(settings) };
-    this.syncToAgents(updated);
+    const { replicas, ...rest } = change;
+    const settings: SiteSettings = { ...this.settings(site), ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    const updated = { ...site, settings: JSON.stringify(settings), replicas: replicas ?? site.replicas };
+    this.db.update(sites).set({ settings: updated.settings, replicas: updated.replicas }).where(eq(sites.id, site.id)).run();
+    // A higher count is met by the healing job within seconds (it copies from a node that has it).
+    if (updated.settings !== site.settings) this.syncToAgents(updated);
     return updated;
   }
 
@@ -110,6 +115,14 @@ export class SiteService {
       url: this.servingUrl(site.id, productionHost(site.name, this.config.domain)),
       settings: this.settings(site),
       production_deployment_id: site.productionDeploymentId,
+      replicas: site.replicas,
+      nodes: this.db
+        .select({ name: agents.name, status: agents.status, applied: placements.appliedGeneration })
+        .from(placements)
+        .innerJoin(agents, eq(agents.id, placements.agentId))
+        .where(eq(placements.siteId, site.id))
+        .all()
+        .map((n) => ({ name: n.name, status: n.status, up_to_date: n.applied >= site.generation })),
       created_at: site.createdAt,
     };
   }
