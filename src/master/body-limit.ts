@@ -6,8 +6,11 @@ export const AUTH_BODY_LIMIT = 8 * 1024;
 export const DEPLOY_BODY_LIMIT = 32 * 1024 * 1024;
 /** DEFAULT_BODY_LIMIT: every other request (settings, heartbeats, task results, UI forms). */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-/** MAX_BODY_LIMIT: the largest of the above, also given to the HTTP server as its hard cap. */
-export const MAX_BODY_LIMIT = DEPLOY_BODY_LIMIT;
+/**
+ * SERVER_BODY_CAP is the HTTP server's own backstop, well above every route's limit so that routes
+ * answer their own JSON 413 (the server's is a bare one that closes the connection).
+ */
+export const SERVER_BODY_CAP = 128 * 1024 * 1024;
 
 const AUTH_PATHS = /^\/(api\/user(\/token|\/password)?|api\/users|api\/token\/(refresh|revoke)|api\/tokens|ui\/login|ui\/logout)$/;
 

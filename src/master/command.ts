@@ -6,7 +6,7 @@ import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
-import { MAX_BODY_LIMIT } from "./body-limit";
+import { SERVER_BODY_CAP } from "./body-limit";
 import { normalizeIp } from "./client";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from "./config";
 import { createMaster } from "./server";
@@ -81,7 +81,7 @@ export const masterCommand: Command = {
     } else if (!master.services.auth.hasAdmin()) {
       log.warn("there is no admin yet: start the master once with --admin-email EMAIL to create one");
     }
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: MAX_BODY_LIMIT + 64 * 1024 });
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP });
     const url = `http://${server.server!.hostname}:${server.server!.port}`;
     log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration });
     await waitForSignal();

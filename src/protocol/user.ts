@@ -74,7 +74,7 @@ export const ApiTokenCreate = t.Object({
   /** sites limits a `deploy` token to these sites. */
   sites: t.Optional(t.Array(SiteName, { minItems: 1, maxItems: 100 })),
   /** expires_in: seconds until the token stops working; without it, it works until revoked. */
-  expires_in: t.Optional(t.Integer({ minimum: 60, maximum: 10 * 365 * 24 * 3600 })),
+  expires_in: t.Optional(t.Integer({ minimum: 1, maximum: 10 * 365 * 24 * 3600 })),
 });
 export type ApiTokenCreate = typeof ApiTokenCreate.static;
 

@@ -258,9 +258,10 @@ export function site(files: Record<string, string | Uint8Array>): string {
  */
 export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Cluster {
   let c: Cluster | undefined;
+  // Generous: on a busy machine a master, agents and nginx take longer than bun's 5 s default.
   beforeAll(async () => {
     c = await cluster(opts);
-  });
+  }, 60_000);
   afterAll(async () => {
     await c?.stop();
     await cleanup();
