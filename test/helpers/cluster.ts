@@ -1,5 +1,5 @@
 // End-to-end fixtures: the compiled binary, copied into a temporary folder and run from there (so it
-import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
+import { afterAll, beforeAll } from "bun:test";
 // proves it needs nothing beside it), as a real master and real agents with their own nginx on free
 // loopback ports. Everything started here is stopped, and every folder removed, by `stop()`.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync, writeFileSync } from "node:fs";
@@ -268,7 +268,3 @@ export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Clus
   });
   return () => c!;
 }
-
-// bunfig.toml's `[test] timeout` is not read by this Bun (tests still stop at 5 s): every file that
-// starts real processes imports this module, so the generous timeout is set here.
-setDefaultTimeout(60_000);
