@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { chmodSync, existsSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema";
 import { MIGRATIONS } from "./migrations";
@@ -9,15 +10,21 @@ export { schema };
 /**
  * openDb opens (or creates) the master's SQLite database at `path` (":memory:" for tests), sets the
  * pragmas bun:sqlite does not (WAL, synchronous=NORMAL, foreign_keys, busy_timeout) and applies the
- * embedded migrations that have not run yet.
+ * embedded migrations that have not run yet. The files are made 0600: they hold password hashes, the
+ * JWT secret and the grant signing key.
  */
 export function openDb(path: string): Db {
+  const onDisk = path !== ":memory:" && path !== "";
+  // SQLite creates -wal and -shm with the database file's mode, so the main file goes first.
+  if (onDisk && existsSync(path)) chmodSync(path, 0o600);
   const sqlite = new Database(path, { create: true, strict: true });
+  if (onDisk) chmodSync(path, 0o600);
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
   migrate(sqlite);
+  if (onDisk) for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   return drizzle({ client: sqlite, schema }) as Db;
 }
 

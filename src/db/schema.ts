@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
@@ -11,7 +12,10 @@ export const users = sqliteTable("users", {
   passwordHash: text("password_hash").notNull(),
   isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
   createdAt: text("created_at").notNull(),
-});
+}, (t) => [
+  // Exactly one admin: a second can never be inserted, whatever races (made at start by --admin-email).
+  uniqueIndex("users_one_admin").on(t.isAdmin).where(sql`is_admin = 1`),
+]);
 
 export const apiTokens = sqliteTable("api_tokens", {
   id: text("id").primaryKey(),
@@ -20,6 +24,11 @@ export const apiTokens = sqliteTable("api_tokens", {
   tokenHash: text("token_hash").notNull().unique(),
   createdAt: text("created_at").notNull(),
   lastUsedAt: text("last_used_at"),
+  /** scope: what the token may do (protocol/user.ts ApiTokenScope); never mint tokens or change the password. */
+  scope: text("scope", { enum: ["read", "deploy", "admin"] }).notNull().default("deploy"),
+  /** sites: JSON array of the site names a `deploy` token is limited to; null for all the owner's sites. */
+  sites: text("sites"),
+  expiresAt: text("expires_at"),
 }, (t) => [index("api_tokens_user").on(t.userId)]);
 
 /** refresh_tokens rotate: each use replaces the row's token; reuse of a replaced one revokes the family. */

@@ -1,10 +1,13 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Command } from "../cli/command";
 import { openDb } from "../db";
+import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
+import { SERVER_BODY_CAP } from "./body-limit";
+import { normalizeIp } from "./client";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig } from "./config";
 import { createMaster } from "./server";
 
@@ -15,19 +18,27 @@ export const masterCommand: Command = {
   name: "master",
   group: "modes",
   summary: "Run the control plane: REST API, admin UI, SQLite, task queue",
-  usage: "master [--listen HOST:PORT] [--data DIR] [--domain DOMAIN] [--registration open|closed]",
+  usage: "master [--listen HOST:PORT] [--data DIR] [--domain DOMAIN] [--admin-email EMAIL] [--registration open|closed] [--trusted-proxy IP,...]",
   options: {
     listen: { type: "string", value: "HOST:PORT", description: "Address of the API and admin UI (port 0: any free port)", env: "SPROUT_LISTEN", default: "127.0.0.1:7000" },
-    data: { type: "string", value: "DIR", description: "Folder for the database", env: "SPROUT_DATA", default: ".sprout/master" },
+    data: { type: "string", value: "DIR", description: "Folder for the database (made 0700)", env: "SPROUT_DATA", default: ".sprout/master" },
     domain: { type: "string", value: "DOMAIN", description: "Platform domain: sites are served at <site>.<domain>", env: "SPROUT_DOMAIN", default: "localhost" },
-    registration: { type: "string", value: "open|closed", description: "Whether anyone may register (the first user, the admin, always can)", env: "SPROUT_REGISTRATION", default: "open" },
+    "admin-email": {
+      type: "string",
+      value: "EMAIL",
+      description: "Create the admin at start when there is none; password from SPROUT_ADMIN_PASSWORD, else generated and printed once",
+      env: "SPROUT_ADMIN_EMAIL",
+    },
+    registration: { type: "string", value: "open|closed", description: "Whether anyone may create an account (closed: the admin invites users)", env: "SPROUT_REGISTRATION", default: "closed" },
+    "trusted-proxy": { type: "string", value: "IP,...", description: "Reverse proxies whose X-Forwarded-For/-Proto are believed", env: "SPROUT_TRUSTED_PROXY" },
     "access-ttl": { type: "string", value: "SECONDS", description: "Lifetime of access tokens", env: "SPROUT_ACCESS_TTL", default: "900" },
     "offline-after": { type: "string", value: "SECONDS", description: "A node silent this long is down: deploys stop waiting for it, and it catches up when it returns", env: "SPROUT_OFFLINE_AFTER", default: "15" },
     "heal-after": { type: "string", value: "SECONDS", description: "A node down this long has its sites copied to other nodes to keep their replica count", env: "SPROUT_HEAL_AFTER", default: "60" },
   },
   examples: [
-    "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com",
-    "SPROUT_REGISTRATION=closed sprout master",
+    "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com --admin-email you@example.com",
+    "SPROUT_ADMIN_PASSWORD='...' sprout master --admin-email you@example.com",
+    "sprout master --trusted-proxy 127.0.0.1 --registration open",
   ],
   async run(v) {
     const registration = String(v.registration);
@@ -40,20 +51,45 @@ export const masterCommand: Command = {
     if (!Number.isInteger(healAfter) || healAfter < 0) throw new UsageError("--heal-after must be a whole number of seconds");
     const domain = String(v.domain).toLowerCase();
     if (!/^[a-z0-9.-]+$/.test(domain)) throw new UsageError("--domain must be a host name, e.g. sites.example.com");
+    const trustedProxies = typeof v["trusted-proxy"] === "string" ? v["trusted-proxy"].split(",").map(normalizeIp).filter(Boolean) : [];
+    if (trustedProxies.some((ip) => !/^[0-9a-f.:]+$/.test(ip))) throw new UsageError("--trusted-proxy must be IP addresses separated by commas, e.g. 127.0.0.1");
+    const adminEmail = typeof v["admin-email"] === "string" ? v["admin-email"].trim().toLowerCase() : undefined;
+    if (adminEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) throw new UsageError("--admin-email must be an email address");
+    const adminPassword = process.env.SPROUT_ADMIN_PASSWORD || undefined;
+    if (adminPassword !== undefined && adminPassword.length < 8) throw new UsageError("SPROUT_ADMIN_PASSWORD must be at least 8 characters");
     let listen;
     try {
       listen = parseListen(String(v.listen));
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter };
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies };
     const dataDir = String(v.data);
+    // The database holds the JWT secret and the grant signing key: nothing here is for other users.
+    process.umask(0o077);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
     const db = openDb(join(dataDir, "sprout.db"));
     const master = await createMaster({ db, config });
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120 });
+    if (adminEmail) {
+      try {
+        const admin = await master.services.auth.ensureAdmin(adminEmail, adminPassword);
+        if (admin.password)
+          process.stderr.write(`\n  Admin account created: ${adminEmail}\n  Password (shown once, not stored): ${admin.password}\n  Change it after logging in.\n\n`);
+        else if (admin.created) log.info("admin account created", { email: adminEmail });
+      } catch (e) {
+        if (!isSproutError(e)) throw e;
+        master.stop();
+        db.$client.close();
+        process.stderr.write(`sprout master: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}\n`);
+        return 1;
+      }
+    } else if (!master.services.auth.hasAdmin()) {
+      log.warn("there is no admin yet: start the master once with --admin-email EMAIL to create one");
+    }
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP });
     const url = `http://${server.server!.hostname}:${server.server!.port}`;
-    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir });
+    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration });
     await waitForSignal();
     log.info("stopping");
     master.stop();

@@ -2,9 +2,12 @@
 export interface MasterConfig {
   /** domain: sites are served at <site>.<domain>. */
   domain: string;
-  /** registration: when "closed", only the first user (the admin) can register. */
+  /**
+   * registration: "open" lets anyone create an account (never an admin) with POST /api/user;
+   * "closed" (the default) leaves account creation to the admin (POST /api/users).
+   */
   registration: "open" | "closed";
-  /** accessTtl: seconds an access JWT lives. */
+  /** accessTtl: seconds an access JWT lives (logout and password changes end it at once anyway). */
   accessTtl: number;
   /** refreshTtl: seconds a refresh token lives. */
   refreshTtl: number;
@@ -12,15 +15,21 @@ export interface MasterConfig {
   offlineAfter: number;
   /** healAfter: seconds a node may stay down before its sites get new replicas elsewhere. */
   healAfter: number;
+  /**
+   * trustedProxies: addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are
+   * believed (for login throttling and Secure cookies); from anyone else those headers are ignored.
+   */
+  trustedProxies: string[];
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   domain: "localhost",
-  registration: "open",
+  registration: "closed",
   accessTtl: 900,
   refreshTtl: 30 * 24 * 3600,
   offlineAfter: 15,
   healAfter: 60,
+  trustedProxies: [],
 };
 
 /** now is the current time as the ISO string the database stores. */

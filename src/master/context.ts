@@ -2,7 +2,7 @@ import type { Db } from "../db";
 import type { MasterConfig } from "./config";
 import { AgentService } from "./services/agents";
 import { ApiTokenService } from "./services/api-tokens";
-import { AuthService, type Caller } from "./services/auth";
+import { AuthService, type Caller, type UserCaller } from "./services/auth";
 import { DeploymentService } from "./services/deployments";
 import { loadKeys } from "./services/keys";
 import { SiteService } from "./services/sites";
@@ -19,8 +19,11 @@ export interface Services {
   deployments: DeploymentService;
   agents: AgentService;
   tasks: TaskQueue;
-  /** user resolves the request's bearer token to a user, or throws 401. */
-  user(req: Request): Promise<Extract<Caller, { kind: "user" }>>;
+  /**
+   * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
+   * scope to the request (403); `site` names the site the request acts on when the URL does not.
+   */
+  user(req: Request, site?: string): Promise<UserCaller>;
   /** agent resolves the request's bearer token to an agent, or throws 401. */
   agent(req: Request): Promise<Extract<Caller, { kind: "agent" }>>;
 }
@@ -41,9 +44,10 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     deployments,
     agents,
     tasks,
-    async user(req) {
+    async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();
+      auth.authorize(c, req.method, new URL(req.url).pathname, site);
       return c;
     },
     async agent(req) {

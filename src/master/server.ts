@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Db } from "../db";
 import { errorResponse } from "../shared/http-errors";
+import { checkContentLength, parseLimitedBody } from "./body-limit";
 import type { MasterConfig } from "./config";
 import { createServices, type Services } from "./context";
 import { agentRoutes } from "./routes/agents";
@@ -10,12 +11,29 @@ import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
 
 /**
+ * SECURITY_HEADERS go on every answer; PAGE_HEADERS on the admin UI's (anything not under /api):
+ * no framing (clickjacking a "Make production" button), no MIME sniffing, no full URLs to other sites.
+ */
+const SECURITY_HEADERS = { "x-content-type-options": "nosniff" };
+const PAGE_HEADERS = {
+  "x-frame-options": "DENY",
+  "content-security-policy": "frame-ancestors 'none'",
+  "referrer-policy": "same-origin",
+};
+
+/**
  * createMaster composes the master: services over one database, the API routes, and the background
  * job that marks silent agents offline. Tests use `app.handle(new Request(...))` on it.
+ * Every body is read within its route's size limit (body-limit.ts) before it is parsed.
  */
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
   const app = new Elysia()
+    .onRequest(({ request, set }) => {
+      Object.assign(set.headers, SECURITY_HEADERS, new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
+      checkContentLength(request);
+    })
+    .onParse(({ request, contentType }) => parseLimitedBody(request, contentType))
     .onError(({ code, error, path }) => errorResponse(code, error, path))
     .get("/api/health", () => ({ ok: true as const }))
     .use(userRoutes(services))

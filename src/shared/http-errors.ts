@@ -11,6 +11,9 @@ const log = logger("http");
  */
 export function errorResponse(code: string | number, error: unknown, path: string): Response {
   if (error instanceof SproutError) return json(error.status, error.toJSON());
+  // A body parser's own refusal (e.g. 413 from the master's size limit) arrives wrapped in a parse error.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (code === "PARSE" && cause instanceof SproutError) return json(cause.status, cause.toJSON());
   if (code === "VALIDATION") return json(400, { error: { code: "invalid_request", message: validationMessage(error) } });
   if (code === "PARSE")
     return json(400, { error: { code: "malformed_json", message: "The request body is not valid JSON (or not the declared content type)." } });

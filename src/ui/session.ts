@@ -15,9 +15,11 @@ export interface UiSession {
 const cookie = (name: string, value: string, maxAge: number, secure: boolean) =>
   `${name}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure ? "; Secure" : ""}`;
 
-/** sessionCookies stores a token pair in HttpOnly, SameSite=Strict cookies (Secure over https). */
-export function sessionCookies(pair: { access_token: string; refresh_token: string }, req: Request): string[] {
-  const secure = new URL(req.url).protocol === "https:";
+/**
+ * sessionCookies stores a token pair in HttpOnly, SameSite=Strict cookies, `Secure` when the browser
+ * came over HTTPS (directly, or through a trusted proxy: see master/client.ts).
+ */
+export function sessionCookies(pair: { access_token: string; refresh_token: string }, secure: boolean): string[] {
   return [cookie(ACCESS, pair.access_token, 30 * 24 * 3600, secure), cookie(REFRESH, pair.refresh_token, 30 * 24 * 3600, secure)];
 }
 
@@ -33,7 +35,7 @@ export function refreshToken(req: Request): string | null {
  * session resolves the browser's cookies to a user; an expired access token is refreshed (rotating
  * the refresh token) without the user noticing. Answers null when there is no valid session.
  */
-export async function session(s: Services, req: Request): Promise<UiSession | null> {
+export async function session(s: Services, req: Request, secure: boolean): Promise<UiSession | null> {
   const jar = new Bun.CookieMap(req.headers.get("cookie") ?? "");
   const access = jar.get(ACCESS);
   const refresh = jar.get(REFRESH);
@@ -50,7 +52,7 @@ export async function session(s: Services, req: Request): Promise<UiSession | nu
     const pair = await s.auth.refresh(refresh);
     const c = await s.auth.authenticate(`Bearer ${pair.access_token}`, "user");
     if (c.kind !== "user") return null;
-    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, req) };
+    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, secure) };
   } catch {
     return null;
   }
@@ -58,9 +60,17 @@ export async function session(s: Services, req: Request): Promise<UiSession | nu
 
 /**
  * checkSameOrigin refuses a state-changing request sent from another site. SameSite=Strict cookies
- * already keep them out; this is the second lock.
+ * already keep them out; this is the second lock. An opaque origin (`Origin: null`, from a sandboxed
+ * frame or a data: URL) or one that is not a URL is another site too.
  */
 export function checkSameOrigin(req: Request) {
   const origin = req.headers.get("origin");
-  if (origin && new URL(origin).host !== req.headers.get("host")) throw forbidden("Cross-site request refused.");
+  if (origin === null) return;
+  let host: string | null = null;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    /* "null" or garbage: refused below */
+  }
+  if (!host || host !== req.headers.get("host")) throw forbidden("Cross-site request refused.");
 }

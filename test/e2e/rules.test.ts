@@ -212,16 +212,16 @@ describe("rules nginx rejects", () => {
 
 describe("single-page apps", () => {
   test("spa: unknown paths get index.html, missing assets still 404; turning it off takes effect", async () => {
-    expect((await c.sprout(["sites", "create", "app", "--spa", "true"])).code).toBe(0);
-    await deploy(site({ "index.html": "spa shell", "assets/app.js": "console.log(1)", "404.html": "nf" }), "app");
-    const h = `app.${c.domain}`;
+    expect((await c.sprout(["sites", "create", "spa-app", "--spa", "true"])).code).toBe(0);
+    await deploy(site({ "index.html": "spa shell", "assets/app.js": "console.log(1)", "404.html": "nf" }), "spa-app");
+    const h = `spa-app.${c.domain}`;
     const route = await get("/dashboard/settings", {}, h);
     expect([route.status, await route.text()]).toEqual([200, "spa shell"]);
     expect(await (await get("/assets/app.js", {}, h)).text()).toBe("console.log(1)");
     const missing = await get("/assets/missing.js", {}, h);
     expect(missing.status).toBe(404);
     expect(await missing.text()).toBe("nf");
-    expect((await c.sprout(["sites", "set", "app", "--spa", "false"])).code).toBe(0);
+    expect((await c.sprout(["sites", "set", "spa-app", "--spa", "false"])).code).toBe(0);
     let status = 0;
     for (let i = 0; i < 50 && status !== 404; i++) {
       await Bun.sleep(100);

@@ -136,23 +136,30 @@ export interface Cluster {
   sprout(args: string[], env?: Record<string, string>, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** get fetches `path` of `host` through a node's nginx. */
   get(host: string, path?: string, node?: Node, init?: RequestInit): Promise<Response>;
-  /** user registers another user and answers an access token. */
+  /** user has the admin create another user (POST /api/users) and answers its access token. */
   user(email: string): Promise<string>;
   logs(): string;
   stop(): Promise<void>;
 }
 
-/** cluster starts a master, registers its admin and starts `agents` agents, waiting until they are online. */
+/**
+ * cluster starts a master with its admin (made at start by --admin-email, as operators do) and starts
+ * `agents` agents, waiting until they are online. `masterArgs` adds flags to `sprout master`.
+ */
 export async function cluster(opts: { agents?: number; domain?: string; agentArgs?: string[]; masterArgs?: string[] } = {}): Promise<Cluster> {
   const domain = opts.domain ?? "sprout.test";
   const home = tempDir();
   const mine: Proc[] = [];
-  const { p: masterProc, match } = await start("master", ["master", "--listen", "127.0.0.1:0", "--data", join(home, "master"), "--domain", domain, ...(opts.masterArgs ?? [])], {}, /sprout master listening on (http:\/\/\S+)/);
-  mine.push(masterProc);
-  const master = match[1]!;
   const email = "admin@example.com";
   const password = "correct horse battery";
-  await api(master, "POST", "/api/user", { email, password });
+  const { p: masterProc, match } = await start(
+    "master",
+    ["master", "--listen", "127.0.0.1:0", "--data", join(home, "master"), "--domain", domain, "--admin-email", email, ...(opts.masterArgs ?? [])],
+    { SPROUT_ADMIN_PASSWORD: password },
+    /sprout master listening on (http:\/\/\S+)/,
+  );
+  mine.push(masterProc);
+  const master = match[1]!;
   const login = await api(master, "POST", "/api/user/token", { email, password });
   const nodes: Node[] = [];
   const env = { SPROUT_CONFIG_DIR: join(home, "cli-config"), SPROUT_CACHE_DIR: join(home, "cli-cache"), SPROUT_LOG: "" };
@@ -198,7 +205,8 @@ export async function cluster(opts: { agents?: number; domain?: string; agentArg
       return fetch(`${node.httpUrl}${path}`, { redirect: "manual", ...init, headers: { ...(init.headers as Record<string, string>), host } });
     },
     async user(userEmail) {
-      await api(master, "POST", "/api/user", { email: userEmail, password: "another password" });
+      const created = await api(master, "POST", "/api/users", { email: userEmail, password: "another password" }, c.admin.token);
+      if (created.status !== 201) throw new Error(`user create: ${JSON.stringify(created.body)}`);
       return (await api(master, "POST", "/api/user/token", { email: userEmail, password: "another password" })).body.access_token;
     },
     logs: () => mine.map((p) => `----- ${p.name}\n${p.output()}`).join("\n"),
@@ -250,9 +258,10 @@ export function site(files: Record<string, string | Uint8Array>): string {
  */
 export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Cluster {
   let c: Cluster | undefined;
+  // Generous: on a busy machine a master, agents and nginx take longer than bun's 5 s default.
   beforeAll(async () => {
     c = await cluster(opts);
-  });
+  }, 60_000);
   afterAll(async () => {
     await c?.stop();
     await cleanup();

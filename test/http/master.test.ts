@@ -9,6 +9,7 @@ let m: M;
 async function boot(config: Partial<MasterConfig> = {}) {
   m?.stop();
   m = await createMaster({ db: openDb(":memory:"), config: { ...DEFAULT_MASTER_CONFIG, ...config } });
+  await m.services.auth.ensureAdmin("admin@example.com", "password one");
 }
 beforeEach(() => boot());
 afterAll(() => m?.stop());
@@ -25,7 +26,7 @@ async function call(method: string, path: string, body?: unknown, token?: string
 }
 
 async function login(email = "admin@example.com", password = "password one") {
-  await call("POST", "/api/user", { email, password });
+  if (email !== "admin@example.com") await m.services.auth.createUser(email, password);
   return (await call("POST", "/api/user/token", { email, password })).body as { access_token: string; refresh_token: string };
 }
 
@@ -38,15 +39,15 @@ async function agent(admin: string, name = "n1") {
 const manifest = [{ path: "index.html", sha256: "b".repeat(64), size: 10 }];
 
 describe("accounts", () => {
-  test("the first user is the admin, later ones are not; closed registration admits only the first", async () => {
-    expect((await call("POST", "/api/user", { email: "a@example.com", password: "password one" })).body.is_admin).toBe(true);
-    expect((await call("POST", "/api/user", { email: "b@example.com", password: "password one" })).body.is_admin).toBe(false);
-    expect((await call("POST", "/api/user", { email: "a@example.com", password: "password one" })).status).toBe(409);
-    await boot({ registration: "closed" });
+  test("the admin is made at start, once; registration is closed by default and open makes ordinary users", async () => {
+    expect((await m.services.auth.ensureAdmin("other@example.com", "password one")).created).toBe(false);
+    const closed = await call("POST", "/api/user", { email: "a@example.com", password: "password one" });
+    expect(closed.status).toBe(403);
+    expect(closed.body.error.message).toContain("Registration is closed");
+    await boot({ registration: "open" });
     expect((await call("POST", "/api/user", { email: "a@example.com", password: "password one" })).status).toBe(201);
-    const second = await call("POST", "/api/user", { email: "b@example.com", password: "password one" });
-    expect(second.status).toBe(403);
-    expect(second.body.error.message).toContain("Registration is closed");
+    const me = await call("POST", "/api/user/token", { email: "a@example.com", password: "password one" });
+    expect((await call("GET", "/api/user/info", undefined, me.body.access_token)).body.is_admin).toBe(false);
   });
 
   test("passwords are stored as argon2id, never in plain text", async () => {
@@ -60,7 +61,7 @@ describe("accounts", () => {
   test("an expired access token answers 401 token_expired with a hint to log in", async () => {
     const t = await login();
     const me = (await call("GET", "/api/user/info", undefined, t.access_token)).body;
-    const expired = await m.services.auth.signAccess(me.id, 60, Math.floor(Date.now() / 1000) - 3600);
+    const expired = await m.services.auth.signAccess(me.id, "nosession", 60, Math.floor(Date.now() / 1000) - 3600);
     const r = await call("GET", "/api/user/info", undefined, expired);
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe("token_expired");

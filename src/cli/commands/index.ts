@@ -12,6 +12,7 @@ import { promoteCommand } from "./promote";
 import { rollbackCommand } from "./rollback";
 import { agentsCommand } from "./agents";
 import { tokensCommand } from "./tokens";
+import { usersCommand } from "./users";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -27,5 +28,6 @@ export const COMMANDS: Command[] = [
   logoutCommand,
   whoamiCommand,
   tokensCommand,
+  usersCommand,
   agentsCommand,
 ];

@@ -1,6 +1,6 @@
 import * as p from "@clack/prompts";
 import { UsageError, type Command } from "../command";
-import type { TokenPair, UserInfo } from "../../protocol/user";
+import type { Registered, TokenPair } from "../../protocol/user";
 import { Api } from "../api";
 import { action } from "../action";
 import { loadCredentials, saveCredentials } from "../credentials";
@@ -15,7 +15,7 @@ export const loginCommand: Command = {
     master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
     email: { type: "string", value: "EMAIL", description: "Your email" },
     password: { type: "string", value: "PASSWORD", description: "Your password (prefer the prompt or SPROUT_PASSWORD)", env: "SPROUT_PASSWORD" },
-    register: { type: "boolean", description: "Create the account first" },
+    register: { type: "boolean", description: "Create the account first (when the master's registration is open)" },
   },
   examples: ["sprout login", "sprout login --master http://127.0.0.1:7000 --email me@example.com --password '...'", "sprout login --register --master https://sprout.example.com"],
   run: action(async (v) => {
@@ -30,7 +30,8 @@ export const loginCommand: Command = {
     const email = typeof v.email === "string" ? v.email : await ask("Email");
     const password = typeof v.password === "string" ? v.password : await ask("Password", true);
     const api = new Api(master, null, null);
-    if (v.register) await api.call<UserInfo>("POST", "/api/user", { email, password }, false);
+    // Registration answers alike for new and existing emails; the login below tells which it was.
+    if (v.register) await api.call<Registered>("POST", "/api/user", { email, password }, false);
     const pair = await api.call<TokenPair>("POST", "/api/user/token", { email, password }, false);
     saveCredentials({ master, email, access_token: pair.access_token, refresh_token: pair.refresh_token });
     process.stderr.write(`${green("✔")} Logged in to ${master} as ${email}\n`);

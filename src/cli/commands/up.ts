@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import type { Command } from "../command";
 import type { AgentCreated, AgentInfo } from "../../protocol/agent";
-import type { TokenPair } from "../../protocol/user";
+import type { ApiTokenCreated, TokenPair } from "../../protocol/user";
+import { SproutError } from "../../shared/errors";
 import { newSecret } from "../../shared/ids";
 import { parseListen, waitForSignal } from "../../shared/listen";
 import { Api } from "../api";
@@ -46,6 +47,37 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 20
   }
 }
 
+const ADMIN_EMAIL = "admin@sprout.localhost";
+
+/**
+ * adminApi gives `sprout up` its admin client. It keeps an admin-scoped API token in DIR/admin-token
+ * (0600); without one (a first run) it logs in with the password the master was just given, makes
+ * the token, and logs the CLI in (its own session). An admin.json of older versions held the password
+ * in plain text: it is used once to log in and then removed.
+ */
+async function adminApi(master: string, data: string, password: string): Promise<{ api: Api; firstRun: boolean }> {
+  const tokenFile = join(data, "admin-token");
+  if (existsSync(tokenFile)) {
+    const api = new Api(master, readFileSync(tokenFile, "utf8").trim(), null);
+    if (await api.call("GET", "/api/user/info").then(() => true, () => false)) return { api, firstRun: false };
+  }
+  const legacy = join(data, "admin.json");
+  const old = existsSync(legacy) ? (JSON.parse(readFileSync(legacy, "utf8")) as { password?: string }).password : undefined;
+  const anon = new Api(master, null, null);
+  let pair: TokenPair;
+  try {
+    pair = await anon.call<TokenPair>("POST", "/api/user/token", { email: ADMIN_EMAIL, password: old ?? password }, false);
+  } catch {
+    throw new SproutError(401, "no_admin_session", `Cannot log in as ${ADMIN_EMAIL}: its token in ${tokenFile} is missing or revoked.`, `Log in with \`sprout login --master ${master} --email ${ADMIN_EMAIL}\` and create one: \`sprout tokens create sprout-up --scope admin > ${tokenFile}\`.`);
+  }
+  saveCredentials({ master, email: ADMIN_EMAIL, access_token: pair.access_token, refresh_token: pair.refresh_token });
+  const session = new Api(master, pair.access_token, null);
+  const token = await session.call<ApiTokenCreated>("POST", "/api/tokens", { name: "sprout-up", scope: "admin" });
+  writeFileSync(tokenFile, token.token, { mode: 0o600 });
+  rmSync(legacy, { force: true });
+  return { api: new Api(master, token.token, null), firstRun: old === undefined };
+}
+
 export const upCommand: Command = {
   name: "up",
   group: "modes",
@@ -62,6 +94,7 @@ export const upCommand: Command = {
   run: action(async (v) => {
     const data = resolve(String(v.data));
     mkdirSync(join(data, "logs"), { recursive: true, mode: 0o700 });
+    chmodSync(data, 0o700);
     const pick = (flag: string) => {
       const l = parseListen(String(v[flag]), `--${flag}`);
       const port = freePortOr(l.hostname, l.port);
@@ -87,24 +120,12 @@ export const upCommand: Command = {
       }
     };
     try {
-      spawn("master", ["master", "--listen", masterAddr, "--data", join(data, "master"), "--domain", String(v.domain)]);
+      // The admin is made by the master itself at its first start (race-free, out of band), with a
+      // password generated here and shown once. What stays on disk is tokens, never the password.
+      const password = newSecret(15);
+      spawn("master", ["master", "--listen", masterAddr, "--data", join(data, "master"), "--domain", String(v.domain), "--admin-email", ADMIN_EMAIL], { SPROUT_ADMIN_PASSWORD: password });
       await waitFor("The master", async () => ((await fetch(`${master}/api/health`)).ok ? true : undefined));
-
-      // The admin: created on the first run, its password kept (0600) so later runs log in again.
-      const adminFile = join(data, "admin.json");
-      let admin = existsSync(adminFile) ? (JSON.parse(readFileSync(adminFile, "utf8")) as { email: string; password: string }) : null;
-      const anon = new Api(master, null, null);
-      let firstRun = false;
-      if (!admin) {
-        admin = { email: "admin@sprout.localhost", password: newSecret(12) };
-        await anon.call("POST", "/api/user", admin, false);
-        writeFileSync(adminFile, JSON.stringify(admin), { mode: 0o600 });
-        firstRun = true;
-      }
-      const pair = await anon.call<TokenPair>("POST", "/api/user/token", admin, false);
-      saveCredentials({ master, email: admin.email, access_token: pair.access_token, refresh_token: pair.refresh_token });
-      const api = new Api(master, pair.access_token, null);
-
+      const { api, firstRun } = await adminApi(master, data, password);
       const agentFile = join(data, "agent.json");
       let agent = existsSync(agentFile) ? (JSON.parse(readFileSync(agentFile, "utf8")) as AgentCreated) : null;
       if (!agent) {
@@ -131,7 +152,7 @@ ${green("🌱 Sprout is up.")}
 
   Example site:  ${bold(r.url)}
   Admin UI:      ${master}  (log in with the admin below)
-  Admin login:   ${admin.email}${firstRun ? `  password: ${admin.password}  (shown once; kept in ${adminFile})` : `  (password in ${adminFile})`}
+  Admin login:   ${ADMIN_EMAIL}${firstRun ? `  password: ${password}  (shown once, not stored: keep it)` : "  (password shown on the first run)"}
   Logs:          ${join(data, "logs")}
 
 Deploy your own site from another terminal:

@@ -6,7 +6,7 @@ import type { Services } from "../context";
 export const deploymentRoutes = (s: Services) =>
   new Elysia({ name: "routes/deployments" })
     .post("/api/deployment", async ({ body, request, set }) => {
-      const u = await s.user(request);
+      const u = await s.user(request, body.site);
       set.status = 201;
       return s.deployments.create(u.userId, body);
     }, { body: DeploymentCreate })

@@ -7,12 +7,12 @@ import type { Services } from "../context";
 export const siteRoutes = (s: Services) =>
   new Elysia({ name: "routes/sites" })
     .post("/api/site", async ({ body, request, set }) => {
-      const u = await s.user(request);
+      const u = await s.user(request, body.name);
       set.status = 201;
       return s.sites.info(s.sites.create(u.userId, body.name, { spa: body.spa }, body.replicas));
     }, { body: SiteCreate })
     .delete("/api/site", async ({ body, request }) => {
-      s.sites.remove((await s.user(request)).userId, body.name);
+      s.sites.remove((await s.user(request, body.name)).userId, body.name);
       return { ok: true as const };
     }, { body: SiteRef })
     .delete("/api/site/:name", async ({ params, request }) => {

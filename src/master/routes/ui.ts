@@ -4,6 +4,7 @@ import appCss from "../../../public/app.css" with { type: "text" };
 import { SproutError } from "../../shared/errors";
 import { fragment, html, page, type TemplateName } from "../../ui/render";
 import { checkSameOrigin, clearCookies, refreshToken, session, sessionCookies, type UiSession } from "../../ui/session";
+import { clientOf } from "../client";
 import type { Services } from "../context";
 
 /** redirect answers htmx requests with HX-Redirect and plain ones with 303. */
@@ -29,11 +30,13 @@ function view(req: Request, sess: UiSession, name: TemplateName, title: string, 
  * and rollback, and nodes. Pages call the same services as the API; nothing here holds logic.
  */
 export const uiRoutes = (s: Services) => {
+  type Server = { requestIP(r: Request): { address: string } | null } | null;
+  const client = (req: Request, server: Server) => clientOf(req, server?.requestIP(req)?.address, s.config.trustedProxies);
   /** signedIn runs a page handler for a signed-in user; errors become an HTML page or fragment. */
   const signedIn =
     (f: (req: Request, sess: UiSession, params: Record<string, string>) => Promise<Response> | Response) =>
-    async ({ request, params }: { request: Request; params: Record<string, string> }) => {
-      const sess = await session(s, request);
+    async ({ request, params, server }: { request: Request; params: Record<string, string>; server: Server }) => {
+      const sess = await session(s, request, client(request, server).https);
       if (!sess) return redirect(request, "/ui/login", clearCookies());
       try {
         if (request.method !== "GET") checkSameOrigin(request);
@@ -58,8 +61,9 @@ export const uiRoutes = (s: Services) => {
       checkSameOrigin(request);
       const form = (body ?? {}) as Record<string, string>;
       try {
-        const pair = await s.auth.login(String(form.email ?? ""), String(form.password ?? ""), server?.requestIP(request)?.address ?? "unknown");
-        return redirect(request, "/ui/sites", sessionCookies(pair, request));
+        const who = client(request, server);
+        const pair = await s.auth.login(String(form.email ?? ""), String(form.password ?? ""), who.ip);
+        return redirect(request, "/ui/sites", sessionCookies(pair, who.https));
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
         return html(page("login", "Log in", null, { error: e.message, email: String(form.email ?? "") }), e.status);

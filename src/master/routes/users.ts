@@ -1,18 +1,19 @@
 import { Elysia } from "elysia";
 import { Ok } from "../../protocol/common";
-import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest } from "../../protocol/user";
+import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest, UserCreate } from "../../protocol/user";
+import { clientOf } from "../client";
 import type { Services } from "../context";
-import { toUserInfo } from "../services/auth";
+import { requireAdmin, toUserInfo } from "../services/auth";
 
-/** userRoutes: register, log in, who am I, password, refresh, API tokens. */
+/** userRoutes: register (when open), log in, who am I, password, refresh, API tokens, and the admin's users. */
 export const userRoutes = (s: Services) =>
   new Elysia({ name: "routes/users" })
     .post("/api/user", async ({ body, set }) => {
       set.status = 201;
-      return toUserInfo(await s.auth.register(body.email, body.password));
+      return s.auth.register(body.email, body.password);
     }, { body: Credentials })
     .post("/api/user/token", ({ body, request, server }) =>
-      s.auth.login(body.email, body.password, server?.requestIP(request)?.address ?? "unknown"), { body: Credentials })
+      s.auth.login(body.email, body.password, clientOf(request, server?.requestIP(request)?.address, s.config.trustedProxies).ip), { body: Credentials })
     .get("/api/user/info", async ({ request }) => toUserInfo(s.auth.user((await s.user(request)).userId)))
     .post("/api/user/password", async ({ body, request }) => {
       const u = await s.user(request);
@@ -25,11 +26,22 @@ export const userRoutes = (s: Services) =>
       return { ok: true as const };
     }, { body: RefreshRequest })
     .post("/api/tokens", async ({ body, request, set }) => {
+      const u = await s.user(request);
       set.status = 201;
-      return s.apiTokens.create((await s.user(request)).userId, body.name);
+      return s.apiTokens.create(u.userId, body);
     }, { body: ApiTokenCreate })
     .get("/api/tokens", async ({ request }) => s.apiTokens.list((await s.user(request)).userId))
     .delete("/api/tokens/:id", async ({ params, request }) => {
       s.apiTokens.revoke((await s.user(request)).userId, params.id);
       return { ok: true as const };
+    })
+    .post("/api/users", async ({ body, request, set }) => {
+      requireAdmin(await s.user(request));
+      const created = await s.auth.createUser(body.email, body.password);
+      set.status = 201;
+      return created;
+    }, { body: UserCreate })
+    .get("/api/users", async ({ request }) => {
+      requireAdmin(await s.user(request));
+      return s.auth.listUsers();
     });

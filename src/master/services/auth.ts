@@ -2,16 +2,22 @@ import { and, eq, isNull } from "drizzle-orm";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import type { Db } from "../../db";
 import { agents, apiTokens, refreshTokens, users } from "../../db/schema";
-import { SproutError, badRequest, forbidden, tooMany, unauthorized } from "../../shared/errors";
+import { SproutError, badRequest, conflict, forbidden, unauthorized } from "../../shared/errors";
 import { TOKEN_PREFIX, newId, newSecret, sha256Hex } from "../../shared/ids";
-import type { TokenPair, UserInfo } from "../../protocol/user";
+import type { ApiTokenScope, Registered, TokenPair, UserCreated, UserInfo } from "../../protocol/user";
 import { now, type MasterConfig } from "../config";
 import type { MasterKeys } from "./keys";
+import { LoginThrottle } from "./login-throttle";
 
-/** Caller is who a request acts as, once its bearer token checked out. */
+/**
+ * Caller is who a request acts as, once its bearer token checked out. A user's `scope` is "session"
+ * for a login (JWT) and the token's scope for an API token; `isAdmin` is true only when both the user
+ * is the admin and the credential may act as admin; `sites` limits a `deploy` token.
+ */
 export type Caller =
-  | { kind: "user"; userId: string; isAdmin: boolean; via: "jwt" | "api_token" }
+  | { kind: "user"; userId: string; isAdmin: boolean; via: "jwt" | "api_token"; scope: "session" | ApiTokenScope; sites: string[] | null }
   | { kind: "agent"; agentId: string };
+export type UserCaller = Extract<Caller, { kind: "user" }>;
 
 type UserRow = typeof users.$inferSelect;
 
@@ -23,7 +29,7 @@ export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email,
  * into a Caller. Only hashes of tokens are stored; passwords are argon2id (Bun.password).
  */
 export class AuthService {
-  private failures = new Map<string, number[]>();
+  private throttle = new LoginThrottle();
 
   constructor(
     private db: Db,
@@ -31,37 +37,83 @@ export class AuthService {
     private config: MasterConfig,
   ) {}
 
-  async register(email: string, password: string): Promise<UserRow> {
-    email = email.trim().toLowerCase();
-    const first = !this.db.select({ id: users.id }).from(users).limit(1).get();
-    if (!first && this.config.registration === "closed")
-      throw forbidden("Registration is closed on this Sprout.", "Ask the admin to create an account for you.");
-    if (this.db.select({ id: users.id }).from(users).where(eq(users.email, email)).get())
-      throw new SproutError(409, "email_taken", "An account with this email already exists.", "Log in with `sprout login`.");
-    const row: UserRow = {
-      id: newId(),
-      email,
-      passwordHash: await Bun.password.hash(password, "argon2id"),
-      isAdmin: first,
-      createdAt: now(),
-    };
-    this.db.insert(users).values(row).run();
-    return row;
+  /**
+   * register creates an ordinary account when registration is open. It answers the same whether or
+   * not the email was taken (and hashes the password either way, so timing does not tell either):
+   * only the owner, by logging in, learns that the account is theirs.
+   */
+  async register(email: string, password: string): Promise<Registered> {
+    if (this.config.registration === "closed")
+      throw forbidden("Registration is closed on this Sprout.", "Ask the admin to create an account for you (`sprout users invite EMAIL`).");
+    const row = await this.newUser(email, password);
+    this.db.insert(users).values(row).onConflictDoNothing({ target: users.email }).run();
+    return { ok: true, message: "If this email had no account, it has one now: log in with `sprout login`." };
   }
 
-  /** login checks a password, rate-limited per email and per client address. */
+  /**
+   * ensureAdmin creates the admin at start (`sprout master --admin-email`) when there is none, in one
+   * transaction (a unique index allows one admin, whatever races). The password is the given one, or
+   * a generated one answered here to be shown once. An existing non-admin account with that email is
+   * never promoted: whoever registered it may not be the operator.
+   */
+  async ensureAdmin(email: string, password?: string): Promise<{ created: boolean; password?: string }> {
+    const generated = password ? undefined : newSecret(15);
+    const row = { ...(await this.newUser(email, password ?? generated!)), isAdmin: true };
+    const created = this.db.transaction((tx) => {
+      if (tx.select({ id: users.id }).from(users).where(eq(users.isAdmin, true)).get()) return false;
+      if (tx.select({ id: users.id }).from(users).where(eq(users.email, row.email)).get())
+        throw conflict("email_taken", `An account with the admin email ${row.email} exists and is not the admin.`, "Start the master with another --admin-email.");
+      tx.insert(users).values(row).run();
+      return true;
+    }, { behavior: "immediate" });
+    return created ? { created, ...(generated ? { password: generated } : {}) } : { created };
+  }
+
+  /** createUser is the admin inviting someone; without a password one is generated and answered once. */
+  async createUser(email: string, password?: string): Promise<UserCreated> {
+    const generated = password ? undefined : newSecret(15);
+    const row = await this.newUser(email, password ?? generated!);
+    const inserted = this.db.insert(users).values(row).onConflictDoNothing({ target: users.email }).returning({ id: users.id }).all();
+    if (inserted.length !== 1) throw conflict("email_taken", "An account with this email already exists.", "List accounts with `sprout users`.");
+    return { ...toUserInfo(row), ...(generated ? { password: generated } : {}) };
+  }
+
+  /** hasAdmin tells whether the admin exists (the master warns at start when not). */
+  hasAdmin(): boolean {
+    return !!this.db.select({ id: users.id }).from(users).where(eq(users.isAdmin, true)).get();
+  }
+
+  /** listUsers is every account, for the admin. */
+  listUsers(): UserInfo[] {
+    return this.db.select().from(users).orderBy(users.createdAt).all().map(toUserInfo);
+  }
+
+  private async newUser(email: string, password: string): Promise<UserRow> {
+    return {
+      id: newId(),
+      email: email.trim().toLowerCase(),
+      passwordHash: await Bun.password.hash(password, "argon2id"),
+      isAdmin: false,
+      createdAt: now(),
+    };
+  }
+
+  /**
+   * login checks a password, throttled (services/login-throttle.ts): refused for a while per account
+   * and address and per address, only delayed per account, so the owner is never locked out.
+   */
   async login(email: string, password: string, clientIp: string): Promise<TokenPair> {
     email = email.trim().toLowerCase();
-    this.checkRate(`e:${email}`, 5);
-    this.checkRate(`i:${clientIp}`, 20);
+    const delay = this.throttle.before(email, clientIp);
+    if (delay > 0) await Bun.sleep(delay);
     const user = this.db.select().from(users).where(eq(users.email, email)).get();
     // Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
     const ok = await Bun.password.verify(password, user?.passwordHash ?? DUMMY_HASH);
     if (!user || !ok) {
-      this.fail(`e:${email}`);
-      this.fail(`i:${clientIp}`);
+      this.throttle.failed(email, clientIp);
       throw new SproutError(401, "bad_credentials", "Wrong email or password.");
     }
+    this.throttle.succeeded(email, clientIp);
     return this.issuePair(user.id, newId());
   }
 
@@ -89,7 +141,10 @@ export class AuthService {
     return this.issuePair(row.userId, row.familyId);
   }
 
-  /** changePassword needs the old password and revokes every refresh token of the user. */
+  /**
+   * changePassword needs the old password and ends every session of the user (their access tokens
+   * stop at once: they name a revoked login) and deletes every API token.
+   */
   async changePassword(userId: string, oldPassword: string, newPassword: string) {
     const user = this.db.select().from(users).where(eq(users.id, userId)).get();
     if (!user) throw unauthorized();
@@ -97,6 +152,7 @@ export class AuthService {
       throw new SproutError(403, "bad_credentials", "The old password is wrong.");
     this.db.update(users).set({ passwordHash: await Bun.password.hash(newPassword, "argon2id") }).where(eq(users.id, userId)).run();
     this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))).run();
+    this.db.delete(apiTokens).where(eq(apiTokens.userId, userId)).run();
   }
 
   /** logout revokes the family of a refresh token (used by the UI and `sprout logout`). */
@@ -131,29 +187,65 @@ export class AuthService {
     if (token.startsWith(TOKEN_PREFIX.api)) {
       const row = this.db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sha256Hex(token))).get();
       if (!row) throw new SproutError(401, "invalid_token", "This API token is not valid (revoked or mistyped).");
+      if (row.expiresAt && row.expiresAt <= now())
+        throw new SproutError(401, "token_expired", `The API token "${row.name}" expired.`, "Create another with `sprout tokens create NAME`.");
       this.db.update(apiTokens).set({ lastUsedAt: now() }).where(eq(apiTokens.id, row.id)).run();
       const u = this.user(row.userId);
-      return { kind: "user", userId: u.id, isAdmin: u.isAdmin, via: "api_token" };
+      const sites = row.sites ? (JSON.parse(row.sites) as string[]) : null;
+      return { kind: "user", userId: u.id, isAdmin: u.isAdmin && row.scope === "admin", via: "api_token", scope: row.scope, sites };
     }
     if (token.startsWith(TOKEN_PREFIX.refresh))
       throw new SproutError(401, "wrong_token_kind", "This is a refresh token; send it to POST /api/token/refresh, not as a bearer token.");
     let sub: string;
+    let sid: unknown;
     try {
       const { payload } = await jwtVerify(token, this.keys.jwtSecret, { algorithms: ["HS256"] });
       if (payload.typ !== "access" || typeof payload.sub !== "string") throw new Error("not an access token");
       sub = payload.sub;
+      sid = payload.sid;
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired)
         throw new SproutError(401, "token_expired", "Your session expired.", "Run `sprout login` (the CLI refreshes it for you when it can).");
       throw new SproutError(401, "invalid_token", "This token is not valid.", "Run `sprout login`.");
     }
+    // An access token names its login (the refresh family): once that ended, so did the token.
+    if (typeof sid !== "string" || !this.sessionAlive(sid))
+      throw new SproutError(401, "session_ended", "This session has ended (logged out, password changed or revoked).", "Run `sprout login`.");
     const u = this.user(sub);
-    return { kind: "user", userId: u.id, isAdmin: u.isAdmin, via: "jwt" };
+    return { kind: "user", userId: u.id, isAdmin: u.isAdmin, via: "jwt", scope: "session", sites: null };
   }
 
-  /** signAccess makes an access JWT; exported for tests that need an expired one. */
-  signAccess(userId: string, ttlSeconds = this.config.accessTtl, issuedAt = Math.floor(Date.now() / 1000)) {
-    return new SignJWT({ typ: "access" })
+  /**
+   * authorize applies an API token's scope to a request (a login may do all its user may): no API
+   * token mints tokens or changes the password; `read` only reads; a `deploy` token limited to sites
+   * touches only those (`site` is the one the request names, else read from /api/site/<name>).
+   */
+  authorize(c: UserCaller, method: string, path: string, site?: string) {
+    if (c.via !== "api_token") return;
+    if (SESSION_ONLY.some(([m, p]) => m === method && p === path))
+      throw forbidden("An API token cannot create tokens or change the password.", "Log in with `sprout login` to do this.");
+    const reads = method === "GET" || method === "HEAD";
+    if (c.scope === "read" && !reads) throw forbidden("This API token is read-only.", "Create a deploy token: `sprout tokens create NAME --scope deploy`.");
+    if (c.sites) {
+      const named = site ?? /^\/api\/site\/([^/]+)/.exec(path)?.[1];
+      if (named ? !c.sites.includes(named) : !reads)
+        throw forbidden(`This API token may only deploy to ${c.sites.join(", ")}.`, "Use a token created with --site for this site.");
+    }
+  }
+
+  /** sessionAlive tells whether a login (refresh family) still has a token that was not revoked. */
+  private sessionAlive(familyId: string): boolean {
+    return !!this.db
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
+      .limit(1)
+      .get();
+  }
+
+  /** signAccess makes an access JWT of login `sid`; exported for tests that need an expired one. */
+  signAccess(userId: string, sid: string, ttlSeconds = this.config.accessTtl, issuedAt = Math.floor(Date.now() / 1000)) {
+    return new SignJWT({ typ: "access", sid })
       .setProtectedHeader({ alg: "HS256" })
       .setSubject(userId)
       .setIssuedAt(issuedAt)
@@ -174,27 +266,23 @@ export class AuthService {
         createdAt: now(),
       })
       .run();
-    return { access_token: await this.signAccess(userId), refresh_token: refresh, token_type: "Bearer", expires_in: this.config.accessTtl };
+    return { access_token: await this.signAccess(userId, familyId), refresh_token: refresh, token_type: "Bearer", expires_in: this.config.accessTtl };
   }
 
   private revokeFamily(familyId: string) {
     this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run();
   }
-
-  private checkRate(key: string, max: number) {
-    const recent = (this.failures.get(key) ?? []).filter((t) => t > Date.now() - 60_000);
-    this.failures.set(key, recent);
-    if (recent.length >= max) throw tooMany("Too many failed logins. Wait a minute and try again.");
-  }
-
-  private fail(key: string) {
-    this.failures.set(key, [...(this.failures.get(key) ?? []), Date.now()]);
-  }
 }
+
+/** SESSION_ONLY are the routes only a logged-in person may call, never an API token. */
+const SESSION_ONLY: [string, string][] = [
+  ["POST", "/api/tokens"],
+  ["POST", "/api/user/password"],
+];
 
 const DUMMY_HASH = await Bun.password.hash("sprout-dummy-password", "argon2id");
 
-/** requireUser narrows a Caller to a user or throws. */
+/** requireAdmin narrows a Caller to the admin (by login, or an admin-scoped API token) or throws. */
 export function requireAdmin(c: Caller) {
   if (c.kind !== "user" || !c.isAdmin) throw forbidden("Only the admin can do this.");
   return c;

@@ -2,9 +2,10 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, placements, sites } from "../../db/schema";
 import type { SiteInfo, SiteSettings } from "../../protocol/site";
-import { conflict, notFound } from "../../shared/errors";
+import { badRequest, conflict, notFound } from "../../shared/errors";
 import { productionHost } from "../../shared/hosts";
 import { newId } from "../../shared/ids";
+import { isReservedSiteName } from "../../shared/reserved-names";
 import { now, type MasterConfig } from "../config";
 import type { TaskQueue } from "./tasks";
 
@@ -25,6 +26,8 @@ export class SiteService {
   ) {}
 
   create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}, replicas = DEFAULT_REPLICAS): SiteRow {
+    if (isReservedSiteName(name))
+      throw badRequest("site_name_reserved", `The site name "${name}" is reserved for the platform.`, "Pick another name with --site.");
     if (this.db.select({ id: sites.id }).from(sites).where(eq(sites.name, name)).get())
       throw conflict("site_taken", `The site name "${name}" is taken.`, "Pick another name with --site.");
     const row: SiteRow = {

@@ -1,0 +1,72 @@
+import { SproutError } from "../shared/errors";
+
+/** AUTH_BODY_LIMIT: credentials, tokens and invites are a few hundred bytes; anyone may send these. */
+export const AUTH_BODY_LIMIT = 8 * 1024;
+/** DEPLOY_BODY_LIMIT: a deployment's manifest (up to 200,000 entries of path, digest and size). */
+export const DEPLOY_BODY_LIMIT = 32 * 1024 * 1024;
+/** DEFAULT_BODY_LIMIT: every other request (settings, heartbeats, task results, UI forms). */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * SERVER_BODY_CAP is the HTTP server's own backstop, well above every route's limit so that routes
+ * answer their own JSON 413 (the server's is a bare one that closes the connection).
+ */
+export const SERVER_BODY_CAP = 128 * 1024 * 1024;
+
+const AUTH_PATHS = /^\/(api\/user(\/token|\/password)?|api\/users|api\/token\/(refresh|revoke)|api\/tokens|ui\/login|ui\/logout)$/;
+
+/** bodyLimit is the most a request to `method path` may send, in bytes. */
+export function bodyLimit(method: string, path: string): number {
+  if (method === "POST" && path === "/api/deployment") return DEPLOY_BODY_LIMIT;
+  if (AUTH_PATHS.test(path)) return AUTH_BODY_LIMIT;
+  return DEFAULT_BODY_LIMIT;
+}
+
+const tooLarge = (limit: number) =>
+  new SproutError(413, "body_too_large", `The request body is larger than this route takes (${limit} bytes).`, "Send less; a deployment's manifest may hold up to 200,000 files.");
+
+/**
+ * checkContentLength refuses a request whose declared length is over its route's limit, before a
+ * byte of the body is read (run from onRequest).
+ */
+export function checkContentLength(req: Request): void {
+  const declared = req.headers.get("content-length");
+  if (declared === null) return;
+  const limit = bodyLimit(req.method, new URL(req.url).pathname);
+  if (Number(declared) > limit) throw tooLarge(limit);
+}
+
+/**
+ * readLimited reads a body as text and stops (413) as soon as it passes `limit` bytes, so a body sent
+ * without Content-Length (chunked) is cut off rather than held whole in memory.
+ */
+export async function readLimited(req: Request, limit = bodyLimit(req.method, new URL(req.url).pathname)): Promise<string> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * parseLimitedBody is the master's body parser, in place of Elysia's (which reads any size): JSON
+ * and HTML forms, read within the route's limit. Any other type stays text, which the route's schema
+ * then refuses; an empty body is no body.
+ */
+export async function parseLimitedBody(req: Request, contentType: string): Promise<unknown> {
+  const text = await readLimited(req);
+  if (text === "") return undefined;
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (type === "application/json") return JSON.parse(text);
+  if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
+  return text;
+}

@@ -1,0 +1,110 @@
+import { tooMany } from "../../shared/errors";
+
+/** Backoff is how failures turn into waiting: `free` failures cost nothing, then the wait doubles. */
+interface Backoff {
+  free: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+interface Entry {
+  failures: number;
+  last: number;
+}
+
+/**
+ * Per account and address: a guesser at one address soon waits minutes between tries, but only
+ * there; the owner at another address is not touched.
+ */
+const ACCOUNT_ADDRESS: Backoff = { free: 4, baseMs: 1_000, maxMs: 15 * 60_000 };
+/** Per address, whatever the accounts: one address spraying many accounts is slowed likewise. */
+const ADDRESS: Backoff = { free: 20, baseMs: 1_000, maxMs: 15 * 60_000 };
+/**
+ * Per account, from every address: an attacker rotating addresses makes every attempt on the account
+ * wait (a delay, never a refusal), up to a few seconds, so the owner still logs in with the right
+ * password after the delay while guessing stays slow.
+ */
+const ACCOUNT: Backoff = { free: 10, baseMs: 250, maxMs: 5_000 };
+
+/** FORGET_MS: failures older than this are forgotten. */
+const FORGET_MS = 60 * 60_000;
+
+/** waitMs is how long after its last failure a key must wait, for `failures` failures. */
+function waitMs(b: Backoff, failures: number): number {
+  if (failures < b.free) return 0;
+  return Math.min(b.maxMs, b.baseMs * 2 ** Math.min(30, failures - b.free));
+}
+
+/**
+ * LoginThrottle slows password guessing with exponential backoff on three keys (see the constants
+ * above) and never locks an account: from a fresh address the owner only meets the per-account
+ * delay. Its memory is bounded: at most `maxEntries` keys, the least recently failed dropped first,
+ * and keys quiet for an hour forgotten.
+ */
+export class LoginThrottle {
+  private entries = new Map<string, Entry>();
+
+  constructor(
+    private maxEntries = 50_000,
+    private clock: () => number = Date.now,
+  ) {}
+
+  /**
+   * before runs ahead of a password check: it refuses (429) when this account and address, or this
+   * address, must still wait, and otherwise answers how long to hold the attempt (per-account delay).
+   */
+  before(account: string, address: string): number {
+    const t = this.clock();
+    for (const [key, b] of [[`a:${account}|${address}`, ACCOUNT_ADDRESS], [`i:${address}`, ADDRESS]] as const) {
+      const left = this.left(key, b, t);
+      if (left > 0) {
+        const s = Math.ceil(left / 1000);
+        throw tooMany(`Too many failed logins from your address. Try again in ${s} s.`, "Check the email and password; the wait doubles with each failure.");
+      }
+    }
+    return this.left(`e:${account}`, ACCOUNT, t);
+  }
+
+  /** failed records a wrong password (or an unknown account) on the three keys. */
+  failed(account: string, address: string) {
+    const t = this.clock();
+    for (const key of [`a:${account}|${address}`, `i:${address}`, `e:${account}`]) {
+      const e = this.get(key, t) ?? { failures: 0, last: t };
+      this.entries.delete(key);
+      this.entries.set(key, { failures: e.failures + 1, last: t });
+    }
+    this.prune(t);
+  }
+
+  /** succeeded forgets the failures of this account at this address (the owner got in from here). */
+  succeeded(account: string, address: string) {
+    this.entries.delete(`a:${account}|${address}`);
+  }
+
+  /** size is the number of keys kept (for tests of the bound). */
+  get size() {
+    return this.entries.size;
+  }
+
+  private get(key: string, t: number): Entry | undefined {
+    const e = this.entries.get(key);
+    if (e && t - e.last > FORGET_MS) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private left(key: string, b: Backoff, t: number): number {
+    const e = this.get(key, t);
+    return e ? Math.max(0, e.last + waitMs(b, e.failures) - t) : 0;
+  }
+
+  /** prune drops the oldest keys beyond the bound; Map order is least recently failed first. */
+  private prune(t: number) {
+    for (const [key, e] of this.entries) {
+      if (this.entries.size <= this.maxEntries && t - e.last <= FORGET_MS) break;
+      this.entries.delete(key);
+    }
+  }
+}
