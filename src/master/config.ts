@@ -1,3 +1,5 @@
+import { DEFAULT_LIMITS } from "../shared/manifest";
+
 /** MasterConfig is everything `sprout master` is started with, validated once. */
 export interface MasterConfig {
   /** domain: sites are served at <site>.<domain>. */
@@ -10,6 +12,22 @@ export interface MasterConfig {
   refreshTtl: number;
   /** offlineAfter: seconds without heartbeat before an agent is offline. */
   offlineAfter: number;
+  /** quotas: each user's limits unless an admin set an override (services/quotas.ts). */
+  quotas: QuotaLimits;
+  /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */
+  uploadTtl: number;
+}
+
+/** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */
+export interface QuotaLimits {
+  /** sites: how many sites the account may own. */
+  sites: number;
+  /** deploysPerHour: deployments the account may create in any 60 minutes. */
+  deploysPerHour: number;
+  /** bytes: total size of the account's deployments that nodes keep. */
+  bytes: number;
+  /** filesPerDeployment: files one deployment may list. */
+  filesPerDeployment: number;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -18,6 +36,8 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   accessTtl: 900,
   refreshTtl: 30 * 24 * 3600,
   offlineAfter: 15,
+  quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
+  uploadTtl: 3600,
 };
 
 /** now is the current time as the ISO string the database stores. */

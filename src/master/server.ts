@@ -8,10 +8,12 @@ import { deploymentRoutes } from "./routes/deployments";
 import { siteRoutes } from "./routes/sites";
 import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
+import { quotaRoutes } from "./routes/quotas";
+import { startUploadExpiry } from "./jobs/upload-expiry";
 
 /**
  * createMaster composes the master: services over one database, the API routes, and the background
- * job that marks silent agents offline. Tests use `app.handle(new Request(...))` on it.
+ * jobs that mark silent agents offline and expire abandoned uploads. Tests use `app.handle(new Request(...))` on it.
  */
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
@@ -22,13 +24,16 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
     .use(agentRoutes(services))
+    .use(quotaRoutes(services))
     .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
+  const stopUploadExpiry = startUploadExpiry(services);
   return {
     app,
     services,
     stop() {
       clearInterval(health);
+      stopUploadExpiry();
     },
   };
 }
