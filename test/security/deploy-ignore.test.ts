@@ -5,6 +5,9 @@ import { SignJWT, importJWK } from "jose";
 import { api, site, useCluster } from "../helpers/cluster";
 import { sha256 } from "../helpers/tar";
 
+/** SLOW: each test runs real processes on a shared machine; give it room whatever bunfig says. */
+const SLOW = 60_000;
+
 // Finding 13 of the security review: `sprout deploy` published dotfiles (`/.env` served to the world),
 // and the raw API accepted them too.
 const c = useCluster();
@@ -49,7 +52,7 @@ describe("sprout deploy leaves out dotfiles, node_modules and .sproutignore patt
       expect(res.status, path).toBe(404);
       expect(await res.text()).not.toMatch(/hunter2|secret\.git|module\.exports|the plan|draft$/);
     }
-  });
+  }, SLOW);
 
   test("a symbolic link inside node_modules does not stop a deploy (it is left out, not refused)", async () => {
     const dir = site({ "index.html": "ok", "node_modules/real.js": "1" });
@@ -58,7 +61,7 @@ describe("sprout deploy leaves out dotfiles, node_modules and .sproutignore patt
     const r = await c().sprout(["deploy", dir, "--site", "linky", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).files_ignored).toBe(3);
-  });
+  }, SLOW);
 
   test("a folder with nothing but dotfiles is refused before anything is created", async () => {
     const before = await api(c().master, "GET", "/api/sites", undefined, c().admin.token);
@@ -67,7 +70,7 @@ describe("sprout deploy leaves out dotfiles, node_modules and .sproutignore patt
     expect(r.stderr).toContain("no files to deploy (2 left out");
     const after = await api(c().master, "GET", "/api/sites", undefined, c().admin.token);
     expect(after.body.length).toBe(before.body.length);
-  });
+  }, SLOW);
 });
 
 describe("the raw API cannot publish a dotfile either", () => {
@@ -80,13 +83,13 @@ describe("the raw API cannot publish a dotfile either", () => {
       expect(r.body.error.code).toBe("bad_manifest");
       expect(r.body.error.message).toContain("dotfiles and dot-folders are never published");
       expect((await api(c().master, "GET", "/api/site/raw-dots", undefined, c().admin.token)).status).toBe(404);
-    });
+    }, SLOW);
   }
 
   test("a .well-known file passes the master's check", async () => {
     const r = await api(c().master, "POST", "/api/deployment", { site: "raw-wk", manifest: [entry(".well-known/security.txt")] }, c().admin.token);
     expect(r.status, JSON.stringify(r.body)).toBe(201);
-  });
+  }, SLOW);
 
   test("a node refuses a dotfile even under a grant signed with the master's key", async () => {
     // Defence in depth: the agent runs the same checkManifest, so a master bug alone cannot publish one.
@@ -105,5 +108,5 @@ describe("the raw API cannot publish a dotfile either", () => {
     const init = await api(ok.body.upload.agent_url, "POST", "/api/upload/init", { grant, deployment_id: ok.body.deployment.id, manifest });
     expect(init.status).toBe(400);
     expect(init.body.error.code).toBe("bad_manifest");
-  });
+  }, SLOW);
 });

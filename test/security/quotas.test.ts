@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { api, site, useCluster, type Cluster } from "../helpers/cluster";
 import { makeTar, sha256 } from "../helpers/tar";
 
+/** SLOW: each test runs real processes on a shared machine; give it room whatever bunfig says. */
+const SLOW = 60_000;
+
 // Finding 12 of the security review: no quotas (500 deployments and 50 sites in 1.2 s from one token),
 // pending deployments never expire, and one tenant's burst of creations delayed another's promote.
 
@@ -44,7 +47,7 @@ describe("quotas", () => {
     expect((await api(c().master, "GET", "/api/sites", undefined, t)).body.map((s: { name: string }) => s.name).sort()).toEqual(["q-s1", "q-s2", "q-s3"]);
     // A deploy to a site the account already has still works.
     expect((await createDeployment(c(), t, "q-s1")).status).toBe(201);
-  });
+  }, SLOW);
 
   test("concurrent site creations cannot pass the last free slot", async () => {
     const t = await c().user("race@example.com");
@@ -52,7 +55,7 @@ describe("quotas", () => {
     expect(all.filter((r) => r.status === 201).length).toBe(3);
     expect(all.filter((r) => r.status === 403 && r.body.error.code === "quota_exceeded").length).toBe(9);
     expect((await api(c().master, "GET", "/api/sites", undefined, t)).body.length).toBe(3);
-  });
+  }, SLOW);
 
   test("deployments over the hourly quota are refused with 429, and deleting the site gives none back", async () => {
     const t = await c().user("rate@example.com");
@@ -69,7 +72,7 @@ describe("quotas", () => {
     const again = await createDeployment(c(), t, "q-rate-2");
     expect(again.status).toBe(429);
     expect((await api(c().master, "GET", "/api/site/q-rate-2", undefined, t)).status).toBe(404);
-  });
+  }, SLOW);
 
   test("a deployment over the files quota is refused with 413 before anything is created", async () => {
     const t = await c().user("files@example.com");
@@ -79,7 +82,7 @@ describe("quotas", () => {
     expect(r.body.error.message).toContain("files_per_deployment: 50");
     expect((await api(c().master, "GET", "/api/site/q-files", undefined, t)).status).toBe(404);
     expect((await createDeployment(c(), t, "q-files", Array.from({ length: 50 }, (_, i) => entry(`f${i}.html`)))).status).toBe(201);
-  });
+  }, SLOW);
 
   test("bytes kept count every live deployment of the account; over the quota is 413, and deleting a site frees its bytes", async () => {
     const t = await c().user("bytes@example.com");
@@ -97,7 +100,7 @@ describe("quotas", () => {
     expect(own.body.usage.bytes).toBe(600 * 1024);
     expect((await api(c().master, "DELETE", "/api/site/q-bytes", undefined, t)).status).toBe(200);
     expect((await createDeployment(c(), t, "q-bytes-2", big("b.bin", 600))).status).toBe(201);
-  });
+  }, SLOW);
 
   test("an admin raises one account's quota; other accounts keep the default; only an admin may", async () => {
     const t = await c().user("raised@example.com");
@@ -121,7 +124,7 @@ describe("quotas", () => {
     expect(reset.body.limits.sites).toBe(3);
     expect((await api(c().master, "PATCH", `/api/users/${id}/quota`, { sites: 0 }, c().admin.token)).status).toBe(400);
     expect((await api(c().master, "PATCH", "/api/users/nosuchuser/quota", { sites: 5 }, c().admin.token)).status).toBe(404);
-  });
+  }, SLOW);
 
   test("a burst of deployment creations from one tenant is refused early, and another tenant's promote still goes live", async () => {
     const attacker = await c().user("burst@example.com");
@@ -147,7 +150,7 @@ describe("quotas", () => {
     expect(results.filter((r) => r.status === 429).length).toBe(295);
     // Timings are reported, not asserted (shared CI machines).
     console.log(`burst of 300 creations: ${Math.round(performance.now() - t0)} ms; victim's promote live after ${Math.round(live)} ms`);
-  });
+  }, SLOW);
 });
 
 describe("abandoned uploads expire", () => {
@@ -171,7 +174,7 @@ describe("abandoned uploads expire", () => {
     expect(d.status).toBe("failed");
     expect(d.error).toBe("Upload abandoned");
     expect(d.events.some((e: { message: string }) => e.message.startsWith("Upload abandoned"))).toBe(true);
-  });
+  }, SLOW);
 
   test("an upload that finishes after its deployment expired does not bring it back", async () => {
     const t = await c().user("late@example.com");
@@ -193,5 +196,5 @@ describe("abandoned uploads expire", () => {
     expect(d.body.status).toBe("failed");
     const promote = await api(c().master, "POST", "/api/site/q-late/promote", { deployment_id: id }, t);
     expect(promote.status).toBe(409);
-  });
+  }, SLOW);
 });
