@@ -1,5 +1,5 @@
 import type { Statement } from "bun:sqlite";
-import { and, count, desc, eq, gt } from "drizzle-orm";
+import { and, count, eq, gt } from "drizzle-orm";
 import type { Db } from "../../db";
 import { deployments, sites, userQuotas, users } from "../../db/schema";
 import type { QuotaInfo, QuotaUpdate } from "../../protocol/quota";
@@ -28,7 +28,7 @@ type Override = typeof userQuotas.$inferSelect;
  * synchronous), so concurrent requests cannot both pass the last free slot.
  */
 export class QuotaService {
-  /** recent: each account's deployment creations of the last hour, so deleting a site gives none back. */
+  /** recent: each account's deployment creation times of the last hour, oldest first (see recentOf). */
   private recent = new Map<string, number[]>();
   private keptBytes: Statement<{ bytes: number }, [string, string]>;
 
@@ -76,10 +76,7 @@ export class QuotaService {
 
   /** recordDeployment counts a created deployment towards the hour (call right after inserting it). */
   recordDeployment(userId: string) {
-    if (this.exempt(userId)) return;
-    const list = this.recent.get(userId) ?? [];
-    list.push(Date.now());
-    this.recent.set(userId, list);
+    if (!this.exempt(userId)) this.recentOf(userId).push(Date.now());
   }
 
   /** prune forgets creations older than an hour, so the map stays as small as the hour's activity. */
@@ -150,35 +147,40 @@ export class QuotaService {
 
   /**
    * hourFull tells whether the account created `limit` deployments in the last hour, and when the
-   * oldest of those leaves the window. It counts both the rows (which survive a restart) and the
-   * creations remembered here (which survive deleting the site, and with it its rows). It reads at
-   * most `limit` index entries, however many deployments the account has.
+   * oldest of those leaves the window. O(1) per check: see `recentOf`.
    */
   private hourFull(userId: string, limit: number): { freesAt: number } | null {
-    const since = Date.now() - HOUR_MS;
-    const remembered = (this.recent.get(userId) ?? []).filter((t) => t > since);
-    if (remembered.length >= limit) return { freesAt: remembered[remembered.length - limit]! + HOUR_MS };
-    const nth = this.db
-      .select({ at: deployments.createdAt })
-      .from(deployments)
-      .where(and(eq(deployments.creatorId, userId), gt(deployments.createdAt, new Date(since).toISOString())))
-      .orderBy(desc(deployments.createdAt))
-      .limit(1)
-      .offset(limit - 1)
-      .get();
-    return nth ? { freesAt: Date.parse(nth.at) + HOUR_MS } : null;
+    const list = this.recentOf(userId);
+    return list.length >= limit ? { freesAt: list[list.length - limit]! + HOUR_MS } : null;
   }
 
   /** deploysLastHour counts the account's creations of the last hour (for GET .../quota). */
   private deploysLastHour(userId: string): number {
+    return this.recentOf(userId).length;
+  }
+
+  /**
+   * recentOf answers the account's creation times of the last hour, oldest first. The list is
+   * loaded from the deployments' rows the first time (so a restart forgets nothing) and then kept
+   * here as deployments are created, so deleting a site, which deletes its rows, gives none back.
+   */
+  private recentOf(userId: string): number[] {
     const since = Date.now() - HOUR_MS;
-    const remembered = (this.recent.get(userId) ?? []).filter((t) => t > since).length;
-    const rows = this.db
-      .select({ n: count() })
-      .from(deployments)
-      .where(and(eq(deployments.creatorId, userId), gt(deployments.createdAt, new Date(since).toISOString())))
-      .get()?.n ?? 0;
-    return Math.max(remembered, rows);
+    let list = this.recent.get(userId);
+    if (!list) {
+      list = this.db
+        .select({ at: deployments.createdAt })
+        .from(deployments)
+        .where(and(eq(deployments.creatorId, userId), gt(deployments.createdAt, new Date(since).toISOString())))
+        .orderBy(deployments.createdAt)
+        .all()
+        .map((r) => Date.parse(r.at));
+      this.recent.set(userId, list);
+    }
+    let drop = 0;
+    while (drop < list.length && list[drop]! <= since) drop++;
+    if (drop) list.splice(0, drop);
+    return list;
   }
 
   /** bytesKept sums the account's deployments that nodes keep (see KEPT_PER_SITE). */
