@@ -5,6 +5,7 @@ import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type 
 import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
 import { Progress, bytes, dim, info, red } from "./output";
+import { SPROUTIGNORE } from "./deploy-ignore";
 import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
 
 /** DeployResult is what `sprout deploy --json` prints. */
@@ -17,6 +18,8 @@ export interface DeployResult {
   url: string;
   preview_url: string;
   files_total: number;
+  /** files_ignored: files of the folder left out (dotfiles, node_modules, .sproutignore). */
+  files_ignored: number;
   files_uploaded: number;
   bytes_total: number;
   bytes_uploaded: number;
@@ -29,7 +32,9 @@ export interface DeployResult {
  */
 export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: { quiet?: boolean } = {}): Promise<DeployResult> {
   const say = opts.quiet ? () => {} : info;
-  const files = walkSite(dir);
+  const { files, ignored, ignoredExamples } = walkSite(dir);
+  if (ignored)
+    say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
   protectPasswords(files, site);
   const hashing = new Progress("Hashing");
   const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
@@ -49,9 +54,9 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
     const d = await follow(api, dep.id, production, () => {}, 5000).catch(() => null);
     if (!d || d.status !== "failed") throw e;
     say(`  ${red(d.error ?? e.message)}`);
-    return result(d);
+    return result(d, ignored);
   }
-  return result(await follow(api, dep.id, production, say));
+  return result(await follow(api, dep.id, production, say), ignored);
 }
 
 async function upload(created: DeploymentCreated, manifest: Manifest, files: LocalFile[], say: (l: string) => void, quiet?: boolean) {
@@ -93,7 +98,7 @@ async function upload(created: DeploymentCreated, manifest: Manifest, files: Loc
   if (!answer.staged) throw new SproutError(500, "not_staged", "The node did not receive every file.", "Run the deploy again: it uploads only what is still missing.");
 }
 
-function result(final: DeploymentInfo): DeployResult {
+function result(final: DeploymentInfo, ignored: number): DeployResult {
   return {
     deployment_id: final.id,
     site: final.site,
@@ -103,6 +108,7 @@ function result(final: DeploymentInfo): DeployResult {
     url: final.url,
     preview_url: final.preview_url,
     files_total: final.files_total,
+    files_ignored: ignored,
     files_uploaded: final.files_uploaded,
     bytes_total: final.bytes_total,
     bytes_uploaded: final.bytes_uploaded,

@@ -7,9 +7,7 @@ import { sortManifest } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
 import { cacheDir } from "./credentials";
 import { redactHeaders } from "../shared/htpasswd";
-
-/** Folders and files that never belong to a built site. */
-const SKIP = new Set([".git", "node_modules", ".DS_Store", ".sprout"]);
+import { DeployIgnore, SPROUTIGNORE, countFiles } from "./deploy-ignore";
 
 export interface LocalFile {
   path: string;
@@ -20,33 +18,52 @@ export interface LocalFile {
   content?: Uint8Array;
 }
 
+/** SiteFiles is what a deploy sends, and how many files it left out (see deploy-ignore.ts). */
+export interface SiteFiles {
+  files: LocalFile[];
+  /** ignored: files left out (dotfiles, node_modules, .sproutignore), counted inside left-out folders too. */
+  ignored: number;
+  /** ignoredExamples: the first few left-out paths (folders end in `/`), to show the user. */
+  ignoredExamples: string[];
+}
+
 /**
- * walkSite lists the regular files of a built site. A symbolic link or special file is an error that
- * names it, raised before anything is sent: the node accepts regular files only.
+ * walkSite lists the regular files of a built site, leaving out dotfiles, dot-folders (except
+ * `.well-known`), `node_modules` and what `.sproutignore` names. A symbolic link or special file
+ * that is not left out is an error that names it, raised before anything is sent: the node accepts
+ * regular files only.
  */
-export function walkSite(root: string): LocalFile[] {
+export function walkSite(root: string): SiteFiles {
   const base = resolve(root);
   if (!existsSync(base)) throw badRequest("no_dir", `Folder ${root} does not exist.`, "Build your site first, e.g. `npm run build`, then deploy its output folder.");
   if (!statSync(base).isDirectory()) throw badRequest("not_dir", `${root} is not a folder.`);
+  const rules = new DeployIgnore(base);
   const out: LocalFile[] = [];
+  let ignored = 0;
+  const ignoredExamples: string[] = [];
   const visit = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      if (SKIP.has(name)) continue;
+    for (const name of readdirSync(dir).sort()) {
       const abs = join(dir, name);
       const st = lstatSync(abs);
       const rel = relative(base, abs).split(sep).join("/");
-      if (st.isSymbolicLink()) throw badRequest("symlink", `${rel} is a symbolic link; Sprout deploys regular files only.`, "Replace the link with a copy of the file.");
+      if (rules.leavesOut(rel, name, st.isDirectory())) {
+        ignored += st.isDirectory() ? countFiles(abs) : 1;
+        if (ignoredExamples.length < 5) ignoredExamples.push(st.isDirectory() ? `${rel}/` : rel);
+        continue;
+      }
+      if (st.isSymbolicLink()) throw badRequest("symlink", `${rel} is a symbolic link; Sprout deploys regular files only.`, `Replace the link with a copy of the file, or list it in ${SPROUTIGNORE}.`);
       if (st.isDirectory()) visit(abs);
       else if (st.isFile()) {
         const why = sitePathProblem(rel);
-        if (why) throw badRequest("bad_path", `${rel}: ${why}.`);
+        if (why) throw badRequest("bad_path", `${rel}: ${why}.`, `Rename it, or list it in ${SPROUTIGNORE}.`);
         out.push({ path: rel, abs, size: st.size, mtimeMs: st.mtimeMs });
-      } else throw badRequest("special_file", `${rel} is not a regular file (device, socket or FIFO).`);
+      } else throw badRequest("special_file", `${rel} is not a regular file (device, socket or FIFO).`, `Remove it, or list it in ${SPROUTIGNORE}.`);
     }
   };
   visit(base);
-  if (!out.length) throw badRequest("empty", `${root} has no files to deploy.`);
-  return out;
+  if (!out.length)
+    throw badRequest("empty", `${root} has no files to deploy${ignored ? ` (${ignored} left out: dotfiles, node_modules and ${SPROUTIGNORE} patterns)` : ""}.`);
+  return { files: out, ignored, ignoredExamples };
 }
 
 /**

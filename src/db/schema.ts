@@ -78,7 +78,12 @@ export const deployments = sqliteTable("deployments", {
   promotedAt: text("promoted_at"),
   createdAt: text("created_at").notNull(),
   finishedAt: text("finished_at"),
-}, (t) => [index("deployments_site").on(t.siteId, t.createdAt)]);
+}, (t) => [
+  index("deployments_site").on(t.siteId, t.createdAt),
+  // Quota checks count an account's deployments of the last hour; the upload expiry job finds stale ones.
+  index("deployments_creator_created").on(t.creatorId, t.createdAt),
+  index("deployments_status_created").on(t.status, t.createdAt),
+]);
 
 export const deploymentEvents = sqliteTable("deployment_events", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -134,6 +139,19 @@ export const tasks = sqliteTable("tasks", {
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
 }, (t) => [index("tasks_agent_status").on(t.agentId, t.status)]);
+
+/**
+ * user_quotas holds an admin's per-user overrides of the master's --quota-* defaults; a NULL column
+ * means the default applies (services/quotas.ts).
+ */
+export const userQuotas = sqliteTable("user_quotas", {
+  userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  sites: integer("sites"),
+  deploysPerHour: integer("deploys_per_hour"),
+  bytes: integer("bytes"),
+  filesPerDeployment: integer("files_per_deployment"),
+  updatedAt: text("updated_at").notNull(),
+});
 
 export const auditLog = sqliteTable("audit_log", {
   id: integer("id").primaryKey({ autoIncrement: true }),

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError, type Command } from "../cli/command";
+import { UsageError, type Command, type Values } from "../cli/command";
 import { openDb } from "../db";
 import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
@@ -8,10 +8,11 @@ import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { SERVER_BODY_CAP } from "./body-limit";
 import { normalizeIp } from "./client";
-import { DEFAULT_MASTER_CONFIG, type MasterConfig } from "./config";
+import { DEFAULT_MASTER_CONFIG, type MasterConfig, type QuotaLimits } from "./config";
 import { createMaster } from "./server";
 
 const log = logger("master");
+const Q = DEFAULT_MASTER_CONFIG.quotas;
 
 /** masterCommand is `sprout master`: the control plane (API, database, task queue). */
 export const masterCommand: Command = {
@@ -34,11 +35,17 @@ export const masterCommand: Command = {
     "access-ttl": { type: "string", value: "SECONDS", description: "Lifetime of access tokens", env: "SPROUT_ACCESS_TTL", default: "900" },
     "offline-after": { type: "string", value: "SECONDS", description: "A node silent this long is down: deploys stop waiting for it, and it catches up when it returns", env: "SPROUT_OFFLINE_AFTER", default: "15" },
     "heal-after": { type: "string", value: "SECONDS", description: "A node down this long has its sites copied to other nodes to keep their replica count", env: "SPROUT_HEAL_AFTER", default: "60" },
+    "quota-sites": { type: "string", value: "N", description: "Sites one account may own (admins set per-user overrides)", env: "SPROUT_QUOTA_SITES", default: String(Q.sites) },
+    "quota-deploys-per-hour": { type: "string", value: "N", description: "Deployments one account may create per hour", env: "SPROUT_QUOTA_DEPLOYS_PER_HOUR", default: String(Q.deploysPerHour) },
+    "quota-bytes": { type: "string", value: "SIZE", description: "Bytes of kept deployments one account may hold (e.g. 10G, 500M)", env: "SPROUT_QUOTA_BYTES", default: "10G" },
+    "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
+    "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com --admin-email you@example.com",
     "SPROUT_ADMIN_PASSWORD='...' sprout master --admin-email you@example.com",
     "sprout master --trusted-proxy 127.0.0.1 --registration open",
+    "sprout master --quota-sites 10 --quota-deploys-per-hour 30 --quota-bytes 2G --upload-ttl 1800",
   ],
   async run(v) {
     const registration = String(v.registration);
@@ -63,7 +70,9 @@ export const masterCommand: Command = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies };
+    const quotas = parseQuotas(v);
+    const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
@@ -98,3 +107,39 @@ export const masterCommand: Command = {
     return 0;
   },
 };
+
+/** parseQuotas reads the --quota-* flags, reporting every bad one at once. */
+function parseQuotas(v: Values): QuotaLimits {
+  const problems: string[] = [];
+  const take = (f: () => number) => {
+    try {
+      return f();
+    } catch (e) {
+      problems.push((e as Error).message);
+      return 0;
+    }
+  };
+  const quotas: QuotaLimits = {
+    sites: take(() => positiveInt(v["quota-sites"], "--quota-sites")),
+    deploysPerHour: take(() => positiveInt(v["quota-deploys-per-hour"], "--quota-deploys-per-hour")),
+    bytes: take(() => parseSize(String(v["quota-bytes"]), "--quota-bytes")),
+    filesPerDeployment: take(() => positiveInt(v["quota-files"], "--quota-files")),
+  };
+  if (problems.length) throw new UsageError(problems.join("; "));
+  return quotas;
+}
+
+function positiveInt(raw: unknown, flag: string): number {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number`);
+  return n;
+}
+
+/** parseSize reads a byte count with an optional K, M, G or T suffix (powers of 1024). */
+export function parseSize(raw: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(raw.trim());
+  if (!m) throw new UsageError(`${flag} must be a size such as 500M or 10G`);
+  const n = Math.floor(Number(m[1]) * 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase()));
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a size such as 500M or 10G`);
+  return n;
+}

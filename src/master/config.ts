@@ -1,3 +1,5 @@
+import { DEFAULT_LIMITS } from "../shared/manifest";
+
 /** MasterConfig is everything `sprout master` is started with, validated once. */
 export interface MasterConfig {
   /** domain: sites are served at <site>.<domain>. */
@@ -20,6 +22,22 @@ export interface MasterConfig {
    * believed (for login throttling and Secure cookies); from anyone else those headers are ignored.
    */
   trustedProxies: string[];
+  /** quotas: each user's limits unless an admin set an override (services/quotas.ts). */
+  quotas: QuotaLimits;
+  /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */
+  uploadTtl: number;
+}
+
+/** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */
+export interface QuotaLimits {
+  /** sites: how many sites the account may own. */
+  sites: number;
+  /** deploysPerHour: deployments the account may create in any 60 minutes. */
+  deploysPerHour: number;
+  /** bytes: total size of the account's deployments that nodes keep. */
+  bytes: number;
+  /** filesPerDeployment: files one deployment may list. */
+  filesPerDeployment: number;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -30,6 +48,8 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   offlineAfter: 15,
   healAfter: 60,
   trustedProxies: [],
+  quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
+  uploadTtl: 3600,
 };
 
 /** now is the current time as the ISO string the database stores. */

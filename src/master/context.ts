@@ -5,6 +5,7 @@ import { ApiTokenService } from "./services/api-tokens";
 import { AuthService, type Caller, type UserCaller } from "./services/auth";
 import { DeploymentService } from "./services/deployments";
 import { loadKeys } from "./services/keys";
+import { QuotaService } from "./services/quotas";
 import { SiteService } from "./services/sites";
 import { TaskQueue } from "./services/tasks";
 import { unauthorized } from "../shared/errors";
@@ -19,6 +20,7 @@ export interface Services {
   deployments: DeploymentService;
   agents: AgentService;
   tasks: TaskQueue;
+  quotas: QuotaService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -32,9 +34,10 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const keys = await loadKeys(db);
   const tasks = new TaskQueue(db);
   const auth = new AuthService(db, keys, config);
-  const sites = new SiteService(db, config, tasks);
+  const quotas = new QuotaService(db, config);
+  const sites = new SiteService(db, config, tasks, quotas);
   const agents = new AgentService(db, config, keys, tasks);
-  const deployments = new DeploymentService(db, config, keys, sites, agents, tasks);
+  const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
   return {
     db,
     config,
@@ -44,6 +47,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     deployments,
     agents,
     tasks,
+    quotas,
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

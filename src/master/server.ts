@@ -9,6 +9,8 @@ import { deploymentRoutes } from "./routes/deployments";
 import { siteRoutes } from "./routes/sites";
 import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
+import { quotaRoutes } from "./routes/quotas";
+import { startUploadExpiry } from "./jobs/upload-expiry";
 
 /**
  * SECURITY_HEADERS go on every answer; PAGE_HEADERS on the admin UI's (anything not under /api):
@@ -23,8 +25,9 @@ const PAGE_HEADERS = {
 
 /**
  * createMaster composes the master: services over one database, the API routes, and the background
- * job that marks silent agents offline. Tests use `app.handle(new Request(...))` on it.
- * Every body is read within its route's size limit (body-limit.ts) before it is parsed.
+ * jobs that mark silent agents offline, heal replicas and expire abandoned uploads. Tests use
+ * `app.handle(new Request(...))` on it. Every body is read within its route's size limit
+ * (body-limit.ts) before it is parsed.
  */
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
@@ -40,16 +43,19 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
     .use(agentRoutes(services))
+    .use(quotaRoutes(services))
     .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
   // Sites whose nodes stayed down get new replicas on the nodes that are up.
   const healing = setInterval(() => services.deployments.heal(config.healAfter), 5000);
+  const stopUploadExpiry = startUploadExpiry(services);
   return {
     app,
     services,
     stop() {
       clearInterval(health);
       clearInterval(healing);
+      stopUploadExpiry();
     },
   };
 }

@@ -3,13 +3,22 @@ import { badRequest } from "./errors";
 /**
  * checkSitePath accepts a path of a file in a deployment or throws a 400 that names it.
  * Refused: empty, absolute, `..` or `.` segments, empty segments, backslashes, NUL and other
- * control characters. Paths are relative and `/`-separated on the wire on every OS.
+ * control characters, and dotfiles (see PUBLIC_DOT_FOLDER). Paths are relative and `/`-separated on
+ * the wire on every OS.
  */
 export function checkSitePath(path: string): string {
   const why = sitePathProblem(path);
   if (why) throw badRequest("bad_path", `Refused path ${JSON.stringify(path.slice(0, 200))}: ${why}.`);
   return path;
 }
+
+/**
+ * PUBLIC_DOT_FOLDER is the one folder whose name starts with a dot that a site may publish
+ * (RFC 8615: security.txt, ACME challenges, app links). Every other segment starting with `.`
+ * (`.env`, `.git/config`, `.htpasswd`) is refused by the master and the agent alike, so neither the
+ * CLI nor the raw API can serve a dotfile to the world.
+ */
+export const PUBLIC_DOT_FOLDER = ".well-known";
 
 /** sitePathProblem says what is wrong with a deployment path, or null when it is fine. */
 export function sitePathProblem(path: string): string | null {
@@ -23,6 +32,7 @@ export function sitePathProblem(path: string): string | null {
     if (seg === "..") return "it contains '..'";
     if (seg === ".") return "it contains '.' as a segment";
     if (seg === "") return "it contains an empty segment";
+    if (seg.startsWith(".") && seg !== PUBLIC_DOT_FOLDER) return `"${seg.slice(0, 60)}" starts with '.': dotfiles and dot-folders are never published (only ${PUBLIC_DOT_FOLDER}/ is)`;
     if (Buffer.byteLength(seg) > 255) return "a segment is longer than 255 bytes";
   }
   return null;

@@ -19,6 +19,7 @@ describe("sitePathProblem", () => {
     expect(sitePathProblem("a//b")).toBe("it contains an empty segment");
     expect(sitePathProblem("a/./b")).toBe("it contains '.' as a segment");
     expect(sitePathProblem("")).toBe("it is empty");
+    for (const p of [".env", "a/.git/config", ".well-known/.x"]) expect(sitePathProblem(p)).toContain("dotfiles and dot-folders are never published");
   });
 });
 

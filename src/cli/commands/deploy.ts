@@ -14,7 +14,9 @@ export const deployCommand: Command = {
     prod: { type: "boolean", description: "Go live on the production URL (default: a preview)" },
     ...JSON_OPT,
   },
-  examples: ["sprout deploy ./dist --site blog --prod", "sprout deploy build --site blog        # a preview at <id>--blog.<domain>", "SPROUT_MASTER=https://sprout.example.com SPROUT_TOKEN=spt_... sprout deploy dist --site blog --prod --json"],
+  examples: ["sprout deploy ./dist --site blog --prod", "sprout deploy build --site blog        # a preview at <id>--blog.<domain>", "SPROUT_MASTER=https://sprout.example.com SPROUT_TOKEN=spt_... sprout deploy dist --site blog --prod --json",
+    "printf 'drafts/\\n*.map\\n' > dist/.sproutignore   # gitignore syntax; .well-known/ is the only dot-folder published",
+  ],
   run: action(async (v, pos) => {
     const name = siteFlag(v);
     const r = await deploy(Api.fromEnv(), pos[0] ?? ".", name, Boolean(v.prod));

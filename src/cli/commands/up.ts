@@ -94,7 +94,9 @@ export const upCommand: Command = {
   run: action(async (v) => {
     const data = resolve(String(v.data));
     mkdirSync(join(data, "logs"), { recursive: true, mode: 0o700 });
-    chmodSync(data, 0o700);
+    // 0711: nginx's workers (unprivileged when this runs as root) pass through to the agent's served
+    // trees; everything else here (tokens, logs, the master) is 0600/0700.
+    chmodSync(data, 0o711);
     const pick = (flag: string) => {
       const l = parseListen(String(v[flag]), `--${flag}`);
       const port = freePortOr(l.hostname, l.port);

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, deploymentEvents, deploymentReplicas, deployments, placements, sites as sitesTable } from "../../db/schema";
 import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
@@ -13,6 +13,7 @@ import type { AgentService } from "./agents";
 import type { MasterKeys } from "./keys";
 import { DEFAULT_REPLICAS, type SiteRow, type SiteService } from "./sites";
 import { logger } from "../../shared/log";
+import type { QuotaService } from "./quotas";
 import type { TaskQueue } from "./tasks";
 
 type Row = typeof deployments.$inferSelect;
@@ -39,21 +40,30 @@ export class DeploymentService {
     private sites: SiteService,
     private agents: AgentService,
     private tasks: TaskQueue,
+    private quotas: QuotaService,
   ) {
     tasks.onResult = (agentId, task, ok, error) => this.onTaskResult(agentId, task, ok, error);
     agents.onBack = (agentId) => this.reconcileAgent(agentId);
     agents.onDown = (agentId) => this.nodeDown(agentId);
   }
 
+  /**
+   * create checks quotas and the manifest before any state changes, then records the deployment and
+   * signs its upload grant. Everything up to the insert is synchronous, so the quota check and the
+   * insert it guards cannot interleave with another request's.
+   */
   async create(userId: string, body: DeploymentCreate): Promise<DeploymentCreated> {
-    const totals = checkManifest(body.manifest);
     const found = this.sites.find(userId, body.site);
     if (found.taken) throw conflict("site_taken", `The site name "${body.site}" belongs to another account.`, "Pick another name with --site.");
+    const declaredBytes = body.manifest.reduce((n, e) => n + e.size, 0);
+    this.quotas.checkDeployment(userId, { files: body.manifest.length, bytes: declaredBytes, newSite: !found.site });
+    const totals = checkManifest(body.manifest);
     const targets = this.chooseAgents(found.site);
     const site = found.site ?? this.sites.create(userId, body.site);
-    this.sites.place(site.id, targets.map((a) => a.id));
-    // Nodes learn the site's settings (SPA...) before the upload ends; applying them twice is harmless.
-    this.sites.syncToAgents(site);
+    // Nodes learn the site's settings (SPA...) before the upload ends. Only a new site or a new node
+    // needs them: settings changes are sent by SiteService.update, and one sync per deployment would
+    // flood the node's task queue and delay every other tenant's activations behind it.
+    if (this.sites.place(site.id, targets.map((a) => a.id)) > 0 || !found.site) this.sites.syncToAgents(site);
     const manifest = sortManifest(body.manifest);
     const digest = manifestDigest(manifest);
     const at = now();
@@ -78,6 +88,7 @@ export class DeploymentService {
       tx.insert(deployments).values(row).run();
       for (const a of targets) tx.insert(deploymentReplicas).values({ deploymentId: row.id, agentId: a.id, state: "pending", updatedAt: at }).run();
     });
+    this.quotas.recordDeployment(userId);
     const primary = targets[0]!;
     this.event(row.id, null, "info", `Deployment created: ${totals.files} files, ${totals.bytes} bytes, ${row.production ? "production" : "preview"}; uploading to ${primary.name}.`);
     const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production });
@@ -123,6 +134,9 @@ export class DeploymentService {
     if (!row || !replica) throw forbidden("This agent holds no replica of that deployment.");
     const level: Level = r.level ?? (r.phase === "failed" ? "error" : "info");
     this.event(row.id, agentId, level, r.message);
+    // Failed is final (e.g. expired as abandoned): a late report is logged but moves nothing, so an
+    // upload finishing after its deployment expired cannot bring it back.
+    if (row.status === "failed") return;
     const at = now();
     const setReplica = (state: "staged" | "active" | "failed") =>
       this.db.update(deploymentReplicas).set({ state, updatedAt: at }).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).run();
@@ -330,6 +344,40 @@ export class DeploymentService {
     return new Set(this.agents.online().map((a) => a.id));
   }
 
+  /**
+   * expireAbandoned fails the deployments still pending or uploading with no news (creation or log
+   * line) for `ttlSeconds`: a CLI that died, a grant never used. Their replicas fail too, so a late
+   * report cannot revive them. Idempotent; answers how many it expired.
+   */
+  expireAbandoned(ttlSeconds: number): number {
+    const cutoff = new Date(Date.now() - ttlSeconds * 1000).toISOString();
+    const stale = this.db
+      .select({ id: deployments.id })
+      .from(deployments)
+      .where(
+        and(
+          inArray(deployments.status, ["pending", "uploading"]),
+          lt(deployments.createdAt, cutoff),
+          sql`coalesce((SELECT max(${deploymentEvents.at}) FROM ${deploymentEvents} WHERE ${deploymentEvents.deploymentId} = ${deployments.id}), ${deployments.createdAt}) < ${cutoff}`,
+        ),
+      )
+      .limit(500)
+      .all();
+    const at = now();
+    const message = `Upload abandoned: nothing arrived for ${describeSeconds(ttlSeconds)}, so this deployment failed. Run the deploy again.`;
+    for (const { id } of stale)
+      this.db.transaction((tx) => {
+        tx
+          .update(deployments)
+          .set({ status: "failed", error: "Upload abandoned", finishedAt: at })
+          .where(and(eq(deployments.id, id), inArray(deployments.status, ["pending", "uploading"])))
+          .run();
+        tx.update(deploymentReplicas).set({ state: "failed", updatedAt: at }).where(and(eq(deploymentReplicas.deploymentId, id), eq(deploymentReplicas.state, "pending"))).run();
+        tx.insert(deploymentEvents).values({ deploymentId: id, agentId: null, level: "error", message, at }).run();
+      });
+    return stale.length;
+  }
+
   /** promote makes a ready deployment of the site production on every node that holds the site. */
   promote(userId: string, siteName: string, deploymentId: string): DeploymentInfo {
     const site = this.sites.owned(userId, siteName);
@@ -419,4 +467,11 @@ export class DeploymentService {
       finished_at: row.finishedAt,
     };
   }
+}
+
+/** describeSeconds says a duration the way the log reads it: "1 h", "90 s", "15 min". */
+function describeSeconds(s: number): string {
+  if (s % 3600 === 0) return `${s / 3600} h`;
+  if (s % 60 === 0) return `${s / 60} min`;
+  return `${s} s`;
 }

@@ -7,6 +7,7 @@ import { productionHost } from "../../shared/hosts";
 import { newId } from "../../shared/ids";
 import { isReservedSiteName } from "../../shared/reserved-names";
 import { now, type MasterConfig } from "../config";
+import type { QuotaService } from "./quotas";
 import type { TaskQueue } from "./tasks";
 
 export type SiteRow = typeof sites.$inferSelect;
@@ -23,13 +24,16 @@ export class SiteService {
     private db: Db,
     private config: MasterConfig,
     private tasks: TaskQueue,
+    private quotas: QuotaService,
   ) {}
 
+  /** create makes a site for `ownerId`, within the account's sites quota. */
   create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}, replicas = DEFAULT_REPLICAS): SiteRow {
     if (isReservedSiteName(name))
       throw badRequest("site_name_reserved", `The site name "${name}" is reserved for the platform.`, "Pick another name with --site.");
     if (this.db.select({ id: sites.id }).from(sites).where(eq(sites.name, name)).get())
       throw conflict("site_taken", `The site name "${name}" is taken.`, "Pick another name with --site.");
+    this.quotas.checkNewSite(ownerId);
     const row: SiteRow = {
       id: newId(),
       name,
@@ -95,10 +99,12 @@ export class SiteService {
     return this.db.select({ a: placements.agentId }).from(placements).where(eq(placements.siteId, siteId)).all().map((r) => r.a);
   }
 
-  /** place records that `agentIds` hold the site (idempotent). */
-  place(siteId: string, agentIds: string[]) {
-    for (const agentId of agentIds)
-      this.db.insert(placements).values({ siteId, agentId, createdAt: now() }).onConflictDoNothing().run();
+  /** place records that `agentIds` hold the site (idempotent); answers how many placements are new. */
+  place(siteId: string, agentIds: string[]): number {
+    const held = new Set(this.placementAgents(siteId));
+    const added = agentIds.filter((a) => !held.has(a));
+    for (const agentId of added) this.db.insert(placements).values({ siteId, agentId, createdAt: now() }).onConflictDoNothing().run();
+    return added.length;
   }
 
   /** servingBase is `http://<host>[:port]` as visitors reach the site through one of its nodes. */
