@@ -85,6 +85,10 @@ export const Task = t.Union([
     peers: t.Array(t.String()),
     /** production: activation follows; staging then only checks the rules it will bring. */
     production: t.Boolean(),
+    /** owner: the site's account; the node records that it holds the deployment's blobs. */
+    owner: Id,
+    /** peer_token: the master's permission to fetch the account's blobs from `peers` (GET /api/blob/:sha). */
+    peer_token: t.String(),
   }),
   t.Object({ kind: t.Literal("sync_site"), site: SiteName, settings: SiteSettings, production_deployment_id: t.Union([Id, t.Null()]) }),
   t.Object({ kind: t.Literal("delete_site"), site: SiteName }),
@@ -103,7 +107,17 @@ export const TaskResult = t.Object({
 });
 export type TaskResult = typeof TaskResult.static;
 
-/** AgentHeartbeatSelf is GET /api/heartbeat on the agent itself (no auth): its status. */
+/**
+ * AgentLiveness is GET /api/heartbeat on the agent without credentials: that it runs, nothing more
+ * (the node's load, disk and sites are no business of the open internet).
+ */
+export const AgentLiveness = t.Object({ ok: t.Literal(true), version: t.String() });
+export type AgentLiveness = typeof AgentLiveness.static;
+
+/**
+ * AgentStatus is GET /api/heartbeat on the agent with `Authorization: Bearer` the agent's own token
+ * or a status token the master signed for it: its full status.
+ */
 export const AgentStatus = t.Object({
   name: t.String(),
   agent_id: t.Union([Id, t.Null()]),

@@ -4,7 +4,7 @@ import { agents, deploymentEvents, deploymentReplicas, deployments, sites as sit
 import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
-import { signGrant } from "../../shared/grant";
+import { signGrant, signPeerToken } from "../../shared/grant";
 import { previewHost, productionHost } from "../../shared/hosts";
 import { newId } from "../../shared/ids";
 import { checkManifest, manifestDigest, sortManifest } from "../../shared/manifest";
@@ -70,7 +70,7 @@ export class DeploymentService {
     });
     const primary = targets[0]!;
     this.event(row.id, null, "info", `Deployment created: ${totals.files} files, ${totals.bytes} bytes, ${row.production ? "production" : "preview"}; uploading to ${primary.name}.`);
-    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production });
+    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production, owner: site.ownerId });
     return { deployment: this.info(row, site), upload: { agent_id: primary.id, agent_url: primary.url!, grant } };
   }
 
@@ -132,7 +132,7 @@ export class DeploymentService {
         setReplica("staged");
         if (r.files_uploaded !== undefined)
           this.db.update(deployments).set({ filesUploaded: r.files_uploaded, bytesUploaded: r.bytes_uploaded ?? row.bytesUploaded }).where(eq(deployments.id, row.id)).run();
-        this.afterStaged(row, agentId);
+        void this.afterStaged(row, agentId).catch((e) => this.event(row.id, null, "error", `Replication could not start: ${(e as Error).message}`));
         break;
       case "active":
         setReplica("active");
@@ -146,16 +146,19 @@ export class DeploymentService {
     }
   }
 
-  private afterStaged(row: Row, agentId: string) {
+  private async afterStaged(row: Row, agentId: string) {
     const replicas = this.replicas(row.id);
     const site = this.siteOf(row);
     const pending = replicas.filter((x) => x.state === "pending");
-    // The primary staged from the upload; the others replicate from it.
+    // The primary staged from the upload; the others replicate from it, each with a token that lets
+    // it read the site account's blobs from the primary (and nothing else from anywhere).
     if (pending.length && replicas.filter((x) => x.state === "staged").length === 1) {
       const peer = this.agents.get(agentId).url;
-      for (const p of pending)
-        this.tasks.enqueue(p.agentId, { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers: peer ? [peer] : [], production: row.production });
       this.event(row.id, null, "info", `Replicating to ${pending.length} more node(s).`);
+      for (const p of pending) {
+        const peer_token = await signPeerToken(this.keys.grant.privateJwk, { deployment_id: row.id, owner: site.ownerId, from: agentId, to: p.agentId });
+        this.tasks.enqueue(p.agentId, { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers: peer ? [peer] : [], production: row.production, owner: site.ownerId, peer_token });
+      }
       return;
     }
     if (pending.length || replicas.some((x) => x.state === "failed")) return;
