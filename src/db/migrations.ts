@@ -1,6 +1,10 @@
 // Migrations are embedded in the binary: drizzle's migrate({ migrationsFolder }) reads from disk,
 // which a compiled `sprout` does not have. Add each new file of `bunx drizzle-kit generate` here.
 import m0000 from "./migrations/0000_init.sql" with { type: "text" };
+import m0003 from "./migrations/0003_agents.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
-export const MIGRATIONS: { name: string; sql: string }[] = [{ name: "0000_init", sql: m0000 }];
+export const MIGRATIONS: { name: string; sql: string }[] = [
+  { name: "0000_init", sql: m0000 },
+  { name: "0003_agents", sql: m0003 },
+];

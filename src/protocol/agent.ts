@@ -4,10 +4,19 @@ import { Manifest } from "./deployment";
 import { SiteSettings } from "./site";
 
 /** AgentCreate is POST /api/agent (admin): registers a node and answers its token once. */
+/** AgentUrl is an agent API's base URL, as the admin sets it. */
+export const AgentUrl = t.String({ pattern: "^https?://[^\\s/?#]+(/[^\\s?#]*)?$", maxLength: 300, error: "url: an http:// or https:// URL without query or fragment" });
+
 export const AgentCreate = t.Object({
   name: t.String({ pattern: "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$", error: "agent name: letters, digits, . _ - (max 63)" }),
+  /** url: where CLIs and peers reach the agent API. Unset, the agent's first heartbeat sets it (once). */
+  url: t.Optional(AgentUrl),
 });
 export type AgentCreate = typeof AgentCreate.static;
+
+/** AgentSetUrl is POST /api/agent/:id/url (admin): the agent's reachable URL, e.g. accepting the one it reports. */
+export const AgentSetUrl = t.Object({ url: AgentUrl });
+export type AgentSetUrl = typeof AgentSetUrl.static;
 
 /** AgentCreated answers POST /api/agent and POST /api/:agent_id/token: the token is shown once. */
 export const AgentCreated = t.Object({ id: Id, name: t.String(), token: t.String() });
@@ -29,7 +38,10 @@ export const SystemReport = t.Object({
 });
 export type SystemReport = typeof SystemReport.static;
 
-/** Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds; the first one registers the node's URLs. */
+/**
+ * Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds. The first one registers the
+ * node's URL when the admin set none; later ones cannot move it (a change waits for the admin).
+ */
 export const Heartbeat = t.Object({
   version: t.String(),
   /** url: where the master and CLIs reach this agent's API. */
@@ -56,6 +68,9 @@ export const AgentInfo = t.Object({
   name: t.String(),
   status: t.Union([t.Literal("new"), t.Literal("online"), t.Literal("offline")]),
   url: t.Union([t.String(), t.Null()]),
+  /** url_mismatch: the agent's heartbeats report another URL (`reported_url`) than the pinned `url`. */
+  url_mismatch: t.Boolean(),
+  reported_url: t.Union([t.String(), t.Null()]),
   http_url: t.Union([t.String(), t.Null()]),
   version: t.Union([t.String(), t.Null()]),
   connected: t.Boolean(),

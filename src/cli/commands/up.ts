@@ -108,8 +108,11 @@ export const upCommand: Command = {
       const agentFile = join(data, "agent.json");
       let agent = existsSync(agentFile) ? (JSON.parse(readFileSync(agentFile, "utf8")) as AgentCreated) : null;
       if (!agent) {
-        agent = await api.call<AgentCreated>("POST", "/api/agent", { name: "local" });
+        agent = await api.call<AgentCreated>("POST", "/api/agent", { name: "local", url: `http://${agentAddr}` });
         writeFileSync(agentFile, JSON.stringify(agent), { mode: 0o600 });
+      } else {
+        // The admin's own word: the agent's URL is pinned, and this run may listen elsewhere.
+        await api.call("POST", `/api/agent/${agent.id}/url`, { url: `http://${agentAddr}` });
       }
       // The token goes in the environment, not argv, where `ps` would show it to every user.
       spawn("agent", ["agent", "--master", master, "--name", agent.name, "--listen", agentAddr, "--http-listen", httpAddr, "--data", join(data, "agent")], { SPROUT_AGENT_TOKEN: agent.token });
