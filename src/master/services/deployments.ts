@@ -107,8 +107,11 @@ export class DeploymentService {
     return this.db.select().from(deployments).where(eq(deployments.siteId, site.id)).orderBy(desc(deployments.createdAt)).limit(200).all().map((r) => this.info(r, site));
   }
 
-  /** report applies an agent's StatusReport; the agent must hold a replica of that deployment. */
-  report(agentId: string, r: StatusReport) {
+  /**
+   * report applies an agent's StatusReport; the agent must hold a replica of that deployment. It
+   * resolves once the tasks it causes are queued (replication signs a peer token first).
+   */
+  async report(agentId: string, r: StatusReport): Promise<void> {
     const row = this.db.select().from(deployments).where(eq(deployments.id, r.deployment_id)).get();
     const replica = row && this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
     if (!row || !replica) throw forbidden("This agent holds no replica of that deployment.");
@@ -132,7 +135,7 @@ export class DeploymentService {
         setReplica("staged");
         if (r.files_uploaded !== undefined)
           this.db.update(deployments).set({ filesUploaded: r.files_uploaded, bytesUploaded: r.bytes_uploaded ?? row.bytesUploaded }).where(eq(deployments.id, row.id)).run();
-        void this.afterStaged(row, agentId).catch((e) => this.event(row.id, null, "error", `Replication could not start: ${(e as Error).message}`));
+        await this.afterStaged(row, agentId);
         break;
       case "active":
         setReplica("active");
@@ -220,7 +223,8 @@ export class DeploymentService {
     if (ok || (task.kind !== "activate" && task.kind !== "stage")) return;
     const row = this.db.select().from(deployments).where(eq(deployments.id, task.deployment_id)).get();
     if (!row) return;
-    this.report(agentId, { deployment_id: row.id, phase: row.status === "ready" ? "log" : "failed", level: "error", message: `${task.kind} failed: ${error ?? "unknown error"}` });
+    // A replica the agent no longer holds (site deleted meanwhile) has nothing left to report to.
+    this.report(agentId, { deployment_id: row.id, phase: row.status === "ready" ? "log" : "failed", level: "error", message: `${task.kind} failed: ${error ?? "unknown error"}` }).catch(() => {});
   }
 
   private owned(userId: string, id: string) {
