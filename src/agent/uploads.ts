@@ -335,7 +335,7 @@ function plainPassword(): SproutError {
     422,
     "plain_password",
     "_headers holds a Basic-Auth password in plain text; nodes never store plain passwords.",
-    "Deploy with `sprout deploy`, which hashes them before upload, or write hashes yourself (`openssl passwd -6 PASSWORD`).",
+    "Deploy with `sprout deploy`, which hashes them (SHA-512 crypt) before upload.",
   );
 }
 
