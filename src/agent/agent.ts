@@ -35,6 +35,7 @@ export class Agent {
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
   private worker: WorkerIdentity | null;
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -56,12 +57,12 @@ export class Agent {
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
     this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig);
-    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig);
+    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000);
   }
 
   /** run serves until stop(); it rejects when the master refuses the agent's token. */
   async run(): Promise<void> {
-    const app = agentApp({ uploads: this.uploads, blobs: this.blobs, status: () => this.status() });
+    const app = agentApp({ uploads: this.uploads, blobs: this.blobs, state: this.state, agentToken: this.config.token, status: () => this.status() });
     this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
     this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
@@ -70,6 +71,10 @@ export class Agent {
     const failed = new Promise<void>((_, reject) => (this.fatal = reject));
     void this.heartbeatLoop();
     void this.taskLoop();
+    // Abandoned uploads expire after the upload TTL; checked a few times per TTL (1 s to 1 h apart).
+    this.tasks.sweepUploads();
+    const every = Math.min(Math.max((this.config.uploadTtlSeconds * 1000) / 4, 1000), 3_600_000);
+    this.sweepTimer = setInterval(() => this.tasks.sweepUploads(), every);
     await failed;
   }
 
@@ -152,6 +157,7 @@ export class Agent {
 
   async stop() {
     this.running = false;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.link.close();
     this.tasks.stop();
     await this.nginx.stop();

@@ -1,25 +1,67 @@
 import { Elysia, t } from "elysia";
 import { existsSync } from "node:fs";
+import { timingSafeEqual } from "node:crypto";
 import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, UploadInit } from "../protocol/upload";
 import { Sha256 } from "../protocol/common";
-import { notFound } from "../shared/errors";
+import { SproutError, notFound } from "../shared/errors";
+import { verifyPeerToken, verifyStatusToken } from "../shared/grant";
 import { errorResponse } from "../shared/http-errors";
-import type { AgentStatus } from "../protocol/agent";
+import { VERSION } from "../shared/version";
+import type { AgentLiveness, AgentStatus } from "../protocol/agent";
 import type { BlobStore } from "./blobs";
+import type { StateFile } from "./state";
 import type { Uploads } from "./uploads";
 
+/** AgentAppDeps is what the agent API needs from the agent. */
+export interface AgentAppDeps {
+  uploads: Uploads;
+  blobs: BlobStore;
+  state: StateFile;
+  /** agentToken: the token the agent was started with; it also opens the agent's full status. */
+  agentToken: string;
+  status: () => AgentStatus;
+}
+
 /** agentApp is the agent API (DESIGN.md section 4): status, the two upload steps, and blobs for peers. */
-export const agentApp = (d: { uploads: Uploads; blobs: BlobStore; status: () => AgentStatus }) =>
+export const agentApp = (d: AgentAppDeps) =>
   new Elysia()
     .onError(({ code, error, path }) => errorResponse(code, error, path))
-    .get("/api/heartbeat", () => d.status())
+    // Liveness for anyone; the node's figures only for its own token or a master-signed status token.
+    .get("/api/heartbeat", async ({ request }): Promise<AgentStatus | AgentLiveness> =>
+      (await mayReadStatus(d, bearer(request))) ? d.status() : { ok: true, version: VERSION })
     .post("/api/upload/init", ({ body }) => d.uploads.init(body), { body: UploadInit })
     // The tar body streams straight to the blob store: no parsing, no buffering.
     .post("/api/upload/file", ({ request }) =>
       d.uploads.receive(request.headers.get(UPLOAD_TOKEN_HEADER), request.headers.get(DEPLOYMENT_ID_HEADER), request.body), { parse: "none" })
-    // Blobs are public site content addressed by digest; peers pull them to replicate a deployment.
-    .get("/api/blob/:sha", ({ params }) => {
+    // Peers pull blobs to replicate a deployment, with the master's peer token: only blobs the
+    // deployment's account holds here are answered; any other digest is "not found", held or not.
+    .get("/api/blob/:sha", async ({ params, request }) => {
+      const token = bearer(request);
+      const key = d.state.state.grantPublicKey;
+      if (!token || !key) throw new SproutError(401, "unauthorized", "Blobs are given to peer nodes only, with a peer token from the master.");
+      const claims = await verifyPeerToken(key, token);
+      if (claims.from !== d.state.state.agentId) throw new SproutError(403, "forbidden", "This peer token is for another node.");
       const p = d.blobs.path(params.sha);
-      if (!existsSync(p)) throw notFound("Blob");
+      if (!d.blobs.owners.owns(claims.owner, params.sha) || !existsSync(p)) throw notFound("Blob");
       return new Response(Bun.file(p));
     }, { params: t.Object({ sha: Sha256 }) });
+
+function bearer(request: Request): string | null {
+  const h = request.headers.get("authorization");
+  return h?.startsWith("Bearer ") ? h.slice(7).trim() || null : null;
+}
+
+/** mayReadStatus: the agent's own token (compared in constant time), or a master-signed status token for this agent. */
+async function mayReadStatus(d: AgentAppDeps, token: string | null): Promise<boolean> {
+  if (!token) return false;
+  const a = Buffer.from(token);
+  const b = Buffer.from(d.agentToken);
+  if (a.length === b.length && timingSafeEqual(a, b)) return true;
+  const { grantPublicKey, agentId } = d.state.state;
+  if (!grantPublicKey || !agentId || token.startsWith("spa_")) return false;
+  try {
+    return (await verifyStatusToken(grantPublicKey, token)) === agentId;
+  } catch {
+    return false;
+  }
+}

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { writeFileSync } from "node:fs";
+import { BlobOwners } from "./blob-owners";
 
 const gzipAsync = promisify(gzip);
 
@@ -18,10 +19,15 @@ export class BlobStore {
   private compressing = new Map<string, Promise<void>>();
   /** shards that exist, so adopting a blob does not ask the file system again. */
   private shards = new Set<string>();
+  /** pins: blobs in use by work in progress (replication), which collection must not remove. */
+  private pins = new Map<string, number>();
+  /** owners: which account proved it holds which blob (content isolation between accounts). */
+  readonly owners: BlobOwners;
 
   constructor(dataDir: string) {
     this.root = join(dataDir, "blobs");
     this.tmpDir = join(dataDir, "tmp");
+    this.owners = new BlobOwners(dataDir);
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
   }
@@ -37,6 +43,35 @@ export class BlobStore {
   /** missing answers the distinct digests of `digests` that the store lacks. */
   missing(digests: Iterable<string>): string[] {
     return [...new Set(digests)].filter((d) => !this.has(d));
+  }
+
+  /**
+   * missingFor answers the distinct digests of `digests` that `account` cannot use here: absent, or
+   * present but never proved held by this account (its bytes must come again, be verified, and then
+   * the account holds it too). Works in slices and yields between them, so a manifest of 100,000
+   * files never holds the event loop (heartbeats, other uploads) for long.
+   */
+  async missingFor(account: string, digests: Iterable<string>): Promise<string[]> {
+    const out: string[] = [];
+    let n = 0;
+    for (const d of new Set(digests)) {
+      if (!this.owners.owns(account, d) || !this.has(d)) out.push(d);
+      if (++n % 5000 === 0) await yieldToLoop();
+    }
+    return out;
+  }
+
+  /** pin keeps `digests` from collection until the answered function is called. */
+  pin(digests: Iterable<string>): () => void {
+    const list = [...new Set(digests)];
+    for (const d of list) this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
+    return () => {
+      for (const d of list) {
+        const n = (this.pins.get(d) ?? 1) - 1;
+        if (n > 0) this.pins.set(d, n);
+        else this.pins.delete(d);
+      }
+    };
   }
 
   /** tmpPath is a fresh temporary file name. */
@@ -61,6 +96,7 @@ export class BlobStore {
     const p = this.path(sha);
     if (!existsSync(p) || statSync(p).nlink > 1) return;
     for (const f of [p, `${p}.gz`, `${p}.nogz`]) rmSync(f, { force: true });
+    this.owners.forget([sha]);
     try {
       rmdirSync(join(this.root, sha.slice(0, 2)));
     } catch {
@@ -106,22 +142,36 @@ export class BlobStore {
 
   /**
    * collect removes blobs that no deployment tree links to any more. A blob linked from a tree has
-   * st_nlink >= 2 (the store's name plus the tree's), so nlink == 1 means unreferenced.
+   * st_nlink >= 2 (the store's name plus the tree's), so nlink == 1 means unreferenced. Blobs in
+   * `keep` (those of uploads still pending) and pinned ones stay. Removed blobs lose their owners.
    */
-  collect(): number {
+  collect(keep: ReadonlySet<string> = new Set()): number {
     let removed = 0;
+    const gone: string[] = [];
     for (const dir of readdirSync(this.root)) {
       const d = join(this.root, dir);
       for (const f of readdirSync(d)) {
         if (f.endsWith(".nogz")) continue;
+        const sha = f.endsWith(".gz") ? f.slice(0, -3) : f;
+        if (keep.has(sha) || this.pins.has(sha)) continue;
         const p = join(d, f);
-        if (statSync(p).nlink === 1) {
+        let nlink: number;
+        try {
+          nlink = statSync(p).nlink;
+        } catch {
+          continue; // removed meanwhile (its base blob went first)
+        }
+        if (nlink === 1) {
           rmSync(p, { force: true });
-          if (!f.endsWith(".gz")) rmSync(`${p}.nogz`, { force: true });
+          if (!f.endsWith(".gz")) {
+            rmSync(`${p}.nogz`, { force: true });
+            gone.push(sha);
+          }
           removed++;
         }
       }
     }
+    if (gone.length) this.owners.forget(gone);
     return removed;
   }
 
@@ -131,3 +181,8 @@ export class BlobStore {
   }
 }
 
+
+/** yieldToLoop lets timers and other requests run between slices of long work. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

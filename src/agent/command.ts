@@ -27,6 +27,7 @@ export const agentCommand: Command = {
     "nginx-user": { type: "string", value: "USER[:GROUP]", description: "Unprivileged user nginx's workers run as when the agent runs as root (default: nobody)", env: "SPROUT_NGINX_USER" },
     retain: { type: "string", value: "N", description: "Deployments kept per site besides production and the one before", env: "SPROUT_RETAIN", default: "20" },
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
+    "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
@@ -66,6 +67,7 @@ export const agentCommand: Command = {
       nginxUser: typeof v["nginx-user"] === "string" ? v["nginx-user"] : undefined,
       retain: num("retain"),
       limits: { ...DEFAULT_LIMITS, maxFileBytes: num("max-file-size"), maxTotalBytes: num("max-total-size") },
+      uploadTtlSeconds: Math.max(1, num("upload-ttl")),
     });
     let code = 0;
     await Promise.race([

@@ -16,4 +16,6 @@ export interface AgentConfig {
   /** retain: deployments kept per site besides the production one and the one before it. */
   retain: number;
   limits: ManifestLimits;
+  /** uploadTtlSeconds: an upload not staged by then is abandoned; its record and the blobs only it kept go. */
+  uploadTtlSeconds: number;
 }

@@ -124,7 +124,8 @@ export class Deployments {
       for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
-      rmSync(this.rulesDir(site, id), { recursive: true, force: true });
+      // The rules belong to whichever attempt installed the tree: remove them only if none did.
+      if (!existsSync(final)) rmSync(this.rulesDir(site, id), { recursive: true, force: true });
       throw e;
     }
     return { files: manifest.length, gz };
@@ -191,9 +192,10 @@ export class Deployments {
 
   /**
    * collect keeps, per site, the production deployment, the one before it and the newest `retain`
-   * others (preview URLs keep working for those), removes the rest, then unreferenced blobs.
+   * others (preview URLs keep working for those), removes the rest, then unreferenced blobs
+   * (except `keep`: those of pending uploads).
    */
-  collect(): { deployments: number; blobs: number } {
+  collect(keep?: ReadonlySet<string>): { deployments: number; blobs: number } {
     let removed = 0;
     for (const site of this.sites()) {
       const dir = join(this.sitesDir, site, "deploys");
@@ -216,6 +218,6 @@ export class Deployments {
         removed++;
       }
     }
-    return { deployments: removed, blobs: removed ? this.blobs.collect() : 0 };
+    return { deployments: removed, blobs: removed ? this.blobs.collect(keep) : 0 };
   }
 }

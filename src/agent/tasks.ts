@@ -23,6 +23,8 @@ export class TaskRunner {
     private nginx: NginxProcess,
     private link: MasterLink,
     private siteConfig: SiteConfigurator,
+    /** uploadTtlMs: how long an upload record (and the blobs it keeps) lives before it expires. */
+    private uploadTtlMs: number,
   ) {}
 
   async apply(task: Task): Promise<void> {
@@ -47,11 +49,20 @@ export class TaskRunner {
         return;
       }
       case "stage": {
-        if (!this.deployments.isStaged(task.site, task.deployment_id)) {
-          await this.fetchFromPeers(task.manifest.map((e) => e.sha256), task.peers);
-          await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production);
-        } else {
+        const digests = task.manifest.map((e) => e.sha256);
+        if (this.deployments.isStaged(task.site, task.deployment_id)) {
+          this.blobs.owners.add(task.owner, digests);
           this.link.report({ deployment_id: task.deployment_id, phase: "staged", message: "Already staged." });
+          return;
+        }
+        const unpin = this.blobs.pin(digests);
+        try {
+          await this.fetchFromPeers(digests, task.peers, task.peer_token);
+          // The master vouches for the account: a node verified these bytes when the account uploaded them.
+          this.blobs.owners.add(task.owner, digests);
+          await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production, task.owner);
+        } finally {
+          unpin();
         }
         return;
       }
@@ -62,25 +73,32 @@ export class TaskRunner {
         return;
       }
       case "delete_site": {
+        // The site's files go, then at once every blob no other deployment links (nor a pending
+        // upload of another site keeps), with its upload records: deleting a site frees its disk.
         this.deployments.deleteSite(task.site);
         if (this.nginx.writeSiteInclude(task.site, null)) await this.nginx.reload();
-        this.scheduleGc();
+        this.uploads.expire(this.uploadTtlMs, task.site);
+        const blobs = this.blobs.collect(this.uploads.keepDigests());
+        log.info("site deleted", { site: task.site, blobs });
         return;
       }
       case "gc": {
-        const r = this.deployments.collect();
+        const r = this.deployments.collect(this.uploads.keepDigests());
         log.info("garbage collected", r);
         return;
       }
     }
   }
 
-  /** fetchFromPeers pulls missing blobs from nodes that hold them, verifying each digest. */
-  private async fetchFromPeers(digests: string[], peers: string[]) {
+  /**
+   * fetchFromPeers pulls missing blobs from nodes that hold them, verifying each digest. Each request
+   * carries the master's peer token: the peer answers only blobs the deployment's account holds.
+   */
+  private async fetchFromPeers(digests: string[], peers: string[], peerToken: string) {
     for (const sha of this.blobs.missing(digests)) {
       let ok = false;
       for (const peer of peers) {
-        const res = await fetch(`${peer}/api/blob/${sha}`).catch(() => null);
+        const res = await fetch(`${peer}/api/blob/${sha}`, { headers: { authorization: `Bearer ${peerToken}` } }).catch(() => null);
         if (!res?.ok) continue;
         const bytes = new Uint8Array(await res.arrayBuffer());
         if (new Bun.CryptoHasher("sha256").update(bytes).digest("hex") !== sha) continue;
@@ -94,13 +112,27 @@ export class TaskRunner {
     }
   }
 
+  /**
+   * sweepUploads expires abandoned uploads (records older than the upload TTL) and collects the
+   * blobs only they kept. The agent runs it on a timer.
+   */
+  sweepUploads() {
+    try {
+      if (!this.uploads.expire(this.uploadTtlMs)) return;
+      const blobs = this.blobs.collect(this.uploads.keepDigests());
+      log.info("expired abandoned uploads", { blobs });
+    } catch (e) {
+      log.warn("expiring uploads failed", { error: (e as Error).message });
+    }
+  }
+
   /** scheduleGc collects once a few seconds after the last activation, not on every one. */
   private scheduleGc() {
     if (this.gcTimer) clearTimeout(this.gcTimer);
     this.gcTimer = setTimeout(() => {
       this.gcTimer = null;
       try {
-        const r = this.deployments.collect();
+        const r = this.deployments.collect(this.uploads.keepDigests());
         if (r.deployments) log.info("garbage collected", r);
       } catch (e) {
         log.warn("garbage collection failed", { error: (e as Error).message });

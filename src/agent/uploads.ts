@@ -1,14 +1,16 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { extract as tarExtract, type Header as Headers } from "tar-stream";
 import type { Manifest, StatusReport } from "../protocol/deployment";
 import type { UploadFileAnswer, UploadInit, UploadInitAnswer } from "../protocol/upload";
-import { SproutError, badRequest, conflict, forbidden, tooLarge, unavailable } from "../shared/errors";
+import { SproutError, badRequest, conflict, forbidden, tooLarge, tooMany, unavailable } from "../shared/errors";
+import { hasPlainPassword } from "../shared/htpasswd";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
 import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
-import type { BlobStore } from "./blobs";
+import { yieldToLoop, type BlobStore } from "./blobs";
+import { DeploymentLock, InitLimiter } from "./deployment-lock";
 import type { Deployments } from "./deployments";
 import { isCompressible } from "./compressible";
 import type { StateFile } from "./state";
@@ -17,9 +19,14 @@ import type { SiteConfigurator } from "./site-config";
 /** SMALL_FILE: entries up to this size are gathered in memory rather than streamed to disk. */
 const SMALL_FILE = 4 * 1024 * 1024;
 
-/** PendingUpload is <data>/uploads/<deployment>.json: the manifest a grant allowed, until staged. */
+/**
+ * PendingUpload is <data>/uploads/<deployment>.json: the manifest a grant allowed, until staged.
+ * It expires after the upload TTL (its file's age): an abandoned upload then frees what it kept.
+ */
 interface PendingUpload {
   site: string;
+  /** owner: the account whose grant started the upload; blobs it sends become that account's. */
+  owner: string;
   manifest: Manifest;
   manifest_digest: string;
   production: boolean;
@@ -33,6 +40,9 @@ interface PendingUpload {
  */
 export class Uploads {
   private dir: string;
+  /** lock: one init, upload or staging at a time per deployment. */
+  readonly lock = new DeploymentLock();
+  private inits = new InitLimiter();
 
   constructor(
     dataDir: string,
@@ -47,6 +57,12 @@ export class Uploads {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
+  /**
+   * init checks the master's grant and answers what the grant's account must send: digests this node
+   * lacks, or holds only for other accounts. Its work is linear in the manifest (bounded by the
+   * manifest limits) and yields to the event loop as it goes; one grant may start a few inits a
+   * minute, one at a time, and only while its deployment is still open on this node.
+   */
   async init(body: UploadInit): Promise<UploadInitAnswer> {
     const { agentId, grantPublicKey } = this.state.state;
     if (!agentId || !grantPublicKey)
@@ -54,45 +70,71 @@ export class Uploads {
     const grant = await verifyGrant(grantPublicKey, body.grant);
     if (grant.agent_id !== agentId) throw forbidden("This upload grant is for another node.");
     if (grant.deployment_id !== body.deployment_id) throw forbidden("This upload grant is for another deployment.");
-    checkManifest(body.manifest, this.limits);
-    if (manifestDigest(body.manifest) !== grant.manifest_digest)
-      throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
     this.assertOpen(grant.site, body.deployment_id);
-    const pending: PendingUpload = { site: grant.site, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
-    writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending));
-    const missing = this.blobs.missing(body.manifest.map((e) => e.sha256));
-    const need = body.manifest.filter((e) => missing.includes(e.sha256));
-    this.report({
-      deployment_id: body.deployment_id,
-      phase: "uploading",
-      message: `Node has ${body.manifest.length - need.length} of ${body.manifest.length} files; ${missing.length} to upload.`,
-      files_uploaded: 0,
-      bytes_uploaded: 0,
+    if (!this.inits.take(body.deployment_id))
+      throw tooMany(`Deployment ${body.deployment_id} started too many uploads in a short time.`, "Wait a minute, or run the deploy again: it creates a new deployment.");
+    return this.lock.tryRun(body.deployment_id, async () => {
+      this.assertOpen(grant.site, body.deployment_id);
+      checkManifest(body.manifest, this.limits);
+      await yieldToLoop();
+      if (manifestDigest(body.manifest) !== grant.manifest_digest)
+        throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
+      await yieldToLoop();
+      const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
+      writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
+      const missing = await this.blobs.missingFor(grant.owner, body.manifest.map((e) => e.sha256));
+      const lacking = new Set(missing);
+      let need = 0;
+      for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
+      this.report({
+        deployment_id: body.deployment_id,
+        phase: "uploading",
+        message: `Node has ${body.manifest.length - need} of ${body.manifest.length} files; ${missing.length} to upload.`,
+        files_uploaded: 0,
+        bytes_uploaded: 0,
+      });
+      const upload_token = await signUploadToken(this.state.uploadSecret(), { site: grant.site, deployment_id: body.deployment_id, manifest_digest: grant.manifest_digest, owner: grant.owner });
+      return { upload_token, missing };
     });
-    const upload_token = await signUploadToken(this.state.uploadSecret(), { site: grant.site, deployment_id: body.deployment_id, manifest_digest: grant.manifest_digest });
-    return { upload_token, missing };
   }
 
-  /** receive consumes the tar stream of POST /api/upload/file. */
+  /**
+   * receive consumes the tar stream of POST /api/upload/file. A second stream to the same deployment
+   * while one runs is refused (409), so two uploads can never stage one deployment at once.
+   */
   async receive(token: string | null, deploymentId: string | null, body: ReadableStream<Uint8Array> | null): Promise<UploadFileAnswer> {
     if (!token) throw new SproutError(401, "unauthorized", "X-Upload-Token header missing.", "Call POST /api/upload/init first.");
     const claims = await verifyUploadToken(this.state.uploadSecret(), token);
     if (!deploymentId || claims.deployment_id !== deploymentId) throw forbidden("This upload token is for another deployment.");
-    this.assertOpen(claims.site, deploymentId);
-    const pending = this.pending(deploymentId);
-    if (!pending || pending.manifest_digest !== claims.manifest_digest) throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
-    const { files, bytes } = body ? await this.extract(body, pending.manifest) : { files: 0, bytes: 0 };
-    const still = this.blobs.missing(pending.manifest.map((e) => e.sha256));
-    this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
-    if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
-    await this.stage(pending.site, deploymentId, pending.manifest, pending.production, { files, bytes });
-    return { files_received: files, bytes_received: bytes, staged: true };
+    return this.lock.tryRun(deploymentId, async () => {
+      this.assertOpen(claims.site, deploymentId);
+      const pending = this.pending(deploymentId);
+      if (!pending || pending.manifest_digest !== claims.manifest_digest || pending.owner !== claims.owner)
+        throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
+      const { files, bytes } = body ? await this.extract(body, pending.manifest, pending.owner) : { files: 0, bytes: 0 };
+      const still = await this.blobs.missingFor(pending.owner, pending.manifest.map((e) => e.sha256));
+      this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
+      if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
+      await this.stageLocked(pending.site, deploymentId, pending.manifest, pending.production, pending.owner, { files, bytes });
+      return { files_received: files, bytes_received: bytes, staged: true };
+    });
   }
 
-  /** stage builds the deployment's tree and reports it (also used by replication). */
-  async stage(site: string, deploymentId: string, manifest: Manifest, production: boolean, uploaded?: { files: number; bytes: number }) {
+  /**
+   * stage builds the deployment's tree and reports it (replication's way in); it waits for any
+   * upload or staging of the same deployment on this node to finish first.
+   */
+  stage(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string): Promise<void> {
+    return this.lock.run(deploymentId, () => this.stageLocked(site, deploymentId, manifest, production, owner));
+  }
+
+  /** stageLocked stages under the deployment's lock; every blob must be held by the deployment's account. */
+  private async stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
+      const notOwned = await this.blobs.missingFor(owner, manifest.map((e) => e.sha256));
+      if (notOwned.length)
+        throw conflict("blobs_not_uploaded", `${notOwned.length} file(s) of deployment ${deploymentId} were not uploaded by this site's account to this node.`, "Run the deploy again: it uploads them.");
       const r = await this.deployments.stage(site, deploymentId, manifest);
       rmSync(this.pendingPath(deploymentId), { force: true });
       await this.configure(site, deploymentId, production);
@@ -133,9 +175,11 @@ export class Uploads {
    * an interrupted upload keeps them and a rerun sends only the rest; but if an entry turns out to be
    * bad, the blobs this request added are removed again: bad input leaves nothing behind.
    */
-  private async extract(body: ReadableStream<Uint8Array>, manifest: Manifest): Promise<{ files: number; bytes: number }> {
+  private async extract(body: ReadableStream<Uint8Array>, manifest: Manifest, owner: string): Promise<{ files: number; bytes: number }> {
     const entries = byPath(manifest);
     const added: string[] = [];
+    /** proved: digests whose bytes this request sent in full and that verified (the account now holds them). */
+    const proved: string[] = [];
     let files = 0;
     let bytes = 0;
     const ex = tarExtract();
@@ -157,8 +201,10 @@ export class Uploads {
         if (h.size !== want.size) throw badRequest("size_mismatch", `${name}: the archive holds ${h.size} bytes, the manifest says ${want.size}.`);
         bytes += h.size ?? 0;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
-        const sha = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
-        if (sha) added.push(sha);
+        if (name === "_headers" && want.size > SMALL_FILE) throw tooLarge(`_headers is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
+        const isNew = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
+        if (isNew) added.push(want.sha256);
+        proved.push(want.sha256);
         files++;
       }
     } catch (e) {
@@ -170,8 +216,10 @@ export class Uploads {
       }
       // A dropped connection or a truncated stream: keep the files that verified in full, so a rerun
       // uploads only the rest. (Each is content-addressed and checked; none can be wrong.)
+      this.blobs.owners.add(owner, proved);
       throw badRequest("bad_archive", `The upload is not a complete tar stream: ${(e as Error).message}.`);
     }
+    this.blobs.owners.add(owner, proved);
     return { files, bytes };
   }
 
@@ -180,7 +228,7 @@ export class Uploads {
    * compressible blob starts its `.gz` in the background. Small files are gathered in memory and
    * written at once (per-file write streams cost more than the bytes on sites of many small files).
    */
-  private async writeVerified(entry: AsyncIterable<Buffer>, name: string, size: number, sha256: string): Promise<string | null> {
+  private async writeVerified(entry: AsyncIterable<Buffer>, name: string, size: number, sha256: string): Promise<boolean> {
     const tmp = this.blobs.tmpPath();
     const hasher = new Bun.CryptoHasher("sha256");
     let body: Buffer | undefined;
@@ -191,7 +239,8 @@ export class Uploads {
         body = Buffer.concat(chunks);
         hasher.update(body);
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
-        if (this.blobs.has(sha256)) return null;
+        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword();
+        if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
       } else {
         const out = createWriteStream(tmp, { mode: 0o644 });
@@ -209,7 +258,7 @@ export class Uploads {
       const existed = this.blobs.has(sha256);
       this.blobs.adopt(tmp, sha256);
       if (isCompressible(name, size)) void this.blobs.precompress(sha256, body).catch(() => {});
-      return existed ? null : sha256;
+      return !existed;
     } catch (e) {
       rmSync(tmp, { force: true });
       throw e;
@@ -230,12 +279,64 @@ export class Uploads {
 
   private pending(deploymentId: string): PendingUpload | null {
     const p = this.pendingPath(deploymentId);
-    return existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as PendingUpload) : null;
+    try {
+      return JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
+    } catch {
+      return null; // none, or cut short by a crash: the upload starts again with init
+    }
+  }
+
+  /** pendingIds lists the deployments with an upload record here. */
+  private pendingIds(): string[] {
+    return readdirSync(this.dir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
+  }
+
+  /**
+   * keepDigests answers the blobs of uploads still pending (not expired): collection leaves them,
+   * so an upload in progress or resumed later keeps what it sent.
+   */
+  keepDigests(): Set<string> {
+    const keep = new Set<string>();
+    for (const id of this.pendingIds()) for (const e of this.pending(id)?.manifest ?? []) keep.add(e.sha256);
+    return keep;
+  }
+
+  /**
+   * expire removes upload records older than `ttlMs` (abandoned uploads), and those of `site` when
+   * given (a deleted site). Answers how many it removed; the caller collects the blobs they kept.
+   */
+  expire(ttlMs: number, site?: string, now = Date.now()): number {
+    let removed = 0;
+    for (const id of this.pendingIds()) {
+      if (this.lock.busy(id)) continue;
+      const p = this.pendingPath(id);
+      let old = false;
+      try {
+        old = now - statSync(p).mtimeMs > ttlMs;
+      } catch {
+        continue;
+      }
+      if (old || (site !== undefined && this.pending(id)?.site === site)) {
+        rmSync(p, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   private pendingPath(deploymentId: string) {
     return join(this.dir, `${deploymentId}.json`);
   }
+}
+
+/** plainPassword refuses a `_headers` with a plain-text Basic-Auth password: the node never keeps one. */
+function plainPassword(): SproutError {
+  return new SproutError(
+    422,
+    "plain_password",
+    "_headers holds a Basic-Auth password in plain text; nodes never store plain passwords.",
+    "Deploy with `sprout deploy`, which hashes them (SHA-512 crypt) before upload.",
+  );
 }
 
 /** entryProblem refuses everything but regular files with a safe relative path. */

@@ -6,7 +6,8 @@ import { sha256Hex } from "../shared/ids";
 import { sortManifest } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
 import { cacheDir } from "./credentials";
-import { redactHeaders } from "../shared/htpasswd";
+import { verify as cryptVerify } from "unixcrypt";
+import { hashPassword, rewriteBasicAuth, toCryptForm } from "../shared/htpasswd";
 import { DeployIgnore, SPROUTIGNORE, countFiles } from "./deploy-ignore";
 
 export interface LocalFile {
@@ -67,17 +68,40 @@ export function walkSite(root: string): SiteFiles {
 }
 
 /**
- * protectPasswords replaces the plain Basic-Auth passwords of a root `_headers` by salted hashes
- * before anything is sent, so they never leave this machine; nodes compile the hashes as they are.
- * The salt is keyed by the site name, so an unchanged file hashes the same on every deploy.
+ * protectPasswords replaces the plain Basic-Auth passwords of a root `_headers` by SHA-512 crypt
+ * hashes with a random salt before anything is sent, so they never leave this machine; nodes compile
+ * the hashes as they are. A password hashed by an earlier deploy of the site keeps its hash (kept in
+ * the CLI's cache, checked against the password), so an unchanged file uploads and reloads nothing.
  */
 export function protectPasswords(files: LocalFile[], site: string): void {
   const f = files.find((x) => x.path === "_headers");
   if (!f) return;
-  const redacted = redactHeaders(readFileSync(f.abs, "utf8"), new TextEncoder().encode(`sprout-site:${site}`));
+  const cacheFile = join(cacheDir(), "basic-auth.json");
+  let cache: Record<string, string> = {};
+  try {
+    cache = JSON.parse(readFileSync(cacheFile, "utf8")) as Record<string, string>;
+  } catch {
+    /* first deploy with Basic-Auth */
+  }
+  let changed = false;
+  const redacted = rewriteBasicAuth(readFileSync(f.abs, "utf8"), (user, password) => {
+    const key = `${site}\0${user}`;
+    const known = cache[key];
+    if (known && cryptVerify(password, toCryptForm(known))) return known;
+    changed = true;
+    return (cache[key] = hashPassword(password));
+  });
   if (redacted === null) return;
   f.content = new TextEncoder().encode(redacted);
   f.size = f.content.length;
+  if (!changed) return;
+  try {
+    mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+    writeFileSync(`${cacheFile}.tmp`, JSON.stringify(cache), { mode: 0o600 });
+    renameSync(`${cacheFile}.tmp`, cacheFile);
+  } catch {
+    /* without the cache the next deploy hashes again (and reloads the node's nginx once) */
+  }
 }
 
 type Cache = Record<string, { size: number; mtimeMs: number; sha256: string }>;

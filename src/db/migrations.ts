@@ -3,6 +3,7 @@
 import m0000 from "./migrations/0000_init.sql" with { type: "text" };
 import m0001 from "./migrations/0001_accounts.sql" with { type: "text" };
 import m0002 from "./migrations/0002_quotas.sql" with { type: "text" };
+import m0003 from "./migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "./migrations/0004_generations.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
@@ -10,5 +11,6 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0000_init", sql: m0000 },
   { name: "0001_accounts", sql: m0001 },
   { name: "0002_quotas", sql: m0002 },
+  { name: "0003_agents", sql: m0003 },
   { name: "0004_generations", sql: m0004 },
 ];

@@ -99,7 +99,10 @@ export const agents = sqliteTable("agents", {
   name: text("name").notNull().unique(),
   tokenHash: text("token_hash").notNull().unique(),
   status: text("status", { enum: ["new", "online", "offline"] }).notNull().default("new"),
+  /** url: where CLIs and peers reach the agent API; set by the admin or pinned at the first heartbeat. */
   url: text("url"),
+  /** reportedUrl: a URL a heartbeat reported that differs from `url`; not used until the admin accepts it. */
+  reportedUrl: text("reported_url"),
   httpUrl: text("http_url"),
   version: text("version"),
   /** system: JSON of protocol/agent.ts SystemReport from the last heartbeat. */

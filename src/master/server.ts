@@ -47,7 +47,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
   // Sites whose nodes stayed down get new replicas on the nodes that are up.
-  const healing = setInterval(() => services.deployments.heal(config.healAfter), 5000);
+  const healing = setInterval(() => void services.deployments.heal(config.healAfter), 5000);
   const stopUploadExpiry = startUploadExpiry(services);
   return {
     app,

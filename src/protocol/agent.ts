@@ -4,10 +4,19 @@ import { Manifest } from "./deployment";
 import { SiteSettings } from "./site";
 
 /** AgentCreate is POST /api/agent (admin): registers a node and answers its token once. */
+/** AgentUrl is an agent API's base URL, as the admin sets it. */
+export const AgentUrl = t.String({ pattern: "^https?://[^\\s/?#]+(/[^\\s?#]*)?$", maxLength: 300, error: "url: an http:// or https:// URL without query or fragment" });
+
 export const AgentCreate = t.Object({
   name: t.String({ pattern: "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$", error: "agent name: letters, digits, . _ - (max 63)" }),
+  /** url: where CLIs and peers reach the agent API. Unset, the agent's first heartbeat sets it (once). */
+  url: t.Optional(AgentUrl),
 });
 export type AgentCreate = typeof AgentCreate.static;
+
+/** AgentSetUrl is POST /api/agent/:id/url (admin): the agent's reachable URL, e.g. accepting the one it reports. */
+export const AgentSetUrl = t.Object({ url: AgentUrl });
+export type AgentSetUrl = typeof AgentSetUrl.static;
 
 /** AgentCreated answers POST /api/agent and POST /api/:agent_id/token: the token is shown once. */
 export const AgentCreated = t.Object({ id: Id, name: t.String(), token: t.String() });
@@ -30,7 +39,10 @@ export const SystemReport = t.Object({
 });
 export type SystemReport = typeof SystemReport.static;
 
-/** Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds; the first one registers the node's URLs. */
+/**
+ * Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds. The first one registers the
+ * node's URL when the admin set none; later ones cannot move it (a change waits for the admin).
+ */
 export const Heartbeat = t.Object({
   version: t.String(),
   /** url: where the master and CLIs reach this agent's API. */
@@ -59,6 +71,9 @@ export const AgentInfo = t.Object({
   name: t.String(),
   status: t.Union([t.Literal("new"), t.Literal("online"), t.Literal("offline")]),
   url: t.Union([t.String(), t.Null()]),
+  /** url_mismatch: the agent's heartbeats report another URL (`reported_url`) than the pinned `url`. */
+  url_mismatch: t.Boolean(),
+  reported_url: t.Union([t.String(), t.Null()]),
   http_url: t.Union([t.String(), t.Null()]),
   version: t.Union([t.String(), t.Null()]),
   connected: t.Boolean(),
@@ -93,6 +108,10 @@ export const Task = t.Union([
     peers: t.Array(t.String()),
     /** production: activation follows; staging then only checks the rules it will bring. */
     production: t.Boolean(),
+    /** owner: the site's account; the node records that it holds the deployment's blobs. */
+    owner: Id,
+    /** peer_token: the master's permission to fetch the account's blobs from `peers` (GET /api/blob/:sha). */
+    peer_token: t.String(),
   }),
   t.Object({ kind: t.Literal("sync_site"), site: SiteName, settings: SiteSettings, production_deployment_id: t.Union([Id, t.Null()]) }),
   t.Object({ kind: t.Literal("delete_site"), site: SiteName }),
@@ -111,7 +130,17 @@ export const TaskResult = t.Object({
 });
 export type TaskResult = typeof TaskResult.static;
 
-/** AgentHeartbeatSelf is GET /api/heartbeat on the agent itself (no auth): its status. */
+/**
+ * AgentLiveness is GET /api/heartbeat on the agent without credentials: that it runs, nothing more
+ * (the node's load, disk and sites are no business of the open internet).
+ */
+export const AgentLiveness = t.Object({ ok: t.Literal(true), version: t.String() });
+export type AgentLiveness = typeof AgentLiveness.static;
+
+/**
+ * AgentStatus is GET /api/heartbeat on the agent with `Authorization: Bearer` the agent's own token
+ * or a status token the master signed for it: its full status.
+ */
 export const AgentStatus = t.Object({
   name: t.String(),
   agent_id: t.Union([Id, t.Null()]),

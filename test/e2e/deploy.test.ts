@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync, symlinkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { type Cluster, site, useCluster } from "../helpers/cluster";
+import { type Cluster, api, site, useCluster } from "../helpers/cluster";
 
 const cl = useCluster();
 let c: Cluster;
@@ -121,7 +121,7 @@ describe("deploy", () => {
     // Exactly one reload: the site "clean" brought _redirects/_headers; the many deploys, previews,
     // promotions and rollbacks of "blog", which has no rules, caused none. (Asked of the agent
     // itself: the master's copy is as old as the last heartbeat.)
-    const self = await (await fetch(`${c.nodes[0]!.url}/api/heartbeat`)).json();
+    const self = (await api(c.nodes[0]!.url, "GET", "/api/heartbeat", undefined, c.nodes[0]!.token)).body;
     expect(self.system.nginx_reloads).toBe(1);
   });
 });

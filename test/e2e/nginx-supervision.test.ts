@@ -46,8 +46,8 @@ describe("nginx supervision", () => {
     await deploy(c, { "index.html": "v2", _redirects: "/old /new 301\n" });
     const r = await c.get(`sup.${c.domain}`, "/old");
     expect([r.status, r.headers.get("location")]).toEqual([301, "/new"]);
-    const hb = await api(c.nodes[0]!.url, "GET", "/api/heartbeat");
-    expect(hb.body.system?.nginx ?? "running").toBe("running");
+    const hb = await api(c.nodes[0]!.url, "GET", "/api/heartbeat", undefined, c.nodes[0]!.token);
+    expect(hb.body.system.nginx).toBe("running");
   });
 
   test("an agent killed hard and started again takes over from the nginx it left running", async () => {

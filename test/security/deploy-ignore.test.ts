@@ -101,7 +101,8 @@ describe("the raw API cannot publish a dotfile either", () => {
     db.close();
     const h = new Bun.CryptoHasher("sha256");
     for (const e of manifest) h.update(`${e.path}\0${e.sha256}\0${e.size}\n`);
-    const grant = await new SignJWT({ site: "raw-node", deployment_id: ok.body.deployment.id, agent_id: c().nodes[0]!.id, manifest_digest: h.digest("hex"), production: false, typ: "sprout-upload-grant" })
+    const owner = (await api(c().master, "GET", "/api/user/info", undefined, c().admin.token)).body.id;
+    const grant = await new SignJWT({ site: "raw-node", deployment_id: ok.body.deployment.id, agent_id: c().nodes[0]!.id, manifest_digest: h.digest("hex"), production: false, owner, typ: "sprout-upload-grant" })
       .setProtectedHeader({ alg: "EdDSA" })
       .setExpirationTime("5m")
       .sign(await importJWK(JSON.parse(keys.privateJwk), "EdDSA"));

@@ -131,12 +131,18 @@ export const upCommand: Command = {
       const agentFile = join(data, "agent.json");
       let agent = existsSync(agentFile) ? (JSON.parse(readFileSync(agentFile, "utf8")) as AgentCreated) : null;
       if (!agent) {
-        agent = await api.call<AgentCreated>("POST", "/api/agent", { name: "local" });
+        agent = await api.call<AgentCreated>("POST", "/api/agent", { name: "local", url: `http://${agentAddr}` });
         writeFileSync(agentFile, JSON.stringify(agent), { mode: 0o600 });
+      } else {
+        // The admin's own word: the agent's URL is pinned, and this run may listen elsewhere.
+        await api.call("POST", `/api/agent/${agent.id}/url`, { url: `http://${agentAddr}` });
       }
       // The token goes in the environment, not argv, where `ps` would show it to every user.
       spawn("agent", ["agent", "--master", master, "--name", agent.name, "--listen", agentAddr, "--http-listen", httpAddr, "--data", join(data, "agent")], { SPROUT_AGENT_TOKEN: agent.token });
-      await waitFor("The agent", async () => ((await api.call<AgentInfo[]>("GET", "/api/agents")).some((a) => a.id === agent!.id && a.status === "online" && a.url === `http://${agentAddr}`) ? true : undefined));
+      // Online as of a heartbeat of this run: the row may still say "online" from the last run.
+      const since = new Date().toISOString();
+      await waitFor("The agent", async () =>
+        (await api.call<AgentInfo[]>("GET", "/api/agents")).some((a) => a.id === agent!.id && a.status === "online" && a.url === `http://${agentAddr}` && (a.last_heartbeat_at ?? "") > since) ? true : undefined);
 
       const site = mkdtempSync(join(tmpdir(), "sprout-example-"));
       writeFileSync(join(site, "index.html"), indexHtml as unknown as string);

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { AgentCreate, Heartbeat, TaskResult } from "../../protocol/agent";
+import { AgentCreate, AgentSetUrl, Heartbeat, TaskResult } from "../../protocol/agent";
 import type { Services } from "../context";
 import { requireAdmin } from "../services/auth";
 
@@ -9,7 +9,7 @@ export const agentRoutes = (s: Services) =>
     .post("/api/agent", async ({ body, request, set }) => {
       requireAdmin(await s.user(request));
       set.status = 201;
-      return s.agents.create(body.name);
+      return s.agents.create(body.name, body.url);
     }, { body: AgentCreate })
     .get("/api/agents", async ({ request }) => {
       requireAdmin(await s.user(request));
@@ -19,6 +19,10 @@ export const agentRoutes = (s: Services) =>
       requireAdmin(await s.user(request));
       return s.agents.info(s.agents.get(params.id));
     })
+    .post("/api/agent/:id/url", async ({ params, body, request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.setUrl(s.agents.byName(params.id).id, body.url);
+    }, { body: AgentSetUrl })
     .post("/api/:agent_id/token", async ({ params, request }) => {
       requireAdmin(await s.user(request));
       return s.agents.rotateToken(params.agent_id);

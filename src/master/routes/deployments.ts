@@ -13,6 +13,6 @@ export const deploymentRoutes = (s: Services) =>
     .get("/api/deployment/:id", async ({ params, query, request }) =>
       s.deployments.get((await s.user(request)).userId, params.id, query.after ?? 0), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })) }) })
     .post("/api/deployment/status", async ({ body, request }) => {
-      s.deployments.report((await s.agent(request)).agentId, body);
+      await s.deployments.report((await s.agent(request)).agentId, body);
       return { ok: true as const };
     }, { body: StatusReport });

@@ -1,4 +1,4 @@
-import { desc, eq } from "drizzle-orm";
+import { desc, eq, or } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents } from "../../db/schema";
 import type { AgentCreated, AgentInfo, Heartbeat, HeartbeatAnswer, SystemReport } from "../../protocol/agent";
@@ -26,13 +26,33 @@ export class AgentService {
     private tasks: TaskQueue,
   ) {}
 
-  create(name: string): AgentCreated {
+  /** create registers a node; `url`, when given, is where CLIs and peers reach it (else its first heartbeat says). */
+  create(name: string, url?: string): AgentCreated {
     if (this.db.select({ id: agents.id }).from(agents).where(eq(agents.name, name)).get())
       throw conflict("agent_exists", `An agent named "${name}" already exists.`, "Pick another name, or rotate its token.");
     const token = TOKEN_PREFIX.agent + newSecret(32);
     const id = newId();
-    this.db.insert(agents).values({ id, name, tokenHash: sha256Hex(token), createdAt: now() }).run();
+    this.db.insert(agents).values({ id, name, tokenHash: sha256Hex(token), url: url ? trimUrl(url) : null, createdAt: now() }).run();
     return { id, name, token };
+  }
+
+  /**
+   * setUrl is the admin's word on where an agent is reached (accepting the URL it reports, or
+   * another); tenants' CLIs and grants go there from now on.
+   */
+  setUrl(id: string, url: string): AgentInfo {
+    const row = this.get(id);
+    const next = trimUrl(url);
+    this.db.update(agents).set({ url: next, reportedUrl: null }).where(eq(agents.id, id)).run();
+    log.info("agent URL set by the admin", { agent: row.name, from: row.url, to: next });
+    return this.info(this.get(id));
+  }
+
+  /** byName finds an agent by its name (or id). */
+  byName(nameOrId: string): Row {
+    const row = this.db.select().from(agents).where(or(eq(agents.name, nameOrId), eq(agents.id, nameOrId))).get();
+    if (!row) throw notFound(`Agent "${nameOrId}"`);
+    return row;
   }
 
   /** rotateToken replaces an agent's token; the old one stops working at once. */
@@ -43,11 +63,21 @@ export class AgentService {
     return { id, name: row.name, token };
   }
 
+  /**
+   * heartbeat records a node's status. Its URL is taken only while none is pinned: whoever holds an
+   * agent token must not be able to send every tenant's CLI (and upload grant) elsewhere. A different
+   * URL is kept as `reported_url`, logged once and shown as a mismatch until the admin accepts it.
+   */
   heartbeat(id: string, hb: Heartbeat): HeartbeatAnswer {
     const before = this.get(id);
+    const reported = trimUrl(hb.url);
+    const url = before.url ?? reported;
+    const reportedUrl = reported === url ? null : reported;
+    if (reportedUrl && reportedUrl !== before.reportedUrl)
+      log.warn("agent reports another URL than its pinned one; not adopted", { agent: before.name, url, reported: reportedUrl, fix: `sprout agents set-url ${before.name} URL` });
     this.db
       .update(agents)
-      .set({ status: "online", url: hb.url, httpUrl: hb.http_url, version: hb.version, system: JSON.stringify(hb.system), lastHeartbeatAt: now() })
+      .set({ status: "online", url, reportedUrl, httpUrl: hb.http_url, version: hb.version, system: JSON.stringify(hb.system), lastHeartbeatAt: now() })
       .where(eq(agents.id, id))
       .run();
     if (before.status !== "online") log.info("agent online", { agent: before.name, url: hb.url });
@@ -88,6 +118,8 @@ export class AgentService {
       name: r.name,
       status: r.status,
       url: r.url,
+      url_mismatch: r.reportedUrl !== null && r.reportedUrl !== r.url,
+      reported_url: r.reportedUrl,
       http_url: r.httpUrl,
       version: r.version,
       connected: this.tasks.connected(r.id),
@@ -96,4 +128,9 @@ export class AgentService {
       created_at: r.createdAt,
     };
   }
+}
+
+/** trimUrl drops trailing slashes, so one URL has one spelling. */
+function trimUrl(url: string): string {
+  return url.replace(/\/+$/, "");
 }

@@ -4,7 +4,7 @@ import { agents, deploymentEvents, deploymentReplicas, deployments, placements, 
 import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
-import { signGrant } from "../../shared/grant";
+import { signGrant, signPeerToken } from "../../shared/grant";
 import { previewHost, productionHost } from "../../shared/hosts";
 import { newId } from "../../shared/ids";
 import { checkManifest, manifestDigest, sortManifest } from "../../shared/manifest";
@@ -43,8 +43,9 @@ export class DeploymentService {
     private quotas: QuotaService,
   ) {
     tasks.onResult = (agentId, task, ok, error) => this.onTaskResult(agentId, task, ok, error);
-    agents.onBack = (agentId) => this.reconcileAgent(agentId);
-    agents.onDown = (agentId) => this.nodeDown(agentId);
+    const warn = (what: string) => (e: Error) => log.warn(`${what} failed`, { error: e.message });
+    agents.onBack = (agentId) => void this.reconcileAgent(agentId).catch(warn("catching a node up"));
+    agents.onDown = (agentId) => void this.nodeDown(agentId).catch(warn("moving on without a node"));
   }
 
   /**
@@ -91,7 +92,7 @@ export class DeploymentService {
     this.quotas.recordDeployment(userId);
     const primary = targets[0]!;
     this.event(row.id, null, "info", `Deployment created: ${totals.files} files, ${totals.bytes} bytes, ${row.production ? "production" : "preview"}; uploading to ${primary.name}.`);
-    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production });
+    const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production, owner: site.ownerId });
     return { deployment: this.info(row, site), upload: { agent_id: primary.id, agent_url: primary.url!, grant } };
   }
 
@@ -127,8 +128,11 @@ export class DeploymentService {
     return this.db.select().from(deployments).where(eq(deployments.siteId, site.id)).orderBy(desc(deployments.createdAt)).limit(200).all().map((r) => this.info(r, site));
   }
 
-  /** report applies an agent's StatusReport; the agent must hold a replica of that deployment. */
-  report(agentId: string, r: StatusReport) {
+  /**
+   * report applies an agent's StatusReport; the agent must hold a replica of that deployment. It
+   * resolves once the tasks it causes are queued (replication signs a peer token first).
+   */
+  async report(agentId: string, r: StatusReport): Promise<void> {
     const row = this.db.select().from(deployments).where(eq(deployments.id, r.deployment_id)).get();
     const replica = row && this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
     if (!row || !replica) throw forbidden("This agent holds no replica of that deployment.");
@@ -155,7 +159,7 @@ export class DeploymentService {
         setReplica("staged");
         if (r.files_uploaded !== undefined)
           this.db.update(deployments).set({ filesUploaded: r.files_uploaded, bytesUploaded: r.bytes_uploaded ?? row.bytesUploaded }).where(eq(deployments.id, row.id)).run();
-        this.afterStaged(row, agentId);
+        await this.afterStaged(row, agentId);
         break;
       case "active":
         setReplica("active");
@@ -175,7 +179,7 @@ export class DeploymentService {
     }
   }
 
-  private afterStaged(row: Row, agentId: string) {
+  private async afterStaged(row: Row, agentId: string) {
     // A deployment that is already ready or failed staged on one more node: a node catching up
     // (reconcileAgent queued its activation too); nothing more to decide here.
     if (row.status === "ready" || row.status === "failed") return;
@@ -184,11 +188,11 @@ export class DeploymentService {
     const up = this.onlineAgents();
     // Replicas on nodes that are down do not hold the deploy up: they catch up when they return.
     const pending = replicas.filter((x) => x.state === "pending" && up.has(x.agentId));
-    // The primary staged from the upload; the others replicate from it.
+    // The primary staged from the upload; the others replicate from it, each with a token that lets
+    // it read the site account's blobs from the primary (and nothing else from anywhere).
     if (pending.length && replicas.filter((x) => x.state === "staged").length === 1) {
-      const peer = this.agents.get(agentId).url;
-      for (const p of pending) this.tasks.enqueue(p.agentId, this.stageTask(row, site, peer ? [peer] : []));
       this.event(row.id, null, "info", `Replicating to ${pending.length} more node(s).`);
+      for (const p of pending) this.tasks.enqueue(p.agentId, await this.stageTask(row, site, agentId, p.agentId));
       return;
     }
     if (pending.length || replicas.some((x) => x.state === "failed")) return;
@@ -201,9 +205,15 @@ export class DeploymentService {
     }
   }
 
-  /** stageTask asks a node to stage a deployment that `peers` hold, fetching what it lacks from them. */
-  private stageTask(row: Row, site: SiteRow, peers: string[]): Task {
-    return { kind: "stage", site: site.name, deployment_id: row.id, manifest: JSON.parse(row.manifest) as Manifest, peers, production: row.production };
+  /**
+   * stageTask asks node `to` to stage a deployment that node `from` holds, with the master's token
+   * for fetching the site account's blobs from that node only.
+   */
+  private async stageTask(row: Row, site: SiteRow, from: string, to: string): Promise<Task> {
+    const peer = this.agents.get(from).url;
+    const peer_token = await signPeerToken(this.keys.grant.privateJwk, { deployment_id: row.id, owner: site.ownerId, from, to });
+    const manifest = JSON.parse(row.manifest) as Manifest;
+    return { kind: "stage", site: site.name, deployment_id: row.id, manifest, peers: peer ? [peer] : [], production: row.production, owner: site.ownerId, peer_token };
   }
 
   private afterActive(row: Row) {
@@ -239,39 +249,40 @@ export class DeploymentService {
    * from a peer when it lacks it, then activated with the site's current generation. The node
    * ignores an activation older than what it serves, so running this twice does no harm.
    */
-  reconcileAgent(agentId: string) {
+  async reconcileAgent(agentId: string) {
     const held = this.db
       .select({ site: sitesTable, applied: placements.appliedGeneration })
       .from(placements)
       .innerJoin(sitesTable, eq(sitesTable.id, placements.siteId))
       .where(eq(placements.agentId, agentId))
       .all();
-    for (const { site, applied } of held) if (site.desiredDeploymentId && applied < site.generation) this.catchUp(agentId, site);
+    for (const { site, applied } of held) if (site.desiredDeploymentId && applied < site.generation) await this.catchUp(agentId, site);
   }
 
   /**
-   * catchUp makes one node serve a site's desired production: staged from nodes that are up and hold
-   * it (never from the user) when the node lacks it, then activated at the site's generation.
-   * Answers false when no node that is up can give it the files.
+   * catchUp makes one node serve a site's desired production: staged from a node that is up and
+   * holds it (never from the user) when the node lacks it, then activated at the site's generation.
+   * Answers false, having changed nothing, when no node that is up can give it the files. `first`
+   * runs before anything is queued (heal records the placement there).
    */
-  private catchUp(agentId: string, site: SiteRow): boolean {
+  private async catchUp(agentId: string, site: SiteRow, first: () => void = () => {}): Promise<boolean> {
     const row = site.desiredDeploymentId ? this.db.select().from(deployments).where(eq(deployments.id, site.desiredDeploymentId)).get() : undefined;
     if (!row) return false;
     const up = this.onlineAgents();
     const replica = this.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.agentId, agentId))).get();
-    if (!replica || replica.state === "pending" || replica.state === "failed") {
-      const peers = this.replicas(row.id)
-        .filter((x) => x.agentId !== agentId && (x.state === "staged" || x.state === "active") && up.has(x.agentId))
-        .map((x) => this.agents.get(x.agentId).url)
-        .filter((u): u is string => Boolean(u));
-      if (!peers.length) return false;
+    const needsFiles = !replica || replica.state === "pending" || replica.state === "failed";
+    const source = this.replicas(row.id).find((x) => x.agentId !== agentId && (x.state === "staged" || x.state === "active") && up.has(x.agentId));
+    if (needsFiles && !source) return false;
+    first();
+    if (needsFiles) {
       const at = now();
       this.db
         .insert(deploymentReplicas)
         .values({ deploymentId: row.id, agentId, state: "pending", updatedAt: at })
         .onConflictDoUpdate({ target: [deploymentReplicas.deploymentId, deploymentReplicas.agentId], set: { state: "pending", updatedAt: at } })
         .run();
-      this.tasks.enqueue(agentId, this.stageTask(row, site, peers));
+      const stage = await this.stageTask(row, site, source!.agentId, agentId);
+      this.tasks.enqueue(agentId, stage);
     }
     this.tasks.enqueue(agentId, { kind: "activate", site: site.name, deployment_id: row.id, generation: site.generation });
     this.event(row.id, null, "info", `${this.agents.get(agentId).name} is catching up to this production deployment.`);
@@ -283,7 +294,21 @@ export class DeploymentService {
    * than `healAfter` (or the count was raised), the site gets new replicas on nodes that are up
    * and do not hold it, most free disk first, copied from a node that has it. Runs on a timer.
    */
-  heal(healAfterSeconds: number) {
+  async heal(healAfterSeconds: number) {
+    if (this.healing) return;
+    this.healing = true;
+    try {
+      await this.healOnce(healAfterSeconds);
+    } catch (e) {
+      log.warn("healing failed", { error: (e as Error).message });
+    } finally {
+      this.healing = false;
+    }
+  }
+
+  private healing = false;
+
+  private async healOnce(healAfterSeconds: number) {
     const up = this.agents.online();
     if (!up.length) return;
     const upIds = new Set(up.map((a) => a.id));
@@ -308,8 +333,7 @@ export class DeploymentService {
       if (counted >= want) continue;
       const holders = new Set(held.map((h) => h.agentId));
       for (const a of byFreeDisk(up.filter((x) => !holders.has(x.id))).slice(0, want - counted)) {
-        if (!this.catchUp(a.id, site)) break;
-        this.sites.place(site.id, [a.id]);
+        if (!(await this.catchUp(a.id, site, () => this.sites.place(site.id, [a.id])))) break;
         log.info("site given a new replica", { site: site.name, node: a.name });
       }
     }
@@ -319,7 +343,7 @@ export class DeploymentService {
    * nodeDown lets deployments in flight go on without a node that just went silent: one waiting for
    * that node's replica to stage or activate moves on with the nodes that are up.
    */
-  nodeDown(agentId: string) {
+  async nodeDown(agentId: string) {
     const inFlight = this.db
       .select({ d: deployments })
       .from(deploymentReplicas)
@@ -332,7 +356,7 @@ export class DeploymentService {
         if (row.status === "staged") this.afterActive(row);
         else {
           const staged = this.replicas(row.id).find((x) => x.state === "staged");
-          if (staged) this.afterStaged(row, staged.agentId);
+          if (staged) await this.afterStaged(row, staged.agentId);
         }
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
@@ -424,7 +448,8 @@ export class DeploymentService {
     if (ok || (task.kind !== "activate" && task.kind !== "stage")) return;
     const row = this.db.select().from(deployments).where(eq(deployments.id, task.deployment_id)).get();
     if (!row) return;
-    this.report(agentId, { deployment_id: row.id, phase: row.status === "ready" ? "log" : "failed", level: "error", message: `${task.kind} failed: ${error ?? "unknown error"}` });
+    // A replica the agent no longer holds (site deleted meanwhile) has nothing left to report to.
+    this.report(agentId, { deployment_id: row.id, phase: row.status === "ready" ? "log" : "failed", level: "error", message: `${task.kind} failed: ${error ?? "unknown error"}` }).catch(() => {});
   }
 
   private owned(userId: string, id: string) {

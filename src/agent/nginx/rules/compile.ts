@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ssha } from "../../../shared/htpasswd";
+import { htpasswdHash } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
 import { parseHeaders, type HeaderBlock } from "./headers";
 import { compilePattern, escapeRegex, resourcePattern } from "./patterns";
@@ -49,6 +49,7 @@ export function hasRules(input: RulesInput): boolean {
  *   value is not sent), so every matching block applies; Cache-Control replaces the default.
  * - Basic-Auth uses auth_basic with variables, matched on that same resource, so `/secret`,
  *   `/secret.html.gz` and a rewrite to `/secret.html` are all protected by `/secret.html`.
+ *   htpasswd files hold SHA-512 crypt (`$6$`; `{SSHA}` of older deploys too).
  * `secret` keys the htpasswd salts, so the same input compiles to the same files on this node.
  */
 export function compileSite(input: RulesInput, opts: { prefix: string; filesDir: string; secret: Uint8Array }): CompiledSite {
@@ -205,9 +206,9 @@ function targetWithQuery(r: RedirectRule): string {
   return to;
 }
 
-/** htpasswd writes `user:{SSHA}...` lines (already-hashed passwords of a redacted file stay as they are). */
+/** htpasswd writes `user:$6$...` lines (hashes of a redacted file, `{SSHA}` of older deploys included, stay as they are). */
 function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
-  return b.basicAuth.map(({ user, password }) => `${user}:${ssha(user, password, secret)}`).join("\n") + "\n";
+  return b.basicAuth.map(({ user, password }) => `${user}:${htpasswdHash(user, password, secret)}`).join("\n") + "\n";
 }
 
 /** chunks groups strings so that each group joined with "|" stays under `max` characters. */
