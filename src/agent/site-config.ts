@@ -2,7 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from "node:path";
 import type { Deployments } from "./deployments";
 import type { NginxProcess } from "./nginx/process";
-import type { RuleWarning, RulesInput } from "./nginx/rules";
+import { fatalProblems, type RuleWarning, type RulesInput } from "./nginx/rules";
 import { renderSiteInclude, type DeploymentRules } from "./nginx/site-include";
 
 /**
@@ -53,6 +53,11 @@ export class SiteConfigurator {
     if (opts.check) this.nginx.testSiteInclude(site, r.text);
     else if (this.nginx.writeSiteInclude(site, r.text)) await this.nginx.reload();
     return r.warnings;
+  }
+
+  /** problems lists the lines of a staged deployment's rules that must fail it (RuleWarning.fatal). */
+  problems(site: string, id: string): RuleWarning[] {
+    return fatalProblems(this.rulesOf(site, id, this.deployments.record(site).settings.spa));
   }
 
   /** applyAll re-renders every site (start-up, or when the domain changed). */

@@ -159,6 +159,13 @@ export class Uploads {
    * the deployment is removed again (the site keeps serving what it served) and staging fails.
    */
   private async configure(site: string, deploymentId: string, production: boolean) {
+    // Checked before nginx sees anything: a preview's server is installed by apply() below.
+    const fatal = this.siteConfig.problems(site, deploymentId);
+    if (fatal.length) {
+      this.deployments.discard(site, deploymentId);
+      const lines = fatal.map((w) => `${w.file} line ${w.line}: ${w.message}`).join("; ");
+      throw new SproutError(422, "rules_unsafe", `This deployment's access rules cannot be applied as written, so it was not published: ${lines}.`);
+    }
     let warnings;
     try {
       warnings = await this.siteConfig.apply(site, production ? { check: deploymentId } : {});

@@ -171,6 +171,30 @@ describe("Basic-Auth applies to the file served, not only to the URL asked", () 
   });
 });
 
+describe("access rules fail closed", () => {
+  test("a Basic-Auth line that cannot be used fails the deploy; the previous deployment keeps serving", async () => {
+    c = cluster();
+    await deploy("guarded", { "index.html": "v1 open" });
+    const r = await c.sprout(["deploy", site({ "index.html": "v2", "secret/a/x.html": "guarded secret", _headers: "/secret/*/x\n  Basic-Auth: alice:wonderland\n" }), "--site", "guarded", "--prod", "--json"]);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.status).toBe("failed");
+    expect(out.error).toContain("_headers line 2");
+    expect(await text(await get("guarded", "/"))).toEqual([200, "v1 open"]);
+    const [, preview] = await text(await get(`${out.deployment_id}--guarded`, "/secret/a/x.html"));
+    expect(preview).not.toContain("guarded secret");
+  });
+
+  test("a SHA-512 crypt hash pasted into _headers (openssl passwd -6) protects the page", async () => {
+    const hash = Bun.spawnSync(["openssl", "passwd", "-6", "-salt", "s4ltS4lt", "open sesame"]).stdout.toString().trim();
+    expect(hash.startsWith("$6$")).toBe(true);
+    await deploy("crypted", { "index.html": "crypted home", "p.html": "crypted page", _headers: `/p.html\n  Basic-Auth: bob:${hash}\n` });
+    expect((await get("crypted", "/p")).status).toBe(401);
+    const ok = await get("crypted", "/p", { headers: { authorization: `Basic ${btoa("bob:open sesame")}` } });
+    expect(await text(ok)).toEqual([200, "crypted page"]);
+  });
+});
+
 describe("_headers cannot set framing headers or platform-wide cookies", () => {
   test("Transfer-Encoding, Content-Length, Connection and Set-Cookie with Domain are refused and reported", async () => {
     const d = await deploy("hdrs", {

@@ -31,6 +31,12 @@ export function rulesDigest(input: RulesInput): string {
   return createHash("sha256").update(JSON.stringify([COMPILER_VERSION, input.redirects ?? "", input.headers ?? "", input.spa])).digest("hex");
 }
 
+/** fatalProblems lists the lines that make a deployment unservable as written (see RuleWarning.fatal). */
+export function fatalProblems(input: RulesInput): RuleWarning[] {
+  const all = [...(input.redirects ? parseRedirects(input.redirects).warnings : []), ...(input.headers ? parseHeaders(input.headers).warnings : [])];
+  return all.filter((w) => w.fatal);
+}
+
 /** hasRules tells whether a RulesInput needs a server of its own (else the wildcard servers do). */
 export function hasRules(input: RulesInput): boolean {
   return input.spa || Boolean(input.redirects?.trim()) || Boolean(input.headers?.trim());

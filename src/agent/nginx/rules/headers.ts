@@ -37,14 +37,14 @@ export function headerProblem(name: string, value: string): string | null {
 export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: RuleWarning[] } {
   const blocks: HeaderBlock[] = [];
   const warnings: RuleWarning[] = [];
-  const warn = (line: number, message: string) => warnings.push({ file: "_headers", line, message });
+  const warn = (line: number, message: string, fatal = false) => warnings.push({ file: "_headers", line, message, ...(fatal ? { fatal } : {}) });
   let current: HeaderBlock | null = null;
   let skipping = false;
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     if (!raw.trim() || raw.trim().startsWith("#")) return;
     // Netlify's parser also takes unindented `Name: value` lines under a path.
-    const unindentedHeader = !/^\s/.test(raw) && !raw.startsWith("/") && current !== null && /^[A-Za-z0-9-]+\s*:/.test(raw);
+    const unindentedHeader = !/^\s/.test(raw) && !raw.startsWith("/") && (current !== null || skipping) && /^[A-Za-z0-9-]+\s*:/.test(raw);
     if (!/^\s/.test(raw) && !unindentedHeader) {
       current = null;
       skipping = false;
@@ -64,22 +64,27 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
       blocks.push(current);
       return;
     }
-    if (skipping) return;
+    const isAuth = /^\s*basic-auth\s*:/i.test(raw);
+    // A Basic-Auth line that cannot be used fails the deploy: skipped, it would publish what it guards.
+    if (skipping) return isAuth ? warn(line, "Basic-Auth under a path that cannot be used; the deploy stops rather than publish what it protects", true) : undefined;
     const block = current as HeaderBlock | null;
-    if (!block) return warn(line, "a header line needs a path line above it");
+    if (!block) return warn(line, "a header line needs a path line above it", isAuth);
     const m = /^\s*([A-Za-z0-9-]+)\s*:\s*(.*)$/.exec(raw);
-    if (!m) return warn(line, "expected `Name: value`");
+    if (!m) return warn(line, "expected `Name: value`", isAuth);
     const name = m[1]!;
     const value = m[2]!.trim();
-    if (/["\\$]/.test(value) || /[\u0000-\u001f\u007f]/.test(value)) return warn(line, `the value of ${name} contains " \\ $ or a control character, which is not supported`);
-    if (name.toLowerCase() === "basic-auth") {
+    if (/[\u0000-\u001f\u007f]/.test(value)) return warn(line, `the value of ${name} contains a control character`, isAuth);
+    if (isAuth) {
+      // Users and hashes go to an htpasswd file, not into nginx's configuration: `$6$...` hashes
+      // (e.g. from `openssl passwd -6`) are fine here.
       for (const pair of value.split(/\s+/).filter(Boolean)) {
         const idx = pair.indexOf(":");
-        if (idx < 1 || idx === pair.length - 1) return warn(line, "Basic-Auth takes user:password pairs separated by spaces");
+        if (idx < 1 || idx === pair.length - 1) return warn(line, "Basic-Auth takes user:password pairs separated by spaces", true);
         block.basicAuth.push({ user: pair.slice(0, idx), password: pair.slice(idx + 1) });
       }
       return;
     }
+    if (/["\\$]/.test(value)) return warn(line, `the value of ${name} contains " \\ or $, which is not supported`);
     const refused = headerProblem(name, value);
     if (refused) return warn(line, refused);
     // A name given twice in one block sends one header with both values, as on Netlify.

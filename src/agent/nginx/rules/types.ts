@@ -3,4 +3,9 @@ export interface RuleWarning {
   file: "_redirects" | "_headers";
   line: number;
   message: string;
+  /**
+   * fatal: the line restricts access (Basic-Auth) and cannot be used. Skipping it would leave the
+   * content public, so the deployment fails instead.
+   */
+  fatal?: boolean;
 }
