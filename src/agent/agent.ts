@@ -40,10 +40,12 @@ export class Agent {
 
   constructor(private config: AgentConfig) {
     this.worker = workerIdentity(config.nginxUser);
+    secureLayout(config.dataDir, this.worker);
     this.state = new StateFile(config.dataDir);
     this.blobs = new BlobStore(config.dataDir);
     this.blobs.clearTmp();
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
+    // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
     secureLayout(config.dataDir, this.worker);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));

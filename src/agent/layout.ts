@@ -38,6 +38,13 @@ export function workerIdentity(spec: string | undefined): WorkerIdentity | null 
  * folder made by an older version is brought in line.
  */
 export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
+  // Folders made here on the way to the data folder let the workers through, whatever the umask.
+  const missing: string[] = [];
+  for (let d = dataDir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    mkdirSync(d, { mode: 0o711 });
+    chmodSync(d, 0o711);
+  }
   if (worker) assertReachable(dirname(dataDir), worker);
   const mode = (p: string, m: number) => existsSync(p) && chmodSync(p, m);
   const dir = (p: string, m: number) => {
@@ -70,15 +77,23 @@ export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
 }
 
 /**
- * assertReachable fails with a clear message when the workers' user cannot pass through a folder
- * above the data folder (say /root, 0700): nginx would answer 403 for every site.
+ * blockedFolder answers the first folder at or above `dir` that the workers' user cannot pass
+ * through (say /root, 0700), or null when they can reach `dir`.
  */
-function assertReachable(dir: string, w: WorkerIdentity) {
+export function blockedFolder(dir: string, w: WorkerIdentity): string | null {
   for (let d = dir; ; d = dirname(d)) {
-    const st = statSync(d);
-    const bit = st.uid === w.uid ? 0o100 : st.gid === w.gid ? 0o010 : 0o001;
-    if (!(st.mode & bit))
-      throw new Error(`nginx's workers run as ${w.user}, who cannot pass through ${d}. Choose a data folder they can reach (e.g. --data /var/lib/sprout), or allow it: chmod o+x ${d}`);
-    if (d === dirname(d)) return;
+    if (existsSync(d)) {
+      const st = statSync(d);
+      const bit = st.uid === w.uid ? 0o100 : st.gid === w.gid ? 0o010 : 0o001;
+      if (!(st.mode & bit)) return d;
+    }
+    if (d === dirname(d)) return null;
   }
+}
+
+/** assertReachable fails with a clear message when nginx would answer 403 for every site. */
+function assertReachable(dir: string, w: WorkerIdentity) {
+  const d = blockedFolder(dir, w);
+  if (d)
+    throw new Error(`nginx's workers run as ${w.user}, who cannot pass through ${d}. Choose a data folder they can reach (e.g. --data /var/lib/sprout), or allow it: chmod o+x ${d}`);
 }

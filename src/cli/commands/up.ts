@@ -6,7 +6,8 @@ import type { Command } from "../command";
 import type { AgentCreated, AgentInfo } from "../../protocol/agent";
 import type { ApiTokenCreated, TokenPair } from "../../protocol/user";
 import { SproutError } from "../../shared/errors";
-import { newSecret } from "../../shared/ids";
+import { newSecret, sha256Hex } from "../../shared/ids";
+import { blockedFolder, workerIdentity } from "../../agent/layout";
 import { parseListen, waitForSignal } from "../../shared/listen";
 import { Api } from "../api";
 import { action } from "../action";
@@ -78,6 +79,21 @@ async function adminApi(master: string, data: string, password: string): Promise
   return { api: new Api(master, token.token, null), firstRun: old === undefined };
 }
 
+/**
+ * agentData is where `sprout up` keeps the agent's files: in the data folder, unless this runs as
+ * root in a folder nginx's unprivileged workers cannot reach (say under /root, 0700); then in
+ * /var/lib/sprout-up/<id of the data folder>, so the example still serves without opening /root.
+ */
+function agentData(data: string): string {
+  const inside = join(data, "agent");
+  const worker = workerIdentity(undefined);
+  const blocked = worker ? blockedFolder(data, worker) : null;
+  if (!blocked) return inside;
+  const elsewhere = join("/var/lib/sprout-up", sha256Hex(data).slice(0, 12), "agent");
+  info(`nginx's workers (user ${worker!.user}) cannot reach ${blocked}: the agent keeps its files in ${elsewhere}.`);
+  return elsewhere;
+}
+
 export const upCommand: Command = {
   name: "up",
   group: "modes",
@@ -138,7 +154,7 @@ export const upCommand: Command = {
         await api.call("POST", `/api/agent/${agent.id}/url`, { url: `http://${agentAddr}` });
       }
       // The token goes in the environment, not argv, where `ps` would show it to every user.
-      spawn("agent", ["agent", "--master", master, "--name", agent.name, "--listen", agentAddr, "--http-listen", httpAddr, "--data", join(data, "agent")], { SPROUT_AGENT_TOKEN: agent.token });
+      spawn("agent", ["agent", "--master", master, "--name", agent.name, "--listen", agentAddr, "--http-listen", httpAddr, "--data", agentData(data)], { SPROUT_AGENT_TOKEN: agent.token });
       // Online as of a heartbeat of this run: the row may still say "online" from the last run.
       const since = new Date().toISOString();
       await waitFor("The agent", async () =>
