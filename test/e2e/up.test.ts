@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, freePort, killNginx, start, tempDir } from "../helpers/cluster";
+import { cleanup, freePort, killNginx, sproutBinary, start, tempDir } from "../helpers/cluster";
 
 afterAll(cleanup);
 
@@ -38,3 +38,49 @@ test("sprout up starts master, agent and nginx, serves the example site, and Ctr
     killNginx(join(data, "agent"));
   }
 });
+
+/** leftovers lists processes whose command line names `dir` (the master, the agent, their nginx). */
+function leftovers(dir: string): string[] {
+  const out: string[] = [];
+  for (const pid of Bun.spawnSync(["ls", "/proc"]).stdout.toString().split("\n").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmd.includes(dir) && Number(pid) !== process.pid) out.push(`${pid} ${cmd}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+for (const when of ["while it starts", "once it is up"] as const) {
+  test(`SIGTERM ${when} stops sprout up and every process it started`, async () => {
+    const data = tempDir();
+    const proc = Bun.spawn(
+      [sproutBinary(), "up", "--data", data, "--listen", `127.0.0.1:${freePort()}`, "--agent-listen", `127.0.0.1:${freePort()}`, "--http-listen", `127.0.0.1:${freePort()}`],
+      { env: { ...process.env, SPROUT_CONFIG_DIR: join(data, "cfg"), SPROUT_CACHE_DIR: join(data, "cache") }, stdout: "pipe", stderr: "pipe" },
+    );
+    let out = "";
+    void (async () => {
+      for await (const chunk of proc.stdout) out += new TextDecoder().decode(chunk);
+    })();
+    try {
+      const log = join(data, "logs", "master.log");
+      const end = Date.now() + 60_000;
+      // While starting: as soon as its master listens (its agent is still on the way).
+      const ready = () => (when === "while it starts" ? existsSync(log) && readFileSync(log, "utf8").includes("listening on") : out.includes("Example site:"));
+      while (!ready() && Date.now() < end) await Bun.sleep(20);
+      expect(ready()).toBe(true);
+      if (when === "while it starts") expect(out).not.toContain("Example site:");
+      proc.kill("SIGTERM");
+      await proc.exited;
+      const gone = Date.now() + 10_000;
+      while (leftovers(data).length && Date.now() < gone) await Bun.sleep(100);
+      expect(leftovers(data)).toEqual([]);
+    } finally {
+      proc.kill("SIGKILL");
+      for (const l of leftovers(data)) process.kill(Number(l.split(" ")[0]), "SIGKILL");
+      killNginx(join(data, "agent"));
+    }
+  });
+}

@@ -137,6 +137,16 @@ export const upCommand: Command = {
         if (p.exitCode === null) p.kill("SIGKILL");
       }
     };
+    // Ctrl-C or SIGTERM (systemctl stop, docker stop) at any moment, even while starting, stops the
+    // children first: a master, agent or nginx is never left running behind.
+    const signalled = waitForSignal();
+    let waiting = false;
+    void signalled.then(async () => {
+      if (waiting) return;
+      info("Stopping...");
+      await stopAll();
+      process.exit(0);
+    });
     try {
       // The admin is made by the master itself at its first start (race-free, out of band), with a
       // password generated here and shown once. What stays on disk is tokens, never the password.
@@ -185,7 +195,8 @@ Deploy your own site from another terminal:
 Press Ctrl-C to stop.
 `);
       const exited = Promise.race(children.map((p) => p.exited.then((code) => `a child process exited (code ${code}); see ${join(data, "logs")}`)));
-      const why = await Promise.race([waitForSignal(), exited]);
+      waiting = true;
+      const why = await Promise.race([signalled, exited]);
       if (why !== "SIGINT" && why !== "SIGTERM") info(why);
       info("Stopping...");
       await stopAll();
