@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../cli/command";
 import { openDb } from "../db";
 import { isSproutError } from "../shared/errors";
@@ -8,6 +8,7 @@ import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { SERVER_BODY_CAP } from "./body-limit";
 import { normalizeIp } from "./client";
+import { BackupSchedule, backupDatabase, restoreDatabase } from "./backup";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig, type QuotaLimits } from "./config";
 import { createMaster } from "./server";
 
@@ -19,7 +20,7 @@ export const masterCommand: Command = {
   name: "master",
   group: "modes",
   summary: "Run the control plane: REST API, admin UI, SQLite, task queue",
-  usage: "master [--listen HOST:PORT] [--data DIR] [--domain DOMAIN] [--admin-email EMAIL] [--registration open|closed] [--trusted-proxy IP,...]",
+  usage: "master [backup FILE | restore FILE] [--listen HOST:PORT] [--data DIR] [--domain DOMAIN] [--admin-email EMAIL] [--registration open|closed] [--backup-dir DIR]",
   options: {
     listen: { type: "string", value: "HOST:PORT", description: "Address of the API and admin UI (port 0: any free port)", env: "SPROUT_LISTEN", default: "127.0.0.1:7000" },
     data: { type: "string", value: "DIR", description: "Folder for the database (made 0700)", env: "SPROUT_DATA", default: ".sprout/master" },
@@ -39,6 +40,8 @@ export const masterCommand: Command = {
     "quota-deploys-per-hour": { type: "string", value: "N", description: "Deployments one account may create per hour", env: "SPROUT_QUOTA_DEPLOYS_PER_HOUR", default: String(Q.deploysPerHour) },
     "quota-bytes": { type: "string", value: "SIZE", description: "Bytes of kept deployments one account may hold (e.g. 10G, 500M)", env: "SPROUT_QUOTA_BYTES", default: "10G" },
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
+    "backup-dir": { type: "string", value: "DIR", description: "Write a consistent backup of the database here every day (keeps --backup-keep)", env: "SPROUT_BACKUP_DIR" },
+    "backup-keep": { type: "string", value: "N", description: "Daily backups kept in --backup-dir", env: "SPROUT_BACKUP_KEEP", default: "7" },
     "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
   },
   examples: [
@@ -46,8 +49,14 @@ export const masterCommand: Command = {
     "SPROUT_ADMIN_PASSWORD='...' sprout master --admin-email you@example.com",
     "sprout master --trusted-proxy 127.0.0.1 --registration open",
     "sprout master --quota-sites 10 --quota-deploys-per-hour 30 --quota-bytes 2G --upload-ttl 1800",
+    "sprout master --data /var/lib/sprout --backup-dir /var/backups/sprout --backup-keep 14",
+    "sprout master backup /var/backups/sprout/now.db --data /var/lib/sprout",
+    "sprout master restore /var/backups/sprout/now.db --data /var/lib/sprout   # with the master stopped",
   ],
-  async run(v) {
+  async run(v, pos) {
+    const [action, file] = pos;
+    if (action === "backup" || action === "restore") return backupOrRestore(action, file, String(v.data));
+    if (action) throw new UsageError(`unknown action "${action}": sprout master [backup FILE | restore FILE]`);
     const registration = String(v.registration);
     if (registration !== "open" && registration !== "closed") throw new UsageError("--registration must be open or closed");
     const accessTtl = Number(v["access-ttl"]);
@@ -96,17 +105,42 @@ export const masterCommand: Command = {
     } else if (!master.services.auth.hasAdmin()) {
       log.warn("there is no admin yet: start the master once with --admin-email EMAIL to create one");
     }
+    const backups = typeof v["backup-dir"] === "string" ? new BackupSchedule(join(dataDir, "sprout.db"), resolve(v["backup-dir"]), positiveInt(v["backup-keep"], "--backup-keep")) : null;
     const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP });
     const url = `http://${server.server!.hostname}:${server.server!.port}`;
     log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration });
     await waitForSignal();
     log.info("stopping");
+    backups?.stop();
     master.stop();
     await server.stop(true);
     db.$client.close();
     return 0;
   },
 };
+
+/**
+ * backupOrRestore runs `sprout master backup FILE` (a consistent snapshot, safe while the master
+ * runs) or `sprout master restore FILE` (the master must be stopped; nodes catch up to the restored
+ * record when they next report).
+ */
+function backupOrRestore(action: "backup" | "restore", file: string | undefined, dataDir: string): number {
+  if (!file) throw new UsageError(`sprout master ${action} needs a FILE`);
+  try {
+    if (action === "backup") {
+      backupDatabase(join(dataDir, "sprout.db"), resolve(file));
+      process.stdout.write(`Backup written to ${file} (0600: it holds the master's keys).\n`);
+    } else {
+      const r = restoreDatabase(resolve(file), dataDir);
+      process.stdout.write(`Restored ${file} (${r.sites} sites). Start the master: nodes catch up to it when they report.\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (!isSproutError(e)) throw e;
+    process.stderr.write(`sprout master ${action}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}\n`);
+    return 1;
+  }
+}
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */
 function parseQuotas(v: Values): QuotaLimits {
