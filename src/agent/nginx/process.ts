@@ -15,6 +15,7 @@ export class NginxProcess {
   private proc: Subprocess | null = null;
   private stopping = false;
   private pendingReload: Promise<void> | null = null;
+  private started: Promise<void> = Promise.resolve();
   reloads = 0;
   /** lastReloadMs: how long the last reload took, from SIGHUP to workers with the new config. */
   lastReloadMs = 0;
@@ -118,6 +119,12 @@ export class NginxProcess {
     const proc = Bun.spawn([this.bin, "-p", this.layout.prefix, "-c", this.layout.conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
     this.proc = proc;
     this.state = "running";
+    // Until its workers exist nginx is still reading its configuration (seconds with thousands of
+    // sites), and a SIGHUP then would kill it: reloads wait for this.
+    this.started = (async () => {
+      const end = Date.now() + 120_000;
+      while (this.proc === proc && proc.exitCode === null && !workers(proc.pid).length && Date.now() < end) await Bun.sleep(20);
+    })();
     let said = "";
     void new Response(proc.stderr).text().then((t) => {
       said = this.explain(t);
@@ -189,6 +196,7 @@ export class NginxProcess {
     this.pendingReload = (async () => {
       await Bun.sleep(100);
       this.pendingReload = null;
+      await this.started;
       const proc = this.proc;
       if (!proc) return;
       const before = workers(proc.pid);
