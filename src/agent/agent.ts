@@ -15,6 +15,7 @@ import { TaskRunner } from "./tasks";
 import { Uploads } from "./uploads";
 import { SiteConfigurator } from "./site-config";
 import { secureLayout, workerIdentity, type WorkerIdentity } from "./layout";
+import { agentMetrics, agentReadiness } from "./health";
 
 const log = logger("agent");
 
@@ -64,7 +65,16 @@ export class Agent {
 
   /** run serves until stop(); it rejects when the master refuses the agent's token. */
   async run(): Promise<void> {
-    const app = agentApp({ uploads: this.uploads, blobs: this.blobs, state: this.state, agentToken: this.config.token, status: () => this.status() });
+    const nginxUrl = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;
+    const app = agentApp({
+      uploads: this.uploads,
+      blobs: this.blobs,
+      state: this.state,
+      agentToken: this.config.token,
+      status: () => this.status(),
+      ready: () => agentReadiness(this.status(), nginxUrl, this.config.minFreeDisk),
+      metrics: () => agentMetrics(this.status(), this.nginx.lastReloadMs),
+    });
     this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
     this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });

@@ -7,6 +7,7 @@ import { SproutError, notFound } from "../shared/errors";
 import { verifyPeerToken, verifyStatusToken } from "../shared/grant";
 import { errorResponse } from "../shared/http-errors";
 import { VERSION } from "../shared/version";
+import { isPrivateAddress } from "../shared/private-address";
 import type { AgentLiveness, AgentStatus } from "../protocol/agent";
 import type { BlobStore } from "./blobs";
 import type { StateFile } from "./state";
@@ -20,6 +21,10 @@ export interface AgentAppDeps {
   /** agentToken: the token the agent was started with; it also opens the agent's full status. */
   agentToken: string;
   status: () => AgentStatus;
+  /** ready lists why the node is not ready (nginx, disk); empty when it is. */
+  ready: () => Promise<string[]>;
+  /** metrics renders the node's Prometheus figures. */
+  metrics: () => Promise<{ text: string; contentType: string }>;
 }
 
 /** agentApp is the agent API (DESIGN.md section 4): status, the two upload steps, and blobs for peers. */
@@ -29,6 +34,20 @@ export const agentApp = (d: AgentAppDeps) =>
     // Liveness for anyone; the node's figures only for its own token or a master-signed status token.
     .get("/api/heartbeat", async ({ request }): Promise<AgentStatus | AgentLiveness> =>
       (await mayReadStatus(d, bearer(request))) ? d.status() : { ok: true, version: VERSION })
+    .get("/healthz", () => ({ ok: true as const }))
+    .get("/readyz", async ({ set }) => {
+      const problems = await d.ready();
+      set.status = problems.length ? 503 : 200;
+      return { ok: !problems.length, problems };
+    })
+    // Figures for Prometheus: the agent's token, or a scrape from a private address.
+    .get("/metrics", async ({ request, server }) => {
+      const ip = server?.requestIP(request)?.address ?? "";
+      if (!(await mayReadStatus(d, bearer(request))) && !isPrivateAddress(ip))
+        throw new SproutError(403, "forbidden", "Metrics are served to private addresses or with the agent's token only.");
+      const m = await d.metrics();
+      return new Response(m.text, { headers: { "content-type": m.contentType } });
+    })
     .post("/api/upload/init", ({ body }) => d.uploads.init(body), { body: UploadInit })
     // The tar body streams straight to the blob store: no parsing, no buffering.
     .post("/api/upload/file", ({ request }) =>

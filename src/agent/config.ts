@@ -13,6 +13,8 @@ export interface AgentConfig {
   nginxBin: string;
   /** nginxUser: `USER[:GROUP]` nginx's workers run as when the agent runs as root (default nobody). */
   nginxUser?: string;
+  /** minFreeDisk: below this many free bytes the node reports itself not ready (GET /readyz). */
+  minFreeDisk: number;
   /** retain: deployments kept per site besides the production one and the one before it. */
   retain: number;
   limits: ManifestLimits;

@@ -40,6 +40,7 @@ export const masterCommand: Command = {
     "quota-deploys-per-hour": { type: "string", value: "N", description: "Deployments one account may create per hour", env: "SPROUT_QUOTA_DEPLOYS_PER_HOUR", default: String(Q.deploysPerHour) },
     "quota-bytes": { type: "string", value: "SIZE", description: "Bytes of kept deployments one account may hold (e.g. 10G, 500M)", env: "SPROUT_QUOTA_BYTES", default: "10G" },
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
+    "metrics-token": { type: "string", value: "TOKEN", description: "Bearer token Prometheus sends to GET /metrics (without one, only private addresses may scrape)", env: "SPROUT_METRICS_TOKEN" },
     "backup-dir": { type: "string", value: "DIR", description: "Write a consistent backup of the database here every day (keeps --backup-keep)", env: "SPROUT_BACKUP_DIR" },
     "backup-keep": { type: "string", value: "N", description: "Daily backups kept in --backup-dir", env: "SPROUT_BACKUP_KEEP", default: "7" },
     "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
@@ -81,7 +82,7 @@ export const masterCommand: Command = {
     }
     const quotas = parseQuotas(v);
     const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl };
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);

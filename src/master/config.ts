@@ -22,6 +22,8 @@ export interface MasterConfig {
    * believed (for login throttling and Secure cookies); from anyone else those headers are ignored.
    */
   trustedProxies: string[];
+  /** metricsToken: bearer token for GET /metrics; without one, /metrics answers private addresses only. */
+  metricsToken?: string;
   /** quotas: each user's limits unless an admin set an override (services/quotas.ts). */
   quotas: QuotaLimits;
   /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */

@@ -1,4 +1,6 @@
 import { Elysia } from "elysia";
+import { clientOf } from "./client";
+import { MasterMetrics, assertMetricsAccess } from "./metrics";
 import type { Db } from "../db";
 import { errorResponse } from "../shared/http-errors";
 import { checkContentLength, parseLimitedBody } from "./body-limit";
@@ -31,6 +33,8 @@ const PAGE_HEADERS = {
  */
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
+  const metrics = new MasterMetrics(db);
+  services.deployments.onFinished = (status, createdAt) => metrics.deploymentFinished(status, createdAt);
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       Object.assign(set.headers, SECURITY_HEADERS, new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
@@ -39,13 +43,29 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .onParse(({ request, contentType }) => parseLimitedBody(request, contentType))
     .onError(({ code, error, path }) => errorResponse(code, error, path))
     .get("/api/health", () => ({ ok: true as const }))
+    // Alive: the process answers. Ready: it can write its database and its jobs are running.
+    .get("/healthz", () => ({ ok: true as const }))
+    .get("/readyz", ({ set }) => {
+      const problems = readiness(db, lastJobRun);
+      set.status = problems.length ? 503 : 200;
+      return { ok: !problems.length, problems };
+    })
+    .get("/metrics", async ({ request, server, set }) => {
+      assertMetricsAccess(request.headers.get("authorization"), clientOf(request, server?.requestIP(request)?.address, config.trustedProxies).ip, config.metricsToken);
+      set.headers["content-type"] = metrics.registry.contentType;
+      return metrics.text();
+    })
     .use(userRoutes(services))
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
     .use(agentRoutes(services))
     .use(quotaRoutes(services))
     .use(uiRoutes(services));
-  const health = setInterval(() => services.agents.markStale(), 2000);
+  let lastJobRun = Date.now();
+  const health = setInterval(() => {
+    services.agents.markStale();
+    lastJobRun = Date.now();
+  }, 2000);
   // Sites whose nodes stayed down get new replicas on the nodes that are up.
   const healing = setInterval(() => void services.deployments.heal(config.healAfter), 5000);
   const stopUploadExpiry = startUploadExpiry(services);
@@ -58,6 +78,18 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       stopUploadExpiry();
     },
   };
+}
+
+/** readiness lists why the master is not ready: its database refuses writes, or its jobs stopped. */
+function readiness(db: Db, lastJobRun: number): string[] {
+  const problems: string[] = [];
+  try {
+    db.$client.exec("BEGIN IMMEDIATE; ROLLBACK");
+  } catch (e) {
+    problems.push(`database: ${(e as Error).message}`);
+  }
+  if (Date.now() - lastJobRun > 10_000) problems.push("scheduler: the node-health job has not run for 10 s");
+  return problems;
 }
 
 export type { Services };

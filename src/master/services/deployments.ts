@@ -48,6 +48,9 @@ export class DeploymentService {
     agents.onDown = (agentId) => void this.nodeDown(agentId).catch(warn("moving on without a node"));
   }
 
+  /** onFinished hears of each deployment that reached ready or failed (metrics; set by the master). */
+  onFinished: (status: "ready" | "failed", createdAt: string) => void = () => {};
+
   /**
    * create checks quotas and the manifest before any state changes, then records the deployment and
    * signs its upload grant. Everything up to the insert is synchronous, so the quota check and the
@@ -173,8 +176,10 @@ export class DeploymentService {
         break;
       case "failed":
         setReplica("failed");
-        if (row.status !== "ready")
+        if (row.status !== "ready") {
           this.db.update(deployments).set({ status: "failed", error: r.message, finishedAt: at }).where(eq(deployments.id, row.id)).run();
+          this.onFinished("failed", row.createdAt);
+        }
         break;
     }
   }
@@ -201,6 +206,7 @@ export class DeploymentService {
       this.activate(row, site);
     } else {
       this.db.update(deployments).set({ status: "ready", finishedAt: now() }).where(eq(deployments.id, row.id)).run();
+      this.onFinished("ready", row.createdAt);
       this.event(row.id, null, "info", "Preview ready.");
     }
   }
@@ -240,6 +246,7 @@ export class DeploymentService {
         .where(and(ne(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.state, "active"), inArray(deploymentReplicas.deploymentId, siteDeployments)))
         .run();
     });
+    if (row.status !== "ready") this.onFinished("ready", row.createdAt);
     this.event(row.id, null, "info", "Live on production.");
   }
 
@@ -376,7 +383,7 @@ export class DeploymentService {
   expireAbandoned(ttlSeconds: number): number {
     const cutoff = new Date(Date.now() - ttlSeconds * 1000).toISOString();
     const stale = this.db
-      .select({ id: deployments.id })
+      .select({ id: deployments.id, createdAt: deployments.createdAt })
       .from(deployments)
       .where(
         and(
@@ -389,7 +396,8 @@ export class DeploymentService {
       .all();
     const at = now();
     const message = `Upload abandoned: nothing arrived for ${describeSeconds(ttlSeconds)}, so this deployment failed. Run the deploy again.`;
-    for (const { id } of stale)
+    for (const { id, createdAt } of stale) {
+      this.onFinished("failed", createdAt);
       this.db.transaction((tx) => {
         tx
           .update(deployments)
@@ -399,6 +407,7 @@ export class DeploymentService {
         tx.update(deploymentReplicas).set({ state: "failed", updatedAt: at }).where(and(eq(deploymentReplicas.deploymentId, id), eq(deploymentReplicas.state, "pending"))).run();
         tx.insert(deploymentEvents).values({ deploymentId: id, agentId: null, level: "error", message, at }).run();
       });
+    }
     return stale.length;
   }
 

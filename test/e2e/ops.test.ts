@@ -1,0 +1,69 @@
+// Health and metrics (operations issue): /healthz and /readyz on master and agents, Prometheus
+// /metrics on both that a Prometheus text parser reads, protected by a token or private addresses.
+import { describe, expect, test } from "bun:test";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { assertMetricsAccess } from "../../src/master/metrics";
+import { site, useCluster } from "../helpers/cluster";
+
+const cluster = useCluster({ masterArgs: ["--metrics-token", "scrape-me-please"] });
+
+type Family = { name: string; metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string> }[] };
+const scrape = async (url: string, token?: string) => {
+  const r = await fetch(`${url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return { status: r.status, families: r.ok ? (parsePrometheusTextFormat(await r.text()) as Family[]) : [] };
+};
+const value = (fs: Family[], name: string, labels: Record<string, string> = {}) =>
+  Number(fs.find((f) => f.name === name)?.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value);
+
+describe("master", () => {
+  test("/healthz and /readyz answer 200 while it can write its database", async () => {
+    const c = cluster();
+    expect((await fetch(`${c.master}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${c.master}/readyz`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).problems).toEqual([]);
+  });
+
+  test("/metrics needs the token, then parses as Prometheus text with deploys, agents and the task queue", async () => {
+    const c = cluster();
+    expect((await c.sprout(["deploy", site({ "index.html": "metered" }), "--site", "metered", "--prod"])).code).toBe(0);
+    expect((await scrape(c.master)).status).toBe(401);
+    expect((await scrape(c.master, "wrong-token-wrong-token")).status).toBe(401);
+    const { status, families } = await scrape(c.master, "scrape-me-please");
+    expect(status).toBe(200);
+    expect(value(families, "sprout_agents", { status: "online" })).toBe(1);
+    expect(value(families, "sprout_deployments", { status: "ready" })).toBeGreaterThanOrEqual(1);
+    expect(value(families, "sprout_deployments_finished_total", { status: "ready" })).toBeGreaterThanOrEqual(1);
+    expect(families.some((f) => f.name === "sprout_deployment_duration_seconds")).toBe(true);
+    expect(value(families, "sprout_task_queue_depth")).toBeGreaterThanOrEqual(0);
+    expect(value(families, "sprout_agent_disk_free_bytes", { agent: "node1" })).toBeGreaterThan(0);
+  });
+
+  test("without a token, only private addresses may scrape", () => {
+    expect(() => assertMetricsAccess(null, "127.0.0.1", undefined)).not.toThrow();
+    expect(() => assertMetricsAccess(null, "10.1.2.3", undefined)).not.toThrow();
+    expect(() => assertMetricsAccess(null, "203.0.113.9", undefined)).toThrow(/private addresses/);
+    expect(() => assertMetricsAccess(null, "2001:db8::1", undefined)).toThrow(/private addresses/);
+  });
+});
+
+describe("agent", () => {
+  test("/healthz, /readyz and /metrics of a node", async () => {
+    const c = cluster();
+    const node = c.nodes[0]!;
+    expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${node.url}/readyz`)).status).toBe(200);
+    const { status, families } = await scrape(node.url);
+    expect(status).toBe(200);
+    expect(value(families, "sprout_node_nginx_up")).toBe(1);
+    expect(value(families, "sprout_node_disk_free_bytes")).toBeGreaterThan(0);
+  });
+
+  test("a node with less free disk than its floor is not ready, and says why", async () => {
+    const c = cluster();
+    const full = await c.addAgent("tight", ["--min-free-disk", String(1024 ** 5)]);
+    const r = await fetch(`${full.url}/readyz`);
+    expect(r.status).toBe(503);
+    expect((await r.json()).problems.join(" ")).toContain("disk");
+  });
+});
