@@ -156,13 +156,16 @@ export const userQuotas = sqliteTable("user_quotas", {
   updatedAt: text("updated_at").notNull(),
 });
 
+/** audit_log: every state-changing request and every failed login: who, what, on what, from where. */
 export const auditLog = sqliteTable("audit_log", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   userId: text("user_id"),
   action: text("action").notNull(),
   target: text("target"),
+  ip: text("ip"),
+  outcome: text("outcome").notNull().default("ok"),
   at: text("at").notNull(),
-});
+}, (t) => [index("audit_log_at").on(t.at)]);
 
 /** kv holds the master's own state: the grant key pair, the JWT secret. */
 export const kv = sqliteTable("kv", {

@@ -2,6 +2,7 @@ import type { Db } from "../db";
 import type { MasterConfig } from "./config";
 import { AgentService } from "./services/agents";
 import { ApiTokenService } from "./services/api-tokens";
+import { AuditService } from "./services/audit";
 import { AuthService, type Caller, type UserCaller } from "./services/auth";
 import { DeploymentService } from "./services/deployments";
 import { loadKeys } from "./services/keys";
@@ -21,6 +22,7 @@ export interface Services {
   agents: AgentService;
   tasks: TaskQueue;
   quotas: QuotaService;
+  audit: AuditService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -29,6 +31,12 @@ export interface Services {
   /** agent resolves the request's bearer token to an agent, or throws 401. */
   agent(req: Request): Promise<Extract<Caller, { kind: "agent" }>>;
 }
+
+/** callers remembers which user each request acted as, for the audit log (see server.ts). */
+const callers = new WeakMap<Request, string>();
+
+/** callerOf answers the user a request was authenticated as, if it was. */
+export const callerOf = (req: Request): string | undefined => callers.get(req);
 
 export async function createServices(db: Db, config: MasterConfig): Promise<Services> {
   const keys = await loadKeys(db);
@@ -48,10 +56,12 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     agents,
     tasks,
     quotas,
+    audit: new AuditService(db),
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();
       auth.authorize(c, req.method, new URL(req.url).pathname, site);
+      callers.set(req, c.userId);
       return c;
     },
     async agent(req) {

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { clientOf } from "./client";
+import { callerOf } from "./context";
 import { MasterMetrics, assertMetricsAccess } from "./metrics";
 import type { Db } from "../db";
 import { errorResponse } from "../shared/http-errors";
@@ -41,7 +42,21 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       checkContentLength(request);
     })
     .onParse(({ request, contentType }) => parseLimitedBody(request, contentType))
-    .onError(({ code, error, path }) => errorResponse(code, error, path))
+    .onError(({ code, error, path, request, body, server }) => {
+      const res = errorResponse(code, error, path);
+      // Failed logins are audited too: they are what an attack on accounts looks like.
+      if (path === "/api/user/token" && res.status === 401)
+        services.audit.record({ userId: null, action: "user.login", target: emailOf(body) ?? null, ip: clientOf(request, server?.requestIP(request)?.address, config.trustedProxies).ip, outcome: "failed" });
+      return res;
+    })
+    // Every state-changing API request that succeeded: who (if known), what, on what, from where.
+    .onAfterHandle(({ request, route, params, body, server }) => {
+      const action = services.audit.actionOf(request.method, route);
+      if (!action) return;
+      const p = (params ?? {}) as Record<string, string | undefined>;
+      const target = p.name ?? p.id ?? p.agent_id ?? siteOrNameOf(body) ?? emailOf(body);
+      services.audit.record({ userId: callerOf(request) ?? null, action, target: target ?? null, ip: clientOf(request, server?.requestIP(request)?.address, config.trustedProxies).ip });
+    })
     .get("/api/health", () => ({ ok: true as const }))
     // Alive: the process answers. Ready: it can write its database and its jobs are running.
     .get("/healthz", () => ({ ok: true as const }))
@@ -79,6 +94,13 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     },
   };
 }
+
+const field = (body: unknown, k: string): string | undefined => {
+  const v = body && typeof body === "object" ? (body as Record<string, unknown>)[k] : undefined;
+  return typeof v === "string" ? v : undefined;
+};
+const emailOf = (body: unknown) => field(body, "email");
+const siteOrNameOf = (body: unknown) => field(body, "site") ?? field(body, "name");
 
 /** readiness lists why the master is not ready: its database refuses writes, or its jobs stopped. */
 function readiness(db: Db, lastJobRun: number): string[] {

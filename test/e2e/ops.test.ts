@@ -67,3 +67,31 @@ describe("agent", () => {
     expect((await r.json()).problems.join(" ")).toContain("disk");
   });
 });
+
+describe("audit log", () => {
+  test("logins (failed ones too), tokens, sites, deploys and promotes are recorded with who and from where; only the admin reads them", async () => {
+    const c = cluster();
+    const bad = await fetch(`${c.master}/api/user/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: c.admin.email, password: "wrong password!" }) });
+    expect(bad.status).toBe(401);
+    expect((await c.sprout(["tokens", "create", "audited"])).code).toBe(0);
+    expect((await c.sprout(["sites", "create", "audited-site"])).code).toBe(0);
+    expect((await c.sprout(["deploy", site({ "index.html": "a" }), "--site", "audited-site", "--prod"])).code).toBe(0);
+    expect((await c.sprout(["deploy", site({ "index.html": "b" }), "--site", "audited-site", "--prod"])).code).toBe(0);
+    expect((await c.sprout(["rollback", "--site", "audited-site"])).code).toBe(0);
+    const r = await c.sprout(["audit", "--json", "--limit", "50"]);
+    expect(r.code).toBe(0);
+    const log = JSON.parse(r.stdout) as { user: string | null; action: string; target: string | null; ip: string | null; outcome: string }[];
+    const has = (action: string, target?: string, outcome = "ok") => log.some((e) => e.action === action && (target === undefined || e.target === target) && e.outcome === outcome);
+    expect(has("user.login", c.admin.email, "failed")).toBe(true);
+    expect(has("token.create", "audited")).toBe(true);
+    expect(has("site.create", "audited-site")).toBe(true);
+    expect(has("deployment.create", "audited-site")).toBe(true);
+    expect(has("site.rollback", "audited-site")).toBe(true);
+    const mine = log.find((e) => e.action === "site.create")!;
+    expect(mine.user).toBe(c.admin.email);
+    expect(mine.ip).toBe("127.0.0.1");
+    // Only the admin reads the log.
+    const other = await c.user("auditee@example.com");
+    expect((await fetch(`${c.master}/api/audit`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(403);
+  });
+});

@@ -13,6 +13,7 @@ import { rollbackCommand } from "./rollback";
 import { agentsCommand } from "./agents";
 import { tokensCommand } from "./tokens";
 import { usersCommand } from "./users";
+import { auditCommand } from "./audit";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -29,5 +30,6 @@ export const COMMANDS: Command[] = [
   whoamiCommand,
   tokensCommand,
   usersCommand,
+  auditCommand,
   agentsCommand,
 ];

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { AuditQuery } from "../../protocol/audit";
 import { Ok } from "../../protocol/common";
 import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest, UserCreate } from "../../protocol/user";
 import { clientOf } from "../client";
@@ -44,4 +45,8 @@ export const userRoutes = (s: Services) =>
     .get("/api/users", async ({ request }) => {
       requireAdmin(await s.user(request));
       return s.auth.listUsers();
-    });
+    })
+    .get("/api/audit", async ({ request, query }) => {
+      requireAdmin(await s.user(request));
+      return s.audit.list(query);
+    }, { query: AuditQuery });
