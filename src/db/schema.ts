@@ -172,3 +172,12 @@ export const kv = sqliteTable("kv", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+/** alerts: the alerts firing now (one row each), so each fires once and resolves once. */
+export const alerts = sqliteTable("alerts", {
+  key: text("key").primaryKey(),
+  kind: text("kind").notNull(),
+  subject: text("subject").notNull(),
+  message: text("message").notNull(),
+  firedAt: text("fired_at").notNull(),
+});

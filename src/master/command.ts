@@ -41,6 +41,8 @@ export const masterCommand: Command = {
     "quota-bytes": { type: "string", value: "SIZE", description: "Bytes of kept deployments one account may hold (e.g. 10G, 500M)", env: "SPROUT_QUOTA_BYTES", default: "10G" },
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
     "metrics-token": { type: "string", value: "TOKEN", description: "Bearer token Prometheus sends to GET /metrics (without one, only private addresses may scrape)", env: "SPROUT_METRICS_TOKEN" },
+    "alert-webhook": { type: "string", value: "URL,...", description: "Send alerts (node down, disk low, replicas below target, deploy failed) to these webhooks (JSON; Slack-compatible)", env: "SPROUT_ALERT_WEBHOOK" },
+    "alert-disk-low": { type: "string", value: "SIZE", description: "Free disk below which a node raises an alert (e.g. 1G)", env: "SPROUT_ALERT_DISK_LOW", default: "1G" },
     "backup-dir": { type: "string", value: "DIR", description: "Write a consistent backup of the database here every day (keeps --backup-keep)", env: "SPROUT_BACKUP_DIR" },
     "backup-keep": { type: "string", value: "N", description: "Daily backups kept in --backup-dir", env: "SPROUT_BACKUP_KEEP", default: "7" },
     "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
@@ -82,7 +84,7 @@ export const masterCommand: Command = {
     }
     const quotas = parseQuotas(v);
     const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined };
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
@@ -141,6 +143,13 @@ function backupOrRestore(action: "backup" | "restore", file: string | undefined,
     process.stderr.write(`sprout master ${action}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ""}\n`);
     return 1;
   }
+}
+
+/** alertConfig reads --alert-webhook and --alert-disk-low. */
+function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDiskLowBytes"> {
+  const alertWebhooks = typeof v["alert-webhook"] === "string" ? v["alert-webhook"].split(",").map((u) => u.trim()).filter(Boolean) : [];
+  for (const u of alertWebhooks) if (!/^https?:\/\/\S+$/.test(u)) throw new UsageError(`--alert-webhook must be http(s) URLs (got "${u}")`);
+  return { alertWebhooks, alertDiskLowBytes: parseSize(String(v["alert-disk-low"]), "--alert-disk-low") };
 }
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */

@@ -24,6 +24,10 @@ export interface MasterConfig {
   trustedProxies: string[];
   /** metricsToken: bearer token for GET /metrics; without one, /metrics answers private addresses only. */
   metricsToken?: string;
+  /** alertWebhooks: URLs that receive alerts as JSON (with a Slack-compatible `text`). */
+  alertWebhooks: string[];
+  /** alertDiskLowBytes: a node with less free disk than this raises a disk_low alert. */
+  alertDiskLowBytes: number;
   /** quotas: each user's limits unless an admin set an override (services/quotas.ts). */
   quotas: QuotaLimits;
   /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */
@@ -50,6 +54,8 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   offlineAfter: 15,
   healAfter: 60,
   trustedProxies: [],
+  alertWebhooks: [],
+  alertDiskLowBytes: 1024 ** 3,
   quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
   uploadTtl: 3600,
 };

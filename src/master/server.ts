@@ -2,6 +2,12 @@ import { Elysia } from "elysia";
 import { clientOf } from "./client";
 import { callerOf } from "./context";
 import { MasterMetrics, assertMetricsAccess } from "./metrics";
+import { AlertService } from "./services/alerts";
+import { sites as sitesTable } from "../db/schema";
+import { eq } from "drizzle-orm";
+import { logger } from "../shared/log";
+
+const log = logger("master");
 import type { Db } from "../db";
 import { errorResponse } from "../shared/http-errors";
 import { checkContentLength, parseLimitedBody } from "./body-limit";
@@ -35,7 +41,11 @@ const PAGE_HEADERS = {
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
   const metrics = new MasterMetrics(db);
-  services.deployments.onFinished = (status, createdAt) => metrics.deploymentFinished(status, createdAt);
+  const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes });
+  services.deployments.onFinished = (status, d) => {
+    metrics.deploymentFinished(status, d.createdAt);
+    if (status === "failed") alerts.deploymentFailed(db.select({ name: sitesTable.name }).from(sitesTable).where(eq(sitesTable.id, d.siteId)).get()?.name ?? "?", d.id, d.error ?? "unknown error");
+  };
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       Object.assign(set.headers, SECURITY_HEADERS, new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
@@ -84,12 +94,20 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
   // Sites whose nodes stayed down get new replicas on the nodes that are up.
   const healing = setInterval(() => void services.deployments.heal(config.healAfter), 5000);
   const stopUploadExpiry = startUploadExpiry(services);
+  const alerting = setInterval(() => {
+    try {
+      alerts.evaluate();
+    } catch (e) {
+      log.error("alert check failed", { error: (e as Error).message });
+    }
+  }, 5000);
   return {
     app,
     services,
     stop() {
       clearInterval(health);
       clearInterval(healing);
+      clearInterval(alerting);
       stopUploadExpiry();
     },
   };

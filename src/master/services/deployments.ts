@@ -49,7 +49,7 @@ export class DeploymentService {
   }
 
   /** onFinished hears of each deployment that reached ready or failed (metrics; set by the master). */
-  onFinished: (status: "ready" | "failed", createdAt: string) => void = () => {};
+  onFinished: (status: "ready" | "failed", d: { id: string; siteId: string; createdAt: string; error: string | null }) => void = () => {};
 
   /**
    * create checks quotas and the manifest before any state changes, then records the deployment and
@@ -178,7 +178,7 @@ export class DeploymentService {
         setReplica("failed");
         if (row.status !== "ready") {
           this.db.update(deployments).set({ status: "failed", error: r.message, finishedAt: at }).where(eq(deployments.id, row.id)).run();
-          this.onFinished("failed", row.createdAt);
+          this.onFinished("failed", { ...row, error: r.message });
         }
         break;
     }
@@ -206,7 +206,7 @@ export class DeploymentService {
       this.activate(row, site);
     } else {
       this.db.update(deployments).set({ status: "ready", finishedAt: now() }).where(eq(deployments.id, row.id)).run();
-      this.onFinished("ready", row.createdAt);
+      this.onFinished("ready", row);
       this.event(row.id, null, "info", "Preview ready.");
     }
   }
@@ -246,7 +246,7 @@ export class DeploymentService {
         .where(and(ne(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.state, "active"), inArray(deploymentReplicas.deploymentId, siteDeployments)))
         .run();
     });
-    if (row.status !== "ready") this.onFinished("ready", row.createdAt);
+    if (row.status !== "ready") this.onFinished("ready", row);
     this.event(row.id, null, "info", "Live on production.");
   }
 
@@ -383,7 +383,7 @@ export class DeploymentService {
   expireAbandoned(ttlSeconds: number): number {
     const cutoff = new Date(Date.now() - ttlSeconds * 1000).toISOString();
     const stale = this.db
-      .select({ id: deployments.id, createdAt: deployments.createdAt })
+      .select({ id: deployments.id, siteId: deployments.siteId, createdAt: deployments.createdAt })
       .from(deployments)
       .where(
         and(
@@ -396,8 +396,8 @@ export class DeploymentService {
       .all();
     const at = now();
     const message = `Upload abandoned: nothing arrived for ${describeSeconds(ttlSeconds)}, so this deployment failed. Run the deploy again.`;
-    for (const { id, createdAt } of stale) {
-      this.onFinished("failed", createdAt);
+    for (const { id, siteId, createdAt } of stale) {
+      this.onFinished("failed", { id, siteId, createdAt, error: "Upload abandoned" });
       this.db.transaction((tx) => {
         tx
           .update(deployments)
