@@ -173,8 +173,11 @@ export class Uploads {
       this.deployments.discard(site, deploymentId);
       throw new SproutError(422, "rules_rejected", `The site's _redirects or _headers produce configuration that nginx rejects: ${(e as Error).message}`);
     }
-    for (const w of warnings.get(deploymentId) ?? [])
+    // The first lines tell the user what to fix; thousands would only flood the deploy log.
+    const all = warnings.get(deploymentId) ?? [];
+    for (const w of all.slice(0, 50))
       this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line} skipped: ${w.message}` });
+    if (all.length > 50) this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `... and ${all.length - 50} more lines of the rules files were skipped.` });
   }
 
   /**

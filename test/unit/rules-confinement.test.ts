@@ -53,3 +53,17 @@ describe("access control and headers match the resource served", () => {
     ]);
   });
 });
+
+describe("one tenant's rules files cost a bounded amount to read", () => {
+  test("300,000 header lines, 4 KB values and 5,000 long rules parse quickly into bounded output", async () => {
+    const { compileSite } = await import("../../src/agent/nginx/rules");
+    const many = "/*\n" + Array.from({ length: 300_000 }, (_, i) => `  X-${i.toString(36)}: v`).join("\n") + "\n";
+    const long = Array.from({ length: 5000 }, (_, i) => `/${"a".repeat(1900)}${i} /b 301`).join("\n");
+    const t0 = performance.now();
+    const c = compileSite({ redirects: long, headers: many, spa: false }, { prefix: "p", filesDir: "/tmp/x", secret: new Uint8Array(32) });
+    // Before the caps, a block's repeated-name lookup made this quadratic (minutes).
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(c.http.length + c.server.length).toBeLessThan(4_000_000);
+    expect(parseHeaders(many).blocks[0]!.headers.length).toBe(100);
+  });
+});

@@ -86,7 +86,11 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   const byName = new Map<string, { path: string; value: string; line: number }[]>();
   for (const b of headers.blocks)
     for (const h of b.headers)
-      if (h.name.toLowerCase() !== "cache-control") byName.set(h.name, [...(byName.get(h.name) ?? []), { path: b.path, value: h.value, line: b.line }]);
+      if (h.name.toLowerCase() !== "cache-control") {
+        const list = byName.get(h.name) ?? [];
+        list.push({ path: b.path, value: h.value, line: b.line });
+        byName.set(h.name, list);
+      }
   let n = 0;
   for (const [name, entries] of byName) {
     for (const group of disjointGroups(entries)) {

@@ -11,6 +11,12 @@ export interface HeaderBlock {
 }
 
 export const MAX_HEADER_BLOCKS = 500;
+/** Bounds on one `_headers`: its parse and the maps it compiles to stay small whatever it holds. */
+export const MAX_HEADERS_PER_BLOCK = 100;
+export const MAX_HEADER_LINES = 2000;
+export const MAX_HEADER_VALUE = 4096;
+/** MAX_RULES_FILE: bytes of a rules file that are read; the rest is ignored with a warning. */
+export const MAX_RULES_FILE = 1024 * 1024;
 
 /**
  * REFUSED_HEADERS frame the HTTP message or belong to the connection: set by a tenant they would
@@ -40,6 +46,11 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
   const warn = (line: number, message: string, fatal = false) => warnings.push({ file: "_headers", line, message, ...(fatal ? { fatal } : {}) });
   let current: HeaderBlock | null = null;
   let skipping = false;
+  if (text.length > MAX_RULES_FILE) {
+    warn(1, `the file is over ${MAX_RULES_FILE} bytes; only the first ${MAX_RULES_FILE} are read`, /basic-auth/i.test(text.slice(MAX_RULES_FILE)));
+    text = text.slice(0, MAX_RULES_FILE);
+  }
+  let lines = 0;
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     if (!raw.trim() || raw.trim().startsWith("#")) return;
@@ -87,6 +98,9 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
     if (/["\\$]/.test(value)) return warn(line, `the value of ${name} contains " \\ or $, which is not supported`);
     const refused = headerProblem(name, value);
     if (refused) return warn(line, refused);
+    if (value.length > MAX_HEADER_VALUE) return warn(line, `the value of ${name} is over ${MAX_HEADER_VALUE} characters`);
+    if (++lines > MAX_HEADER_LINES) return warn(line, `more than ${MAX_HEADER_LINES} header lines; the rest are ignored`);
+    if (block.headers.length >= MAX_HEADERS_PER_BLOCK) return warn(line, `more than ${MAX_HEADERS_PER_BLOCK} headers in one block; the rest are ignored`);
     // A name given twice in one block sends one header with both values, as on Netlify.
     const same = block.headers.find((h) => h.name.toLowerCase() === name.toLowerCase());
     if (same && name.toLowerCase() !== "set-cookie") same.value = `${same.value}, ${value}`;

@@ -1,3 +1,4 @@
+import { MAX_RULES_FILE } from "./headers";
 import { compilePattern, decodePath, targetProblem, unsafe } from "./patterns";
 import type { RuleWarning } from "./types";
 
@@ -13,6 +14,8 @@ export interface RedirectRule {
 }
 
 export const MAX_REDIRECTS = 1000;
+/** MAX_RULE_LINE bounds one rule (its regex is compiled by nginx and run on requests). */
+export const MAX_RULE_LINE = 2000;
 /**
  * MAX_QUERY_PARAMS caps the distinct query parameters a site's rules may test: each is one lookup of
  * `$arg_<name>` per request, so the cost of a request stays bounded whatever the query string holds.
@@ -28,11 +31,16 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
   const rules: RedirectRule[] = [];
   const warnings: RuleWarning[] = [];
   const warn = (line: number, message: string) => warnings.push({ file: "_redirects", line, message });
+  if (text.length > MAX_RULES_FILE) {
+    warn(1, `the file is over ${MAX_RULES_FILE} bytes; only the first ${MAX_RULES_FILE} are read`);
+    text = text.slice(0, MAX_RULES_FILE);
+  }
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     const content = raw.replace(/(^|\s)#.*$/, "").trim();
     if (!content) return;
     if (rules.length >= MAX_REDIRECTS) return warn(line, `more than ${MAX_REDIRECTS} rules; the rest are ignored`);
+    if (content.length > MAX_RULE_LINE) return warn(line, `the line is over ${MAX_RULE_LINE} characters`);
     const tokens = content.split(/\s+/);
     let from = tokens.shift()!;
     if (/^https?:\/\//.test(from)) return warn(line, "rules for other domains are not supported; use a path that starts with /");
