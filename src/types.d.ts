@@ -3,3 +3,4 @@ declare module "*.sql" { const text: string; export default text; }
 declare module "*.css" { const text: string; export default text; }
 declare module "*.ejs" { const text: string; export default text; }
 declare module "*.min.js" { const text: string; export default text; }
+declare module "*.sh" { const text: string; export default text; }

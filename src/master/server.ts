@@ -18,6 +18,7 @@ import { deploymentRoutes } from "./routes/deployments";
 import { siteRoutes } from "./routes/sites";
 import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
+import { installRoutes } from "./routes/install";
 import { quotaRoutes } from "./routes/quotas";
 import { startUploadExpiry } from "./jobs/upload-expiry";
 
@@ -85,6 +86,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(deploymentRoutes(services))
     .use(agentRoutes(services))
     .use(quotaRoutes(services))
+    .use(installRoutes(services))
     .use(uiRoutes(services));
   let lastJobRun = Date.now();
   const health = setInterval(() => {

@@ -1,0 +1,79 @@
+// One-line node install served by the master (operations issue): `curl MASTER/install.sh | sh -s --
+// --token ...` downloads the binary from the master, checks it, writes the agent's settings (token
+// in a 0600 env file) and unit, and the node it sets up joins and serves. The test installs under a
+// private --root, so it never touches the machine's /etc, users or systemd.
+import { expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { api, freePort, killNginx, site, tempDir, useCluster } from "../helpers/cluster";
+
+const cluster = useCluster({ agents: 1 });
+
+async function runInstaller(script: string, args: string[]) {
+  const p = Bun.spawn(["sh", "-s", "--", ...args], { stdin: new Blob([script]), stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH! } });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, out: out + err };
+}
+
+test("curl MASTER/install.sh | sh -s -- --token ... installs a node that joins and serves", async () => {
+  const c = cluster();
+  const created = await api(c.master, "POST", "/api/agent", { name: "remote" }, c.admin.token);
+  expect(created.status).toBe(201);
+  const script = await (await fetch(`${c.master}/install.sh`)).text();
+  expect(script).toContain(c.master);
+  const root = tempDir("sprout-root-");
+  const [apiPort, httpPort] = [freePort(), freePort()];
+  const r = await runInstaller(script, ["--token", created.body.token, "--name", "remote", "--root", root, "--listen", `127.0.0.1:${apiPort}`, "--http-listen", `127.0.0.1:${httpPort}`]);
+  expect(r.code).toBe(0);
+  const bin = join(root, "usr", "local", "bin", "sprout");
+  expect(existsSync(bin)).toBe(true);
+  const envFile = join(root, "etc", "sprout-agent.env");
+  expect(statSync(envFile).mode & 0o077).toBe(0);
+  expect(readFileSync(join(root, "etc", "systemd", "system", "sprout-agent.service"), "utf8")).toContain("User=sprout");
+  // The binary is the master's, byte for byte, and the token is in the env file, not in the unit.
+  const sha = (await (await fetch(`${c.master}/download/sprout-linux-${process.arch}.sha256`)).text()).split(" ")[0];
+  expect(new Bun.CryptoHasher("sha256").update(readFileSync(bin)).digest("hex")).toBe(sha!);
+  expect(readFileSync(join(root, "etc", "systemd", "system", "sprout-agent.service"), "utf8")).not.toContain("spa_");
+
+  // Start it as systemd would (EnvironmentFile + ExecStart), and it joins and serves.
+  const env = Object.fromEntries(readFileSync(envFile, "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const agent = Bun.spawn([bin, "agent"], { env: { PATH: process.env.PATH!, ...env }, stdout: "pipe", stderr: "pipe" });
+  let log = "";
+  void (async () => {
+    for await (const chunk of agent.stderr) log += new TextDecoder().decode(chunk);
+  })();
+  try {
+    const end = Date.now() + 20_000;
+    let online = false;
+    while (!online && Date.now() < end) {
+      online = (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body.some((a: any) => a.name === "remote" && a.status === "online");
+      await Bun.sleep(200);
+    }
+    expect(online).toBe(true);
+    expect((await c.sprout(["deploy", site({ "index.html": "installed" }), "--site", "inst", "--prod"])).code).toBe(0);
+    const served = await fetch(`http://127.0.0.1:${httpPort}/`, { headers: { host: `inst.${c.domain}` } });
+    expect(await served.text()).toBe("installed");
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nagent log:\n${log}`);
+  } finally {
+    agent.kill("SIGTERM");
+    await agent.exited;
+    killNginx(join(root, "var", "lib", "sprout"));
+  }
+});
+
+test("the installer fails loudly when the download fails, and --uninstall removes what it wrote", async () => {
+  const c = cluster();
+  const script = await (await fetch(`${c.master}/install.sh`)).text();
+  const root = tempDir("sprout-root-");
+  const bad = await runInstaller(script, ["--master", "http://127.0.0.1:1", "--token", "spa_x", "--root", root]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.out).toContain("download failed");
+  const ok = await runInstaller(script, ["--token", "spa_x", "--root", root, "--no-start"]);
+  expect(ok.code).toBe(0);
+  expect(existsSync(join(root, "etc", "sprout-agent.env"))).toBe(true);
+  const gone = await runInstaller(script, ["--root", root, "--uninstall"]);
+  expect(gone.code).toBe(0);
+  expect(existsSync(join(root, "etc", "sprout-agent.env"))).toBe(false);
+  expect(existsSync(join(root, "usr", "local", "bin", "sprout"))).toBe(false);
+});
