@@ -16,6 +16,7 @@ import { Uploads } from "./uploads";
 import { SiteConfigurator } from "./site-config";
 import { secureLayout, workerIdentity, type WorkerIdentity } from "./layout";
 import { agentMetrics, agentReadiness } from "./health";
+import { Traffic } from "./traffic";
 
 const log = logger("agent");
 
@@ -32,6 +33,7 @@ export class Agent {
   readonly link: MasterLink;
   readonly tasks: TaskRunner;
   readonly siteConfig: SiteConfigurator;
+  readonly traffic: Traffic;
   private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
@@ -50,6 +52,7 @@ export class Agent {
     secureLayout(config.dataDir, this.worker);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
+    this.traffic = new Traffic(nginxLayout(config.dataDir).prefix, () => this.state.state.domain, () => this.nginx.reopenLogs());
     this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
       dataDir: config.dataDir,
       listen: `${config.httpListen.hostname}:${config.httpListen.port}`,
@@ -118,14 +121,17 @@ export class Agent {
     let boot = true;
     while (this.running) {
       try {
+        const traffic = this.traffic.collect();
         const answer = await this.link.heartbeat({
           boot,
+          ...(traffic.length ? { traffic } : {}),
           version: VERSION,
           url: this.url,
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
         });
         boot = false;
+        this.traffic.acknowledged(traffic);
         const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
         if (changed || this.nginx.state === "stopped") await this.startNginx();
       } catch (e) {

@@ -7,6 +7,7 @@ import m0003 from "./migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "./migrations/0004_generations.sql" with { type: "text" };
 import m0008 from "./migrations/0008_audit.sql" with { type: "text" };
 import m0009 from "./migrations/0009_alerts.sql" with { type: "text" };
+import m0010 from "./migrations/0010_traffic.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -17,4 +18,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0004_generations", sql: m0004 },
   { name: "0008_audit", sql: m0008 },
   { name: "0009_alerts", sql: m0009 },
+  { name: "0010_traffic", sql: m0010 },
 ];

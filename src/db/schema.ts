@@ -181,3 +181,15 @@ export const alerts = sqliteTable("alerts", {
   message: text("message").notNull(),
   firedAt: text("fired_at").notNull(),
 });
+
+/** site_traffic: requests served per site and hour, summed over the nodes' reports. */
+export const siteTraffic = sqliteTable("site_traffic", {
+  siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+  hour: text("hour").notNull(),
+  requests: integer("requests").notNull().default(0),
+  bytes: integer("bytes").notNull().default(0),
+  s2xx: integer("s2xx").notNull().default(0),
+  s3xx: integer("s3xx").notNull().default(0),
+  s4xx: integer("s4xx").notNull().default(0),
+  s5xx: integer("s5xx").notNull().default(0),
+}, (t) => [uniqueIndex("site_traffic_pk").on(t.siteId, t.hour)]);

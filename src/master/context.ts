@@ -3,6 +3,7 @@ import type { MasterConfig } from "./config";
 import { AgentService } from "./services/agents";
 import { ApiTokenService } from "./services/api-tokens";
 import { AuditService } from "./services/audit";
+import { TrafficService } from "./services/traffic";
 import { AuthService, type Caller, type UserCaller } from "./services/auth";
 import { DeploymentService } from "./services/deployments";
 import { loadKeys } from "./services/keys";
@@ -23,6 +24,7 @@ export interface Services {
   tasks: TaskQueue;
   quotas: QuotaService;
   audit: AuditService;
+  traffic: TrafficService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -45,6 +47,8 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const quotas = new QuotaService(db, config);
   const sites = new SiteService(db, config, tasks, quotas);
   const agents = new AgentService(db, config, keys, tasks);
+  const traffic = new TrafficService(db);
+  agents.onTraffic = (counts) => traffic.add(counts);
   const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
   return {
     db,
@@ -57,6 +61,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     tasks,
     quotas,
     audit: new AuditService(db),
+    traffic,
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

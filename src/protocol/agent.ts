@@ -39,6 +39,20 @@ export const SystemReport = t.Object({
 });
 export type SystemReport = typeof SystemReport.static;
 
+/** TrafficCounts is what a node served for one site in one hour (from its nginx access log). */
+export const TrafficCounts = t.Object({
+  site: t.String({ maxLength: 63 }),
+  /** hour: ISO time of the hour's start, e.g. 2026-11-26T14:00:00Z. */
+  hour: t.String({ pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:00:00Z$" }),
+  requests: t.Integer({ minimum: 0 }),
+  bytes: t.Number({ minimum: 0 }),
+  s2xx: t.Integer({ minimum: 0 }),
+  s3xx: t.Integer({ minimum: 0 }),
+  s4xx: t.Integer({ minimum: 0 }),
+  s5xx: t.Integer({ minimum: 0 }),
+});
+export type TrafficCounts = typeof TrafficCounts.static;
+
 /**
  * Heartbeat is POST /api/agent/heartbeat (agent token) every few seconds. The first one registers the
  * node's URL when the admin set none; later ones cannot move it (a change waits for the admin).
@@ -52,6 +66,8 @@ export const Heartbeat = t.Object({
   system: SystemReport,
   /** boot: the first heartbeat since the agent started (the master then re-checks what it should hold). */
   boot: t.Optional(t.Boolean()),
+  /** traffic: requests counted since the last acknowledged heartbeat, per site and hour. */
+  traffic: t.Optional(t.Array(TrafficCounts, { maxItems: 20_000 })),
 });
 export type Heartbeat = typeof Heartbeat.static;
 

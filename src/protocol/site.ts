@@ -36,3 +36,15 @@ export const SiteInfo = t.Object({
   created_at: t.String(),
 });
 export type SiteInfo = typeof SiteInfo.static;
+
+/** SiteTrafficHour is one hour of GET /api/site/:name/traffic: what every node served for the site. */
+export const SiteTrafficHour = t.Object({
+  hour: t.String(),
+  requests: t.Integer(),
+  bytes: t.Number(),
+  s2xx: t.Integer(),
+  s3xx: t.Integer(),
+  s4xx: t.Integer(),
+  s5xx: t.Integer(),
+});
+export type SiteTrafficHour = typeof SiteTrafficHour.static;

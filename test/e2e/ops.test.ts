@@ -95,3 +95,28 @@ describe("audit log", () => {
     expect((await fetch(`${c.master}/api/audit`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(403);
   });
 });
+
+describe("traffic per site", () => {
+  test("requests served by a node show in sprout stats, per hour and status class; other sites' do not", async () => {
+    const c = cluster();
+    expect((await c.sprout(["deploy", site({ "index.html": "counted" }), "--site", "counted", "--prod"])).code).toBe(0);
+    for (let i = 0; i < 12; i++) await (await c.get(`counted.${c.domain}`, "/")).text();
+    for (let i = 0; i < 5; i++) await (await c.get(`counted.${c.domain}`, "/missing")).text();
+    // nginx flushes its log every 5 s and the agent reports with its next heartbeat (3 s).
+    let hours: any[] = [];
+    const end = Date.now() + 30_000;
+    while (Date.now() < end) {
+      const r = await c.sprout(["stats", "counted", "--json"]);
+      hours = JSON.parse(r.stdout);
+      if (hours.reduce((n, h) => n + h.requests, 0) >= 17) break;
+      await Bun.sleep(500);
+    }
+    const sum = (k: string) => hours.reduce((n, h) => n + h[k], 0);
+    expect(sum("requests")).toBe(17);
+    expect(sum("s2xx")).toBe(12);
+    expect(sum("s4xx")).toBe(5);
+    expect(sum("bytes")).toBeGreaterThan(12 * "counted".length - 1);
+    const other = await c.user("stranger@example.com");
+    expect((await fetch(`${c.master}/api/site/counted/traffic`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+  });
+});

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { ACCESS_LOG_FORMAT } from "../traffic";
 
 /** NginxLayout names the files of the agent's own nginx, all under <data>/nginx so it runs unprivileged. */
 export interface NginxLayout {
@@ -77,7 +78,9 @@ events { worker_connections 4096; }
 http {
   ${mime}
   default_type application/octet-stream;
-  access_log off;
+  # Traffic per site: one short line per request, buffered; the agent counts and rotates it.
+  log_format sprout_stats ${ACCESS_LOG_FORMAT};
+  access_log ${join(l.prefix, "access.log")} sprout_stats buffer=64k flush=5s;
   client_body_temp_path ${join(l.prefix, "tmp/body")};
   proxy_temp_path ${join(l.prefix, "tmp/proxy")};
   fastcgi_temp_path ${join(l.prefix, "tmp/fastcgi")};

@@ -218,6 +218,11 @@ export class NginxProcess {
     return this.pendingReload;
   }
 
+  /** reopenLogs asks nginx to reopen its log files (after the access log was renamed away). */
+  reopenLogs() {
+    this.proc?.kill("SIGUSR1");
+  }
+
   /** stop ends nginx gracefully (QUIT lets requests in flight finish), then for sure. */
   async stop() {
     this.stopping = true;

@@ -14,6 +14,7 @@ import { agentsCommand } from "./agents";
 import { tokensCommand } from "./tokens";
 import { usersCommand } from "./users";
 import { auditCommand } from "./audit";
+import { statsCommand } from "./stats";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   deployCommand,
   sitesCommand,
   deploymentsCommand,
+  statsCommand,
   promoteCommand,
   rollbackCommand,
   loginCommand,

@@ -1,4 +1,4 @@
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { Promote, Rollback } from "../../protocol/deployment";
 import { SiteCreate, SiteRef, SiteUpdate } from "../../protocol/site";
 import type { Services } from "../context";
@@ -25,6 +25,8 @@ export const siteRoutes = (s: Services) =>
     })
     .get("/api/site/:name", async ({ params, request }) => s.sites.info(s.sites.owned((await s.user(request)).userId, params.name)))
     .patch("/api/site/:name", async ({ params, body, request }) => s.sites.info(s.sites.update((await s.user(request)).userId, params.name, body)), { body: SiteUpdate })
+    .get("/api/site/:name/traffic", async ({ params, query, request }) =>
+      s.traffic.hours(s.sites.owned((await s.user(request)).userId, params.name).id, query.hours ?? 24), { query: t.Object({ hours: t.Optional(t.Numeric({ minimum: 1, maximum: 24 * 90 })) }) })
     .get("/api/site/:name/deployments", async ({ params, request }) => s.deployments.list((await s.user(request)).userId, params.name))
     .post("/api/site/:name/promote", async ({ params, body, request }) => s.deployments.promote((await s.user(request)).userId, params.name, body.deployment_id), { body: Promote })
     .post("/api/site/:name/rollback", async ({ params, body, request }) => s.deployments.rollback((await s.user(request)).userId, params.name, body?.deployment_id), { body: Rollback });

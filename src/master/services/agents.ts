@@ -18,6 +18,8 @@ export class AgentService {
   onBack: (agentId: string) => void = () => {};
   /** onDown runs when a node is marked offline, so work waiting for it can go on (set by DeploymentService). */
   onDown: (agentId: string) => void = () => {};
+  /** onTraffic takes the request counts a heartbeat carries (set by the master to TrafficService.add). */
+  onTraffic: (counts: NonNullable<Heartbeat["traffic"]>) => void = () => {};
 
   constructor(
     private db: Db,
@@ -83,6 +85,7 @@ export class AgentService {
     if (before.status !== "online") log.info("agent online", { agent: before.name, url: hb.url });
     // A node that was away or restarted may have missed changes: bring it to the recorded state.
     if (before.status !== "online" || hb.boot) this.onBack(id);
+    if (hb.traffic?.length) this.onTraffic(hb.traffic);
     return { agent_id: id, domain: this.config.domain, grant_public_key: this.keys.grant.publicJwk };
   }
 
