@@ -70,9 +70,10 @@ export class Deployments {
   /**
    * stage links every file of the manifest into `deploys/<id>` (built under a temporary name, then
    * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files.
-   * Every blob must be present.
+   * Every blob must be present. `beforePublish` runs after the tree is built and before it takes
+   * its name (the site's nginx rules for it are installed there).
    */
-  async stage(site: string, id: string, manifest: Manifest): Promise<{ files: number; gz: number }> {
+  async stage(site: string, id: string, manifest: Manifest, beforePublish?: () => Promise<void>): Promise<{ files: number; gz: number }> {
     const final = this.dir(site, id);
     if (existsSync(final)) return { files: manifest.length, gz: 0 };
     const missing = this.blobs.missing(manifest.map((e) => e.sha256));
@@ -120,6 +121,9 @@ export class Deployments {
         }
       }
       for (let i = 0; i < links.length; i += 256) await Promise.all(links.slice(i, i + 256).map(([src, dest]) => link(src, dest)));
+      // nginx must know the deployment's rules before its files can be requested (its preview host
+      // would otherwise be served with production's rules, Basic-Auth included or not).
+      await beforePublish?.();
       renameSync(tmp, final);
       for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {

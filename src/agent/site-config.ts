@@ -2,7 +2,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from "node:path";
 import type { Deployments } from "./deployments";
 import type { NginxProcess } from "./nginx/process";
-import { fatalProblems, type RuleWarning, type RulesInput } from "./nginx/rules";
+import { fatalProblems, hasRules, rulesDigest, type RuleWarning, type RulesInput } from "./nginx/rules";
 import { renderSiteInclude, type DeploymentRules } from "./nginx/site-include";
 
 /**
@@ -21,14 +21,16 @@ export class SiteConfigurator {
    * apply re-renders the site's include; answers the warnings of each deployment's rules files once
    * nginx serves with the result (so a deployment is never reported live before its rules are).
    */
-  async apply(site: string, opts: { check?: string } = {}): Promise<Map<string, RuleWarning[]>> {
+  async apply(site: string, opts: { extra?: string; production?: string } = {}): Promise<Map<string, RuleWarning[]>> {
     const domain = this.o.domain();
     if (!domain) return new Map();
     const rec = this.deployments.record(site);
     const rules = (id: string): DeploymentRules => ({ id, rules: this.rulesOf(site, id, rec.settings.spa) });
-    const ids = this.deployments.staged(site);
-    // `check`: render as if that deployment were production, test it, install nothing.
-    const prodId = opts.check ?? rec.production;
+    // `extra`: a deployment whose tree is built but not yet in place (staging, see Uploads.configure).
+    const ids = [...new Set([...this.deployments.staged(site), ...(opts.extra ? [opts.extra] : [])])];
+    // `production`: serve that deployment on the production host from its own tree, with its rules,
+    // before `current` moves to it (activation of new rules, see TaskRunner).
+    const prodId = opts.production ?? rec.production;
     const production = prodId && ids.includes(prodId) ? rules(prodId) : null;
     const filesDir = join(this.o.dataDir, "nginx", "auth");
     const r = renderSiteInclude({
@@ -39,6 +41,7 @@ export class SiteConfigurator {
       filesDir,
       secret: this.o.secret,
       production,
+      productionRoot: opts.production ? `deploys/${opts.production}` : "current",
       deployments: ids.map(rules),
     });
     // htpasswd files: readable by nginx's workers (their group) and nobody else.
@@ -50,9 +53,20 @@ export class SiteConfigurator {
       if (this.o.workerGid !== null) chownSync(`${f.path}.tmp`, 0, this.o.workerGid);
       renameSync(`${f.path}.tmp`, f.path);
     }
-    if (opts.check) this.nginx.testSiteInclude(site, r.text);
-    else if (this.nginx.writeSiteInclude(site, r.text)) await this.nginx.reload();
+    if (this.nginx.writeSiteInclude(site, r.text)) await this.nginx.reload();
     return r.warnings;
+  }
+
+  /** hasOwnRules tells whether a staged deployment brings `_redirects`, `_headers` or SPA. */
+  hasOwnRules(site: string, id: string): boolean {
+    return hasRules(this.rulesOf(site, id, this.deployments.record(site).settings.spa));
+  }
+
+  /** sameRules tells whether two deployments of a site are served with the same rules. */
+  sameRules(site: string, a: string | null, b: string): boolean {
+    const spa = this.deployments.record(site).settings.spa;
+    const digest = (id: string | null) => (id ? rulesDigest(this.rulesOf(site, id, spa)) : rulesDigest({ redirects: null, headers: null, spa }));
+    return digest(a) === digest(b);
   }
 
   /** problems lists the lines of a staged deployment's rules that must fail it (RuleWarning.fatal). */
@@ -60,9 +74,25 @@ export class SiteConfigurator {
     return fatalProblems(this.rulesOf(site, id, this.deployments.record(site).settings.spa));
   }
 
+  /**
+   * serial runs `fn` after every earlier piece of work on the same site's configuration: an
+   * activation (render, reload, swap, render, reload) must not interleave with a preview's staging,
+   * or files could be served under the other deployment's rules for a moment.
+   */
+  serial<T>(site: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.chains.get(site) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.then(() => {}, () => {});
+    this.chains.set(site, tail);
+    void tail.then(() => this.chains.get(site) === tail && this.chains.delete(site));
+    return run;
+  }
+
+  private chains = new Map<string, Promise<void>>();
+
   /** applyAll re-renders every site (start-up, or when the domain changed). */
   async applyAll() {
-    for (const site of this.deployments.sites()) await this.apply(site);
+    for (const site of this.deployments.sites()) await this.serial(site, () => this.apply(site));
   }
 
   private rulesOf(site: string, id: string, spa: boolean): RulesInput {

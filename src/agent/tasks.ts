@@ -39,9 +39,7 @@ export class TaskRunner {
         }
         let message = "Already serving it.";
         if (task.generation > applied || this.deployments.current(task.site) !== task.deployment_id) {
-          const { ms } = this.deployments.activate(task.site, task.deployment_id, task.generation);
-          // Production's rules go with it; nginx reloads only if they differ from the last production's.
-          await this.siteConfig.apply(task.site);
+          const ms = await this.siteConfig.serial(task.site, () => this.goLive(task.site, task.deployment_id, task.generation));
           message = `Activated in ${ms.toFixed(1)} ms.`;
           this.scheduleGc();
         }
@@ -69,7 +67,7 @@ export class TaskRunner {
       case "sync_site": {
         const rec = this.deployments.record(task.site);
         this.deployments.writeRecord(task.site, { ...rec, settings: task.settings });
-        await this.siteConfig.apply(task.site);
+        await this.siteConfig.serial(task.site, () => this.siteConfig.apply(task.site));
         return;
       }
       case "delete_site": {
@@ -88,6 +86,22 @@ export class TaskRunner {
         return;
       }
     }
+  }
+
+  /**
+   * goLive makes a staged deployment production with its rules. New files and new rules must go
+   * live together: a file protected only by the new rules must never be served under the old ones.
+   * So with new rules, the production host is first served from the new tree with its rules (one
+   * reload), then `current` moves, then the host goes back to `current` (same files, same rules).
+   * Without rules of its own, the deployment takes `current` first: its files are served under the
+   * old rules (at worst more strictly) until the reload drops them. Same rules: the swap alone.
+   */
+  private async goLive(site: string, id: string, generation: number): Promise<number> {
+    if (!this.siteConfig.sameRules(site, this.deployments.current(site), id) && this.siteConfig.hasOwnRules(site, id))
+      await this.siteConfig.apply(site, { production: id });
+    const { ms } = this.deployments.activate(site, id, generation);
+    await this.siteConfig.apply(site);
+    return ms;
   }
 
   /**

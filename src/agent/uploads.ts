@@ -135,9 +135,8 @@ export class Uploads {
       const notOwned = await this.blobs.missingFor(owner, manifest.map((e) => e.sha256));
       if (notOwned.length)
         throw conflict("blobs_not_uploaded", `${notOwned.length} file(s) of deployment ${deploymentId} were not uploaded by this site's account to this node.`, "Run the deploy again: it uploads them.");
-      const r = await this.deployments.stage(site, deploymentId, manifest);
+      const r = await this.deployments.stage(site, deploymentId, manifest, () => this.configure(site, deploymentId));
       rmSync(this.pendingPath(deploymentId), { force: true });
-      await this.configure(site, deploymentId, production);
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
@@ -154,11 +153,11 @@ export class Uploads {
 
   /**
    * configure compiles the deployment's `_redirects` / `_headers` into the site's nginx include and
-   * logs each skipped line. A production deployment is only checked here (its activation installs
-   * the config, with one reload); a preview's server is installed now. If nginx rejects the result,
-   * the deployment is removed again (the site keeps serving what it served) and staging fails.
+   * logs each skipped line. It runs before the deployment's tree takes its name, so its preview host
+   * is never served without its own rules; production moves at activation (tasks.ts). If nginx
+   * rejects the result, the deployment is removed again (the site keeps serving what it served).
    */
-  private async configure(site: string, deploymentId: string, production: boolean) {
+  private async configure(site: string, deploymentId: string) {
     // Checked before nginx sees anything: a preview's server is installed by apply() below.
     const fatal = this.siteConfig.problems(site, deploymentId);
     if (fatal.length) {
@@ -168,7 +167,7 @@ export class Uploads {
     }
     let warnings;
     try {
-      warnings = await this.siteConfig.apply(site, production ? { check: deploymentId } : {});
+      warnings = await this.siteConfig.serial(site, () => this.siteConfig.apply(site, { extra: deploymentId }));
     } catch (e) {
       this.deployments.discard(site, deploymentId);
       throw new SproutError(422, "rules_rejected", `The site's _redirects or _headers produce configuration that nginx rejects: ${(e as Error).message}`);

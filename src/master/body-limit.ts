@@ -1,4 +1,5 @@
 import { SproutError } from "../shared/errors";
+import { normalizePath } from "./services/auth";
 
 /** AUTH_BODY_LIMIT: credentials, tokens and invites are a few hundred bytes; anyone may send these. */
 export const AUTH_BODY_LIMIT = 8 * 1024;
@@ -15,7 +16,8 @@ export const SERVER_BODY_CAP = 128 * 1024 * 1024;
 const AUTH_PATHS = /^\/(api\/user(\/token|\/password)?|api\/users|api\/token\/(refresh|revoke)|api\/tokens|ui\/login|ui\/logout)$/;
 
 /** bodyLimit is the most a request to `method path` may send, in bytes. */
-export function bodyLimit(method: string, path: string): number {
+export function bodyLimit(method: string, rawPath: string): number {
+  const path = normalizePath(rawPath);
   if (method === "POST" && path === "/api/deployment") return DEPLOY_BODY_LIMIT;
   if (AUTH_PATHS.test(path)) return AUTH_BODY_LIMIT;
   return DEFAULT_BODY_LIMIT;

@@ -255,6 +255,12 @@ describe("sessions and API tokens", () => {
     expect((await api(c().master, "POST", "/api/user/password", { old_password: c().admin.password, new_password: "hijacked password" }, deploy.token)).status).toBe(403);
     expect((await api(c().master, "POST", "/api/agent", { name: "rogue" }, deploy.token)).status).toBe(403);
     expect((await api(c().master, "POST", "/api/users", { email: "sneak@example.com" }, deploy.token)).status).toBe(403);
+    // Other spellings of the same routes reach the same handlers: they refuse API tokens too.
+    for (const path of ["/api/tokens/", "/api/tokens/.", "/api//tokens", "/api/tokens?x=1"]) {
+      const r = await fetch(`${c().master}${path}`, { method: "POST", headers: { authorization: `Bearer ${deploy.token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "x", scope: "admin" }) });
+      expect(r.status).not.toBe(201);
+    }
+    expect((await api(c().master, "POST", "/api/user/password/", { old_password: c().admin.password, new_password: "hijacked password" }, deploy.token)).status).not.toBe(200);
     const admin = (await api(c().master, "POST", "/api/tokens", { name: "ops", scope: "admin" }, c().admin.token)).body;
     expect((await api(c().master, "GET", "/api/agents", undefined, admin.token)).status).toBe(200);
     expect((await api(c().master, "POST", "/api/tokens", { name: "more" }, admin.token)).status).toBe(403);

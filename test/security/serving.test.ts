@@ -74,6 +74,33 @@ describe("rule targets cannot leave their deployment", () => {
     expect(await text(await get("evil", "/ok"))).toEqual([200, "evil home"]);
   });
 
+  test("a \"?\" in a target does not make its \"..\" a path: nothing outside the deployment is served", async () => {
+    c = cluster();
+    const data = c.nodes[0]!.data.replace(/^\//, "");
+    const d = await deploy("qdir", {
+      "index.html": "qdir home",
+      "x?/a.txt": "a",
+      "app.html": "the app",
+      _redirects: [
+        "/pw   /x?/../../../../../../../../../../etc/passwd 200",
+        "/f/*  /x?/../../../../../../../../../../:splat 200",
+        "/o    /x?/../../../../other/current/secret.html 200",
+        "/g    /x?/../../../../../../../../../../etc/passwd 404",
+        `/st   /x?/../../../../../../../../../../${data}/state.json 200`,
+        "/app/* /app.html?route=:splat 200",
+      ].join("\n"),
+    });
+    for (const p of ["/pw", "/f/etc/passwd", "/o", "/g", "/st", `/f/${data}/state.json`]) {
+      const [, body] = await text(await get("qdir", p));
+      expect(body).not.toContain(PASSWD);
+      expect(body).not.toContain("OTHER-TENANT-SECRET");
+      expect(body).not.toContain("uploadSecret");
+    }
+    expect(await events(d.deployment_id)).toContain("_redirects line 1 skipped");
+    // A target's own query string is a query, not part of the path.
+    expect(await text(await get("qdir", "/app/settings"))).toEqual([200, "the app"]);
+  });
+
   test("another tenant's files are out of reach, by 200 and by 404 rules", async () => {
     for (const path of ["/x", "/gone"]) {
       const [, body] = await text(await get("evil", path));
@@ -193,6 +220,47 @@ describe("access rules fail closed", () => {
     const ok = await get("crypted", "/p", { headers: { authorization: `Basic ${btoa("bob:open sesame")}` } });
     expect(await text(ok)).toEqual([200, "crypted page"]);
   });
+});
+
+describe("a deploy that adds Basic-Auth never serves the protected file without it", () => {
+  for (const [name, v1] of [
+    ["golive-a", { "index.html": "v1", "secret.html": "old public page" }],
+    ["golive-b", { "index.html": "v1", "secret.html": "old public page", _headers: "/*\n  X-Frame-Options: DENY\n" }],
+  ] as const) {
+    test(`${name}: production and preview hosts, while requests run during the deploy`, async () => {
+      await deploy(name, { ...v1 });
+      const secret = "TOP-SECRET-CONTENT";
+      let stop = false;
+      let requests = 0;
+      const leaks: string[] = [];
+      const hosts = new Set<string>([name]);
+      const hammer = (async () => {
+        while (!stop) {
+          const rs = await Promise.all([...hosts].flatMap((h) => Array.from({ length: 4 }, () => get(h, "/secret.html").then(async (r) => [h, r.status, await r.text()] as const))));
+          for (const [h, st, b] of rs) {
+            requests++;
+            if (b.includes(secret)) leaks.push(`${h} ${st}`);
+          }
+        }
+      })();
+      const watch = (async () => {
+        while (!stop) {
+          const l = await api(cluster().master, "GET", `/api/site/${name}/deployments`, undefined, cluster().admin.token).catch(() => null);
+          for (const d of (l?.body ?? []) as { id: string }[]) hosts.add(`${d.id}--${name}`);
+          await Bun.sleep(20);
+        }
+      })();
+      await Bun.sleep(200);
+      await deploy(name, { "index.html": "v2", "secret.html": secret, _headers: "/secret.html\n  Basic-Auth: alice:wonderland\n" });
+      await Bun.sleep(300);
+      stop = true;
+      await hammer;
+      await watch;
+      expect(requests).toBeGreaterThan(20);
+      expect(leaks).toEqual([]);
+      expect((await get(name, "/secret.html")).status).toBe(401);
+    });
+  }
 });
 
 describe("_headers cannot set framing headers or platform-wide cookies", () => {

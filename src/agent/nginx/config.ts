@@ -27,7 +27,7 @@ export const ASSET_EXTENSIONS = ["js", "mjs", "cjs", "css", "map", "json", "wasm
  * then to the site's root 404.html with status 404. `/docs` -> `/docs/` and `docs/index.html` come
  * from nginx's own static and index modules. `cacheControl` is the variable holding Cache-Control.
  */
-export function siteLocations(o: { cacheControl?: string; spa?: boolean } = {}): string {
+export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?: boolean } = {}): string {
   // nginx applies an error page only while the request has not had one yet, unless the location
   // that met the first error allows recursion: so `location /` allows it (its 404 goes to the
   // clean-URL fallback, whose 404 may still get 404.html) and the fallback does not (a site without
@@ -41,7 +41,9 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean } = {}):
     : "";
   return `
     add_header Cache-Control ${o.cacheControl ?? "$sprout_cache_control"};
-    location / {
+    location / {${o.guard ? `
+      # After a rule's rewrite: never a "." or ".." segment (defence in depth; targets are checked).
+      if ($uri ~ "(?:^|/)\\.\\.?(?:/|$)") { return 400; }` : ""}
       log_not_found off;
       recursive_error_pages on;
       error_page 404 = @clean_url;

@@ -40,19 +40,6 @@ export class NginxProcess {
     return this.install(join(this.layout.sitesDir, `${site}.conf`), text);
   }
 
-  /** testSiteInclude checks what a site's include would be with `nginx -t`, and puts the old one back. */
-  testSiteInclude(site: string, text: string | null) {
-    const path = join(this.layout.sitesDir, `${site}.conf`);
-    const old = existsSync(path) ? readFileSync(path, "utf8") : null;
-    if (old === text || text === null) return;
-    try {
-      this.install(path, text);
-    } finally {
-      if (old === null) Bun.spawnSync(["rm", "-f", path]);
-      else writeFileSync(path, old);
-    }
-  }
-
   private install(path: string, text: string | null): boolean {
     const old = existsSync(path) ? readFileSync(path, "utf8") : null;
     if (old === text) return false;

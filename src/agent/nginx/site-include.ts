@@ -23,6 +23,8 @@ export function renderSiteInclude(o: {
   filesDir: string;
   secret: Uint8Array;
   production: DeploymentRules | null;
+  /** productionRoot: the production host's tree under the site: "current", or "deploys/<id>". */
+  productionRoot?: string;
   deployments: DeploymentRules[];
 }): { text: string | null; files: { path: string; content: string }[]; warnings: Map<string, RuleWarning[]> } {
   const prodRules: RulesInput = o.production?.rules ?? { redirects: null, headers: null, spa: o.deployments[0]?.rules.spa ?? false };
@@ -67,7 +69,7 @@ export function renderSiteInclude(o: {
     servers.push(`server {
     listen ${o.listen};
     server_name ${o.site}.${o.domain};
-    root ${root}/current;
+    root ${root}/${o.productionRoot ?? "current"};
     ${body}
 }`);
     servers.push(`server {

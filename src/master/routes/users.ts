@@ -3,8 +3,15 @@ import { AuditQuery } from "../../protocol/audit";
 import { Ok } from "../../protocol/common";
 import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest, UserCreate } from "../../protocol/user";
 import { clientOf } from "../client";
+import { forbidden } from "../../shared/errors";
 import type { Services } from "../context";
 import { requireAdmin, toUserInfo } from "../services/auth";
+
+/** sessionOnly refuses API tokens on routes only a logged-in person may call (whatever the path's spelling). */
+function sessionOnly<T extends { via: string }>(c: T): T {
+  if (c.via === "api_token") throw forbidden("An API token cannot create tokens or change the password.", "Log in with `sprout login` to do this.");
+  return c;
+}
 
 /** userRoutes: register (when open), log in, who am I, password, refresh, API tokens, and the admin's users. */
 export const userRoutes = (s: Services) =>
@@ -17,7 +24,7 @@ export const userRoutes = (s: Services) =>
       s.auth.login(body.email, body.password, clientOf(request, server?.requestIP(request)?.address, s.config.trustedProxies).ip), { body: Credentials })
     .get("/api/user/info", async ({ request }) => toUserInfo(s.auth.user((await s.user(request)).userId)))
     .post("/api/user/password", async ({ body, request }) => {
-      const u = await s.user(request);
+      const u = sessionOnly(await s.user(request));
       await s.auth.changePassword(u.userId, body.old_password, body.new_password);
       return { ok: true as const };
     }, { body: PasswordChange, response: { 200: Ok } })
@@ -27,7 +34,7 @@ export const userRoutes = (s: Services) =>
       return { ok: true as const };
     }, { body: RefreshRequest })
     .post("/api/tokens", async ({ body, request, set }) => {
-      const u = await s.user(request);
+      const u = sessionOnly(await s.user(request));
       set.status = 201;
       return s.apiTokens.create(u.userId, body);
     }, { body: ApiTokenCreate })

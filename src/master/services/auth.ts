@@ -222,6 +222,8 @@ export class AuthService {
    */
   authorize(c: UserCaller, method: string, path: string, site?: string) {
     if (c.via !== "api_token") return;
+    // The router also answers `/api/tokens/`, `/api/tokens/.` and `//`: compare the path it means.
+    path = normalizePath(path);
     if (SESSION_ONLY.some(([m, p]) => m === method && p === path))
       throw forbidden("An API token cannot create tokens or change the password.", "Log in with `sprout login` to do this.");
     const reads = method === "GET" || method === "HEAD";
@@ -272,6 +274,17 @@ export class AuthService {
   private revokeFamily(familyId: string) {
     this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt))).run();
   }
+}
+
+/** normalizePath writes a request path as routes are written: no "." segments, empty segments or trailing "/". */
+export function normalizePath(path: string): string {
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return `/${out.join("/")}`;
 }
 
 /** SESSION_ONLY are the routes only a logged-in person may call, never an API token. */

@@ -141,9 +141,17 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       `set $${p}_to "";`,
       `if ($${p}_r ~ "^(\\d+)\\|(.*)$") { set $${p}_st $1; set $${p}_to $2; }`,
       `if ($${p}_to ~ "${UNSAFE_TARGET}") { return 400; }`,
+      // An internal rewrite takes a variable's value whole as the new path, "?" included (nginx
+      // splits off a query only when "?" is written in the configuration): so split it here, and
+      // the file looked up is the path part alone, which UNSAFE_TARGET checked.
+      `set $${p}_path $${p}_to;`,
+      `set $${p}_hq "";`,
+      `if ($${p}_to ~ "^([^?]*)\\?(.*)$") { set $${p}_path $1; set $${p}_qs $2; set $${p}_hq q; }`,
+      `set $${p}_sq "$${p}_st$${p}_hq";`,
+      `if ($${p}_sq = 200q) { set $args $${p}_qs; }`,
     );
     for (const status of new Set(rules.map((r) => r.status))) {
-      if (status === 200) server.push(`if ($${p}_st = 200) { rewrite ^ $${p}_to last; }`);
+      if (status === 200) server.push(`if ($${p}_st = 200) { rewrite ^ $${p}_path last; }`);
       else if (status < 400) server.push(`if ($${p}_st = ${status}) { return ${status} $${p}_to; }`);
       else {
         // The target's content goes out with the rule's status. A named location serves it: an
@@ -152,10 +160,10 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
         server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body; return ${status}; }`);
       }
     }
-    if (rules.some((r) => r.status >= 400)) server.push(`location @${p}_status_body { rewrite ^ $${p}_to break; }`);
+    if (rules.some((r) => r.status >= 400)) server.push(`location @${p}_status_body { rewrite ^ $${p}_path break; }`);
   }
 
-  server.push(siteLocations({ cacheControl, spa: input.spa }));
+  server.push(siteLocations({ cacheControl, spa: input.spa, guard: rules.length > 0 }));
   return { http: http.join("\n"), server: server.join("\n    "), files, warnings };
 }
 

@@ -98,6 +98,8 @@ export function targetProblem(to: string): string | null {
   const pathOnly = path.split("?")[0]!;
   if (!external && /^\/[/\\]/.test(pathOnly)) return "starts with // (another host)";
   if (pathOnly.split("/").some((s) => s === "." || s === "..")) return "has a . or .. segment";
+  // Internal targets: a ".." anywhere (after a "?" too) is refused, whatever nginx makes of it.
+  if (!external && to.split(/[/?]/).some((s) => s === "." || s === "..")) return "has a . or .. segment";
   if (/%2e|%2f|%5c|\\/i.test(pathOnly)) return "has an encoded dot, slash or a backslash";
   return null;
 }
