@@ -14,7 +14,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private nginx: NginxProcess,
-    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null },
+    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean },
   ) {}
 
   /**
@@ -38,6 +38,7 @@ export class SiteConfigurator {
       sitesDir: this.deployments.sitesDir,
       filesDir,
       secret: this.o.secret,
+      allowPrivateProxy: this.o.allowPrivateProxy,
       production,
       deployments: ids.map(rules),
     });

@@ -166,6 +166,14 @@ export class Uploads {
       this.deployments.discard(site, deploymentId);
       throw new SproutError(422, "rules_rejected", `The site's _redirects or _headers produce configuration that nginx rejects: ${(e as Error).message}`);
     }
+    // A rule that restricts access and cannot be enforced fails the deployment: skipped, it would
+    // leave what it guards public.
+    const fatal = (warnings.get(deploymentId) ?? []).filter((w) => w.fatal);
+    if (fatal.length) {
+      this.deployments.discard(site, deploymentId);
+      await this.siteConfig.apply(site).catch(() => {});
+      throw new SproutError(422, "rules_refused", fatal.map((w) => `${w.file} line ${w.line}: ${w.message}`).join("; "), "Remove the Role= condition, or protect the paths with Basic-Auth in _headers.");
+    }
     for (const w of warnings.get(deploymentId) ?? [])
       this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line} skipped: ${w.message}` });
   }
