@@ -117,7 +117,7 @@ describe("trailing slashes and folders", () => {
 });
 
 describe("_headers on clean URLs and folders", () => {
-  test("headers for /about and /docs/ apply on /about, /about.html, /docs, /docs/ and /docs/index.html", async () => {
+  test("headers for /about and /docs/ apply on /about, /about.html, /docs/ and /docs/index.html", async () => {
     await deploy("hdr", { ...FILES, _headers: "/about\n  X-Page: about\n/docs/\n  X-Section: docs\n" });
     for (const path of ["/about", "/about.html"]) expect([path, (await get("hdr", path)).headers.get("x-page")]).toEqual([path, "about"]);
     for (const path of ["/docs/", "/docs/index.html"]) expect([path, (await get("hdr", path)).headers.get("x-section")]).toEqual([path, "docs"]);

@@ -71,6 +71,7 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
     if (!m) return warn(line, "expected `Name: value`");
     const name = m[1]!;
     const value = m[2]!.trim();
+    if (!value) return warn(line, `${name} has no value`);
     if (/["\\$]/.test(value) || /[\u0000-\u001f\u007f]/.test(value)) return warn(line, `the value of ${name} contains " \\ $ or a control character, which is not supported`);
     if (name.toLowerCase() === "basic-auth") {
       for (const pair of value.split(/\s+/).filter(Boolean)) {

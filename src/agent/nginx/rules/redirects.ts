@@ -61,6 +61,7 @@ export function parseRedirects(text: string, opts: RedirectOptions = {}): { rule
     if (denied)
       warnings.push({ file: "_redirects", line, fatal: true, message: "role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth in _headers instead" });
     if (/^https?:\/\//.test(from)) return warn(line, "rules for other domains are not supported; use a path that starts with /");
+    if (/^\/\.netlify(\/|$)/.test(from)) return warn(line, "paths under /.netlify are Netlify's own and cannot be redirected");
     // As Netlify reads a line: the target is the first token that starts with / or http(s)://, and
     // the `key=value` tokens before it are query conditions.
     const toIndex = tokens.findIndex((t) => t.startsWith("/") || /^https?:\/\//.test(t));
