@@ -197,7 +197,7 @@ describe("proxy rules", () => {
     await deploy("proxied", {
       "index.html": "home",
       _redirects: [`/api/*  ${up}/v1/:splat  200`, `/fixed  ${up}/v1/fixed?from=rule  200`].join("\n"),
-      _headers: "/api/*\n  X-From-Headers: yes\n/private/*\n  Basic-Auth: alice:wonderland\n",
+      _headers: "/api/*\n  X-From-Headers: yes\n/api/locked/*\n  Basic-Auth: alice:wonderland\n",
     });
   });
 
@@ -218,8 +218,14 @@ describe("proxy rules", () => {
     expect((await get("proxied", "/api/cached/x")).headers.get("cache-control")).toBe("private, max-age=5");
   });
 
-  test("a site's Basic-Auth password is never passed on to the other site", async () => {
-    const r = await get("proxied", "/api/x", { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
-    expect(((await r.json()) as any).auth).toBeNull();
+  test("Basic-Auth in _headers guards proxied paths, and the password is never passed on to the other site", async () => {
+    const locked = await get("proxied", "/api/locked/x");
+    expect(locked.status).toBe(401);
+    expect(await locked.text()).not.toContain("/v1/");
+    const r = await get("proxied", "/api/locked/x", { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as any;
+    expect(body.path).toBe("/v1/locked/x");
+    expect(body.auth).toBeNull();
   });
 });
