@@ -59,6 +59,7 @@ export class Agent {
       domain: () => this.state.state.domain,
       secret: this.state.uploadSecret(),
       workerGid: this.worker?.gid ?? null,
+      allowPrivateProxy: config.allowPrivateProxy ?? false,
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
@@ -99,6 +100,7 @@ export class Agent {
       listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
       domain: this.state.state.domain!,
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
+      resolver: this.config.resolver,
     });
     const changed = this.nginx.writeConf(conf);
     // Site includes name the domain too: bring them in line before nginx (re)loads.

@@ -29,6 +29,8 @@ export const agentCommand: Command = {
     retain: { type: "string", value: "N", description: "Deployments kept per site besides production and the one before", env: "SPROUT_RETAIN", default: "20" },
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
+    resolver: { type: "string", value: "ADDRESS", description: "DNS server nginx asks for proxy rules' host names (default: the first nameserver of /etc/resolv.conf)", env: "SPROUT_RESOLVER" },
+    "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
@@ -70,6 +72,8 @@ export const agentCommand: Command = {
       retain: num("retain"),
       limits: { ...DEFAULT_LIMITS, maxFileBytes: num("max-file-size"), maxTotalBytes: num("max-total-size") },
       uploadTtlSeconds: Math.max(1, num("upload-ttl")),
+      resolver: typeof v.resolver === "string" ? v.resolver : undefined,
+      allowPrivateProxy: v["allow-private-proxy"] === true,
     });
     let code = 0;
     await Promise.race([

@@ -20,4 +20,8 @@ export interface AgentConfig {
   limits: ManifestLimits;
   /** uploadTtlSeconds: an upload not staged by then is abandoned; its record and the blobs only it kept go. */
   uploadTtlSeconds: number;
+  /** resolver: the DNS server nginx asks for proxy rules' host names (default: /etc/resolv.conf's first). */
+  resolver?: string;
+  /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
+  allowPrivateProxy?: boolean;
 }

@@ -14,7 +14,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private nginx: NginxProcess,
-    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null },
+    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean },
   ) {}
 
   /**
@@ -40,6 +40,7 @@ export class SiteConfigurator {
       sitesDir: this.deployments.sitesDir,
       filesDir,
       secret: this.o.secret,
+      allowPrivateProxy: this.o.allowPrivateProxy,
       production,
       productionRoot: opts.production ? `deploys/${opts.production}` : "current",
       deployments: ids.map(rules),

@@ -35,7 +35,7 @@ nopath /x
 /h /:missing
 /i/*/j /k
 /l "/m;"
-/n https://example.com 200
+/n http://127.0.0.1/x 200
 /o /p\${inject}
 https://other.example.com/* /x
 `);

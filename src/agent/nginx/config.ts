@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ACCESS_LOG_FORMAT } from "../traffic";
+import { gzipTypes, nginxTypes } from "./mime";
 
 /** NginxLayout names the files of the agent's own nginx, all under <data>/nginx so it runs unprivileged. */
 export interface NginxLayout {
@@ -15,6 +16,24 @@ export function nginxLayout(dataDir: string): NginxLayout {
   return { prefix, conf: join(prefix, "nginx.conf"), sitesDir: join(prefix, "sites"), pid: join(prefix, "nginx.pid") };
 }
 
+const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * defaultResolver is the first nameserver of /etc/resolv.conf, in nginx's notation (an IPv6 address
+ * in brackets), for proxy rules' host names; 127.0.0.1 when the file names none.
+ */
+export function defaultResolver(): string {
+  let text = "";
+  try {
+    text = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {
+    /* no resolv.conf: the fallback below */
+  }
+  const ns = /^\s*nameserver\s+(\S+)/m.exec(text)?.[1]?.replace(/%.*$/, "");
+  if (!ns || !/^[0-9A-Fa-f.:]+$/.test(ns)) return "127.0.0.1";
+  return ns.includes(":") ? `[${ns}]` : ns;
+}
+
 const esc = (s: string) => s.replace(/[.]/g, "\\.");
 
 /** ASSET_EXTENSIONS name files a page loads as assets: under SPA they still answer 404 when missing. */
@@ -23,9 +42,11 @@ export const ASSET_EXTENSIONS = ["js", "mjs", "cjs", "css", "map", "json", "wasm
 /**
  * siteLocations is the body every site's server gets. An existing file is served straight away (no
  * try_files: an extra stat on every request costs ~10% of throughput); only a miss falls back to
- * clean URLs (`/about` -> about.html), then (SPA sites) to index.html unless the path names an asset,
- * then to the site's root 404.html with status 404. `/docs` -> `/docs/` and `docs/index.html` come
- * from nginx's own static and index modules. `cacheControl` is the variable holding Cache-Control.
+ * clean URLs (`/about` -> about.html; `/about/` -> a 301 to `/about`, as Netlify answers), then
+ * (SPA sites) to index.html unless the path names an asset, then to the site's root 404.html with
+ * status 404. `/docs` -> `/docs/` and `docs/index.html` come from nginx's own static and index
+ * modules; a folder without index.html (nginx's 403) is a miss like any other. `cacheControl` is
+ * the variable holding Cache-Control, sent on every answer (404s included) as Netlify does.
  */
 export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?: boolean } = {}): string {
   // nginx applies an error page only while the request has not had one yet, unless the location
@@ -40,15 +61,16 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?:
     }`
     : "";
   return `
-    add_header Cache-Control ${o.cacheControl ?? "$sprout_cache_control"};
+    add_header Cache-Control ${o.cacheControl ?? "$sprout_cache_control"} always;
     location / {${o.guard ? `
       # After a rule's rewrite: never a "." or ".." segment (defence in depth; targets are checked).
       if ($uri ~ "(?:^|/)\\.\\.?(?:/|$)") { return 400; }` : ""}
       log_not_found off;
       recursive_error_pages on;
-      error_page 404 = @clean_url;
+      error_page 403 404 = @clean_url;
     }
     location @clean_url {
+      if (-f $document_root$sprout_slash_html) { rewrite ^(.+?)/+$ $1 permanent; }
       try_files $uri.html ${o.spa ? "@spa" : "=404"};
     }${spa}
     error_page 404 /404.html;`;
@@ -60,10 +82,9 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?:
  * default_server answers unknown hosts with 404 without touching any site. Per-site includes
  * (`sites/*.conf`, see site-include.ts) are for sites with rules of their own.
  */
-export function renderNginxConf(o: { dataDir: string; listen: string; domain: string; workerUser: string | null }): string {
+export function renderNginxConf(o: { dataDir: string; listen: string; domain: string; workerUser: string | null; resolver?: string }): string {
   const l = nginxLayout(o.dataDir);
   const sites = join(o.dataDir, "sites");
-  const mime = existsSync("/etc/nginx/mime.types") ? "include /etc/nginx/mime.types;" : FALLBACK_TYPES;
   const user = o.workerUser
     ? `# Workers run unprivileged: they can traverse the data folder and read served trees and the
 # htpasswd files, nothing else (state, blobs, uploads and rules sources are the agent's alone).
@@ -78,8 +99,6 @@ pid ${l.pid};
 error_log ${join(l.prefix, "error.log")} warn;
 events { worker_connections 4096; }
 http {
-  ${mime}
-  default_type application/octet-stream;
   # Traffic per site: one short line per request, buffered; the agent counts and rotates it.
   log_format sprout_stats ${ACCESS_LOG_FORMAT};
   access_log ${join(l.prefix, "access.log")} sprout_stats buffer=64k flush=5s;
@@ -101,10 +120,17 @@ http {
   gzip_static on;
   gzip_vary on;
   gzip_min_length 256;
-  gzip_types text/css text/plain text/xml application/javascript application/json application/xml image/svg+xml application/wasm application/manifest+json;
-  # HTML must be revalidated on every visit so a deploy shows at once; assets keep nginx's defaults.
-  map $sent_http_content_type $sprout_cache_control {
-    ~^text/html "public, max-age=0, must-revalidate";
+  gzip_types ${gzipTypes().filter((t) => t !== "text/html").join(" ")};
+  # Every answer must be revalidated, as on Netlify, so a deploy shows at once and no browser keeps a
+  # stale un-hashed asset; a proxied answer keeps the Cache-Control its upstream sent.
+  map $upstream_http_cache_control $sprout_cache_control {
+    "" "public, max-age=0, must-revalidate";
+    default "";
+  }
+  # \`/about/\` of a site with about.html (and no about/index.html): the file a 301 to \`/about\` is for.
+  map $uri $sprout_slash_html {
+    volatile;
+    "~^(?<sprout_s>/.+?)/+$" $sprout_s.html;
     default "";
   }
 
@@ -117,6 +143,33 @@ http {
     "~^/index(?:\\.html?)?(?:\\.(?:gz|br))?$" "/";
     "~^(?<sprout_r>/.*?)(?:/index)?(?:\\.html?)?(?:\\.(?:gz|br))?/*$" $sprout_r;
   }
+  # The visitor's language for \`Language=\` rules: the nf_lang cookie if it names one (as on Netlify),
+  # else the first tag of Accept-Language. Both regexes read a bounded start of the header.
+  map $http_accept_language $sprout_accept_lang {
+    "~^\\s*(?<sprout_al>[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})?)" $sprout_al;
+    default "";
+  }
+  map $cookie_nf_lang $sprout_lang {
+    "~^(?<sprout_cl>[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})?)$" $sprout_cl;
+    default $sprout_accept_lang;
+  }
+
+  # Proxy rules (\`/api/* https://api.example.com/:splat 200\`): nginx fetches the other site itself.
+  # Targets are checked when a deploy is parsed (no localhost or private addresses unless the agent
+  # runs with --allow-private-proxy); a public name that resolves to a private address is not.
+  resolver ${o.resolver ?? defaultResolver()} valid=60s ipv6=off;
+  resolver_timeout 5s;
+  proxy_connect_timeout 5s;
+  proxy_send_timeout 30s;
+  proxy_read_timeout 30s;
+  proxy_http_version 1.1;
+  proxy_redirect off;
+  proxy_ssl_server_name on;${existsSync(CA_BUNDLE) ? `
+  proxy_ssl_verify on;
+  proxy_ssl_verify_depth 4;
+  proxy_ssl_trusted_certificate ${CA_BUNDLE};` : ""}
+  # Cookies the other site sets stay on the site's own host, never on the platform's whole domain.
+  proxy_cookie_domain ~^.+$ $host;
   # The path _redirects rules see: at most 2 KB and no "#" (the rules' key separator), so the work
   # of a site's rules per request is bounded whatever a visitor sends.
   map $uri $sprout_rules_uri {
@@ -145,12 +198,8 @@ ${siteLocations()}
     root ${sites}/$site/current;
 ${siteLocations()}
   }
+
+  ${nginxTypes()}
 }
 `;
 }
-
-const FALLBACK_TYPES = `types {
-    text/html html htm; text/css css; application/javascript js mjs; application/json json; image/svg+xml svg;
-    image/png png; image/jpeg jpg jpeg; image/gif gif; image/webp webp; image/x-icon ico; font/woff woff;
-    font/woff2 woff2; text/plain txt; application/xml xml; application/wasm wasm; application/pdf pdf;
-  }`;

@@ -3,7 +3,7 @@ import { htpasswdHash } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
 import { parseHeaders, type HeaderBlock } from "./headers";
 import { compilePattern, escapeRegex, resourcePattern } from "./patterns";
-import { parseRedirects, type RedirectRule } from "./redirects";
+import { parseRedirects, type RedirectOptions, type RedirectRule } from "./redirects";
 import type { RuleWarning } from "./types";
 
 /** RulesInput is what decides how one deployment of a site is served. */
@@ -58,10 +58,10 @@ export function hasRules(input: RulesInput): boolean {
  *   htpasswd files hold SHA-512 crypt (`$6$`; `{SSHA}` of older deploys too).
  * `secret` keys the htpasswd salts, so the same input compiles to the same files on this node.
  */
-export function compileSite(input: RulesInput, opts: { prefix: string; filesDir: string; secret: Uint8Array }): CompiledSite {
+export function compileSite(input: RulesInput, opts: { prefix: string; filesDir: string; secret: Uint8Array } & RedirectOptions): CompiledSite {
   const p = opts.prefix;
   const warnings: RuleWarning[] = [];
-  const redirects = input.redirects ? parseRedirects(input.redirects) : { rules: [], warnings: [] };
+  const redirects = input.redirects ? parseRedirects(input.redirects, opts) : { rules: [], warnings: [] };
   const headers = input.headers ? parseHeaders(input.headers) : { blocks: [], warnings: [] };
   warnings.push(...redirects.warnings, ...headers.warnings);
 
@@ -75,8 +75,7 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   const ccBlocks = headers.blocks.filter((b) => b.headers.some((h) => h.name.toLowerCase() === "cache-control"));
   if (ccBlocks.length) {
     http.push(
-      `map ${RESOURCE} $${p}_cc_custom {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default "";\n}`,
-      `map "$${p}_cc_custom|$sent_http_content_type" $${p}_cc {\n  "~^([^|]+)\\|" $1;\n  "~^\\|text/html" "public, max-age=0, must-revalidate";\n  default "";\n}`,
+      `map ${RESOURCE} $${p}_cc {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default $sprout_cache_control;\n}`,
     );
     cacheControl = `$${p}_cc`;
   }
@@ -116,30 +115,37 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   if (rules.length) {
     // Query parameters are read with $arg_<name> (one bounded lookup each, at most MAX_QUERY_PARAMS
     // names), never by a regex over the whole query string: a 7 KB query costs what a short one does.
+    // Cookie conditions only ask whether the cookie is there; Language= reads $sprout_lang (nginx.conf).
     const params = [...new Set(rules.flatMap((r) => r.query.map((q) => q.key)))];
+    const cookies = [...new Set(rules.flatMap((r) => (r.cookie ? [r.cookie] : [])))];
+    const slots: Slots = { params, cookies, language: rules.some((r) => r.languages.length > 0) };
     params.forEach((name, j) =>
       http.push(`map $arg_${name} $${p}_a${j} {\n  volatile;\n  "~^[^|#]{0,256}$" $arg_${name};\n  default "//"; # over 256 bytes: no rule matches\n}`),
     );
+    cookies.forEach((name, j) => http.push(`map $cookie_${name} $${p}_c${j} {\n  volatile;\n  "" "";\n  default 1; # the cookie ${name} is present\n}`));
     if (rules.some((r) => !r.force)) {
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
       server.push(`set $${p}_e "";`, `if (-e $request_filename) { set $${p}_e 1; }`, `if (-f $request_filename.html) { set $${p}_e 1; }`);
     } else server.push(`set $${p}_e "";`);
-    // The key is "<uri>#<exists>|<param 1>|<param 2>...". It stays empty unless one combined test
-    // (in chunks: nginx takes 4 KB per parameter) says a rule can match; an empty key is an exact
-    // hit in the map below, so most requests run no rule's regex at all. Otherwise the map tries the
-    // rules in file order: first match wins, and answers "<status>|<target>".
-    const alternatives = rules.map((r) => ruleRegex(r, params).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
-    server.push(`set $${p}_b "${RULES_URI}#$${p}_e${params.map((_, j) => `|$${p}_a${j}`).join("")}";`, `set $${p}_k "";`);
+    // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>". It stays empty
+    // unless one combined test (in chunks: nginx takes 4 KB per parameter) says a rule can match; an
+    // empty key is an exact hit in the map below, so most requests run no rule's regex at all.
+    // Otherwise the map tries the rules in file order: first match wins, and answers
+    // "<status or proxy>|<target>".
+    const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
+    const key = `${RULES_URI}#$${p}_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}`;
+    server.push(`set $${p}_b "${key}";`, `set $${p}_k "";`);
     for (const chunk of chunks(alternatives, 3000)) server.push(`if ($${p}_b ~ "^(?:${chunk.join("|")})") { set $${p}_k $${p}_b; }`);
+    const comment = (r: RedirectRule) => (r.denied ? `# _redirects line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# _redirects line ${r.line}`);
     http.push(
-      `map $${p}_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, params)}" "${r.status}|${targetWithQuery(r)}"; # _redirects line ${r.line}`).join("\n")}\n  default "";\n}`,
+      `map $${p}_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${targetWithQuery(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
     );
     // Placeholder values come from the visitor: the target they make is checked again here, so that
     // no value can add a "..", an encoded slash or a second leading "/" (another host).
     server.push(
       `set $${p}_st "";`,
       `set $${p}_to "";`,
-      `if ($${p}_r ~ "^(\\d+)\\|(.*)$") { set $${p}_st $1; set $${p}_to $2; }`,
+      `if ($${p}_r ~ "^(\\w+)\\|(.*)$") { set $${p}_st $1; set $${p}_to $2; }`,
       `if ($${p}_to ~ "${UNSAFE_TARGET}") { return 400; }`,
       // An internal rewrite takes a variable's value whole as the new path, "?" included (nginx
       // splits off a query only when "?" is written in the configuration): so split it here, and
@@ -150,17 +156,35 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       `set $${p}_sq "$${p}_st$${p}_hq";`,
       `if ($${p}_sq = 200q) { set $args $${p}_qs; }`,
     );
-    for (const status of new Set(rules.map((r) => r.status))) {
+    for (const status of new Set(rules.filter((r) => !r.proxy).map((r) => r.status))) {
       if (status === 200) server.push(`if ($${p}_st = 200) { rewrite ^ $${p}_path last; }`);
       else if (status < 400) server.push(`if ($${p}_st = ${status}) { return ${status} $${p}_to; }`);
       else {
         // The target's content goes out with the rule's status. A named location serves it: an
         // error_page to a URI would run these server-level rules again and loop.
         server.push(`if ($${p}_st = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
-        server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body; return ${status}; }`);
+        server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body_${status}; return ${status}; }`);
       }
     }
-    if (rules.some((r) => r.status >= 400)) server.push(`location @${p}_status_body { rewrite ^ $${p}_path break; }`);
+    // The body of a 4xx rule: its target as a file, a clean URL or a folder's index, else the
+    // site's 404.html, all with the rule's status (an error page keeps it). The rewrite comes first
+    // so that Basic-Auth and _headers see the target, not the internal location.
+    for (const status of new Set(rules.filter((r) => r.status >= 400).map((r) => r.status)))
+      server.push(`location @${p}_status_body_${status} { rewrite ^ $${p}_path break; try_files $uri $uri.html $uri/index.html /404.html =${status}; }`);
+    if (rules.some((r) => r.proxy)) {
+      // Proxy rules: nginx fetches the target (timeouts, resolver and TLS settings in nginx.conf).
+      // The request keeps its own URI on the way (599 is only a hand-over to the named location),
+      // so Basic-Auth and _headers apply to the proxied path as to a file. A site's Basic-Auth
+      // password is never passed on to the other site.
+      server.push(`error_page 599 = @${p}_proxy;`, `if ($${p}_st = proxy) { return 599; }`);
+      const auth = authBlocks.length ? `\n      proxy_set_header Authorization "";` : "";
+      server.push(`location @${p}_proxy {
+      proxy_pass $${p}_to;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header Connection "";${auth}
+    }`);
+    }
   }
 
   server.push(siteLocations({ cacheControl, spa: input.spa, guard: rules.length > 0 }));
@@ -183,12 +207,20 @@ function resourceRegex(path: string): string {
   return compilePattern(resourcePattern(path)).regex;
 }
 
+/** Slots are the parts of a site's rules key after "<uri>#<exists>", in order. */
+interface Slots {
+  params: string[];
+  cookies: string[];
+  language: boolean;
+}
+
 /**
- * ruleRegex matches the key "<uri>#<exists>|<param values>" for one rule. A query placeholder takes
- * one segment's worth of a value: no `/`, no backslash, never `.` or `..`.
+ * ruleRegex matches the key "<uri>#<exists>|<params>|<cookies>|<language>" for one rule. A query
+ * placeholder takes one segment's worth of a value: no `/`, no backslash, never `.` or `..`. A
+ * language `en` takes `en` and `en-GB`; `pt-br` takes only itself (case aside).
  */
-function ruleRegex(r: RedirectRule, params: string[]): string {
-  const slots = params
+function ruleRegex(r: RedirectRule, slots: Slots): string {
+  const params = slots.params
     .map((name) => {
       const q = r.query.find((x) => x.key === name);
       if (!q) return "\\|[^|]*";
@@ -196,7 +228,10 @@ function ruleRegex(r: RedirectRule, params: string[]): string {
       return `\\|${escapeRegex(q.literal ?? "")}`;
     })
     .join("");
-  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${slots}$`;
+  const cookies = slots.cookies.map((name) => (r.cookie === name ? "\\|1" : "\\|[^|]*")).join("");
+  const langs = r.languages.map((l) => (l.includes("-") ? escapeRegex(l) : `${l}(?:-[a-z0-9]+)?`));
+  const language = !slots.language ? "" : langs.length ? `\\|(?i:${langs.join("|")})` : "\\|[^|]*";
+  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${params}${cookies}${language}$`;
 }
 
 /** target rewrites `:name` placeholders into the captures ${s_name} (path) or ${q_name} (query). */
@@ -214,13 +249,13 @@ function target(r: RedirectRule): string {
 
 /**
  * targetWithQuery is a rule's target as nginx writes it: the visitor's query string goes along on
- * redirects, unless the rule matched on it or the target sets its own; a 200 rewrite keeps it as
+ * redirects and proxied requests, unless the rule matched on it or the target sets its own; a 200 rewrite keeps it as
  * nginx's rewrite does.
  */
 function targetWithQuery(r: RedirectRule): string {
   const to = target(r);
   const passQuery = !r.query.length && !to.includes("?");
-  if (r.status >= 300 && r.status < 400) return passQuery ? `${to}$is_args$args` : to;
+  if ((r.status >= 300 && r.status < 400) || r.proxy) return passQuery ? `${to}$is_args$args` : to;
   return to;
 }
 

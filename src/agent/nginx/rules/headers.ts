@@ -84,6 +84,7 @@ export function parseHeaders(text: string): { blocks: HeaderBlock[]; warnings: R
     if (!m) return warn(line, "expected `Name: value`", isAuth);
     const name = m[1]!;
     const value = m[2]!.trim();
+    if (!value) return warn(line, `${name} has no value`, isAuth);
     if (/[\u0000-\u001f\u007f]/.test(value)) return warn(line, `the value of ${name} contains a control character`, isAuth);
     if (isAuth) {
       // Users and hashes go to an htpasswd file, not into nginx's configuration: `$6$...` hashes

@@ -11,6 +11,23 @@ export interface RedirectRule {
   to: string;
   status: number;
   force: boolean;
+  /** proxy: `to` is another site's URL that nginx fetches and answers with (a 200 rule). */
+  proxy: boolean;
+  /** languages: the `Language=` condition, lower-case tags (`en`, `pt-br`); empty for any language. */
+  languages: string[];
+  /** cookie: the `Cookie=` condition, a cookie that must be present; null for none. */
+  cookie: string | null;
+  /**
+   * denied: the rule carried a `Role=` condition, which nginx cannot check. Its deployment fails
+   * (see RuleWarning.fatal); were it ever compiled, its paths answer 404 instead of the content.
+   */
+  denied: boolean;
+}
+
+/** RedirectOptions are the node's settings that change what a `_redirects` file may do. */
+export interface RedirectOptions {
+  /** allowPrivateProxy: proxy rules may target loopback and private addresses (`--allow-private-proxy`). */
+  allowPrivateProxy?: boolean;
 }
 
 export const MAX_REDIRECTS = 1000;
@@ -19,15 +36,18 @@ export const MAX_RULE_LINE = 2000;
 /**
  * MAX_QUERY_PARAMS caps the distinct query parameters a site's rules may test: each is one lookup of
  * `$arg_<name>` per request, so the cost of a request stays bounded whatever the query string holds.
+ * Cookie conditions count too (one `$cookie_<name>` lookup each).
  */
 export const MAX_QUERY_PARAMS = 8;
-const STATUSES = new Set([200, 301, 302, 303, 307, 308, 404, 410, 451]);
+const STATUSES = new Set([200, 301, 302, 303, 307, 308, 401, 403, 404, 410, 451]);
+const LANGUAGE = /^[a-z]{1,8}(?:-[a-z0-9]{1,8})?$/;
 
 /**
- * parseRedirects reads Netlify's `_redirects`: `from [key=:value ...] to [status][!]` per line, `#`
- * comments. Each invalid line becomes a warning with its line number and is skipped.
+ * parseRedirects reads Netlify's `_redirects`: `from [key=value ...] [to] [status][!] [Condition=value ...]`
+ * per line, `#` comments. Each invalid line becomes a warning with its line number and is skipped;
+ * a line that would restrict access and cannot be enforced (a `Role=` condition) is a fatal one.
  */
-export function parseRedirects(text: string): { rules: RedirectRule[]; warnings: RuleWarning[] } {
+export function parseRedirects(text: string, opts: RedirectOptions = {}): { rules: RedirectRule[]; warnings: RuleWarning[] } {
   const rules: RedirectRule[] = [];
   const warnings: RuleWarning[] = [];
   const warn = (line: number, message: string) => warnings.push({ file: "_redirects", line, message });
@@ -43,10 +63,19 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
     if (content.length > MAX_RULE_LINE) return warn(line, `the line is over ${MAX_RULE_LINE} characters`);
     const tokens = content.split(/\s+/);
     let from = tokens.shift()!;
+    // Checked before anything else on the line: whatever else is wrong with it, a role-gated rule
+    // must never be dropped quietly (its fallback rules would then serve the gated content).
+    const denied = tokens.some((t) => /^role=/i.test(t));
+    if (denied)
+      warnings.push({ file: "_redirects", line, fatal: true, message: "role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth in _headers instead" });
     if (/^https?:\/\//.test(from)) return warn(line, "rules for other domains are not supported; use a path that starts with /");
+    if (/^\/\.netlify(\/|$)/.test(from)) return warn(line, "paths under /.netlify are Netlify's own and cannot be redirected");
+    // As Netlify reads a line: the target is the first token that starts with / or http(s)://, and
+    // the `key=value` tokens before it are query conditions.
+    const toIndex = tokens.findIndex((t) => t.startsWith("/") || /^https?:\/\//.test(t));
     const query: RedirectRule["query"] = [];
-    while (tokens.length && tokens[0]!.includes("=") && !tokens[0]!.startsWith("/") && !/^https?:\/\//.test(tokens[0]!)) {
-      const pair = tokens.shift()!;
+    for (const pair of toIndex >= 0 ? tokens.splice(0, toIndex) : []) {
+      if (!pair.includes("=")) return warn(line, `expected key=value query conditions before the target (got ${JSON.stringify(pair)})`);
       // Only the first "=" separates: `q=a=b` tests for the value "a=b".
       const key = pair.slice(0, pair.indexOf("="));
       const value = pair.slice(pair.indexOf("=") + 1);
@@ -55,22 +84,45 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
       if (!bind && unsafe(value)) return warn(line, `the query value of ${key} ${unsafe(value)}`);
       query.push({ key, bind, literal: bind ? null : value });
     }
-    const to = tokens.shift();
-    if (!to) return warn(line, "a rule needs a target after the path");
+    let to = toIndex >= 0 ? tokens.shift()! : undefined;
+    if (!to) {
+      // A forward rule (`/app/* 200`) keeps the path: its target is the path itself.
+      if (from.endsWith("/*") && tokens[0] && /^2\d\d!?$/.test(tokens[0])) to = from.replace(/\/\*$/, "/:splat");
+      else return warn(line, "a rule needs a target that starts with / or http(s):// after the path");
+    }
     let status = 301;
     let force = false;
-    if (tokens.length) {
-      const m = /^(\d{3})(!?)$/.exec(tokens.shift()!);
-      if (!m) return warn(line, `the status must be a number like 301 or 200! (got ${JSON.stringify(content.split(/\s+/).slice(-1)[0])})`);
+    if (tokens.length && /^\d{3}!?$/.test(tokens[0]!)) {
+      const m = /^(\d{3})(!?)$/.exec(tokens.shift()!)!;
       status = Number(m[1]);
       force = m[2] === "!";
-      if (!STATUSES.has(status)) return warn(line, `status ${status} is not supported (use 200, 301, 302, 303, 307, 308, 404, 410 or 451)`);
+      if (!STATUSES.has(status)) return warn(line, `status ${status} is not supported (use 200, 301, 302, 303, 307, 308, 401, 403, 404, 410 or 451)`);
     }
-    if (tokens.length) return warn(line, `unsupported options ${JSON.stringify(tokens.join(" "))} (country, language and role conditions are not supported)`);
+    let languages: string[] = [];
+    let cookie: string | null = null;
+    for (const cond of tokens) {
+      const eq = cond.indexOf("=");
+      const key = eq > 0 ? cond.slice(0, eq).toLowerCase() : "";
+      const values = cond.slice(eq + 1).split(",").filter(Boolean);
+      if (key === "role") continue;
+      if (key === "language") {
+        languages = values.map((v) => v.toLowerCase());
+        const bad = languages.find((l) => !LANGUAGE.test(l));
+        if (bad !== undefined || !languages.length) return warn(line, `the language ${JSON.stringify(bad ?? "")} is not a language tag like en or pt-BR`);
+      } else if (key === "cookie") {
+        if (values.length !== 1 || !/^[A-Za-z0-9_]{1,64}$/.test(values[0]!)) return warn(line, "a Cookie condition names one cookie (letters, digits and _ only)");
+        cookie = values[0]!;
+      } else if (key === "country") return warn(line, "Country conditions are not supported (this node has no GeoIP database); the rule is skipped");
+      else if (key === "sign" || key === "signed") return warn(line, "signed proxy rules (Sign=) are not supported");
+      else if (key) return warn(line, `the condition ${JSON.stringify(cond.slice(0, eq))} is not supported (Language and Cookie are)`);
+      else if (/^\d/.test(cond)) return warn(line, `the status must be a number like 301 or 200! (got ${JSON.stringify(cond)})`);
+      else return warn(line, `unsupported options ${JSON.stringify(tokens.join(" "))}`);
+    }
     const external = /^https?:\/\//.test(to);
     if (!external && !to.startsWith("/")) return warn(line, `the target must start with / or http(s):// (got ${JSON.stringify(to)})`);
-    if (external && status === 200) return warn(line, "proxying to another site (status 200 with an absolute URL) is not supported");
-    const badTo = unsafe(to) ?? targetProblem(to);
+    if (external && status >= 400) return warn(line, `an address on another site can be redirected to (301, 302...) or proxied (200), not answered with ${status}`);
+    const proxy = external && status === 200;
+    const badTo = unsafe(to) ?? targetProblem(to) ?? (proxy ? proxyProblem(to, opts.allowPrivateProxy ?? false) : null);
     if (badTo) return warn(line, `the target ${badTo}`);
     let names: string[];
     try {
@@ -86,10 +138,42 @@ export function parseRedirects(text: string): { rules: RedirectRule[]; warnings:
       if (before && !"/=-.?&_".includes(before)) continue;
       if (!bound.has(m[1]!)) return warn(line, `the target uses :${m[1]}, which the path does not define`);
     }
-    const params = new Set(rules.flatMap((r) => r.query.map((q) => q.key)));
+    const params = new Set(rules.flatMap((r) => [...r.query.map((q) => q.key), ...(r.cookie ? [`cookie ${r.cookie}`] : [])]));
     for (const q of query) params.add(q.key);
-    if (params.size > MAX_QUERY_PARAMS) return warn(line, `the rules test more than ${MAX_QUERY_PARAMS} different query parameters; this one is skipped`);
-    rules.push({ line, from, query, to, status, force });
+    if (cookie) params.add(`cookie ${cookie}`);
+    if (params.size > MAX_QUERY_PARAMS) return warn(line, `the rules test more than ${MAX_QUERY_PARAMS} different query parameters and cookies; this one is skipped`);
+    if (denied) rules.push({ line, from, query: [], to: "/404.html", status: 404, force: true, proxy: false, languages: [], cookie: null, denied });
+    else rules.push({ line, from, query, to, status, force, proxy, languages, cookie, denied });
   });
   return { rules, warnings };
+}
+
+/**
+ * proxyProblem says why a proxy target may not be fetched by the node, or null. Its host must be
+ * written plainly (as the URL standard writes it, so `2130706433` or `0x7f.1` cannot hide
+ * 127.0.0.1) and, unless the node allows it, be neither `localhost` nor a loopback, private,
+ * link-local or otherwise internal address. A name that resolves to such an address is not caught
+ * here: DNS can point anywhere (see the README).
+ */
+export function proxyProblem(to: string, allowPrivate: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(to);
+  } catch {
+    return "is not a valid URL";
+  }
+  const written = /^https?:\/\/([^/?#]*)/i.exec(to)![1]!;
+  if (written.includes("@")) return "names a user or password; proxy targets may not carry credentials";
+  if (written.toLowerCase() !== url.host) return `host ${JSON.stringify(written)} must be written plainly (${JSON.stringify(url.host)})`;
+  if (allowPrivate) return null;
+  const host = url.hostname;
+  if (host === "localhost" || host.endsWith(".localhost")) return "is localhost; proxy rules may not reach the node itself";
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    const internal = a === 0 || a === 10 || a === 127 || a >= 224 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+    if (internal) return `is the internal address ${host}; proxy rules may not reach private networks`;
+  }
+  if (/^\[(?:::|f[cd]|fe[89ab])/i.test(host)) return `is the internal address ${host}; proxy rules may not reach private networks`;
+  return null;
 }

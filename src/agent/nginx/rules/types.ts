@@ -1,11 +1,11 @@
-/** RuleWarning is a line of `_redirects` or `_headers` that was skipped, and why. */
+/**
+ * RuleWarning is a line of `_redirects` or `_headers` that was skipped, and why. A `fatal` one is a
+ * line whose rule restricts access in a way nginx cannot enforce: skipping it would leave content
+ * public, so the deployment that carries it fails instead.
+ */
 export interface RuleWarning {
   file: "_redirects" | "_headers";
   line: number;
   message: string;
-  /**
-   * fatal: the line restricts access (Basic-Auth) and cannot be used. Skipping it would leave the
-   * content public, so the deployment fails instead.
-   */
   fatal?: boolean;
 }
