@@ -7,8 +7,8 @@ import { SproutError } from "../shared/errors";
  * error that shows the form expected.
  */
 export function normalizeMaster(input: string, what = "--master"): string {
-  const raw = input.trim().replace(/\/+$/, "");
-  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(raw);
+  const hasScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(input.trim());
+  const raw = hasScheme ? input.trim() : input.trim().replace(/\/+$/, "");
   const host = (hasScheme ? "" : raw).replace(/[/?#].*$/, "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
   const local = host === "localhost" || host.endsWith(".localhost") || /^127\./.test(host) || host === "::1";
   const candidate = hasScheme ? raw : `${local ? "http" : "https"}://${raw}`;

@@ -1,5 +1,6 @@
 import { SproutError } from "./errors";
 import { logger } from "./log";
+import { closest } from "./command";
 
 const log = logger("http");
 
@@ -46,9 +47,21 @@ export function describeProblems(all: Problem[], limit = 20): string[] {
   const byField = new Map<string, string>();
   for (const p of all) {
     const field = fieldName(p.path ?? "");
-    if (!byField.has(field)) byField.set(field, `${field}: ${needs(p.schema ?? {}, p.value)}`);
+    if (!byField.has(field)) byField.set(field, `${field}: ${unknownField(p) ?? needs(p.schema ?? {}, p.value)}`);
   }
   return [...byField.values()].slice(0, limit);
+}
+
+/**
+ * unknownField says "is not a field here" for a property an object schema does not declare (TypeBox
+ * reports it with the object's schema), naming the nearest declared one when it looks like a typo.
+ */
+function unknownField(p: Problem): string | undefined {
+  const props = p.schema?.properties as Record<string, unknown> | undefined;
+  const key = (p.path ?? "").split("/").pop() ?? "";
+  if (p.schema?.type !== "object" || !props || p.schema.additionalProperties !== false || key in props) return undefined;
+  const near = closest(key, Object.keys(props));
+  return `is not accepted here${near ? ` (did you mean ${near}?)` : ""}`;
 }
 
 /** fieldName turns a JSON pointer (/manifest/3/path) into what a user reads (manifest[3].path). */

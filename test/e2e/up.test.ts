@@ -23,9 +23,11 @@ test("sprout up starts master, agent and nginx, serves the example site, and Ctr
     expect(await page.text()).toContain("It works.");
     const css = await fetch(`http://127.0.0.1:${http}/style.css`, { headers: { host: "example.localhost" } });
     expect(css.headers.get("content-type")).toContain("text/css");
-    // The CLI is logged in as the admin afterwards.
+    // The CLI is logged in as the admin afterwards, in a profile of its own that it names.
     const creds = JSON.parse(readFileSync(join(data, "cfg", "credentials.json"), "utf8"));
-    expect(creds.email).toBe("admin@sprout.localhost");
+    expect(creds.current).toBe("local");
+    expect(creds.profiles.local.email).toBe("admin@sprout.localhost");
+    expect(p.output()).toContain("CLI login:     profile local (the default)");
     const pidFile = join(data, "agent", "nginx", "nginx.pid");
     expect(existsSync(pidFile)).toBe(true);
     const nginxPid = Number(readFileSync(pidFile, "utf8"));
