@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { relative } from "node:path";
 import * as p from "@clack/prompts";
 import { UsageError, type Command } from "../../shared/command";
 import { PROJECT_FILE } from "../../protocol/project";
@@ -39,6 +39,6 @@ export const linkCommand: Command = {
     const dir = project?.dir ?? process.cwd();
     const found = project?.data.publish ? null : detectGenerator(dir);
     const file = writeProject(dir, { ...(project?.data ?? {}), site: site.name, ...(found && !project?.data.publish ? { publish: found.publish } : {}) });
-    return out(v, { file, site: site.name, url: site.url }, () => `Linked ${existsSync(file) ? PROJECT_FILE : file} to ${site.name} (${site.url}). \`sprout deploy\` now publishes there.\n`);
+    return out(v, { file, site: site.name, url: site.url }, () => `Linked ${relative(process.cwd(), file)} to ${site.name} (${site.url}). \`sprout deploy\` now publishes there.\n`);
   }),
 };
