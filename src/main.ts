@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // argv -> the command of that name (master, agent, up or a CLI verb); nothing else lives here.
 import { COMMANDS } from "./cli/commands";
-import { parseCommand, renderHelp, UsageError } from "./cli/command";
+import { closest, parseCommand, renderHelp, UsageError } from "./shared/command";
 import { VERSION } from "./shared/version";
 import { topHelp } from "./cli/help";
 
@@ -18,7 +18,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`sprout: unknown command "${name}". Run \`sprout --help\` for the list.\n`);
+    const near = closest(name, COMMANDS.map((c) => c.name));
+    process.stderr.write(`sprout: unknown command "${name}".${near ? ` Did you mean \`sprout ${near}\`?` : ""} Run \`sprout --help\` for the list.\n`);
     return 2;
   }
   try {

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { UsageError, requireString, type Command } from "../cli/command";
+import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";

@@ -1,41 +1,56 @@
 import type { ErrorBody } from "../protocol/common";
 import type { TokenPair } from "../protocol/user";
+import type { Values } from "../shared/command";
 import { SproutError } from "../shared/errors";
-import { loadCredentials, saveCredentials, type Credentials } from "./credentials";
+import { loadStore, saveStore, selectProfile, withCredentialsLock } from "./credentials";
+import { normalizeMaster } from "./master-url";
 
 /**
  * Api is the CLI's client of the master. SPROUT_MASTER and SPROUT_TOKEN (an access JWT or API token)
- * win over stored credentials, for CI; with stored credentials an expired access token is refreshed
- * once (the refresh token rotates, so the new pair is saved).
+ * win over stored credentials, for CI; otherwise a profile of credentials.json is used (`--profile`,
+ * SPROUT_PROFILE, the one for --master, or the current one). An expired access token is refreshed
+ * under the credentials lock (see withCredentialsLock), so CLIs sharing a login never revoke it.
  */
 export class Api {
   constructor(
     readonly master: string,
     private token: string | null,
-    private creds: Credentials | null,
+    /** profile: the credentials.json profile this client refreshes, when it uses one. */
+    readonly profile: string | null,
   ) {}
 
-  static fromEnv(masterFlag?: string): Api {
-    const creds = loadCredentials();
-    const master = (masterFlag || process.env.SPROUT_MASTER || creds?.master || "").replace(/\/+$/, "");
+  /** fromEnv builds the client of a command from its --master/--profile flags and the environment. */
+  static fromEnv(v: Values = {}): Api {
+    const masterIn = typeof v.master === "string" && v.master ? v.master : process.env.SPROUT_MASTER || "";
+    const profileName = typeof v.profile === "string" && v.profile ? v.profile : process.env.SPROUT_PROFILE || undefined;
+    const masterFlag = masterIn ? normalizeMaster(masterIn, v.master ? "--master" : "SPROUT_MASTER") : "";
+    if (process.env.SPROUT_TOKEN) {
+      const master = masterFlag || (profileName ? selectProfile(loadStore(), { name: profileName })?.profile.master : "") || "";
+      if (!master) throw new SproutError(401, "not_logged_in", "SPROUT_TOKEN is set but no master is.", "Set SPROUT_MASTER to the master's URL too.");
+      return new Api(master, process.env.SPROUT_TOKEN, null);
+    }
+    const sel = selectProfile(loadStore(), { name: profileName, master: masterFlag || undefined });
+    if (sel && profileName && masterFlag && sel.profile.master !== masterFlag)
+      throw new SproutError(400, "profile_master_mismatch", `Profile "${sel.name}" is for ${sel.profile.master}, not ${masterFlag}.`, `Drop --master, or log in to ${masterFlag} with \`sprout login --master ${masterFlag} --profile NAME\`.`);
+    const master = masterFlag || sel?.profile.master || "";
     if (!master) throw new SproutError(401, "not_logged_in", "No master configured.", "Run `sprout login --master URL`, or set SPROUT_MASTER and SPROUT_TOKEN.");
-    if (process.env.SPROUT_TOKEN) return new Api(master, process.env.SPROUT_TOKEN, null);
-    const usable = creds && creds.master.replace(/\/+$/, "") === master ? creds : null;
-    return new Api(master, usable?.access_token ?? null, usable);
+    return new Api(master, sel?.profile.access_token ?? null, sel?.name ?? null);
   }
 
   /** call sends a JSON request and answers the parsed JSON, or throws a SproutError from the error body. */
   async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
-    const res = await this.send(method, path, body, auth);
-    if (res.status === 401 && auth && this.creds) {
+    let res = await this.send(method, path, body, auth);
+    // A few rounds: the pair another process rotated to may itself expire before we use it.
+    for (let round = 0; round < 3 && res.status === 401 && auth && this.profile; round++) {
       const err = (await res.clone().json().catch(() => null)) as ErrorBody | null;
-      if (err?.error.code === "token_expired" && (await this.refresh())) return this.parse<T>(await this.send(method, path, body, auth));
+      if (err?.error.code !== "token_expired" || !(await this.refresh())) break;
+      res = await this.send(method, path, body, auth);
     }
-    return this.parse<T>(res);
+    return parseResponse<T>(res);
   }
 
   private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
-    if (auth && !this.token) throw new SproutError(401, "not_logged_in", "You are not logged in.", "Run `sprout login`, or set SPROUT_TOKEN.");
+    if (auth && !this.token) throw new SproutError(401, "not_logged_in", `You are not logged in to ${this.master}.`, `Run \`sprout login --master ${this.master}\`, or set SPROUT_TOKEN.`);
     return request(`${this.master}${path}`, {
       method,
       headers: { ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
@@ -43,19 +58,30 @@ export class Api {
     }, `the master at ${this.master}`);
   }
 
-  private async parse<T>(res: Response): Promise<T> {
-    return parseResponse<T>(res);
-  }
-
+  /**
+   * refresh renews the access token under the credentials lock. After taking the lock it re-reads
+   * the profile: when its access token is no longer the one that expired here, another process
+   * rotated the pair meanwhile and that one is used; only otherwise is the refresh token presented.
+   */
   private async refresh(): Promise<boolean> {
-    if (!this.creds) return false;
-    const res = await this.send("POST", "/api/token/refresh", { refresh_token: this.creds.refresh_token }, false);
-    if (!res.ok) return false;
-    const pair = (await res.json()) as TokenPair;
-    this.creds = { ...this.creds, access_token: pair.access_token, refresh_token: pair.refresh_token };
-    this.token = pair.access_token;
-    saveCredentials(this.creds);
-    return true;
+    const name = this.profile;
+    if (!name) return false;
+    return withCredentialsLock(async () => {
+      const stored = loadStore().profiles[name];
+      if (!stored || stored.master !== this.master) return false;
+      if (stored.access_token !== this.token) {
+        this.token = stored.access_token;
+        return true;
+      }
+      const res = await this.send("POST", "/api/token/refresh", { refresh_token: stored.refresh_token }, false);
+      if (!res.ok) return false;
+      const pair = (await res.json()) as TokenPair;
+      const store = loadStore();
+      store.profiles[name] = { ...stored, access_token: pair.access_token, refresh_token: pair.refresh_token };
+      saveStore(store);
+      this.token = pair.access_token;
+      return true;
+    });
   }
 }
 

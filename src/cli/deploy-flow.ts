@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { pack as tarPack } from "tar-stream";
-import type { DeploymentCreated, DeploymentInfo, Manifest } from "../protocol/deployment";
+import type { DeploymentCreated, DeploymentEvent, DeploymentInfo, Manifest } from "../protocol/deployment";
 import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type UploadInitAnswer } from "../protocol/upload";
 import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
@@ -23,16 +23,24 @@ export interface DeployResult {
   files_uploaded: number;
   bytes_total: number;
   bytes_uploaded: number;
+  message: string | null;
   error: string | null;
+}
+
+/** DeployOptions: `quiet` prints nothing (sprout up); `message` is stored with the deployment; `ignore` adds sprout.json's patterns. */
+export interface DeployOptions {
+  quiet?: boolean;
+  message?: string;
+  ignore?: string[];
 }
 
 /**
  * deploy publishes a folder: hash (with the local cache), create the deployment, ask the node what it
  * lacks, stream just that as one tar, then follow the deployment's log until it is live or failed.
  */
-export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: { quiet?: boolean } = {}): Promise<DeployResult> {
+export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: DeployOptions = {}): Promise<DeployResult> {
   const say = opts.quiet ? () => {} : info;
-  const { files, ignored, ignoredExamples } = walkSite(dir);
+  const { files, ignored, ignoredExamples } = walkSite(dir, opts.ignore);
   if (ignored)
     say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
   protectPasswords(files, site);
@@ -41,7 +49,7 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   const total = manifest.reduce((n, e) => n + e.size, 0);
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
 
-  const created = await api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest });
+  const created = await api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest, ...(opts.message ? { message: opts.message } : {}) });
   const dep = created.deployment;
   say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
 
@@ -112,6 +120,7 @@ function result(final: DeploymentInfo, ignored: number): DeployResult {
     files_uploaded: final.files_uploaded,
     bytes_total: final.bytes_total,
     bytes_uploaded: final.bytes_uploaded,
+    message: final.message,
     error: final.error,
   };
 }
@@ -120,7 +129,7 @@ function result(final: DeploymentInfo, ignored: number): DeployResult {
  * follow prints a deployment's new log lines until it is ready or failed (and, when `production`, until
  * production serves it).
  */
-export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000, after = 0): Promise<DeploymentInfo> {
+export async function follow(api: Api, id: string, production: boolean, say: (l: string) => void = info, timeoutMs = 300_000, after = 0, onEvent?: (e: DeploymentEvent) => void): Promise<DeploymentInfo> {
   const deadline = Date.now() + timeoutMs;
   let away = false;
   for (;;) {
@@ -141,6 +150,7 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
     for (const e of d.events ?? []) {
       after = e.id;
       failedStep ||= e.level === "error";
+      onEvent?.(e);
       say(`  ${dim(e.at.slice(11, 23))} ${e.level === "error" ? red(e.message) : e.message}${e.agent ? dim(` [${e.agent}]`) : ""}`);
     }
     if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production))) return d;

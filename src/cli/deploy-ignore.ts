@@ -19,12 +19,13 @@ export function alwaysLeftOut(name: string): boolean {
 /**
  * DeployIgnore decides what a deploy leaves out: the fixed rules of `alwaysLeftOut`, then the
  * patterns of the root's `.sproutignore` (gitignore syntax: globs, `dir/`, `!negation`, `#`
- * comments; matched by the `ignore` package, the matcher eslint and prettier use).
+ * comments; matched by the `ignore` package, the matcher eslint and prettier use), and the
+ * `ignore` patterns of sprout.json, given as `extra`.
  */
 export class DeployIgnore {
   private patterns: Ignore | null;
 
-  constructor(root: string) {
+  constructor(root: string, extra: string[] = []) {
     let text: string | null = null;
     try {
       text = readFileSync(join(root, SPROUTIGNORE), "utf8");
@@ -32,7 +33,7 @@ export class DeployIgnore {
       /* no .sproutignore: only the fixed rules apply */
     }
     // Case-sensitive, as git is on Linux, so the same file is left out on every machine.
-    this.patterns = text === null ? null : ignore({ ignorecase: false }).add(text);
+    this.patterns = text === null && !extra.length ? null : ignore({ ignorecase: false }).add(extra).add(text ?? "");
   }
 
   /** leavesOut tells whether `rel` (relative to the root, `/`-separated) is left out. */

@@ -1,10 +1,11 @@
-import type { Command } from "./command";
+import type { Command } from "../shared/command";
 
 const GROUPS: Record<Command["group"], string> = {
   modes: "Run Sprout",
   sites: "Deploy and manage sites",
   account: "Account",
   cluster: "Cluster",
+  shell: "Shell",
 };
 
 /** topHelp is `sprout --help`: every mode and command, grouped, with a few examples. */
@@ -21,7 +22,8 @@ export function topHelp(commands: Command[]): string {
     "Examples:",
     "  sprout up                                   run a master, an agent and nginx here, with an example site",
     "  sprout login --master http://127.0.0.1:7000",
-    "  sprout deploy ./dist --site my-site --prod",
+    "  sprout init                                 write sprout.json: the site and the folder to publish",
+    "  sprout deploy --prod --message \"First\"",
     "",
     "Run `sprout <command> --help` for a command's options.",
   );

@@ -30,15 +30,15 @@ export interface SiteFiles {
 
 /**
  * walkSite lists the regular files of a built site, leaving out dotfiles, dot-folders (except
- * `.well-known`), `node_modules` and what `.sproutignore` names. A symbolic link or special file
+ * `.well-known`), `node_modules` and what `.sproutignore` (or sprout.json's `ignore`) names. A symbolic link or special file
  * that is not left out is an error that names it, raised before anything is sent: the node accepts
  * regular files only.
  */
-export function walkSite(root: string): SiteFiles {
+export function walkSite(root: string, extraIgnore: string[] = []): SiteFiles {
   const base = resolve(root);
   if (!existsSync(base)) throw badRequest("no_dir", `Folder ${root} does not exist.`, "Build your site first, e.g. `npm run build`, then deploy its output folder.");
   if (!statSync(base).isDirectory()) throw badRequest("not_dir", `${root} is not a folder.`);
-  const rules = new DeployIgnore(base);
+  const rules = new DeployIgnore(base, extraIgnore);
   const out: LocalFile[] = [];
   let ignored = 0;
   const ignoredExamples: string[] = [];

@@ -74,6 +74,8 @@ export const deployments = sqliteTable("deployments", {
   filesUploaded: integer("files_uploaded").notNull().default(0),
   bytesUploaded: integer("bytes_uploaded").notNull().default(0),
   error: text("error"),
+  /** message: what the deploy was for, as its author said (`sprout deploy --message`). */
+  message: text("message"),
   /** promotedAt: last time it became production; rollback picks the previous one by this. */
   promotedAt: text("promoted_at"),
   createdAt: text("created_at").notNull(),

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { UsageError, type Command, type Values } from "../cli/command";
+import { UsageError, type Command, type Values } from "../shared/command";
 import { openDb } from "../db";
 import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";

@@ -35,6 +35,8 @@ export const DeploymentCreate = t.Object({
   /** production: activate on the site's production URL once staged; otherwise a preview. */
   production: t.Optional(t.Boolean()),
   manifest: Manifest,
+  /** message: what this deploy is for (a commit subject, a ticket...), shown in lists and the UI. */
+  message: t.Optional(t.String({ maxLength: 500 })),
 });
 export type DeploymentCreate = typeof DeploymentCreate.static;
 
@@ -66,6 +68,8 @@ export const DeploymentInfo = t.Object({
   url: t.String(),
   preview_url: t.String(),
   error: t.Union([t.String(), t.Null()]),
+  /** message: the deploy's message, or null when it was given none. */
+  message: t.Union([t.String(), t.Null()]),
   created_at: t.String(),
   finished_at: t.Union([t.String(), t.Null()]),
   events: t.Optional(t.Array(DeploymentEvent)),

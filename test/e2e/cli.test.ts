@@ -19,7 +19,7 @@ test("sprout --help lists every mode and command", async () => {
 test("each command's --help shows its usage, options and examples", async () => {
   const r = await run(["deploy", "--help"]);
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain("Usage: sprout deploy [DIR] --site NAME [--prod] [--json]");
+  expect(r.stdout).toContain("Usage: sprout deploy [DIR] [--site NAME] [--prod] [--message TEXT] [--json]");
   expect(r.stdout).toContain("--prod");
   expect(r.stdout).toContain("Examples:");
   expect((await run(["agent", "--help"])).stdout).toContain("SPROUT_AGENT_TOKEN");

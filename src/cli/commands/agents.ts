@@ -1,7 +1,7 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, unknownSubcommand, type Command } from "../../shared/command";
 import type { AgentCreated, AgentInfo } from "../../protocol/agent";
 import { Api } from "../api";
-import { JSON_OPT, action, out } from "../action";
+import { API_OPTS, JSON_OPT, action, out } from "../action";
 import { ago, bytes, table } from "../output";
 
 export const agentsCommand: Command = {
@@ -12,10 +12,12 @@ export const agentsCommand: Command = {
   options: {
     ...JSON_OPT,
     url: { type: "string", value: "URL", description: "Where CLIs and peers reach the agent API (default: what its first heartbeat reports)" },
+    ...API_OPTS,
   },
+  subcommands: ["list", "create", "set-url"],
   examples: ["sprout agents", "sprout agents create node-2 --url http://10.0.0.2:7070", "sprout agents set-url node-2 http://10.0.0.7:7070"],
   run: action(async (v, pos) => {
-    const api = Api.fromEnv();
+    const api = Api.fromEnv(v);
     const [sub = "list", name, url] = pos;
     if (sub === "list") {
       const list = await api.call<AgentInfo[]>("GET", "/api/agents");
@@ -37,6 +39,6 @@ export const agentsCommand: Command = {
       const a = await api.call<AgentInfo>("POST", `/api/agent/${encodeURIComponent(name)}/url`, { url });
       return out(v, a, () => `Agent ${a.name} is reached at ${a.url} from now on.\n`);
     }
-    throw new UsageError(`unknown subcommand "${sub}"`);
+    throw unknownSubcommand(agentsCommand, sub);
   }),
 };

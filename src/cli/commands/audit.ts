@@ -1,4 +1,4 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, type Command } from "../../shared/command";
 import type { AuditEntry } from "../../protocol/audit";
 import { Api } from "../api";
 import { JSON_OPT, action, out } from "../action";

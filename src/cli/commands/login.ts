@@ -1,23 +1,30 @@
 import * as p from "@clack/prompts";
-import { UsageError, type Command } from "../command";
+import { UsageError, type Command } from "../../shared/command";
 import type { Registered, TokenPair } from "../../protocol/user";
 import { Api } from "../api";
-import { action } from "../action";
-import { loadCredentials, saveCredentials } from "../credentials";
-import { green } from "../output";
+import { PROFILE_OPT, action } from "../action";
+import { loadStore, profileNameFor, putProfile, selectProfile } from "../credentials";
+import { normalizeMaster } from "../master-url";
+import { green, info } from "../output";
 
 export const loginCommand: Command = {
   name: "login",
   group: "account",
-  summary: "Log in to a master (interactive, or with flags for scripts)",
-  usage: "login [--master URL] [--email EMAIL --password PASSWORD] [--register]",
+  summary: "Log in to a master and keep it as a profile (interactive, or with flags for scripts)",
+  usage: "login [--master URL] [--email EMAIL --password PASSWORD] [--profile NAME] [--register]",
   options: {
-    master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
+    master: { type: "string", value: "URL", description: "The master's URL (without a scheme: https://, or http:// for this machine)", env: "SPROUT_MASTER" },
     email: { type: "string", value: "EMAIL", description: "Your email" },
     password: { type: "string", value: "PASSWORD", description: "Your password (prefer the prompt or SPROUT_PASSWORD)", env: "SPROUT_PASSWORD" },
     register: { type: "boolean", description: "Create the account first (when the master's registration is open)" },
+    ...PROFILE_OPT,
   },
-  examples: ["sprout login", "sprout login --master http://127.0.0.1:7000 --email me@example.com --password '...'", "sprout login --register --master https://sprout.example.com"],
+  examples: [
+    "sprout login",
+    "sprout login --master http://127.0.0.1:7000 --email me@example.com --password '...'",
+    "sprout login --master sprout.example.com --profile prod      # https:// is assumed",
+    "sprout login --register --master https://sprout.example.com",
+  ],
   run: action(async (v) => {
     const interactive = Boolean(process.stdin.isTTY);
     const ask = async (message: string, secret = false, initial?: string): Promise<string> => {
@@ -26,14 +33,19 @@ export const loginCommand: Command = {
       if (p.isCancel(r)) throw new UsageError("cancelled");
       return String(r);
     };
-    const master = (typeof v.master === "string" ? v.master : await ask("Master URL", false, loadCredentials()?.master ?? "http://127.0.0.1:7000")).replace(/\/+$/, "");
+    const store = loadStore();
+    const named = typeof v.profile === "string" && v.profile ? v.profile : undefined;
+    const typed = typeof v.master === "string" ? v.master : await ask("Master URL", false, (named && store.profiles[named]?.master) || selectProfile(store, {})?.profile.master || "http://127.0.0.1:7000");
+    const master = normalizeMaster(typed);
+    if (master !== typed.trim().replace(/\/+$/, "")) info(`Using ${master}`);
     const email = typeof v.email === "string" ? v.email : await ask("Email");
     const password = typeof v.password === "string" ? v.password : await ask("Password", true);
     const api = new Api(master, null, null);
     // Registration answers alike for new and existing emails; the login below tells which it was.
     if (v.register) await api.call<Registered>("POST", "/api/user", { email, password }, false);
     const pair = await api.call<TokenPair>("POST", "/api/user/token", { email, password }, false);
-    saveCredentials({ master, email, access_token: pair.access_token, refresh_token: pair.refresh_token });
-    process.stderr.write(`${green("✔")} Logged in to ${master} as ${email}\n`);
+    const name = named ?? Object.entries(store.profiles).find(([, x]) => x.master === master)?.[0] ?? profileNameFor(master);
+    const { madeCurrent } = await putProfile(name, { master, email, access_token: pair.access_token, refresh_token: pair.refresh_token }, named ? "if-none" : "always");
+    process.stderr.write(`${green("✔")} Logged in to ${master} as ${email} (profile ${name}${madeCurrent ? ", the default" : `; use it with --profile ${name}`}).\n`);
   }),
 };

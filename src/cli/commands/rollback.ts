@@ -1,14 +1,15 @@
-import type { Command } from "../command";
+import type { Command, Values } from "../../shared/command";
 import type { DeploymentInfo } from "../../protocol/deployment";
 import { Api } from "../api";
-import { JSON_OPT, action, siteFlag } from "../action";
+import { API_OPTS, JSON_OPT, SITE_OPT, action, siteFlag } from "../action";
 import { follow } from "../deploy-flow";
 import { green, red } from "../output";
 import { PROMOTION_REQUESTED } from "../../protocol/deployment";
 
 /** moveProduction asks the master to activate a deployment and waits until production serves it. */
-export async function moveProduction(path: string, body: object, json: boolean): Promise<number> {
-  const api = Api.fromEnv();
+export async function moveProduction(path: string, body: object, v: Values): Promise<number> {
+  const json = Boolean(v.json);
+  const api = Api.fromEnv(v);
   const d = await api.call<DeploymentInfo>("POST", path, body);
   // Follow the log from this request on (the master writes its line before it asks the nodes):
   // older lines may hold errors of earlier attempts.
@@ -25,8 +26,8 @@ export const rollbackCommand: Command = {
   name: "rollback",
   group: "sites",
   summary: "Put an earlier deployment back on production (default: the previous one)",
-  usage: "rollback --site NAME [DEPLOYMENT_ID] [--json]",
-  options: { site: { type: "string", short: "s", value: "NAME", description: "The site", env: "SPROUT_SITE" }, ...JSON_OPT },
+  usage: "rollback [--site NAME] [DEPLOYMENT_ID] [--json]",
+  options: { ...SITE_OPT, ...JSON_OPT, ...API_OPTS },
   examples: ["sprout rollback --site blog", "sprout rollback --site blog 0a1b2c3d4e5f6g"],
-  run: action(async (v, pos) => moveProduction(`/api/site/${siteFlag(v)}/rollback`, pos[0] ? { deployment_id: pos[0] } : {}, Boolean(v.json))),
+  run: action(async (v, pos) => moveProduction(`/api/site/${siteFlag(v)}/rollback`, pos[0] ? { deployment_id: pos[0] } : {}, v)),
 };

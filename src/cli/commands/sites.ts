@@ -1,7 +1,7 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, unknownSubcommand, type Command } from "../../shared/command";
 import type { SiteInfo } from "../../protocol/site";
 import { Api } from "../api";
-import { JSON_OPT, action, out } from "../action";
+import { API_OPTS, JSON_OPT, action, out } from "../action";
 import { ago, table } from "../output";
 
 const bool = (s: unknown, flag: string) => {
@@ -20,10 +20,12 @@ export const sitesCommand: Command = {
     replicas: { type: "string", value: "N", description: "How many nodes serve the site (default 2)" },
     yes: { type: "boolean", description: "Confirm deleting a site" },
     ...JSON_OPT,
+    ...API_OPTS,
   },
+  subcommands: ["list", "create", "set", "delete"],
   examples: ["sprout sites", "sprout sites blog", "sprout sites create blog", "sprout sites set app --spa true", "sprout sites set blog --replicas 3", "sprout sites delete blog --yes"],
   run: action(async (v, pos) => {
-    const api = Api.fromEnv();
+    const api = Api.fromEnv(v);
     const [sub = "list", name] = pos;
     const need = () => {
       if (!name) throw new UsageError(`sites ${sub} needs a site NAME`);
@@ -60,6 +62,6 @@ export const sitesCommand: Command = {
         `${s.name}  ${s.url}\nproduction ${s.production_deployment_id ?? "(none yet)"}, spa ${s.settings.spa}, replicas ${s.replicas}\n` +
         (s.nodes.length ? table(["NODE", "STATUS", "SERVING"], s.nodes.map((n) => [n.name, n.status, n.up_to_date ? "production" : "catching up"])) : "No node holds it yet.\n"));
     }
-    throw new UsageError(`unknown subcommand "${sub}"`);
+    throw unknownSubcommand(sitesCommand, sub);
   }),
 };

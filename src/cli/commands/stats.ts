@@ -1,4 +1,4 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, type Command } from "../../shared/command";
 import type { SiteTrafficHour } from "../../protocol/site";
 import { Api } from "../api";
 import { JSON_OPT, action, out } from "../action";

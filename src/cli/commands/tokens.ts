@@ -1,7 +1,7 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, unknownSubcommand, type Command } from "../../shared/command";
 import type { ApiTokenCreate, ApiTokenCreated, ApiTokenInfo } from "../../protocol/user";
 import { Api } from "../api";
-import { JSON_OPT, action, out } from "../action";
+import { API_OPTS, JSON_OPT, action, out } from "../action";
 import { ago, table } from "../output";
 
 /** parseDuration reads 90s, 30m, 12h, 30d or 2w into seconds. */
@@ -21,10 +21,12 @@ export const tokensCommand: Command = {
     site: { type: "string", value: "NAME,...", description: "Limit a deploy token to these sites (comma-separated)" },
     expires: { type: "string", value: "DURATION", description: "Stop working after 30d, 12h, 2w... (default: until revoked)" },
     ...JSON_OPT,
+    ...API_OPTS,
   },
+  subcommands: ["list", "create", "revoke"],
   examples: ["sprout tokens create github-actions --site my-site --expires 90d", "sprout tokens create monitoring --scope read", "sprout tokens", "sprout tokens revoke 0a1b2c3d4e5f6g"],
   run: action(async (v, pos) => {
-    const api = Api.fromEnv();
+    const api = Api.fromEnv(v);
     const [sub = "list", arg] = pos;
     if (sub === "list") {
       const list = await api.call<ApiTokenInfo[]>("GET", "/api/tokens");
@@ -47,6 +49,6 @@ export const tokensCommand: Command = {
       await api.call("DELETE", `/api/tokens/${arg}`);
       return out(v, { ok: true }, () => `Revoked ${arg}.\n`);
     }
-    throw new UsageError(`unknown subcommand "${sub}"`);
+    throw unknownSubcommand(tokensCommand, sub);
   }),
 };

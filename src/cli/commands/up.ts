@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import type { Command } from "../command";
+import type { Command } from "../../shared/command";
 import type { AgentCreated, AgentInfo } from "../../protocol/agent";
 import type { ApiTokenCreated, TokenPair } from "../../protocol/user";
 import { SproutError } from "../../shared/errors";
@@ -11,7 +11,7 @@ import { blockedFolder, workerIdentity } from "../../agent/layout";
 import { parseListen, waitForSignal } from "../../shared/listen";
 import { Api } from "../api";
 import { action } from "../action";
-import { saveCredentials } from "../credentials";
+import { loadStore, profileNameFor, putProfile } from "../credentials";
 import { deploy } from "../deploy-flow";
 import { bold, green, info } from "../output";
 import indexHtml from "../example-site/index.html" with { type: "text" };
@@ -56,11 +56,11 @@ const ADMIN_EMAIL = "admin@sprout.localhost";
  * the token, and logs the CLI in (its own session). An admin.json of older versions held the password
  * in plain text: it is used once to log in and then removed.
  */
-async function adminApi(master: string, data: string, password: string): Promise<{ api: Api; firstRun: boolean }> {
+async function adminApi(master: string, data: string, password: string): Promise<{ api: Api; firstRun: boolean; profile: string }> {
   const tokenFile = join(data, "admin-token");
   if (existsSync(tokenFile)) {
     const api = new Api(master, readFileSync(tokenFile, "utf8").trim(), null);
-    if (await api.call("GET", "/api/user/info").then(() => true, () => false)) return { api, firstRun: false };
+    if (await api.call("GET", "/api/user/info").then(() => true, () => false)) return { api, firstRun: false, profile: describeProfile(master) };
   }
   const legacy = join(data, "admin.json");
   const old = existsSync(legacy) ? (JSON.parse(readFileSync(legacy, "utf8")) as { password?: string }).password : undefined;
@@ -71,12 +71,35 @@ async function adminApi(master: string, data: string, password: string): Promise
   } catch {
     throw new SproutError(401, "no_admin_session", `Cannot log in as ${ADMIN_EMAIL}: its token in ${tokenFile} is missing or revoked.`, `Log in with \`sprout login --master ${master} --email ${ADMIN_EMAIL}\` and create one: \`sprout tokens create sprout-up --scope admin > ${tokenFile}\`.`);
   }
-  saveCredentials({ master, email: ADMIN_EMAIL, access_token: pair.access_token, refresh_token: pair.refresh_token });
+  const profile = await loginProfile(master, pair);
   const session = new Api(master, pair.access_token, null);
   const token = await session.call<ApiTokenCreated>("POST", "/api/tokens", { name: "sprout-up", scope: "admin" });
   writeFileSync(tokenFile, token.token, { mode: 0o600 });
   rmSync(legacy, { force: true });
-  return { api: new Api(master, token.token, null), firstRun: old === undefined };
+  return { api: new Api(master, token.token, null), firstRun: old === undefined, profile };
+}
+
+/**
+ * loginProfile keeps the CLI's admin session as a profile of its own: "local" (or, when "local" is a
+ * login to another master, one named after this master's address). It becomes the default only when
+ * there is none or the default is for this same master: a login to another master is never replaced.
+ * Answers the line `sprout up` prints about it.
+ */
+async function loginProfile(master: string, pair: TokenPair): Promise<string> {
+  const store = loadStore();
+  const mine = Object.entries(store.profiles).find(([, p]) => p.master === master)?.[0];
+  const name = mine ?? (!store.profiles.local ? "local" : profileNameFor(master));
+  const { madeCurrent, previous } = await putProfile(name, { master, email: ADMIN_EMAIL, access_token: pair.access_token, refresh_token: pair.refresh_token }, "if-none-or-same-master");
+  if (madeCurrent) return `profile ${name} (the default)`;
+  return `profile ${name}; your default stays ${previous!.name} (${previous!.profile.master}): add --profile ${name} to reach this one`;
+}
+
+/** describeProfile says which profile reaches `master` on a run that did not log in again. */
+function describeProfile(master: string): string {
+  const store = loadStore();
+  const hit = Object.entries(store.profiles).find(([, p]) => p.master === master)?.[0];
+  if (!hit) return `not logged in here: \`sprout login --master ${master} --email ${ADMIN_EMAIL}\``;
+  return hit === store.current ? `profile ${hit} (the default)` : `profile ${hit}: add --profile ${hit}`;
 }
 
 /**
@@ -153,7 +176,7 @@ export const upCommand: Command = {
       const password = newSecret(15);
       spawn("master", ["master", "--listen", masterAddr, "--data", join(data, "master"), "--domain", String(v.domain), "--admin-email", ADMIN_EMAIL], { SPROUT_ADMIN_PASSWORD: password });
       await waitFor("The master", async () => ((await fetch(`${master}/api/health`)).ok ? true : undefined));
-      const { api, firstRun } = await adminApi(master, data, password);
+      const { api, firstRun, profile } = await adminApi(master, data, password);
       const agentFile = join(data, "agent.json");
       let agent = existsSync(agentFile) ? (JSON.parse(readFileSync(agentFile, "utf8")) as AgentCreated) : null;
       if (!agent) {
@@ -187,6 +210,7 @@ ${green("🌱 Sprout is up.")}
   Example site:  ${bold(r.url)}
   Admin UI:      ${master}  (log in with the admin below)
   Admin login:   ${ADMIN_EMAIL}${firstRun ? `  password: ${password}  (shown once, not stored: keep it)` : "  (password shown on the first run)"}
+  CLI login:     ${profile}
   Logs:          ${join(data, "logs")}
 
 Deploy your own site from another terminal:

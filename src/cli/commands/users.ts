@@ -1,7 +1,7 @@
-import { UsageError, type Command } from "../command";
+import { UsageError, unknownSubcommand, type Command } from "../../shared/command";
 import type { UserCreate, UserCreated, UserInfo } from "../../protocol/user";
 import { Api } from "../api";
-import { JSON_OPT, action, out } from "../action";
+import { API_OPTS, JSON_OPT, action, out } from "../action";
 import { ago, table } from "../output";
 
 /** usersCommand is the admin's view of accounts: list them, invite one (registration is closed by default). */
@@ -13,10 +13,12 @@ export const usersCommand: Command = {
   options: {
     password: { type: "string", value: "PASSWORD", description: "The new user's password (default: generated and shown once)", env: "SPROUT_NEW_USER_PASSWORD" },
     ...JSON_OPT,
+    ...API_OPTS,
   },
+  subcommands: ["list", "invite"],
   examples: ["sprout users", "sprout users invite alice@example.com"],
   run: action(async (v, pos) => {
-    const api = Api.fromEnv();
+    const api = Api.fromEnv(v);
     const [sub = "list", email] = pos;
     if (sub === "list") {
       const list = await api.call<UserInfo[]>("GET", "/api/users");
@@ -32,6 +34,6 @@ export const usersCommand: Command = {
         (u.password ? ` Password (shown once): ${u.password}\nSend it to them; they log in with:\n  sprout login --master ${api.master} --email ${u.email}\n` : "\n"),
       );
     }
-    throw new UsageError(`unknown subcommand "${sub}"`);
+    throw unknownSubcommand(usersCommand, sub);
   }),
 };

@@ -84,6 +84,7 @@ export class DeploymentService {
       filesUploaded: 0,
       bytesUploaded: 0,
       error: null,
+      message: body.message?.trim() || null,
       promotedAt: null,
       createdAt: at,
       finishedAt: null,
@@ -497,6 +498,7 @@ export class DeploymentService {
       url: this.sites.servingUrl(site.id, productionHost(site.name, this.config.domain)),
       preview_url: this.sites.servingUrl(site.id, previewHost(row.id, site.name, this.config.domain)),
       error: row.error,
+      message: row.message,
       created_at: row.createdAt,
       finished_at: row.finishedAt,
     };
