@@ -110,6 +110,7 @@ export class Agent {
       try {
         const answer = await this.link.heartbeat({
           boot,
+          role: "node",
           version: VERSION,
           url: this.url,
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,

@@ -8,6 +8,7 @@ import { loadKeys } from "./services/keys";
 import { QuotaService } from "./services/quotas";
 import { SiteService } from "./services/sites";
 import { TaskQueue } from "./services/tasks";
+import { RouteService } from "./services/routes";
 import { unauthorized } from "../shared/errors";
 
 /** Services is the master's logic, built once and shared by the API and UI routes and the jobs. */
@@ -21,6 +22,7 @@ export interface Services {
   agents: AgentService;
   tasks: TaskQueue;
   quotas: QuotaService;
+  routes: RouteService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -48,6 +50,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     agents,
     tasks,
     quotas,
+    routes: new RouteService(db, config),
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

@@ -10,6 +10,7 @@ import { siteRoutes } from "./routes/sites";
 import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
 import { quotaRoutes } from "./routes/quotas";
+import { domainRoutes } from "./routes/domains";
 import { startUploadExpiry } from "./jobs/upload-expiry";
 
 /**
@@ -44,6 +45,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(deploymentRoutes(services))
     .use(agentRoutes(services))
     .use(quotaRoutes(services))
+    .use(domainRoutes(services))
     .use(uiRoutes(services));
   const health = setInterval(() => services.agents.markStale(), 2000);
   // Sites whose nodes stayed down get new replicas on the nodes that are up.

@@ -268,3 +268,74 @@ export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Clus
   });
   return () => c!;
 }
+
+/** Gateway is one started `sprout agent --role gateway`. */
+export interface Gateway {
+  id: string;
+  name: string;
+  httpUrl: string;
+  data: string;
+  token: string;
+  p: Proc;
+}
+
+/**
+ * addGateway registers a gateway (`--role gateway`) with the cluster's master, starts it on free
+ * ports and waits until its nginx serves and the master sees it online. cleanup() stops it.
+ */
+export async function addGateway(c: Cluster, name: string, extraArgs: string[] = [], token?: string): Promise<Gateway> {
+  let id = "";
+  if (!token) {
+    const created = await api(c.master, "POST", "/api/agent", { name, role: "gateway" }, c.admin.token);
+    if (created.status !== 201) throw new Error(`gateway create: ${JSON.stringify(created.body)}`);
+    token = created.body.token as string;
+    id = created.body.id;
+  }
+  const data = join(c.home, `gateway-${name}`);
+  agentDirs.push(data);
+  const httpPort = extraArgs.includes("--http-listen") ? null : freePort();
+  const { p, match } = await start(
+    `gateway ${name}`,
+    ["agent", "--role", "gateway", "--master", c.master, "--name", name, "--listen", "127.0.0.1:0", ...(httpPort ? ["--http-listen", `127.0.0.1:${httpPort}`] : []), "--data", data, ...extraArgs],
+    { SPROUT_AGENT_TOKEN: token },
+    /nginx serving on (http:\/\/\S+)/,
+  );
+  const end = Date.now() + 15_000;
+  while (Date.now() < end) {
+    // With the master down (a test of that), the gateway serves from its saved routes: do not wait.
+    const list = await api(c.master, "GET", "/api/agents", undefined, c.admin.token).catch(() => null);
+    if (!list) break;
+    const mine = list.body.find?.((a: any) => a.name === name && a.status === "online");
+    if (mine) {
+      id = mine.id;
+      break;
+    }
+    await Bun.sleep(100);
+  }
+  return { id, name, httpUrl: match[1]!, data, token, p };
+}
+
+/** killNginxHard SIGKILLs an agent's nginx master and its workers, as a crashed machine would lose them. */
+export function killNginxHard(agentData: string) {
+  const pidFile = join(agentData, "nginx", "nginx.pid");
+  if (!existsSync(pidFile)) return;
+  const master = Number(readFileSync(pidFile, "utf8").trim());
+  const kids = readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  for (const pid of [master, ...kids]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
