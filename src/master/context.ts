@@ -9,6 +9,7 @@ import { QuotaService } from "./services/quotas";
 import { SiteService } from "./services/sites";
 import { TaskQueue } from "./services/tasks";
 import { RouteService } from "./services/routes";
+import { DomainService } from "./services/domains";
 import { unauthorized } from "../shared/errors";
 
 /** Services is the master's logic, built once and shared by the API and UI routes and the jobs. */
@@ -23,6 +24,7 @@ export interface Services {
   tasks: TaskQueue;
   quotas: QuotaService;
   routes: RouteService;
+  domains: DomainService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -51,6 +53,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     tasks,
     quotas,
     routes: new RouteService(db, config),
+    domains: new DomainService(db, config, sites, agents),
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

@@ -51,12 +51,15 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
   // Sites whose nodes stayed down get new replicas on the nodes that are up.
   const healing = setInterval(() => void services.deployments.heal(config.healAfter), 5000);
   const stopUploadExpiry = startUploadExpiry(services);
+  // Custom domains are re-checked: pending ones may have been set up, active ones may have moved away.
+  const domainChecks = setInterval(() => void services.domains.checkAll(), config.domainCheckEvery * 1000);
   return {
     app,
     services,
     stop() {
       clearInterval(health);
       clearInterval(healing);
+      clearInterval(domainChecks);
       stopUploadExpiry();
     },
   };

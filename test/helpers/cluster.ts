@@ -339,3 +339,53 @@ export function killNginxHard(agentData: string) {
     }
   }
 }
+
+/** Dns is a dnsmasq started by a test, answering only the records it was given. */
+export interface Dns {
+  port: number;
+  /** set restarts dnsmasq on the same port with these records (dnsmasq flags such as `--cname=a,b`). */
+  set(records: string[]): Promise<void>;
+}
+
+/**
+ * startDns runs dnsmasq (Debian's dnsmasq-base) on a free loopback port with `records` (e.g.
+ * `--host-record=web.sprout.test,127.0.0.1`, `--cname=www.example.test,web.sprout.test`,
+ * `--txt-record=_sprout-challenge.www.example.test,TOKEN`). cleanup() stops it.
+ */
+export async function startDns(records: string[]): Promise<Dns> {
+  const port = freePort();
+  let current: Proc | null = null;
+  const run = async (recs: string[]) => {
+    await current?.kill();
+    const proc = Bun.spawn(
+      ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=", "--log-facility=-", ...recs],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    let out = "";
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s) out += new TextDecoder().decode(chunk);
+    };
+    void pump(proc.stdout);
+    void pump(proc.stderr);
+    current = {
+      proc,
+      name: "dnsmasq",
+      output: () => out,
+      kill: async (signal = "SIGTERM") => {
+        if (proc.exitCode !== null || proc.signalCode) return;
+        proc.kill(signal);
+        await proc.exited;
+      },
+    };
+    procs.push(current);
+    // Ready once it answers on UDP.
+    const end = Date.now() + 5000;
+    while (Date.now() < end && !out.includes("started")) {
+      if (proc.exitCode !== null) throw new Error(`dnsmasq exited:\n${out}`);
+      await Bun.sleep(20);
+    }
+    await Bun.sleep(50);
+  };
+  await run(records);
+  return { port, set: run };
+}

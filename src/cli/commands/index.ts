@@ -13,6 +13,7 @@ import { rollbackCommand } from "./rollback";
 import { agentsCommand } from "./agents";
 import { tokensCommand } from "./tokens";
 import { usersCommand } from "./users";
+import { domainsCommand } from "./domains";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -21,6 +22,7 @@ export const COMMANDS: Command[] = [
   agentCommand,
   deployCommand,
   sitesCommand,
+  domainsCommand,
   deploymentsCommand,
   promoteCommand,
   rollbackCommand,

@@ -1,10 +1,26 @@
 import { Elysia } from "elysia";
+import { DomainAdd } from "../../protocol/domain";
 import { forbidden } from "../../shared/errors";
 import type { Services } from "../context";
 
-/** domainRoutes: the visitor path. Gateways' routes document (ETag: an unchanged one costs a 304). */
+/**
+ * domainRoutes: the visitor path. Users' custom domains; gateways' routes document (ETag: an
+ * unchanged one costs a 304).
+ */
 export const domainRoutes = (s: Services) =>
   new Elysia({ name: "routes/domains" })
+    .post("/api/domains", async ({ body, request, set }) => {
+      const u = await s.user(request, body.site);
+      set.status = 201;
+      return s.domains.add(u.userId, body.name, body.site);
+    }, { body: DomainAdd })
+    .get("/api/domains", async ({ request }) => s.domains.list((await s.user(request)).userId))
+    .get("/api/domains/:name", async ({ params, request }) => s.domains.info(s.domains.owned((await s.user(request)).userId, params.name)))
+    .post("/api/domains/:name/check", async ({ params, request }) => s.domains.check(s.domains.owned((await s.user(request)).userId, params.name).id))
+    .delete("/api/domains/:name", async ({ params, request }) => {
+      s.domains.remove((await s.user(request)).userId, params.name);
+      return { ok: true as const };
+    })
     .get("/api/agent/routes", async ({ request, set }) => {
       const a = s.agents.get((await s.agent(request)).agentId);
       if (a.role !== "gateway") throw forbidden("Only gateways receive routes.", "Create a gateway with `sprout agents create NAME --role gateway`.");
