@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Command, type Values } from "../cli/command";
 import { openDb } from "../db";
@@ -10,6 +10,7 @@ import { SERVER_BODY_CAP } from "./body-limit";
 import { normalizeIp } from "./client";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig, type QuotaLimits } from "./config";
 import { createMaster } from "./server";
+import { ACME_DIRECTORIES } from "./services/acme";
 
 const log = logger("master");
 const Q = DEFAULT_MASTER_CONFIG.quotas;
@@ -41,6 +42,9 @@ export const masterCommand: Command = {
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
     "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
     "dns-server": { type: "string", value: "HOST:PORT", description: "Resolver that verifies custom domains (default: the system's first nameserver)", env: "SPROUT_DNS_SERVER" },
+    "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
+    "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
+    "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
     "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
   },
   examples: [
@@ -84,7 +88,8 @@ export const masterCommand: Command = {
       }
     }
     const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery };
+    const acme = parseAcme(v);
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
@@ -119,6 +124,19 @@ export const masterCommand: Command = {
     return 0;
   },
 };
+
+/** parseAcme reads --acme-directory, --acme-email and --acme-ca-file (all or nothing but the CA file). */
+function parseAcme(v: Values): MasterConfig["acme"] {
+  const dir = typeof v["acme-directory"] === "string" ? v["acme-directory"] : null;
+  if (!dir) return null;
+  const directory = ACME_DIRECTORIES[dir] ?? dir;
+  if (!/^https:\/\//.test(directory)) throw new UsageError("--acme-directory must be an https:// URL, letsencrypt or letsencrypt-staging");
+  const email = typeof v["acme-email"] === "string" ? v["acme-email"] : "";
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError("--acme-email EMAIL is required with --acme-directory");
+  const caFile = typeof v["acme-ca-file"] === "string" ? v["acme-ca-file"] : null;
+  if (caFile && !existsSync(caFile)) throw new UsageError(`--acme-ca-file: no file at ${caFile}`);
+  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null };
+}
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */
 function parseQuotas(v: Values): QuotaLimits {

@@ -389,3 +389,58 @@ export async function startDns(records: string[]): Promise<Dns> {
   await run(records);
   return { port, set: run };
 }
+
+/** Pebble is a test ACME CA (Debian's pebble) validating HTTP-01 on `httpPort` of the names' addresses. */
+export interface Pebble {
+  directory: string;
+  /** caFile: the certificate of pebble's own API (for --acme-ca-file). */
+  caFile: string;
+  /** rootFile: a file with the root that signs issued certificates (it changes at every start). */
+  rootFile(): Promise<string>;
+}
+
+/** startPebble runs pebble with `dnsPort` as its resolver; HTTP-01 goes to `httpPort`. cleanup() stops it. */
+export async function startPebble(dnsPort: number, httpPort: number): Promise<Pebble> {
+  const dir = tempDir("sprout-pebble-");
+  const acmePort = freePort();
+  const mgmtPort = freePort();
+  const tlsPort = freePort();
+  const ssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "pebble.key"), "-out", join(dir, "pebble.crt")], { stdout: "pipe", stderr: "pipe" });
+  if (ssl.exitCode !== 0) throw new Error(`openssl: ${ssl.stderr.toString()}`);
+  writeFileSync(
+    join(dir, "pebble.json"),
+    JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${mgmtPort}`, certificate: join(dir, "pebble.crt"), privateKey: join(dir, "pebble.key"), httpPort, tlsPort, ocspResponderURL: "", externalAccountBindingRequired: false } }),
+  );
+  const proc = Bun.spawn(["pebble", "-config", join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`], { env: { ...process.env, PEBBLE_VA_NOSLEEP: "1" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) out += new TextDecoder().decode(chunk);
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  procs.push({
+    proc,
+    name: "pebble",
+    output: () => out,
+    kill: async (signal = "SIGTERM") => {
+      if (proc.exitCode !== null || proc.signalCode) return;
+      proc.kill(signal);
+      await proc.exited;
+    },
+  });
+  const end = Date.now() + 15_000;
+  while (!/Listening on/.test(out)) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(`pebble did not start:\n${out}`);
+    await Bun.sleep(50);
+  }
+  return {
+    directory: `https://127.0.0.1:${acmePort}/dir`,
+    caFile: join(dir, "pebble.crt"),
+    async rootFile() {
+      const r = Bun.spawnSync(["curl", "-sf", "--cacert", join(dir, "pebble.crt"), `https://127.0.0.1:${mgmtPort}/roots/0`], { stdout: "pipe" });
+      const f = join(dir, "root.pem");
+      writeFileSync(f, r.stdout.toString());
+      return f;
+    },
+  };
+}

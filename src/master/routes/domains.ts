@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { DomainAdd } from "../../protocol/domain";
-import { forbidden } from "../../shared/errors";
+import { forbidden, notFound } from "../../shared/errors";
 import type { Services } from "../context";
 
 /**
@@ -20,6 +20,13 @@ export const domainRoutes = (s: Services) =>
     .delete("/api/domains/:name", async ({ params, request }) => {
       s.domains.remove((await s.user(request)).userId, params.name);
       return { ok: true as const };
+    })
+    // HTTP-01 answers: gateways proxy /.well-known/acme-challenge/ here, so a challenge needs no reload.
+    .get("/.well-known/acme-challenge/:token", ({ params, set }) => {
+      const answer = s.acme?.challenge(params.token);
+      if (!answer) throw notFound("Challenge");
+      set.headers["content-type"] = "text/plain";
+      return answer;
     })
     .get("/api/agent/routes", async ({ request, set }) => {
       const a = s.agents.get((await s.agent(request)).agentId);
