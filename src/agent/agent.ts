@@ -127,6 +127,7 @@ export class Agent {
         const answer = await this.link.heartbeat({
           boot,
           ...(traffic.length ? { traffic } : {}),
+          role: "node",
           version: VERSION,
           url: this.url,
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,

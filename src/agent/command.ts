@@ -6,16 +6,22 @@ import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { Agent } from "./agent";
+import { Gateway } from "./gateway/gateway";
 
 const log = logger("agent");
 
-/** agentCommand is `sprout agent`: one per node; stores sites and serves them through its nginx. */
+/**
+ * agentCommand is `sprout agent`: one per node; stores sites and serves them through its nginx. With
+ * `--role gateway` it stores nothing and runs nginx as the load balancer in front of the nodes.
+ */
 export const agentCommand: Command = {
   name: "agent",
   group: "modes",
   summary: "Run a node: receive deployments, serve them with nginx, report to the master",
-  usage: "agent --master URL --token TOKEN [--name NAME] [--listen HOST:PORT] [--http-listen HOST:PORT] [--data DIR]",
+  usage: "agent --master URL --token TOKEN [--role node|gateway] [--name NAME] [--listen HOST:PORT] [--http-listen HOST:PORT] [--https-listen HOST:PORT] [--data DIR]",
   options: {
+    role: { type: "string", value: "node|gateway", description: "node: store and serve sites; gateway: load-balance visitors to the nodes (as registered with `sprout agents create NAME --role`)", env: "SPROUT_AGENT_ROLE", default: "node" },
+    "https-listen": { type: "string", value: "HOST:PORT", description: "Address where a gateway serves HTTPS for domains with a certificate", env: "SPROUT_HTTPS_LISTEN" },
     master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
     token: { type: "string", value: "TOKEN", description: "This agent's token (from `sprout agents create NAME`)", env: "SPROUT_AGENT_TOKEN" },
     name: { type: "string", value: "NAME", description: "Name shown in `sprout agents`", env: "SPROUT_AGENT_NAME" },
@@ -36,6 +42,7 @@ export const agentCommand: Command = {
   examples: [
     "sprout agent --master http://10.0.0.1:7000 --token spa_... --name node-1",
     "sprout agent --master http://127.0.0.1:7000 --token $TOKEN --listen 127.0.0.1:7071 --http-listen 127.0.0.1:8081 --data /tmp/node2",
+    "sprout agent --role gateway --master http://10.0.0.1:7000 --token spa_... --name gw-1 --http-listen 0.0.0.0:80 --https-listen 0.0.0.0:443",
   ],
   async run(v) {
     const master = requireString(v, "master");
@@ -58,7 +65,11 @@ export const agentCommand: Command = {
       process.stderr.write("sprout agent: nginx not found. Install it (apt-get install nginx-light) or pass --nginx PATH.\n");
       return 1;
     }
-    const agent = new Agent({
+    const role = String(v.role);
+    if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
+    const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
+    const agent = new (role === "gateway" ? Gateway : Agent)({
+      httpsListen,
       master,
       token,
       name: typeof v.name === "string" ? v.name : hostname(),

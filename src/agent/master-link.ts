@@ -34,6 +34,11 @@ export class MasterLink {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new FatalAuthError(`The master refused this agent's token: ${e.error?.message ?? "401"}. Rotate it (POST /api/<agent_id>/token) and restart the agent with the new one.`);
     }
+    if (res.status === 409) {
+      // The agent runs with another --role than it was registered with: retrying cannot help.
+      const e = (await res.clone().json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string } };
+      if (e.error?.code === "wrong_role") throw new FatalAuthError(`${e.error.message} ${e.error.hint ?? ""}`.trim());
+    }
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
     return (await res.json()) as T;
   }

@@ -111,6 +111,8 @@ export const agents = sqliteTable("agents", {
   system: text("system"),
   lastHeartbeatAt: text("last_heartbeat_at"),
   createdAt: text("created_at").notNull(),
+  /** role: a node stores and serves sites; a gateway only load-balances visitors to the nodes. */
+  role: text("role", { enum: ["node", "gateway"] }).notNull().default("node"),
 });
 
 /** placements is the shard map: which agents hold which site, and what each has staged. */
@@ -195,3 +197,38 @@ export const siteTraffic = sqliteTable("site_traffic", {
   s4xx: integer("s4xx").notNull().default(0),
   s5xx: integer("s5xx").notNull().default(0),
 }, (t) => [uniqueIndex("site_traffic_pk").on(t.siteId, t.hour)]);
+
+/**
+ * domains are custom domains of sites. A name may have rows for several sites while a claim is being
+ * proven (a TXT record), but only one site's row is ever `active`: a domain belongs to one site.
+ */
+export const domains = sqliteTable("domains", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  siteId: text("site_id").notNull().references(() => sites.id, { onDelete: "cascade" }),
+  ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  /** status: pending (waiting for DNS), active (verified, routed), misconfigured (DNS stopped pointing here). */
+  status: text("status", { enum: ["pending", "active", "misconfigured"] }).notNull().default("pending"),
+  /** verifyToken: the value of the `_sprout-challenge.<name>` TXT record that proves this claim. */
+  verifyToken: text("verify_token").notNull(),
+  /** needsTxt: the TXT record is required (another account claims the name, or it is an apex). */
+  needsTxt: integer("needs_txt", { mode: "boolean" }).notNull().default(false),
+  lastError: text("last_error"),
+  checkedAt: text("checked_at"),
+  verifiedAt: text("verified_at"),
+  createdAt: text("created_at").notNull(),
+}, (t) => [uniqueIndex("domains_name_site").on(t.name, t.siteId), index("domains_site").on(t.siteId)]);
+
+/** certificates: one per domain, issued by ACME; the key is stored in this 0600 database. */
+export const certificates = sqliteTable("certificates", {
+  domainId: text("domain_id").primaryKey().references(() => domains.id, { onDelete: "cascade" }),
+  /** status: pending (being issued), active (a valid certificate), failed (the last try failed; retried with backoff). */
+  status: text("status", { enum: ["pending", "active", "failed"] }).notNull().default("pending"),
+  certPem: text("cert_pem"),
+  keyPem: text("key_pem"),
+  expiresAt: text("expires_at"),
+  lastError: text("last_error"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptAt: text("next_attempt_at"),
+  updatedAt: text("updated_at").notNull(),
+});

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
 import { openDb } from "../db";
@@ -11,6 +11,7 @@ import { normalizeIp } from "./client";
 import { BackupSchedule, backupDatabase, restoreDatabase } from "./backup";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig, type QuotaLimits } from "./config";
 import { createMaster } from "./server";
+import { ACME_DIRECTORIES } from "./services/acme";
 
 const log = logger("master");
 const Q = DEFAULT_MASTER_CONFIG.quotas;
@@ -46,6 +47,11 @@ export const masterCommand: Command = {
     "backup-dir": { type: "string", value: "DIR", description: "Write a consistent backup of the database here every day (keeps --backup-keep)", env: "SPROUT_BACKUP_DIR" },
     "backup-keep": { type: "string", value: "N", description: "Daily backups kept in --backup-dir", env: "SPROUT_BACKUP_KEEP", default: "7" },
     "upload-ttl": { type: "string", value: "SECONDS", description: "A deployment still pending or uploading this long after its last news fails as abandoned", env: "SPROUT_UPLOAD_TTL", default: String(DEFAULT_MASTER_CONFIG.uploadTtl) },
+    "dns-server": { type: "string", value: "HOST:PORT", description: "Resolver that verifies custom domains (default: the system's first nameserver)", env: "SPROUT_DNS_SERVER" },
+    "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
+    "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
+    "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
+    "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com --admin-email you@example.com",
@@ -84,7 +90,18 @@ export const masterCommand: Command = {
     }
     const quotas = parseQuotas(v);
     const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
+    let dnsServer: MasterConfig["dnsServer"] = null;
+    if (typeof v["dns-server"] === "string") {
+      try {
+        const l = parseListen(v["dns-server"], "--dns-server");
+        dnsServer = { host: l.hostname, port: l.port };
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
+    const acme = parseAcme(v);
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
@@ -150,6 +167,19 @@ function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDisk
   const alertWebhooks = typeof v["alert-webhook"] === "string" ? v["alert-webhook"].split(",").map((u) => u.trim()).filter(Boolean) : [];
   for (const u of alertWebhooks) if (!/^https?:\/\/\S+$/.test(u)) throw new UsageError(`--alert-webhook must be http(s) URLs (got "${u}")`);
   return { alertWebhooks, alertDiskLowBytes: parseSize(String(v["alert-disk-low"]), "--alert-disk-low") };
+}
+
+/** parseAcme reads --acme-directory, --acme-email and --acme-ca-file (all or nothing but the CA file). */
+function parseAcme(v: Values): MasterConfig["acme"] {
+  const dir = typeof v["acme-directory"] === "string" ? v["acme-directory"] : null;
+  if (!dir) return null;
+  const directory = ACME_DIRECTORIES[dir] ?? dir;
+  if (!/^https:\/\//.test(directory)) throw new UsageError("--acme-directory must be an https:// URL, letsencrypt or letsencrypt-staging");
+  const email = typeof v["acme-email"] === "string" ? v["acme-email"] : "";
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError("--acme-email EMAIL is required with --acme-directory");
+  const caFile = typeof v["acme-ca-file"] === "string" ? v["acme-ca-file"] : null;
+  if (caFile && !existsSync(caFile)) throw new UsageError(`--acme-ca-file: no file at ${caFile}`);
+  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null };
 }
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */

@@ -32,6 +32,21 @@ export interface MasterConfig {
   quotas: QuotaLimits;
   /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */
   uploadTtl: number;
+  /** dnsServer: `host:port` of the resolver that verifies custom domains (null: the system's). */
+  dnsServer: { host: string; port: number } | null;
+  /** domainCheckEvery: seconds between re-checks of every custom domain's DNS. */
+  domainCheckEvery: number;
+  /** acme: the ACME CA that issues certificates for custom domains, or null for none. */
+  acme: AcmeConfig | null;
+}
+
+/** AcmeConfig: where certificates come from (RFC 8555). */
+export interface AcmeConfig {
+  /** directory: the CA's directory URL (Let's Encrypt production or staging, pebble in tests). */
+  directory: string;
+  email: string;
+  /** caPem: a CA certificate to trust for the directory's own HTTPS (pebble's), or null. */
+  caPem: string | null;
 }
 
 /** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */
@@ -58,6 +73,9 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   alertDiskLowBytes: 1024 ** 3,
   quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
   uploadTtl: 3600,
+  dnsServer: null,
+  domainCheckEvery: 300,
+  acme: null,
 };
 
 /** now is the current time as the ISO string the database stores. */

@@ -10,6 +10,9 @@ import { loadKeys } from "./services/keys";
 import { QuotaService } from "./services/quotas";
 import { SiteService } from "./services/sites";
 import { TaskQueue } from "./services/tasks";
+import { RouteService } from "./services/routes";
+import { DomainService } from "./services/domains";
+import { AcmeService } from "./services/acme";
 import { unauthorized } from "../shared/errors";
 
 /** Services is the master's logic, built once and shared by the API and UI routes and the jobs. */
@@ -25,6 +28,10 @@ export interface Services {
   quotas: QuotaService;
   audit: AuditService;
   traffic: TrafficService;
+  routes: RouteService;
+  domains: DomainService;
+  /** acme issues certificates for verified domains; null when the master has no --acme-directory. */
+  acme: AcmeService | null;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -50,6 +57,9 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const traffic = new TrafficService(db);
   agents.onTraffic = (counts) => traffic.add(counts);
   const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
+  const domains = new DomainService(db, config, sites, agents);
+  const acme = config.acme ? new AcmeService(db, config.acme) : null;
+  if (acme) domains.onVerified = (id) => void acme.issue(id);
   return {
     db,
     config,
@@ -62,6 +72,9 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     quotas,
     audit: new AuditService(db),
     traffic,
+    routes: new RouteService(db, config),
+    domains,
+    acme,
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

@@ -20,6 +20,7 @@ import { userRoutes } from "./routes/users";
 import { uiRoutes } from "./routes/ui";
 import { installRoutes } from "./routes/install";
 import { quotaRoutes } from "./routes/quotas";
+import { domainRoutes } from "./routes/domains";
 import { startUploadExpiry } from "./jobs/upload-expiry";
 
 /**
@@ -87,6 +88,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(agentRoutes(services))
     .use(quotaRoutes(services))
     .use(installRoutes(services))
+    .use(domainRoutes(services))
     .use(uiRoutes(services));
   let lastJobRun = Date.now();
   const health = setInterval(() => {
@@ -103,6 +105,11 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       log.error("alert check failed", { error: (e as Error).message });
     }
   }, 5000);
+  // Custom domains are re-checked: pending ones may have been set up, active ones may have moved away.
+  const domainChecks = setInterval(() => void services.domains.checkAll(), config.domainCheckEvery * 1000);
+  // Certificates: missing ones (after a failure's backoff) and those within 30 days of expiry.
+  const renewals = services.acme ? setInterval(() => void services.acme!.renewDue(), 30_000) : null;
+  if (services.acme) setTimeout(() => void services.acme?.renewDue(), 1000);
   return {
     app,
     services,
@@ -110,6 +117,8 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       clearInterval(health);
       clearInterval(healing);
       clearInterval(alerting);
+      clearInterval(domainChecks);
+      if (renewals) clearInterval(renewals);
       stopUploadExpiry();
     },
   };

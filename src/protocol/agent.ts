@@ -7,10 +7,16 @@ import { SiteSettings } from "./site";
 /** AgentUrl is an agent API's base URL, as the admin sets it. */
 export const AgentUrl = t.String({ pattern: "^https?://[^\\s/?#]+(/[^\\s?#]*)?$", maxLength: 300, error: "url: an http:// or https:// URL without query or fragment" });
 
+/** AgentRole: what an agent is for. Set when it is created; the agent must be started with the same --role. */
+export const AgentRole = t.Union([t.Literal("node"), t.Literal("gateway")]);
+export type AgentRole = typeof AgentRole.static;
+
 export const AgentCreate = t.Object({
   name: t.String({ pattern: "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$", error: "agent name: letters, digits, . _ - (max 63)" }),
   /** url: where CLIs and peers reach the agent API. Unset, the agent's first heartbeat sets it (once). */
   url: t.Optional(AgentUrl),
+  /** role: "node" (default) stores and serves sites; "gateway" load-balances visitors to the nodes. */
+  role: t.Optional(AgentRole),
 });
 export type AgentCreate = typeof AgentCreate.static;
 
@@ -68,6 +74,8 @@ export const Heartbeat = t.Object({
   boot: t.Optional(t.Boolean()),
   /** traffic: requests counted since the last acknowledged heartbeat, per site and hour. */
   traffic: t.Optional(t.Array(TrafficCounts, { maxItems: 20_000 })),
+  /** role: what the agent was started as (--role); the master refuses one that differs from the registered role. */
+  role: t.Optional(AgentRole),
 });
 export type Heartbeat = typeof Heartbeat.static;
 
@@ -78,6 +86,8 @@ export const HeartbeatAnswer = t.Object({
   domain: t.String(),
   /** grant_public_key: the master's Ed25519 public key (JWK JSON) that signs upload grants. */
   grant_public_key: t.String(),
+  /** role: what the master registered this agent as. */
+  role: t.Optional(AgentRole),
 });
 export type HeartbeatAnswer = typeof HeartbeatAnswer.static;
 
@@ -85,6 +95,7 @@ export type HeartbeatAnswer = typeof HeartbeatAnswer.static;
 export const AgentInfo = t.Object({
   id: Id,
   name: t.String(),
+  role: AgentRole,
   status: t.Union([t.Literal("new"), t.Literal("online"), t.Literal("offline")]),
   url: t.Union([t.String(), t.Null()]),
   /** url_mismatch: the agent's heartbeats report another URL (`reported_url`) than the pinned `url`. */

@@ -268,3 +268,179 @@ export function useCluster(opts: Parameters<typeof cluster>[0] = {}): () => Clus
   });
   return () => c!;
 }
+
+/** Gateway is one started `sprout agent --role gateway`. */
+export interface Gateway {
+  id: string;
+  name: string;
+  httpUrl: string;
+  data: string;
+  token: string;
+  p: Proc;
+}
+
+/**
+ * addGateway registers a gateway (`--role gateway`) with the cluster's master, starts it on free
+ * ports and waits until its nginx serves and the master sees it online. cleanup() stops it.
+ */
+export async function addGateway(c: Cluster, name: string, extraArgs: string[] = [], token?: string): Promise<Gateway> {
+  let id = "";
+  if (!token) {
+    const created = await api(c.master, "POST", "/api/agent", { name, role: "gateway" }, c.admin.token);
+    if (created.status !== 201) throw new Error(`gateway create: ${JSON.stringify(created.body)}`);
+    token = created.body.token as string;
+    id = created.body.id;
+  }
+  const data = join(c.home, `gateway-${name}`);
+  agentDirs.push(data);
+  const httpPort = extraArgs.includes("--http-listen") ? null : freePort();
+  const { p, match } = await start(
+    `gateway ${name}`,
+    ["agent", "--role", "gateway", "--master", c.master, "--name", name, "--listen", "127.0.0.1:0", ...(httpPort ? ["--http-listen", `127.0.0.1:${httpPort}`] : []), "--data", data, ...extraArgs],
+    { SPROUT_AGENT_TOKEN: token },
+    /nginx serving on (http:\/\/\S+)/,
+  );
+  const end = Date.now() + 15_000;
+  while (Date.now() < end) {
+    // With the master down (a test of that), the gateway serves from its saved routes: do not wait.
+    const list = await api(c.master, "GET", "/api/agents", undefined, c.admin.token).catch(() => null);
+    if (!list) break;
+    const mine = list.body.find?.((a: any) => a.name === name && a.status === "online");
+    if (mine) {
+      id = mine.id;
+      break;
+    }
+    await Bun.sleep(100);
+  }
+  return { id, name, httpUrl: match[1]!, data, token, p };
+}
+
+/** killNginxHard SIGKILLs an agent's nginx master and its workers, as a crashed machine would lose them. */
+export function killNginxHard(agentData: string) {
+  const pidFile = join(agentData, "nginx", "nginx.pid");
+  if (!existsSync(pidFile)) return;
+  const master = Number(readFileSync(pidFile, "utf8").trim());
+  const kids = readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  for (const pid of [master, ...kids]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Dns is a dnsmasq started by a test, answering only the records it was given. */
+export interface Dns {
+  port: number;
+  /** set restarts dnsmasq on the same port with these records (dnsmasq flags such as `--cname=a,b`). */
+  set(records: string[]): Promise<void>;
+}
+
+/**
+ * startDns runs dnsmasq (Debian's dnsmasq-base) on a free loopback port with `records` (e.g.
+ * `--host-record=web.sprout.test,127.0.0.1`, `--cname=www.example.test,web.sprout.test`,
+ * `--txt-record=_sprout-challenge.www.example.test,TOKEN`). cleanup() stops it.
+ */
+export async function startDns(records: string[]): Promise<Dns> {
+  const port = freePort();
+  let current: Proc | null = null;
+  const run = async (recs: string[]) => {
+    await current?.kill();
+    const proc = Bun.spawn(
+      ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", `--port=${port}`, "--listen-address=127.0.0.1", "--bind-interfaces", "--pid-file=", "--log-facility=-", ...recs],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    let out = "";
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const chunk of s) out += new TextDecoder().decode(chunk);
+    };
+    void pump(proc.stdout);
+    void pump(proc.stderr);
+    current = {
+      proc,
+      name: "dnsmasq",
+      output: () => out,
+      kill: async (signal = "SIGTERM") => {
+        if (proc.exitCode !== null || proc.signalCode) return;
+        proc.kill(signal);
+        await proc.exited;
+      },
+    };
+    procs.push(current);
+    // Ready once it answers on UDP.
+    const end = Date.now() + 5000;
+    while (Date.now() < end && !out.includes("started")) {
+      if (proc.exitCode !== null) throw new Error(`dnsmasq exited:\n${out}`);
+      await Bun.sleep(20);
+    }
+    await Bun.sleep(50);
+  };
+  await run(records);
+  return { port, set: run };
+}
+
+/** Pebble is a test ACME CA (Debian's pebble) validating HTTP-01 on `httpPort` of the names' addresses. */
+export interface Pebble {
+  directory: string;
+  /** caFile: the certificate of pebble's own API (for --acme-ca-file). */
+  caFile: string;
+  /** rootFile: a file with the root that signs issued certificates (it changes at every start). */
+  rootFile(): Promise<string>;
+}
+
+/** startPebble runs pebble with `dnsPort` as its resolver; HTTP-01 goes to `httpPort`. cleanup() stops it. */
+export async function startPebble(dnsPort: number, httpPort: number): Promise<Pebble> {
+  const dir = tempDir("sprout-pebble-");
+  const acmePort = freePort();
+  const mgmtPort = freePort();
+  const tlsPort = freePort();
+  const ssl = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", join(dir, "pebble.key"), "-out", join(dir, "pebble.crt")], { stdout: "pipe", stderr: "pipe" });
+  if (ssl.exitCode !== 0) throw new Error(`openssl: ${ssl.stderr.toString()}`);
+  writeFileSync(
+    join(dir, "pebble.json"),
+    JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${acmePort}`, managementListenAddress: `127.0.0.1:${mgmtPort}`, certificate: join(dir, "pebble.crt"), privateKey: join(dir, "pebble.key"), httpPort, tlsPort, ocspResponderURL: "", externalAccountBindingRequired: false } }),
+  );
+  const proc = Bun.spawn(["pebble", "-config", join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`], { env: { ...process.env, PEBBLE_VA_NOSLEEP: "1" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) out += new TextDecoder().decode(chunk);
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  procs.push({
+    proc,
+    name: "pebble",
+    output: () => out,
+    kill: async (signal = "SIGTERM") => {
+      if (proc.exitCode !== null || proc.signalCode) return;
+      proc.kill(signal);
+      await proc.exited;
+    },
+  });
+  const end = Date.now() + 15_000;
+  while (!/Listening on/.test(out)) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(`pebble did not start:\n${out}`);
+    await Bun.sleep(50);
+  }
+  return {
+    directory: `https://127.0.0.1:${acmePort}/dir`,
+    caFile: join(dir, "pebble.crt"),
+    async rootFile() {
+      const r = Bun.spawnSync(["curl", "-sf", "--cacert", join(dir, "pebble.crt"), `https://127.0.0.1:${mgmtPort}/roots/0`], { stdout: "pipe" });
+      const f = join(dir, "root.pem");
+      writeFileSync(f, r.stdout.toString());
+      return f;
+    },
+  };
+}

@@ -22,6 +22,7 @@ import { usersCommand } from "./users";
 import { auditCommand } from "./audit";
 import { statsCommand } from "./stats";
 import { completionCommand } from "./completion";
+import { domainsCommand } from "./domains";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -35,6 +36,7 @@ export const COMMANDS: Command[] = [
   openCommand,
   logsCommand,
   sitesCommand,
+  domainsCommand,
   deploymentsCommand,
   statsCommand,
   promoteCommand,

@@ -9,7 +9,7 @@ export const agentRoutes = (s: Services) =>
     .post("/api/agent", async ({ body, request, set }) => {
       requireAdmin(await s.user(request));
       set.status = 201;
-      return s.agents.create(body.name, body.url);
+      return s.agents.create(body.name, body.url, body.role);
     }, { body: AgentCreate })
     .get("/api/agents", async ({ request }) => {
       requireAdmin(await s.user(request));

@@ -1,8 +1,8 @@
-import { desc, eq, or } from "drizzle-orm";
+import { and, desc, eq, or } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents } from "../../db/schema";
-import type { AgentCreated, AgentInfo, Heartbeat, HeartbeatAnswer, SystemReport } from "../../protocol/agent";
-import { conflict, notFound } from "../../shared/errors";
+import type { AgentCreated, AgentInfo, AgentRole, Heartbeat, HeartbeatAnswer, SystemReport } from "../../protocol/agent";
+import { SproutError, conflict, notFound } from "../../shared/errors";
 import { TOKEN_PREFIX, newId, newSecret, sha256Hex } from "../../shared/ids";
 import { logger } from "../../shared/log";
 import { now, type MasterConfig } from "../config";
@@ -29,12 +29,12 @@ export class AgentService {
   ) {}
 
   /** create registers a node; `url`, when given, is where CLIs and peers reach it (else its first heartbeat says). */
-  create(name: string, url?: string): AgentCreated {
+  create(name: string, url?: string, role: AgentRole = "node"): AgentCreated {
     if (this.db.select({ id: agents.id }).from(agents).where(eq(agents.name, name)).get())
       throw conflict("agent_exists", `An agent named "${name}" already exists.`, "Pick another name, or rotate its token.");
     const token = TOKEN_PREFIX.agent + newSecret(32);
     const id = newId();
-    this.db.insert(agents).values({ id, name, tokenHash: sha256Hex(token), url: url ? trimUrl(url) : null, createdAt: now() }).run();
+    this.db.insert(agents).values({ id, name, tokenHash: sha256Hex(token), url: url ? trimUrl(url) : null, createdAt: now(), role }).run();
     return { id, name, token };
   }
 
@@ -72,6 +72,9 @@ export class AgentService {
    */
   heartbeat(id: string, hb: Heartbeat): HeartbeatAnswer {
     const before = this.get(id);
+    // A gateway started as a node (or the reverse) would take sites it cannot serve, or serve none.
+    if (hb.role && hb.role !== before.role)
+      throw new SproutError(409, "wrong_role", `Agent "${before.name}" is registered as a ${before.role}, but was started with --role ${hb.role}.`, `Start it with --role ${before.role}, or create a ${hb.role} with \`sprout agents create NAME --role ${hb.role}\`.`);
     const reported = trimUrl(hb.url);
     const url = before.url ?? reported;
     const reportedUrl = reported === url ? null : reported;
@@ -86,7 +89,7 @@ export class AgentService {
     // A node that was away or restarted may have missed changes: bring it to the recorded state.
     if (before.status !== "online" || hb.boot) this.onBack(id);
     if (hb.traffic?.length) this.onTraffic(hb.traffic);
-    return { agent_id: id, domain: this.config.domain, grant_public_key: this.keys.grant.publicJwk };
+    return { agent_id: id, domain: this.config.domain, grant_public_key: this.keys.grant.publicJwk, role: before.role };
   }
 
   /** markStale sets agents offline after `offlineAfter` seconds without a heartbeat. */
@@ -107,8 +110,14 @@ export class AgentService {
     return row;
   }
 
+  /** online lists the nodes (not gateways) that are up: the ones that may hold sites. */
   online(): Row[] {
-    return this.db.select().from(agents).where(eq(agents.status, "online")).all();
+    return this.db.select().from(agents).where(and(eq(agents.status, "online"), eq(agents.role, "node"))).all();
+  }
+
+  /** gateways lists the gateways that are up. */
+  gateways(): Row[] {
+    return this.db.select().from(agents).where(and(eq(agents.status, "online"), eq(agents.role, "gateway"))).orderBy(agents.name).all();
   }
 
   list(): AgentInfo[] {
@@ -119,6 +128,7 @@ export class AgentService {
     return {
       id: r.id,
       name: r.name,
+      role: r.role,
       status: r.status,
       url: r.url,
       url_mismatch: r.reportedUrl !== null && r.reportedUrl !== r.url,

@@ -109,6 +109,9 @@ export class SiteService {
 
   /** servingBase is `http://<host>[:port]` as visitors reach the site through one of its nodes. */
   servingUrl(siteId: string, host: string): string {
+    // With a gateway up, visitors go through it (any one: they are alike).
+    const gateway = this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(and(eq(agents.role, "gateway"), eq(agents.status, "online"))).orderBy(agents.name).get();
+    if (gateway?.httpUrl) return hostUrl(host, gateway.httpUrl);
     const ids = this.placementAgents(siteId);
     // A node that is up, not the first one ever placed: a URL on a dead node helps nobody.
     const agent = ids.length

@@ -1,0 +1,121 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GatewayRoutes } from "../../protocol/domain";
+import { logger } from "../../shared/log";
+import { FatalAuthError } from "../master-link";
+import type { NginxLayout } from "../nginx/config";
+import type { NginxProcess } from "../nginx/process";
+import { certFiles, renderGatewayConf, type GatewayListen } from "./config";
+
+const log = logger("gateway");
+
+/**
+ * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
+ * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
+ * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
+ * and applies the new config with one reload. A gateway restarted while the master is down routes
+ * from the saved document.
+ */
+export class RouteSync {
+  private running = true;
+  private routes: GatewayRoutes | null = null;
+  private readonly file: string;
+  /** applied counts documents applied (for logs and tests). */
+  applied = 0;
+
+  constructor(
+    private o: {
+      dataDir: string;
+      master: string;
+      token: string;
+      layout: NginxLayout;
+      listen: GatewayListen;
+      nginx: NginxProcess;
+      workerUser: string | null;
+      everyMs: number;
+      /** started: called once nginx serves for the first time. */
+      onServing: () => Promise<void>;
+    },
+  ) {
+    this.file = join(o.dataDir, "routes.json");
+    mkdirSync(join(o.layout.prefix, "certs"), { recursive: true, mode: 0o700 });
+    chmodSync(join(o.layout.prefix, "certs"), 0o700);
+  }
+
+  /** loadSaved applies the routes saved by an earlier run, so the gateway routes before the master answers. */
+  async loadSaved() {
+    if (!existsSync(this.file)) return;
+    try {
+      await this.apply(JSON.parse(readFileSync(this.file, "utf8")) as GatewayRoutes, false);
+      log.info("routing from the saved routes until the master answers", { version: this.routes?.version });
+    } catch (e) {
+      log.warn("the saved routes could not be applied", { error: (e as Error).message });
+    }
+  }
+
+  /** run polls until stop(); it rejects when the master refuses the gateway's token. */
+  async run() {
+    while (this.running) {
+      try {
+        await this.pollOnce();
+      } catch (e) {
+        if (e instanceof FatalAuthError) throw e;
+        log.warn("could not fetch routes; the master may be down (routing goes on with the last routes)", { error: (e as Error).message });
+      }
+      await Bun.sleep(this.o.everyMs);
+    }
+  }
+
+  private async pollOnce() {
+    const res = await fetch(`${this.o.master}/api/agent/routes`, {
+      headers: { authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status === 304) return;
+    if (res.status === 401 || res.status === 403) {
+      const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+      throw new FatalAuthError(`The master refused this gateway's token: ${e.error?.message ?? res.status}`);
+    }
+    if (!res.ok) throw new Error(`GET /api/agent/routes: HTTP ${res.status}`);
+    await this.apply((await res.json()) as GatewayRoutes, true);
+  }
+
+  private async apply(routes: GatewayRoutes, save: boolean) {
+    if (this.routes?.version === routes.version && this.o.nginx.state !== "stopped") return;
+    this.installCerts(routes);
+    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, workerUser: this.o.workerUser });
+    const changed = this.o.nginx.writeConf(conf);
+    if (save) {
+      writeFileSync(`${this.file}.tmp`, JSON.stringify(routes), { mode: 0o600 });
+      renameSync(`${this.file}.tmp`, this.file);
+    }
+    this.routes = routes;
+    this.applied++;
+    if (this.o.nginx.state === "stopped") {
+      this.o.nginx.start();
+      await this.o.onServing();
+    } else if (changed) await this.o.nginx.reload();
+    log.info("routes applied", { version: routes.version, sites: Object.keys(routes.sites).length, upstreams: routes.upstreams.length, domains: routes.domains.length });
+  }
+
+  /** installCerts writes each domain's certificate and key (0600), and removes those of domains gone. */
+  private installCerts(routes: GatewayRoutes) {
+    const keep = new Set<string>();
+    for (const d of routes.domains) {
+      if (!d.cert_pem || !d.key_pem) continue;
+      const f = certFiles(this.o.layout, d.name);
+      for (const [path, text] of [[f.cert, d.cert_pem], [f.key, d.key_pem]] as const) {
+        keep.add(path);
+        if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
+        writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+        renameSync(`${path}.tmp`, path);
+      }
+    }
+    const dir = join(this.o.layout.prefix, "certs");
+    for (const f of readdirSync(dir)) if (!keep.has(join(dir, f))) rmSync(join(dir, f), { force: true });
+  }
+
+  stop() {
+    this.running = false;
+  }
+}

@@ -1,0 +1,130 @@
+import { Agent as HttpsAgent } from "node:https";
+import * as acme from "acme-client";
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../../db";
+import { certificates, domains, kv } from "../../db/schema";
+import { logger } from "../../shared/log";
+import { now, type AcmeConfig } from "../config";
+
+const log = logger("acme");
+
+/** RENEW_BEFORE_MS: a certificate is renewed 30 days before it expires. */
+const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/** backoffMs: after the n-th failure in a row, wait 1 min, 2, 4, ... at most 24 h (CA rate limits). */
+export const backoffMs = (attempts: number) => Math.min(60_000 * 2 ** Math.max(0, attempts - 1), 24 * 3600 * 1000);
+
+/** ACME_DIRECTORIES are the CAs known by name to `--acme-directory`. */
+export const ACME_DIRECTORIES: Record<string, string> = {
+  letsencrypt: acme.directory.letsencrypt.production,
+  "letsencrypt-staging": acme.directory.letsencrypt.staging,
+};
+
+/**
+ * AcmeService gets certificates for verified custom domains from an ACME CA (RFC 8555) by HTTP-01.
+ * The challenge answers live in the master's memory and are served at
+ * `/.well-known/acme-challenge/<token>`, where every gateway proxies that path: a challenge needs
+ * no gateway reload. Certificates and keys are kept in the master's 0600 database and reach the
+ * gateways with their routes (one reload per batch). A certificate is issued as soon as its domain
+ * is verified and renewed 30 days before expiry; failures are retried with exponential backoff.
+ */
+export class AcmeService {
+  private readonly answers = new Map<string, string>();
+  private client: acme.Client | null = null;
+  private busy = new Set<string>();
+
+  constructor(
+    private db: Db,
+    private config: AcmeConfig,
+  ) {
+    // The CA's own HTTPS may be signed by a CA of the operator's (pebble in tests).
+    if (config.caPem) acme.axios.defaults.httpsAgent = new HttpsAgent({ ca: config.caPem });
+  }
+
+  /** challenge answers an HTTP-01 token with its key authorization, or null. */
+  challenge(token: string): string | null {
+    return this.answers.get(token) ?? null;
+  }
+
+  private async account(): Promise<acme.Client> {
+    if (this.client) return this.client;
+    let key = this.db.select().from(kv).where(eq(kv.key, "acme_account_key")).get()?.value;
+    if (!key) {
+      key = (await acme.crypto.createPrivateKey()).toString();
+      this.db.insert(kv).values({ key: "acme_account_key", value: key }).onConflictDoNothing().run();
+    }
+    this.client = new acme.Client({ directoryUrl: this.config.directory, accountKey: key });
+    return this.client;
+  }
+
+  /** issue gets (or renews) the certificate of a domain; failures are recorded with the next try's time. */
+  async issue(domainId: string): Promise<void> {
+    if (this.busy.has(domainId)) return;
+    const d = this.db.select().from(domains).where(and(eq(domains.id, domainId), eq(domains.status, "active"))).get();
+    if (!d) return;
+    this.busy.add(domainId);
+    const at = now();
+    this.db.insert(certificates).values({ domainId, status: "pending", updatedAt: at }).onConflictDoNothing().run();
+    try {
+      const client = await this.account();
+      const [key, csr] = await acme.crypto.createCsr({ commonName: d.name, altNames: [d.name] });
+      const cert = await client.auto({
+        csr,
+        email: this.config.email,
+        termsOfServiceAgreed: true,
+        challengePriority: ["http-01"],
+        // The CA checks through the gateways; checking first from here would use another resolver.
+        skipChallengeVerification: true,
+        challengeCreateFn: async (_a, c, keyAuthorization) => void this.answers.set(c.token, keyAuthorization),
+        challengeRemoveFn: async (_a, c) => void this.answers.delete(c.token),
+      });
+      const info = acme.crypto.readCertificateInfo(cert);
+      this.db
+        .update(certificates)
+        .set({ status: "active", certPem: cert, keyPem: key.toString(), expiresAt: info.notAfter.toISOString(), lastError: null, attempts: 0, nextAttemptAt: null, updatedAt: now() })
+        .where(eq(certificates.domainId, domainId))
+        .run();
+      log.info("certificate issued", { domain: d.name, expires: info.notAfter.toISOString() });
+    } catch (e) {
+      const row = this.db.select().from(certificates).where(eq(certificates.domainId, domainId)).get();
+      const attempts = (row?.attempts ?? 0) + 1;
+      const message = (e as Error).message.slice(0, 500);
+      // A certificate still valid keeps being served (status stays active) while renewal retries.
+      const status = row?.certPem && row.expiresAt && row.expiresAt > now() ? "active" : "failed";
+      this.db
+        .update(certificates)
+        .set({ status, lastError: message, attempts, nextAttemptAt: new Date(Date.now() + backoffMs(attempts)).toISOString(), updatedAt: now() })
+        .where(eq(certificates.domainId, domainId))
+        .run();
+      log.warn("certificate request failed; will retry", { domain: d.name, attempts, error: message });
+    } finally {
+      this.busy.delete(domainId);
+    }
+  }
+
+  /**
+   * due lists the active domains that need a certificate now: none yet (or a failed one whose backoff
+   * passed), or one that expires within 30 days.
+   */
+  due(): string[] {
+    const soon = new Date(Date.now() + RENEW_BEFORE_MS).toISOString();
+    const at = now();
+    return this.db
+      .select({ id: domains.id, cert: certificates })
+      .from(domains)
+      .leftJoin(certificates, eq(certificates.domainId, domains.id))
+      .where(eq(domains.status, "active"))
+      .all()
+      .filter(({ cert }) => {
+        if (!cert) return true;
+        if (cert.nextAttemptAt && cert.nextAttemptAt > at) return false;
+        return !cert.certPem || cert.status === "failed" || (cert.expiresAt ?? "") < soon;
+      })
+      .map((r) => r.id);
+  }
+
+  /** renewDue issues what is due, one at a time (the renewal job). */
+  async renewDue() {
+    for (const id of this.due()) await this.issue(id);
+  }
+}

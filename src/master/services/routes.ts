@@ -1,0 +1,72 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../../db";
+import { agents, certificates, domains, placements, sites } from "../../db/schema";
+import type { GatewayRoutes, RoutedDomain, Upstream } from "../../protocol/domain";
+import { sha256Hex } from "../../shared/ids";
+import type { MasterConfig } from "../config";
+
+/**
+ * RouteService answers what gateways route: for each site the nginx addresses of the nodes that hold
+ * it, grouped by node set (a thousand sites on the same two nodes make one upstream), and the
+ * verified custom domains with their certificates. It is computed from the placements and the
+ * nodes' health at each request, so a gateway never needs an earlier message to have arrived.
+ */
+export class RouteService {
+  constructor(
+    private db: Db,
+    private config: MasterConfig,
+  ) {}
+
+  build(): GatewayRoutes {
+    const rows = this.db
+      .select({ site: sites.name, generation: sites.generation, node: agents.name, httpUrl: agents.httpUrl, status: agents.status, applied: placements.appliedGeneration })
+      .from(placements)
+      .innerJoin(sites, eq(sites.id, placements.siteId))
+      .innerJoin(agents, and(eq(agents.id, placements.agentId), eq(agents.role, "node")))
+      .all();
+    const bySite = new Map<string, typeof rows>();
+    for (const r of rows) {
+      if (!r.httpUrl) continue;
+      bySite.set(r.site, [...(bySite.get(r.site) ?? []), r]);
+    }
+    const upstreams = new Map<string, Upstream>();
+    const names = new Set<string>();
+    const siteUpstream: Record<string, string> = {};
+    for (const [site, held] of [...bySite].sort(([a], [b]) => a.localeCompare(b))) {
+      // Nodes that are up and serve the site's current production; else those that are up (one
+      // catching up still serves previews); else all of them (a 502 says more than a 404).
+      const up = held.filter((h) => h.status === "online");
+      const current = up.filter((h) => h.applied >= h.generation);
+      const chosen = (current.length ? current : up.length ? up : held).sort((a, b) => a.node.localeCompare(b.node));
+      const servers = chosen.map((h) => ({ node: h.node, address: address(h.httpUrl!) }));
+      const key = servers.map((s) => s.address).join(" ");
+      let u = upstreams.get(key);
+      if (!u) {
+        let name = `nodes_${chosen.map((h) => h.node.replace(/[^a-zA-Z0-9]/g, "_")).join("_")}`;
+        for (let i = 2; names.has(name); i++) name = `${name}_${i}`;
+        names.add(name);
+        u = { name, servers };
+        upstreams.set(key, u);
+      }
+      siteUpstream[site] = u.name;
+    }
+    const routed: RoutedDomain[] = this.db
+      .select({ name: domains.name, site: sites.name, cert: certificates.certPem, key: certificates.keyPem, certStatus: certificates.status })
+      .from(domains)
+      .innerJoin(sites, eq(sites.id, domains.siteId))
+      .leftJoin(certificates, eq(certificates.domainId, domains.id))
+      .where(eq(domains.status, "active"))
+      .orderBy(domains.name)
+      .all()
+      .filter((d) => siteUpstream[d.site])
+      .map((d) => ({ name: d.name, site: d.site, cert_pem: d.cert ?? null, key_pem: d.cert ? (d.key ?? null) : null }));
+    const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed };
+    return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
+  }
+}
+
+/** address turns a node's http URL into nginx's `host:port`. */
+function address(httpUrl: string): string {
+  const u = new URL(httpUrl);
+  return `${u.hostname.includes(":") && !u.hostname.startsWith("[") ? `[${u.hostname}]` : u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
+}
