@@ -37,7 +37,7 @@ export async function deployFiles(master: string, token: string, name: string, f
   const { deployment, upload } = created.body;
   const init = await api(upload.agent_url, "POST", "/api/upload/init", { grant: upload.grant, deployment_id: deployment.id, manifest });
   const tar = await makeTar(Object.entries(files).map(([name, body]) => ({ header: { name }, body })));
-  const sent = await fetch(`${upload.agent_url}/api/upload/file`, { method: "POST", headers: { "content-type": "application/x-tar", "x-upload-token": init.body.upload_token, "x-deployment-id": deployment.id }, body: tar });
+  const sent = await fetch(`${upload.agent_url}/api/upload/file`, { method: "POST", headers: { "content-type": "application/x-tar", "x-upload-token": init.body.upload_token, "x-deployment-id": deployment.id }, body: new Blob([tar as Uint8Array<ArrayBuffer>]) });
   if (!sent.ok) throw new Error(await sent.text());
   const end = Date.now() + 20_000;
   for (;;) {
