@@ -196,12 +196,17 @@ test("the sites list and the site page show a deploy starting and finishing with
   for (const p of [list, show]) await p.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
   // Started (created, nothing uploaded yet): both pages show it pending.
   const created = await api(c.master, "POST", "/api/deployment", { site: "live", production: true, manifest: [{ path: "a.txt", sha256: "a".repeat(64), size: 1 }] }, c.admin.token);
-  await list.waitForSelector(`tr[data-site="live"] [data-status="pending"]`, { timeout: 10_000 });
-  await show.waitForSelector(`tr[data-deployment="${created.body.deployment.id}"] [data-status="pending"]`, { timeout: 10_000 });
+  // A page in the background pauses its stream (htmx's pauseOnBackground) and catches up when shown.
+  await list.bringToFront();
+  await list.waitForSelector(`tr[data-site="live"] [data-status="pending"]`, { timeout: 15_000 });
+  await show.bringToFront();
+  await show.waitForSelector(`tr[data-deployment="${created.body.deployment.id}"] [data-status="pending"]`, { timeout: 15_000 });
   // A real deploy finishing: both pages show it ready, the site page on production.
   const id = await deploy("live", { "index.html": "v2" });
-  await list.waitForSelector(`tr[data-site="live"] [data-status="ready"]`, { timeout: 10_000 });
-  await show.waitForSelector(`tr[data-deployment="${id}"] .badge.prod`, { timeout: 10_000 });
+  await list.bringToFront();
+  await list.waitForSelector(`tr[data-site="live"] [data-status="ready"]`, { timeout: 15_000 });
+  await show.bringToFront();
+  await show.waitForSelector(`tr[data-deployment="${id}"] .badge.prod`, { timeout: 15_000 });
   for (const p of [list, show]) expect(await p.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
   await list.close();
   await show.close();
