@@ -4,3 +4,6 @@ declare module "*.css" { const text: string; export default text; }
 declare module "*.ejs" { const text: string; export default text; }
 declare module "*.min.js" { const text: string; export default text; }
 declare module "*.sh" { const text: string; export default text; }
+declare module "*.svg" { const text: string; export default text; }
+// The admin UI's browser scripts (public/*.client.js), served as they are.
+declare module "*.client.js" { const text: string; export default text; }

@@ -13,12 +13,27 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 export const SERVER_BODY_CAP = 128 * 1024 * 1024;
 
+/**
+ * UI_UPLOAD_LIMIT: one tar of the admin UI's upload, passed through to the node as it streams. The
+ * browser sends batches of a few MB, or one file alone when it is larger (up to the 100 MB per-file
+ * limit, plus its tar headers); the node checks every entry against the manifest.
+ */
+export const UI_UPLOAD_LIMIT = 101 * 1024 * 1024;
+const UI_UPLOAD_INIT = /^\/ui\/deployments\/[^/]+\/upload\/init$/;
+const UI_UPLOAD_FILE = /^\/ui\/deployments\/[^/]+\/upload\/file$/;
+
+/** STREAMED is the parsed "body" of a route whose body is passed on unread (a route-level parse "none" does not stop onParse). */
+export const STREAMED = Object.freeze({ streamed: true as const });
+
 const AUTH_PATHS = /^\/(api\/user(\/token|\/password)?|api\/users|api\/token\/(refresh|revoke)|api\/tokens|ui\/login|ui\/logout)$/;
 
 /** bodyLimit is the most a request to `method path` may send, in bytes. */
 export function bodyLimit(method: string, rawPath: string): number {
   const path = normalizePath(rawPath);
   if (method === "POST" && path === "/api/deployment") return DEPLOY_BODY_LIMIT;
+  // The admin UI's deploy passes the node's two upload calls through the master (ui/upload-proxy.ts).
+  if (method === "POST" && UI_UPLOAD_INIT.test(path)) return DEPLOY_BODY_LIMIT;
+  if (method === "POST" && UI_UPLOAD_FILE.test(path)) return UI_UPLOAD_LIMIT;
   if (AUTH_PATHS.test(path)) return AUTH_BODY_LIMIT;
   return DEFAULT_BODY_LIMIT;
 }
@@ -65,6 +80,9 @@ export async function readLimited(req: Request, limit = bodyLimit(req.method, ne
  * then refuses; an empty body is no body.
  */
 export async function parseLimitedBody(req: Request, contentType: string): Promise<unknown> {
+  const path = new URL(req.url).pathname;
+  // Left unread: the route streams it on, with a declared length checked by checkContentLength.
+  if (req.method === "POST" && (UI_UPLOAD_INIT.test(path) || UI_UPLOAD_FILE.test(path))) return STREAMED;
   const text = await readLimited(req);
   if (text === "") return undefined;
   const type = contentType.split(";")[0]!.trim().toLowerCase();

@@ -1,6 +1,7 @@
 import type { Services } from "../master/context";
 import type { UserInfo } from "../protocol/user";
-import { SproutError, forbidden } from "../shared/errors";
+import { SproutError, forbidden, unauthorized } from "../shared/errors";
+import type { UserCaller } from "../master/services/auth";
 import { toUserInfo } from "../master/services/auth";
 
 const ACCESS = "sprout_access";
@@ -73,4 +74,23 @@ export function checkSameOrigin(req: Request) {
     /* "null" or garbage: refused below */
   }
   if (!host || host !== req.headers.get("host")) throw forbidden("Cross-site request refused.");
+}
+
+/**
+ * apiCaller resolves an API request to a user: by its bearer token as usual, or, when it carries
+ * none, by the admin UI's cookie session. That is how the UI's deploy script calls
+ * POST /api/deployment with the same protocol as the CLI. A cookie session must come with an
+ * `Origin` header naming this host (browsers send one on every POST from a script), so another site
+ * can never use a visitor's cookies here; SameSite=Strict keeps them out already. The access cookie
+ * is not refreshed here: the script asks /ui/session first, which does.
+ */
+export async function apiCaller(s: Services, req: Request, site?: string): Promise<UserCaller> {
+  const access = new Bun.CookieMap(req.headers.get("cookie") ?? "").get(ACCESS);
+  if (req.headers.get("authorization") || !access) return s.user(req, site);
+  if (!req.headers.get("origin")) throw forbidden("A browser session must send an Origin header.", "Use an API token from scripts: `sprout tokens create NAME`.");
+  checkSameOrigin(req);
+  const c = await s.auth.authenticate(`Bearer ${access}`, "user");
+  if (c.kind !== "user") throw unauthorized();
+  s.auth.authorize(c, req.method, new URL(req.url).pathname, site);
+  return c;
 }

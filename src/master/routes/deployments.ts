@@ -1,12 +1,14 @@
 import { Elysia, t } from "elysia";
 import { DeploymentCreate, StatusReport } from "../../protocol/deployment";
 import type { Services } from "../context";
+import { apiCaller } from "../../ui/session";
 
 /** deploymentRoutes: create a deployment, read it with its log, and the agents' status reports. */
 export const deploymentRoutes = (s: Services) =>
   new Elysia({ name: "routes/deployments" })
     .post("/api/deployment", async ({ body, request, set }) => {
-      const u = await s.user(request, body.site);
+      // A bearer token (CLI), or the admin UI's cookie session from its own origin (browser deploys).
+      const u = await apiCaller(s, request, body.site);
       set.status = 201;
       return s.deployments.create(u.userId, body);
     }, { body: DeploymentCreate })

@@ -409,6 +409,7 @@ export class DeploymentService {
         tx.insert(deploymentEvents).values({ deploymentId: id, agentId: null, level: "error", message, at }).run();
       });
     }
+    for (const { id } of stale) this.changed(id);
     return stale.length;
   }
 
@@ -481,6 +482,23 @@ export class DeploymentService {
 
   event(deploymentId: string, agentId: string | null, level: Level, message: string) {
     this.db.insert(deploymentEvents).values({ deploymentId, agentId, level, message, at: now() }).run();
+    this.changed(deploymentId);
+  }
+
+  private watchers = new Set<(deploymentId: string) => void>();
+
+  /**
+   * watch calls `f` with a deployment's id each time a line is added to its log; every change of a
+   * deployment's status comes with one. The admin UI's live views (Server-Sent Events) listen here
+   * instead of polling. Answers the function that stops watching.
+   */
+  watch(f: (deploymentId: string) => void): () => void {
+    this.watchers.add(f);
+    return () => this.watchers.delete(f);
+  }
+
+  private changed(deploymentId: string) {
+    for (const f of this.watchers) f(deploymentId);
   }
 
   info(row: Row, site: SiteRow): DeploymentInfo {

@@ -1,0 +1,58 @@
+import { Elysia } from "elysia";
+import { SiteName } from "../../../protocol/common";
+import type { ApiTokenScope } from "../../../protocol/user";
+import { badRequest } from "../../../shared/errors";
+import { fragment, type Notice } from "../../../ui/render";
+import { clearCookies } from "../../../ui/session";
+import type { Services } from "../../context";
+import { attempt, field, redirect, respond, uiKit, view } from "./common";
+
+const SCOPES: ApiTokenScope[] = ["read", "deploy", "admin"];
+const SITE_NAME = new RegExp(SiteName.pattern!);
+
+/** uiAccount: change the password; API tokens (create with scope, sites and expiry, shown once; revoke). */
+export const uiAccount = (s: Services) => {
+  const { signedIn } = uiKit(s);
+  const tokensData = (userId: string, created: unknown = null, notice: Notice = null) => ({
+    tokens: s.apiTokens.list(userId),
+    sites: s.sites.list(userId).map((x) => x.name),
+    created,
+    notice,
+  });
+  return new Elysia({ name: "routes/ui/account" })
+    .get("/ui/account", signedIn((req, sess) => view(req, sess, "accountIndex", "Account", {})))
+    .post("/ui/account/password", signedIn(async (req, sess, _p, form) => {
+      const notice = await attempt(async () => {
+        if (field(form, "new_password").length < 8) throw badRequest("invalid_request", "The new password needs at least 8 characters.");
+        await s.auth.changePassword(sess.user.id, String(form.old_password ?? ""), String(form.new_password ?? ""));
+      }, "");
+      if (notice?.error) return respond(sess, fragment("accountPassword", { notice }));
+      // Every session ended with the change, this one too: log in again with the new password.
+      return redirect(req, "/ui/login?changed=1", clearCookies());
+    }))
+    .get("/ui/tokens", signedIn((req, sess) => view(req, sess, "tokensIndex", "API tokens", tokensData(sess.user.id), "tokensPanel")))
+    .post("/ui/tokens", signedIn((_req, sess, _p, form) => {
+      let created = null;
+      let notice: Notice = null;
+      try {
+        const scope = (field(form, "scope") || "deploy") as ApiTokenScope;
+        if (!SCOPES.includes(scope)) throw badRequest("invalid_request", "Scope must be read, deploy or admin.");
+        const name = field(form, "name");
+        if (!name || name.length > 100) throw badRequest("invalid_request", "Give the token a name (up to 100 characters).");
+        const sites = field(form, "sites").split(/[\s,]+/).filter(Boolean);
+        const bad = sites.find((x) => !SITE_NAME.test(x));
+        if (bad) throw badRequest("invalid_request", `"${bad}" is not a site name.`);
+        const days = field(form, "expires");
+        if (days && !/^\d{1,4}$/.test(days)) throw badRequest("invalid_request", "Expires must be a number of days.");
+        created = s.apiTokens.create(sess.user.id, { name, scope, ...(sites.length ? { sites } : {}), ...(days ? { expires_in: Number(days) * 86400 } : {}) });
+      } catch (e) {
+        if (!(e instanceof Error) || !("status" in e)) throw e;
+        notice = { text: e.message, error: true };
+      }
+      return respond(sess, fragment("tokensPanel", { user: sess.user, ...tokensData(sess.user.id, created, notice) }));
+    }))
+    .post("/ui/tokens/:id/revoke", signedIn(async (_req, sess, p) => {
+      const notice = await attempt(() => s.apiTokens.revoke(sess.user.id, p.id!), "Token revoked.");
+      return respond(sess, fragment("tokensPanel", { user: sess.user, ...tokensData(sess.user.id, null, notice) }));
+    }));
+};

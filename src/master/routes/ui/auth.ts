@@ -1,0 +1,41 @@
+import { Elysia } from "elysia";
+import { SproutError } from "../../../shared/errors";
+import { html, page } from "../../../ui/render";
+import { checkSameOrigin, clearCookies, refreshToken, sessionCookies } from "../../../ui/session";
+import type { Services } from "../../context";
+import { redirect, uiKit, type Ctx } from "./common";
+
+/** uiAuth: the login page, log out, and /ui/session (which refreshes the session's cookies). */
+export const uiAuth = (s: Services) => {
+  const { client, signedIn } = uiKit(s);
+  const loginPage = (data: { error?: string | null; email?: string; info?: string | null }, status = 200) =>
+    html(page("login", "Log in", null, { error: null, email: "", info: null, ...data }), status);
+  return new Elysia({ name: "routes/ui/auth" })
+    .get("/", ({ request }) => redirect(request, "/ui/sites"))
+    .get("/ui", ({ request }) => redirect(request, "/ui/sites"))
+    .get("/ui/login", ({ query }) => loginPage({ info: query.changed ? "Your password was changed. Log in with the new one." : null }))
+    .post("/ui/login", async ({ request, body, server }: Ctx) => {
+      checkSameOrigin(request);
+      const form = (body ?? {}) as Record<string, string>;
+      try {
+        const who = client(request, server);
+        const pair = await s.auth.login(String(form.email ?? ""), String(form.password ?? ""), who.ip);
+        return redirect(request, "/ui/sites", sessionCookies(pair, who.https));
+      } catch (e) {
+        if (!(e instanceof SproutError)) throw e;
+        return loginPage({ error: e.message, email: String(form.email ?? "") }, e.status);
+      }
+    })
+    .post("/ui/logout", ({ request }) => {
+      checkSameOrigin(request);
+      const token = refreshToken(request);
+      if (token) s.auth.logout(token);
+      return redirect(request, "/ui/login", clearCookies());
+    })
+    // The deploy script calls this first: a session whose access token expired gets fresh cookies.
+    .get("/ui/session", signedIn((_req, sess) => {
+      const headers = new Headers({ "content-type": "application/json" });
+      for (const c of sess.cookies) headers.append("set-cookie", c);
+      return new Response(JSON.stringify({ email: sess.user.email }), { headers });
+    }));
+};

@@ -1,0 +1,96 @@
+// The admin UI's own ways in: the cookie session may call POST /api/deployment (browser deploys), and
+// the master passes the node's upload calls through (src/ui/upload-proxy.ts). Over real HTTP against
+// the compiled binary: another site cannot use a visitor's cookies, another account's deployment is
+// "not found", and the master forwards only to the node its own grant names.
+import { describe, expect, test } from "bun:test";
+import { connect } from "node:net";
+import { api, useCluster } from "../helpers/cluster";
+
+const c = useCluster();
+const manifest = [{ path: "index.html", sha256: "c".repeat(64), size: 1 }];
+
+/** cookiesOf logs in through the login form and answers the session's Cookie header. */
+async function cookiesOf(email: string, password: string): Promise<string> {
+  const r = await fetch(`${c().master}/ui/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `email=${encodeURIComponent(email)}&password=${encodeURIComponent(password)}`,
+  });
+  return r.headers.getSetCookie().map((x) => x.split(";")[0]).join("; ");
+}
+
+const host = () => new URL(c().master).host;
+const post = (path: string, cookie: string, headers: Record<string, string>, body: BodyInit) =>
+  fetch(`${c().master}${path}`, { method: "POST", headers: { cookie, ...headers }, body });
+
+describe("browser deploys with the cookie session", () => {
+  test("POST /api/deployment takes the session cookie only from the master's own origin", async () => {
+    const cookie = await cookiesOf(c().admin.email, c().admin.password);
+    const body = JSON.stringify({ site: "cookie-site", manifest });
+    const json = { "content-type": "application/json" };
+    expect((await post("/api/deployment", cookie, json, body)).status).toBe(403);
+    expect((await post("/api/deployment", cookie, { ...json, origin: "https://evil.example" }, body)).status).toBe(403);
+    expect((await post("/api/deployment", cookie, { ...json, origin: "null" }, body)).status).toBe(403);
+    expect((await api(c().master, "GET", "/api/site/cookie-site", undefined, c().admin.token)).status).toBe(404);
+    const ok = await post("/api/deployment", cookie, { ...json, origin: `http://${host()}` }, body);
+    expect(ok.status).toBe(201);
+  });
+
+  test("the upload pass-through refuses another account's deployment, a grant for another deployment, and files before init", async () => {
+    const admin = await cookiesOf(c().admin.email, c().admin.password);
+    await c().user("mallory@example.com");
+    const mallory = await cookiesOf("mallory@example.com", "another password");
+    const origin = { origin: `http://${host()}` };
+    const mine = await api(c().master, "POST", "/api/deployment", { site: "victim", manifest }, c().admin.token);
+    const other = await api(c().master, "POST", "/api/deployment", { site: "victim", manifest }, c().admin.token);
+    const init = (cookie: string, id: string, grant: string) =>
+      post(`/ui/deployments/${id}/upload/init`, cookie, { ...origin, "content-type": "application/json", "x-sprout-grant": grant }, JSON.stringify({ grant, deployment_id: id, manifest }));
+    // Another account: not found, and nothing reaches the node.
+    expect((await init(mallory, mine.body.deployment.id, mine.body.upload.grant)).status).toBe(404);
+    // The grant of another deployment cannot open this one.
+    expect((await init(admin, mine.body.deployment.id, other.body.upload.grant)).status).toBe(403);
+    // A made-up grant is refused by the master's signature check.
+    expect((await init(admin, mine.body.deployment.id, "eyJhbGciOiJFZERTQSJ9.e30.AAAA")).status).toBe(401);
+    // Files before init, and from another origin: refused.
+    const tar = new Uint8Array(1024);
+    expect((await post(`/ui/deployments/${mine.body.deployment.id}/upload/file`, admin, { ...origin, "content-type": "application/x-tar" }, tar)).status).toBe(409);
+    expect((await post(`/ui/deployments/${mine.body.deployment.id}/upload/file`, admin, { origin: "https://evil.example", "content-type": "application/x-tar" }, tar)).status).toBe(403);
+    // The real flow works: init answers what the node lacks, then an (empty) tar is taken.
+    const ok = await init(admin, mine.body.deployment.id, mine.body.upload.grant);
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).missing).toEqual(["c".repeat(64)]);
+    // Mallory cannot send files to the upload the admin started.
+    expect((await post(`/ui/deployments/${mine.body.deployment.id}/upload/file`, mallory, { ...origin, "content-type": "application/x-tar" }, tar)).status).toBe(404);
+  });
+
+  test("an upload over the pass-through's size limit is refused from its declared length, before a byte is read", async () => {
+    const admin = await cookiesOf(c().admin.email, c().admin.password);
+    const { hostname, port } = new URL(c().master);
+    // Only the request head is sent: the answer must come without the 110 MB it announces (over the 101 MB limit, under the server's own cap).
+    const head = [
+      "POST /ui/deployments/abcdefabcdef/upload/file HTTP/1.1",
+      `Host: ${host()}`,
+      `Cookie: ${admin}`,
+      `Origin: http://${host()}`,
+      "Content-Type: application/x-tar",
+      `Content-Length: ${110 * 1024 * 1024}`,
+      "",
+      "",
+    ].join("\r\n");
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = connect({ host: hostname, port: Number(port) }, () => sock.write(head));
+      let got = "";
+      sock.on("data", (d) => {
+        got += d.toString();
+        if (got.includes("\r\n\r\n")) {
+          sock.destroy();
+          resolve(got);
+        }
+      });
+      sock.on("error", reject);
+      setTimeout(() => (sock.destroy(), resolve(got)), 10_000);
+    });
+    expect(answer.split("\r\n")[0]).toStartWith("HTTP/1.1 413");
+  });
+});
