@@ -109,7 +109,8 @@ export class BlobStore {
    * shared by every deployment that links it; `precompress` usually made it while the upload ran.
    */
   async gzPath(sha: string): Promise<string | null> {
-    await this.precompress(sha);
+    // A sibling that could not be made (a full disk) only costs on-the-fly compression.
+    await this.precompress(sha).catch(() => {});
     return existsSync(`${this.path(sha)}.gz`) ? `${this.path(sha)}.gz` : null;
   }
 
@@ -132,8 +133,13 @@ export class BlobStore {
           return;
         }
         const tmp = this.tmpPath();
-        writeFileSync(tmp, packed, { mode: 0o644 });
-        renameSync(tmp, `${base}.gz`);
+        try {
+          writeFileSync(tmp, packed, { mode: 0o644 });
+          renameSync(tmp, `${base}.gz`);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
       })().finally(() => this.compressing.delete(sha));
       this.compressing.set(sha, job);
     }
