@@ -10,6 +10,7 @@
 # nothing else. With SPROUT_MASTER and SPROUT_AGENT_TOKEN it also sets up `sprout agent` as a
 # systemd service running as the unprivileged user `sprout` on high ports:
 #   SPROUT_AGENT_LISTEN (0.0.0.0:7070)  SPROUT_HTTP_LISTEN (0.0.0.0:8080)  SPROUT_AGENT_NAME (hostname)
+#   SPROUT_AGENT_URL (required: where CLIs and other nodes reach this agent, e.g. http://10.0.0.2:7070)
 set -eu
 
 BIN_DIR=${SPROUT_BIN_DIR:-/usr/local/bin}
@@ -49,6 +50,8 @@ say "installed $BIN_DIR/sprout ($("$BIN_DIR/sprout" --version))"
 
 if [ -n "${SPROUT_MASTER:-}" ] && [ -n "${SPROUT_AGENT_TOKEN:-}" ]; then
   need_root "set up the sprout-agent service"
+  # 0.0.0.0 is where the agent listens; CLIs upload to the URL it advertises, which must be reachable.
+  [ -n "${SPROUT_AGENT_URL:-}" ] || die "set SPROUT_AGENT_URL to the URL CLIs and other nodes reach this agent at (e.g. http://10.0.0.2:7070)"
   id sprout >/dev/null 2>&1 || useradd --system --home-dir "$DATA_DIR" --shell /usr/sbin/nologin sprout
   install -d -m 0755 -o sprout -g sprout "$DATA_DIR"
   umask 077
@@ -57,6 +60,7 @@ SPROUT_MASTER=$SPROUT_MASTER
 SPROUT_AGENT_TOKEN=$SPROUT_AGENT_TOKEN
 SPROUT_AGENT_NAME=${SPROUT_AGENT_NAME:-$(hostname)}
 SPROUT_AGENT_LISTEN=${SPROUT_AGENT_LISTEN:-0.0.0.0:7070}
+SPROUT_AGENT_URL=$SPROUT_AGENT_URL
 SPROUT_HTTP_LISTEN=${SPROUT_HTTP_LISTEN:-0.0.0.0:8080}
 SPROUT_AGENT_DATA=$DATA_DIR
 ENV

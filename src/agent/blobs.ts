@@ -27,6 +27,7 @@ export class BlobStore {
   constructor(dataDir: string) {
     this.root = join(dataDir, "blobs");
     this.tmpDir = join(dataDir, "tmp");
+    mkdirSync(dataDir, { recursive: true });
     this.owners = new BlobOwners(dataDir);
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });

@@ -55,14 +55,20 @@ export const agentCommand: Command = {
       process.stderr.write("sprout agent: nginx not found. Install it (apt-get install nginx-light) or pass --nginx PATH.\n");
       return 1;
     }
+    const api = listen("listen");
+    const publicUrl = typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined;
+    // 0.0.0.0 is where the agent listens, not where anyone reaches it: CLIs upload to the agent's URL.
+    if (!publicUrl && ["0.0.0.0", "::", ""].includes(api.hostname))
+      throw new UsageError(`--listen ${api.hostname || "::"}:${api.port} accepts connections on every address, so the agent cannot tell which one CLIs and other nodes reach it at: set --public-url (SPROUT_AGENT_URL), e.g. --public-url http://10.0.0.2:${api.port}`);
+    if (publicUrl && !/^https?:\/\/[^\s/?#]+/.test(publicUrl)) throw new UsageError("--public-url must be an http:// or https:// URL");
     const agent = new Agent({
       master,
       token,
       name: typeof v.name === "string" ? v.name : hostname(),
-      listen: listen("listen"),
+      listen: api,
       httpListen: listen("http-listen"),
       dataDir: resolve(String(v.data)),
-      publicUrl: typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined,
+      publicUrl,
       nginxBin,
       nginxUser: typeof v["nginx-user"] === "string" ? v["nginx-user"] : undefined,
       retain: num("retain"),

@@ -5,6 +5,7 @@ import m0001 from "./migrations/0001_accounts.sql" with { type: "text" };
 import m0002 from "./migrations/0002_quotas.sql" with { type: "text" };
 import m0003 from "./migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "./migrations/0004_generations.sql" with { type: "text" };
+import m0006 from "./migrations/0006_nodes.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0002_quotas", sql: m0002 },
   { name: "0003_agents", sql: m0003 },
   { name: "0004_generations", sql: m0004 },
+  { name: "0006_nodes", sql: m0006 },
 ];

@@ -109,6 +109,8 @@ export const agents = sqliteTable("agents", {
   system: text("system"),
   lastHeartbeatAt: text("last_heartbeat_at"),
   createdAt: text("created_at").notNull(),
+  /** drainingSince: set by `sprout agents drain`; the node takes no new placements and its sites move. */
+  drainingSince: text("draining_since"),
 });
 
 /** placements is the shard map: which agents hold which site, and what each has staged. */

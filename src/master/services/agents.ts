@@ -1,8 +1,8 @@
-import { desc, eq, or } from "drizzle-orm";
+import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../../db";
-import { agents } from "../../db/schema";
+import { agents, placements, sites } from "../../db/schema";
 import type { AgentCreated, AgentInfo, Heartbeat, HeartbeatAnswer, SystemReport } from "../../protocol/agent";
-import { conflict, notFound } from "../../shared/errors";
+import { badRequest, conflict, notFound } from "../../shared/errors";
 import { TOKEN_PREFIX, newId, newSecret, sha256Hex } from "../../shared/ids";
 import { logger } from "../../shared/log";
 import { now, type MasterConfig } from "../config";
@@ -55,12 +55,81 @@ export class AgentService {
     return row;
   }
 
-  /** rotateToken replaces an agent's token; the old one stops working at once. */
+  /**
+   * rotateToken replaces an agent's token; the old one stops working at once (the running agent
+   * stops on its next call and is started again with the new token).
+   */
   rotateToken(id: string): AgentCreated {
     const row = this.get(id);
     const token = TOKEN_PREFIX.agent + newSecret(32);
     this.db.update(agents).set({ tokenHash: sha256Hex(token) }).where(eq(agents.id, id)).run();
+    this.tasks.wake(id);
+    log.info("agent token rotated", { agent: row.name });
     return { id, name: row.name, token };
+  }
+
+  /**
+   * drain stops placing sites on a node; the healing job copies each site it holds to other nodes
+   * (from a node that has it, this one included) until every site has its replica count without it.
+   * `sprout agents` shows it "drained" then, and it can be removed. `undo` puts it back in service.
+   */
+  drain(id: string, undo = false): AgentInfo {
+    const row = this.get(id);
+    this.db.update(agents).set({ drainingSince: undo ? null : (row.drainingSince ?? now()) }).where(eq(agents.id, id)).run();
+    log.info(undo ? "agent back in service" : "agent draining", { agent: row.name });
+    return this.info(this.get(id));
+  }
+
+  /**
+   * remove forgets a node: its token stops working, its placements, replicas and tasks go (rows
+   * cascade), and the healing job gives its sites new replicas on the nodes that are up. Refused
+   * while it holds the only up-to-date copy of a site, unless `force` (that site is then lost
+   * until deployed again).
+   */
+  remove(id: string, force = false) {
+    const row = this.get(id);
+    const alone = this.sitesOnlyOn(id);
+    if (alone.length && !force)
+      throw conflict(
+        "only_copy",
+        `Node ${row.name} holds the only up-to-date copy of ${alone.length} site(s): ${alone.slice(0, 5).join(", ")}${alone.length > 5 ? ", ..." : ""}.`,
+        `Run \`sprout agents drain ${row.name}\`, wait until \`sprout agents\` shows it drained, then remove it (or add --force to drop those copies).`,
+      );
+    // Deploys waiting for this node go on without it before its rows disappear.
+    this.db.update(agents).set({ status: "offline" }).where(eq(agents.id, id)).run();
+    this.onDown(id);
+    this.db.delete(agents).where(eq(agents.id, id)).run();
+    this.tasks.wake(id);
+    log.info("agent removed", { agent: row.name, force });
+  }
+
+  /**
+   * sitesOnlyOn names the sites (with a production) that no other node that is up and not
+   * draining serves up to date: removing `id` now would leave them without a copy.
+   */
+  private sitesOnlyOn(id: string): string[] {
+    return this.db
+      .all<{ name: string }>(sql`
+        SELECT s.name AS name FROM ${placements} p JOIN ${sites} s ON s.id = p.site_id
+        WHERE p.agent_id = ${id} AND s.desired_deployment_id IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM ${placements} q JOIN ${agents} a ON a.id = q.agent_id
+          WHERE q.site_id = s.id AND q.agent_id != ${id} AND a.status = 'online' AND a.draining_since IS NULL
+            AND q.applied_generation >= s.generation)`)
+      .map((r) => r.name);
+  }
+
+  /**
+   * sitesWaiting counts the sites a draining node holds that do not yet have their replica count
+   * (as far as the nodes in service allow) on up-to-date nodes other than it.
+   */
+  private sitesWaiting(id: string): number {
+    const inService = this.placeable().length;
+    return this.db.all<{ n: number }>(sql`
+      SELECT count(*) AS n FROM ${placements} p JOIN ${sites} s ON s.id = p.site_id
+      WHERE p.agent_id = ${id} AND s.desired_deployment_id IS NOT NULL AND (
+        SELECT count(*) FROM ${placements} q JOIN ${agents} a ON a.id = q.agent_id
+        WHERE q.site_id = s.id AND q.agent_id != ${id} AND a.status = 'online' AND a.draining_since IS NULL
+          AND q.applied_generation >= s.generation) < min(s.replicas, ${inService})`)[0]!.n;
   }
 
   /**
@@ -71,6 +140,12 @@ export class AgentService {
   heartbeat(id: string, hb: Heartbeat): HeartbeatAnswer {
     const before = this.get(id);
     const reported = trimUrl(hb.url);
+    if (unspecifiedHost(reported) && !before.url)
+      throw badRequest(
+        "unreachable_url",
+        `Agent ${before.name} says it is reached at ${reported}, an address no other machine can use.`,
+        "Start the agent with --public-url (SPROUT_AGENT_URL) set to the address CLIs and other nodes reach it at, e.g. --public-url http://10.0.0.2:7070.",
+      );
     const url = before.url ?? reported;
     const reportedUrl = reported === url ? null : reported;
     if (reportedUrl && reportedUrl !== before.reportedUrl)
@@ -108,6 +183,11 @@ export class AgentService {
     return this.db.select().from(agents).where(eq(agents.status, "online")).all();
   }
 
+  /** placeable answers the nodes that are up and not draining: where sites may be placed. */
+  placeable(): Row[] {
+    return this.db.select().from(agents).where(and(eq(agents.status, "online"), isNull(agents.drainingSince))).all();
+  }
+
   list(): AgentInfo[] {
     return this.db.select().from(agents).orderBy(desc(agents.createdAt)).all().map((r) => this.info(r));
   }
@@ -126,7 +206,20 @@ export class AgentService {
       last_heartbeat_at: r.lastHeartbeatAt,
       system: r.system ? (JSON.parse(r.system) as SystemReport) : null,
       created_at: r.createdAt,
+      draining: r.drainingSince !== null,
+      sites: this.db.select({ n: sql<number>`count(*)` }).from(placements).where(eq(placements.agentId, r.id)).get()!.n,
+      sites_waiting: r.drainingSince !== null ? this.sitesWaiting(r.id) : 0,
     };
+  }
+}
+
+/** unspecifiedHost tells whether a URL names 0.0.0.0 or [::]: a listening address, not a reachable one. */
+function unspecifiedHost(url: string): boolean {
+  try {
+    const h = new URL(url).hostname;
+    return h === "0.0.0.0" || h === "[::]" || h === "::";
+  } catch {
+    return false;
   }
 }
 

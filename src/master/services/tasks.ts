@@ -51,6 +51,11 @@ export class TaskQueue {
     return due;
   }
 
+  /** wake ends an agent's long poll now (after its token changed or it was removed). */
+  wake(agentId: string) {
+    for (const wake of this.waiters.get(agentId) ?? []) wake();
+  }
+
   /** connected tells whether an agent is waiting on its long poll right now. */
   connected(agentId: string): boolean {
     return (this.waiters.get(agentId)?.size ?? 0) > 0;
