@@ -42,7 +42,7 @@ export class Agent {
     this.worker = workerIdentity(config.nginxUser);
     // Temporary files of an interrupted upload go first: on a full disk they are what frees room
     // for anything this start writes.
-    this.blobs = new BlobStore(config.dataDir);
+    this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);
     this.blobs.clearTmp();
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());

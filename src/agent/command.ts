@@ -28,6 +28,7 @@ export const agentCommand: Command = {
     retain: { type: "string", value: "N", description: "Deployments kept per site besides production and the one before", env: "SPROUT_RETAIN", default: "20" },
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
+    "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
@@ -74,6 +75,7 @@ export const agentCommand: Command = {
       retain: num("retain"),
       limits: { ...DEFAULT_LIMITS, maxFileBytes: num("max-file-size"), maxTotalBytes: num("max-total-size") },
       uploadTtlSeconds: Math.max(1, num("upload-ttl")),
+      reverifySeconds: num("reverify-after"),
     });
     let code = 0;
     await Promise.race([

@@ -18,4 +18,6 @@ export interface AgentConfig {
   limits: ManifestLimits;
   /** uploadTtlSeconds: an upload not staged by then is abandoned; its record and the blobs only it kept go. */
   uploadTtlSeconds: number;
+  /** reverifySeconds: a stored blob not checked for this long is checked before a new deployment reuses it. */
+  reverifySeconds: number;
 }

@@ -61,6 +61,8 @@ export class TaskRunner {
         }
         const unpin = this.blobs.pin(digests);
         try {
+          // Reused blobs are checked first: a corrupt one is fetched again from the peer.
+          await this.blobs.verify(digests);
           await this.fetchFromPeers(digests, task.peers, task.peer_token);
           // The master vouches for the account: a node verified these bytes when the account uploaded them.
           this.blobs.owners.add(task.owner, digests);

@@ -87,6 +87,9 @@ export class Uploads {
       const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
       writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
       const missing = await this.blobs.missingFor(grant.owner, body.manifest.map((e) => e.sha256));
+      // Blobs this deployment reuses are checked first: a corrupt one is asked for again.
+      const lackingSet = new Set(missing);
+      missing.push(...(await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !lackingSet.has(d)))));
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
