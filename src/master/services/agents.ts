@@ -12,19 +12,33 @@ import type { TaskQueue } from "./tasks";
 const log = logger("agents");
 type Row = typeof agents.$inferSelect;
 
-/** AgentService registers nodes, takes their heartbeats and tells which are online. */
+/** PERSIST_MS: how often a node's heartbeat time and measures are written while nothing else changes. */
+const PERSIST_MS = 30_000;
+
+/**
+ * AgentService registers nodes, takes their heartbeats and tells which are online. A heartbeat that
+ * changes nothing but the time and the measures is kept in memory and written at most every 30 s
+ * (and when the node goes offline), so a thousand nodes heartbeating cost the master little.
+ */
 export class AgentService {
+  /** live: each node's last heartbeat as taken (time, measures) and when its row was last written. */
+  private live = new Map<string, { at: string; system: string; savedAt: number }>();
   /** onBack runs when a node comes (back) online or restarts, so it can catch up (set by DeploymentService). */
   onBack: (agentId: string) => void = () => {};
   /** onDown runs when a node is marked offline, so work waiting for it can go on (set by DeploymentService). */
   onDown: (agentId: string) => void = () => {};
+
+  /** byId is prepared once: every heartbeat runs it. */
+  private byId;
 
   constructor(
     private db: Db,
     private config: MasterConfig,
     private keys: MasterKeys,
     private tasks: TaskQueue,
-  ) {}
+  ) {
+    this.byId = db.select().from(agents).where(eq(agents.id, sql.placeholder("id"))).prepare();
+  }
 
   /** create registers a node; `url`, when given, is where CLIs and peers reach it (else its first heartbeat says). */
   create(name: string, url?: string): AgentCreated {
@@ -138,7 +152,7 @@ export class AgentService {
    * URL is kept as `reported_url`, logged once and shown as a mismatch until the admin accepts it.
    */
   heartbeat(id: string, hb: Heartbeat): HeartbeatAnswer {
-    const before = this.get(id);
+    const before = this.row(id);
     const reported = trimUrl(hb.url);
     if (unspecifiedHost(reported) && !before.url)
       throw badRequest(
@@ -150,11 +164,17 @@ export class AgentService {
     const reportedUrl = reported === url ? null : reported;
     if (reportedUrl && reportedUrl !== before.reportedUrl)
       log.warn("agent reports another URL than its pinned one; not adopted", { agent: before.name, url, reported: reportedUrl, fix: `sprout agents set-url ${before.name} URL` });
-    this.db
-      .update(agents)
-      .set({ status: "online", url, reportedUrl, httpUrl: hb.http_url, version: hb.version, system: JSON.stringify(hb.system), lastHeartbeatAt: now() })
-      .where(eq(agents.id, id))
-      .run();
+    const at = now();
+    const system = JSON.stringify(hb.system);
+    const seen = this.live.get(id);
+    const same = before.status === "online" && before.url === url && before.reportedUrl === reportedUrl && before.httpUrl === hb.http_url && before.version === hb.version;
+    if (same && !hb.boot && seen && Date.now() - seen.savedAt < PERSIST_MS) {
+      seen.at = at;
+      seen.system = system;
+    } else {
+      this.db.update(agents).set({ status: "online", url, reportedUrl, httpUrl: hb.http_url, version: hb.version, system, lastHeartbeatAt: at }).where(eq(agents.id, id)).run();
+      this.live.set(id, { at, system, savedAt: Date.now() });
+    }
     if (before.status !== "online") log.info("agent online", { agent: before.name, url: hb.url });
     // A node that was away or restarted may have missed changes: bring it to the recorded state.
     if (before.status !== "online" || hb.boot) this.onBack(id);
@@ -164,9 +184,11 @@ export class AgentService {
   /** markStale sets agents offline after `offlineAfter` seconds without a heartbeat. */
   markStale() {
     const limit = new Date(Date.now() - this.config.offlineAfter * 1000).toISOString();
-    for (const a of this.db.select().from(agents).where(eq(agents.status, "online")).all()) {
+    for (const a of this.online()) {
       if ((a.lastHeartbeatAt ?? "") < limit) {
-        this.db.update(agents).set({ status: "offline" }).where(eq(agents.id, a.id)).run();
+        // The last heartbeat's time and measures are written now: healing reads them from the row.
+        this.db.update(agents).set({ status: "offline", lastHeartbeatAt: a.lastHeartbeatAt, system: a.system }).where(eq(agents.id, a.id)).run();
+        this.live.delete(a.id);
         log.warn("agent offline: no heartbeat", { agent: a.name });
         this.onDown(a.id);
       }
@@ -174,22 +196,33 @@ export class AgentService {
   }
 
   get(id: string): Row {
-    const row = this.db.select().from(agents).where(eq(agents.id, id)).get();
+    return this.withLive(this.row(id));
+  }
+
+  /** row is the agent's row as stored (its heartbeat time may be up to 30 s old: see `live`). */
+  private row(id: string): Row {
+    const row = this.byId.get({ id });
     if (!row) throw notFound("Agent");
     return row;
   }
 
+  /** withLive answers the row with its last heartbeat's time and measures. */
+  private withLive(r: Row): Row {
+    const l = this.live.get(r.id);
+    return l && r.status === "online" ? { ...r, lastHeartbeatAt: l.at, system: l.system } : r;
+  }
+
   online(): Row[] {
-    return this.db.select().from(agents).where(eq(agents.status, "online")).all();
+    return this.db.select().from(agents).where(eq(agents.status, "online")).all().map((r) => this.withLive(r));
   }
 
   /** placeable answers the nodes that are up and not draining: where sites may be placed. */
   placeable(): Row[] {
-    return this.db.select().from(agents).where(and(eq(agents.status, "online"), isNull(agents.drainingSince))).all();
+    return this.db.select().from(agents).where(and(eq(agents.status, "online"), isNull(agents.drainingSince))).all().map((r) => this.withLive(r));
   }
 
   list(): AgentInfo[] {
-    return this.db.select().from(agents).orderBy(desc(agents.createdAt)).all().map((r) => this.info(r));
+    return this.db.select().from(agents).orderBy(desc(agents.createdAt)).all().map((r) => this.info(this.withLive(r)));
   }
 
   info(r: Row): AgentInfo {
