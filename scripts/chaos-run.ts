@@ -4,8 +4,9 @@
 // and, within 60 s, every node must serve what the master records for every site it holds, and every
 // site must have its replica count.
 import { join } from "node:path";
-import { api, cluster, killNginx, site, sproutBinary, start, type Node } from "../test/helpers/cluster";
-import { readFileSync, existsSync } from "node:fs";
+import { api, cluster, killNginx, site, sproutBinary, start, type Node, type Proc } from "../test/helpers/cluster";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 /** ChaosResult counts what happened and what the final check found. */
 export interface ChaosResult {
@@ -15,6 +16,8 @@ export interface ChaosResult {
   promotes: number;
   rollbacks: number;
   failedCommands: number;
+  /** failures: each failed command and the last line it printed (a master killed under it, mostly). */
+  failures: string[];
   kills: { master: number; agent: number; nginx: number };
   /** overTimeout: commands that ran longer than their own timeout (deploy 300 s, promote/rollback 60 s). */
   overTimeout: string[];
@@ -24,6 +27,8 @@ export interface ChaosResult {
   remaining: string[];
   /** convergedAfterMs: time from the last restart to a clean check. */
   convergedAfterMs: number | null;
+  /** logFile: every process's output, kept for reading after the run. */
+  logFile: string;
 }
 
 const SITES = ["chaos-a", "chaos-b", "chaos-c", "chaos-d"];
@@ -39,11 +44,12 @@ const between = (a: number, b: number) => a + Math.random() * (b - a);
 export async function runChaos(opts: { seconds: number; say?: (l: string) => void }): Promise<ChaosResult> {
   const say = opts.say ?? ((l: string) => console.error(l));
   const c = await cluster({ agents: 3, masterArgs: ["--offline-after", "3", "--heal-after", "6"] });
-  const r: ChaosResult = { seconds: opts.seconds, deploys: 0, deploysLive: 0, promotes: 0, rollbacks: 0, failedCommands: 0, kills: { master: 0, agent: 0, nginx: 0 }, overTimeout: [], divergencesFound: 0, divergencesHealed: 0, remaining: [], convergedAfterMs: null };
+  const r: ChaosResult = { seconds: opts.seconds, deploys: 0, deploysLive: 0, promotes: 0, rollbacks: 0, failedCommands: 0, failures: [], kills: { master: 0, agent: 0, nginx: 0 }, overTimeout: [], divergencesFound: 0, divergencesHealed: 0, remaining: [], convergedAfterMs: null, logFile: join(tmpdir(), `sprout-chaos-${Date.now()}.log`) };
   /** content: what each deployment serves at / (its index.html). */
   const content = new Map<string, string>();
   const masterPort = new URL(c.master).port;
   let masterUp = true;
+  const restarted: Proc[] = [];
   let version = 0;
 
   /** cli runs the CLI as the admin, killed if it outlives its timeout by far (then counted as over). */
@@ -62,7 +68,11 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
     clearTimeout(guard);
     const ms = Date.now() - t0;
     if (ms > timeoutMs + SLACK_MS) r.overTimeout.push(`${args.slice(0, 4).join(" ")}: ${(ms / 1000).toFixed(0)} s`);
-    if (code !== 0) r.failedCommands++;
+    if (code !== 0) {
+      r.failedCommands++;
+      const lastLine = (stderr + stdout).trim().split("\n").pop() ?? "";
+      r.failures.push(`${args[0]} ${args.includes("--prod") ? "--prod " : ""}(${(ms / 1000).toFixed(0)} s): ${lastLine.slice(0, 160)}`);
+    }
     return { code, stdout, stderr, ms };
   };
 
@@ -101,6 +111,7 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
       30_000,
     );
     c.masterProc = p;
+    restarted.push(p);
     masterUp = true;
   };
   const restartAgent = async (n: Node) => {
@@ -112,6 +123,7 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
       30_000,
     );
     n.p = p;
+    restarted.push(p);
   };
   const nginxPid = (n: Node) => {
     const f = join(n.data, "nginx", "nginx.pid");
@@ -216,7 +228,7 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
   r.divergencesFound = first?.length ?? 0;
   r.divergencesHealed = r.divergencesFound - last.filter((p) => first?.includes(p)).length;
   r.remaining = last;
-  if (last.length) say(c.logs().slice(-20_000));
+  writeFileSync(r.logFile, `${c.logs()}\n----- restarted processes\n${restarted.map((p) => `----- ${p.name}\n${p.output()}`).join("\n")}`);
   await c.stop();
   return r;
 }
@@ -225,9 +237,11 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
 export function report(r: ChaosResult): string {
   return [
     `deploys: ${r.deploys} (${r.deploysLive} live), promotions: ${r.promotes}, rollbacks: ${r.rollbacks}, failed commands: ${r.failedCommands}`,
+    ...r.failures.map((f) => `  failed: ${f}`),
     `kills: master ${r.kills.master}, agents ${r.kills.agent}, nginx ${r.kills.nginx}`,
     `commands over their timeout: ${r.overTimeout.length}${r.overTimeout.length ? ` (${r.overTimeout.join("; ")})` : ""}`,
     `divergences found after the last restart: ${r.divergencesFound}, healed: ${r.divergencesHealed}, remaining: ${r.remaining.length}`,
+    `logs of every process: ${r.logFile}`,
     r.convergedAfterMs !== null ? `converged ${(r.convergedAfterMs / 1000).toFixed(1)} s after the last restart` : `NOT converged within 60 s:\n  ${r.remaining.join("\n  ")}`,
   ].join("\n");
 }
