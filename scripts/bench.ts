@@ -1,10 +1,12 @@
 // scripts/bench: Sprout's speed and memory against baselines measured in the same run on this machine
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
+// `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { api, cleanup, cluster, freePort, tempDir, type Cluster } from "../test/helpers/cluster";
+import { benchNodes } from "./bench-nodes";
 
 const results: { name: string; value: string; baseline: string; ratio: string; target: string }[] = [];
 const row = (name: string, value: string, baseline = "", ratio = "", target = "") => {
@@ -55,7 +57,40 @@ function wrk(url: string, host: string | null) {
   return { rps, errors: Number(errors) };
 }
 
+/** nodesScenario: the master's CPU with 1,000 simulated nodes heartbeating and long-polling. */
+async function nodesScenario() {
+  console.error("== 1,000 nodes heartbeating every 3 s and long-polling (simulated in another process)");
+  const c = await cluster({ agents: 0 });
+  try {
+    const r = await benchNodes(c, 1000, 60);
+    row(
+      "master CPU, 1,000 nodes (heartbeat 3 s + long poll)",
+      `${r.cpuPercent.toFixed(1)}% of one core`,
+      `${(r.heartbeats / r.seconds).toFixed(0)} heartbeats/s, ${r.polls} polls, ${r.errors} errors in ${r.seconds.toFixed(0)} s`,
+      "",
+      "< 20%",
+    );
+    row("master RSS with 1,000 nodes", `${rssMb(c.masterProc.proc.pid)} MB`);
+  } finally {
+    await c.stop();
+    await cleanup();
+  }
+}
+
+function printTable() {
+  const w = [52, 26, 40, 8, 8];
+  const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i]!)).join(" | ");
+  console.log(line(["measure", "sprout", "baseline", "ratio", "target"]));
+  for (const r of results) console.log(line([r.name, r.value, r.baseline, r.ratio, r.target]));
+}
+
 async function main() {
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null;
+  if (only === "nodes") {
+    await nodesScenario();
+    return printTable();
+  }
+  if (only) throw new Error(`--only ${only}: the only scenario that runs alone is "nodes"`);
   const work = tempDir("sprout-bench-");
   const c = await cluster();
   try {
@@ -222,10 +257,8 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     await c.stop();
     await cleanup();
   }
-  const w = [40, 26, 22, 8, 8];
-  const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i]!)).join(" | ");
-  console.log(line(["measure", "sprout", "baseline", "ratio", "target"]));
-  for (const r of results) console.log(line([r.name, r.value, r.baseline, r.ratio, r.target]));
+  await nodesScenario();
+  printTable();
 }
 
 await main();

@@ -44,9 +44,11 @@ export class Agent {
   constructor(private config: AgentConfig) {
     this.worker = workerIdentity(config.nginxUser);
     secureLayout(config.dataDir, this.worker);
-    this.state = new StateFile(config.dataDir);
-    this.blobs = new BlobStore(config.dataDir);
+    // Temporary files of an interrupted upload go first: on a full disk they are what frees room
+    // for anything this start writes.
+    this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);
     this.blobs.clearTmp();
+    this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
     secureLayout(config.dataDir, this.worker);
@@ -63,8 +65,8 @@ export class Agent {
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
-    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig);
-    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000);
+    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig, config.name || hostname());
+    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
   }
 
   /** run serves until stop(); it rejects when the master refuses the agent's token. */

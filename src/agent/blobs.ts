@@ -23,10 +23,20 @@ export class BlobStore {
   private pins = new Map<string, number>();
   /** owners: which account proved it holds which blob (content isolation between accounts). */
   readonly owners: BlobOwners;
+  /** quarantineDir keeps blobs whose bytes no longer matched their digest, out of the store. */
+  readonly quarantineDir: string;
+  /**
+   * verifiedAt: when each blob's bytes were last checked against its name (adopted or re-checked).
+   * Kept in memory, so nothing is written per check; after a restart the first reuse checks again.
+   */
+  private verifiedAt = new Map<string, number>();
 
-  constructor(dataDir: string) {
+  /** `reverifyMs`: a blob not checked for this long is checked again before a new deployment reuses it. */
+  constructor(dataDir: string, private reverifyMs = 24 * 3600_000) {
     this.root = join(dataDir, "blobs");
     this.tmpDir = join(dataDir, "tmp");
+    this.quarantineDir = join(dataDir, "quarantine");
+    mkdirSync(dataDir, { recursive: true });
     this.owners = new BlobOwners(dataDir);
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
@@ -88,7 +98,50 @@ export class BlobStore {
       this.shards.add(shard);
     }
     if (existsSync(dest)) unlinkSync(tmp);
-    else renameSync(tmp, dest);
+    else {
+      renameSync(tmp, dest);
+      this.verifiedAt.set(sha, Date.now());
+    }
+  }
+
+  /**
+   * verify checks the bytes of the present blobs among `digests` that were not checked within the
+   * re-verify period, before a new deployment links them: a blob whose bytes no longer hash to its
+   * name (a flipped bit, a file changed behind the agent's back) is moved to the quarantine, so the
+   * store lacks it and it is uploaded or fetched from a peer again. Deployments already linking the
+   * corrupt file keep it (hard links); new ones never do. Answers the quarantined digests.
+   */
+  async verify(digests: Iterable<string>): Promise<string[]> {
+    const bad: string[] = [];
+    const due = Date.now() - this.reverifyMs;
+    for (const sha of new Set(digests)) {
+      if ((this.verifiedAt.get(sha) ?? -Infinity) > due || !this.has(sha)) continue;
+      const hasher = new Bun.CryptoHasher("sha256");
+      try {
+        for await (const chunk of Bun.file(this.path(sha)).stream()) hasher.update(chunk);
+      } catch {
+        continue; // removed meanwhile: it is missing now, and will be asked for
+      }
+      if (hasher.digest("hex") === sha) this.verifiedAt.set(sha, Date.now());
+      else {
+        this.quarantine(sha);
+        bad.push(sha);
+      }
+    }
+    return bad;
+  }
+
+  /** quarantine moves a corrupt blob out of the store (its `.gz` and marker go; they came from it). */
+  private quarantine(sha: string) {
+    mkdirSync(this.quarantineDir, { recursive: true, mode: 0o700 });
+    const p = this.path(sha);
+    try {
+      renameSync(p, join(this.quarantineDir, `${sha}-${Date.now()}`));
+    } catch {
+      rmSync(p, { force: true });
+    }
+    for (const f of [`${p}.gz`, `${p}.nogz`]) rmSync(f, { force: true });
+    this.verifiedAt.delete(sha);
   }
 
   /** discard removes a blob nothing links to (and its shard folder when that is left empty). */
@@ -109,7 +162,8 @@ export class BlobStore {
    * shared by every deployment that links it; `precompress` usually made it while the upload ran.
    */
   async gzPath(sha: string): Promise<string | null> {
-    await this.precompress(sha);
+    // A sibling that could not be made (a full disk) only costs on-the-fly compression.
+    await this.precompress(sha).catch(() => {});
     return existsSync(`${this.path(sha)}.gz`) ? `${this.path(sha)}.gz` : null;
   }
 
@@ -132,8 +186,13 @@ export class BlobStore {
           return;
         }
         const tmp = this.tmpPath();
-        writeFileSync(tmp, packed, { mode: 0o644 });
-        renameSync(tmp, `${base}.gz`);
+        try {
+          writeFileSync(tmp, packed, { mode: 0o644 });
+          renameSync(tmp, `${base}.gz`);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
       })().finally(() => this.compressing.delete(sha));
       this.compressing.set(sha, job);
     }
@@ -172,6 +231,17 @@ export class BlobStore {
       }
     }
     if (gone.length) this.owners.forget(gone);
+    for (const g of gone) this.verifiedAt.delete(g);
+    // Quarantined copies go once no deployment tree links them.
+    if (existsSync(this.quarantineDir))
+      for (const f of readdirSync(this.quarantineDir)) {
+        const p = join(this.quarantineDir, f);
+        try {
+          if (statSync(p).nlink === 1) rmSync(p, { force: true });
+        } catch {
+          /* removed meanwhile */
+        }
+      }
     return removed;
   }
 

@@ -37,6 +37,7 @@ export const agentCommand: Command = {
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
     resolver: { type: "string", value: "ADDRESS", description: "DNS server nginx asks for proxy rules' host names (default: the first nameserver of /etc/resolv.conf)", env: "SPROUT_RESOLVER" },
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
+    "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
@@ -65,6 +66,12 @@ export const agentCommand: Command = {
       process.stderr.write("sprout agent: nginx not found. Install it (apt-get install nginx-light) or pass --nginx PATH.\n");
       return 1;
     }
+    const api = listen("listen");
+    const publicUrl = typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined;
+    // 0.0.0.0 is where the agent listens, not where anyone reaches it: CLIs upload to the agent's URL.
+    if (!publicUrl && ["0.0.0.0", "::", ""].includes(api.hostname))
+      throw new UsageError(`--listen ${api.hostname || "::"}:${api.port} accepts connections on every address, so the agent cannot tell which one CLIs and other nodes reach it at: set --public-url (SPROUT_AGENT_URL), e.g. --public-url http://10.0.0.2:${api.port}`);
+    if (publicUrl && !/^https?:\/\/[^\s/?#]+/.test(publicUrl)) throw new UsageError("--public-url must be an http:// or https:// URL");
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
@@ -73,10 +80,10 @@ export const agentCommand: Command = {
       master,
       token,
       name: typeof v.name === "string" ? v.name : hostname(),
-      listen: listen("listen"),
+      listen: api,
       httpListen: listen("http-listen"),
       dataDir: resolve(String(v.data)),
-      publicUrl: typeof v["public-url"] === "string" ? v["public-url"].replace(/\/+$/, "") : undefined,
+      publicUrl,
       nginxBin,
       nginxUser: typeof v["nginx-user"] === "string" ? v["nginx-user"] : undefined,
       minFreeDisk: num("min-free-disk"),
@@ -85,6 +92,7 @@ export const agentCommand: Command = {
       uploadTtlSeconds: Math.max(1, num("upload-ttl")),
       resolver: typeof v.resolver === "string" ? v.resolver : undefined,
       allowPrivateProxy: v["allow-private-proxy"] === true,
+      reverifySeconds: num("reverify-after"),
     });
     let code = 0;
     await Promise.race([

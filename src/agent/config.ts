@@ -24,4 +24,6 @@ export interface AgentConfig {
   resolver?: string;
   /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
   allowPrivateProxy?: boolean;
+  /** reverifySeconds: a stored blob not checked for this long is checked before a new deployment reuses it. */
+  reverifySeconds: number;
 }

@@ -14,6 +14,10 @@ export interface AgentState {
   uploadSecret: string;
 }
 
+/**
+ * StateFile writes only when something changed (and on first start): an agent restarting on a full
+ * disk must not fail on a file it already has.
+ */
 export class StateFile {
   readonly path: string;
   state: AgentState;
@@ -21,15 +25,17 @@ export class StateFile {
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, "state.json");
-    this.state = existsSync(this.path)
-      ? (JSON.parse(readFileSync(this.path, "utf8")) as AgentState)
-      : { agentId: null, domain: null, grantPublicKey: null, uploadSecret: randomBytes(32).toString("base64url") };
-    this.save();
+    if (existsSync(this.path)) this.state = JSON.parse(readFileSync(this.path, "utf8")) as AgentState;
+    else {
+      this.state = { agentId: null, domain: null, grantPublicKey: null, uploadSecret: randomBytes(32).toString("base64url") };
+      this.save();
+    }
   }
 
+  /** update saves `change` when it differs from what is saved; answers whether it did. */
   update(change: Partial<AgentState>): boolean {
     const next = { ...this.state, ...change };
-    if (JSON.stringify(next) === JSON.stringify(this.state) && existsSync(this.path)) return false;
+    if (JSON.stringify(next) === JSON.stringify(this.state)) return false;
     this.state = next;
     this.save();
     return true;

@@ -1,6 +1,8 @@
 import type { Task } from "../protocol/agent";
 import { SproutError } from "../shared/errors";
 import { logger } from "../shared/log";
+import { rmSync } from "node:fs";
+import { diskFullAs } from "./disk";
 import type { BlobStore } from "./blobs";
 import type { Deployments } from "./deployments";
 import type { MasterLink } from "./master-link";
@@ -25,6 +27,8 @@ export class TaskRunner {
     private siteConfig: SiteConfigurator,
     /** uploadTtlMs: how long an upload record (and the blobs it keeps) lives before it expires. */
     private uploadTtlMs: number,
+    /** node: this node's name, for errors users see. */
+    private node: string,
   ) {}
 
   async apply(task: Task): Promise<void> {
@@ -55,6 +59,8 @@ export class TaskRunner {
         }
         const unpin = this.blobs.pin(digests);
         try {
+          // Reused blobs are checked first: a corrupt one is fetched again from the peer.
+          await this.blobs.verify(digests);
           await this.fetchFromPeers(digests, task.peers, task.peer_token);
           // The master vouches for the account: a node verified these bytes when the account uploaded them.
           this.blobs.owners.add(task.owner, digests);
@@ -117,8 +123,13 @@ export class TaskRunner {
         const bytes = new Uint8Array(await res.arrayBuffer());
         if (new Bun.CryptoHasher("sha256").update(bytes).digest("hex") !== sha) continue;
         const tmp = this.blobs.tmpPath();
-        await Bun.write(tmp, bytes);
-        this.blobs.adopt(tmp, sha);
+        try {
+          await Bun.write(tmp, bytes);
+          this.blobs.adopt(tmp, sha);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw diskFullAs(this.node, e);
+        }
         ok = true;
         break;
       }

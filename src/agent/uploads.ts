@@ -1,5 +1,6 @@
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { extract as tarExtract, type Header as Headers } from "tar-stream";
 import type { Manifest, StatusReport } from "../protocol/deployment";
@@ -13,6 +14,7 @@ import { yieldToLoop, type BlobStore } from "./blobs";
 import { DeploymentLock, InitLimiter } from "./deployment-lock";
 import type { Deployments } from "./deployments";
 import { isCompressible } from "./compressible";
+import { diskFullAs, isDiskFull, outOfDisk } from "./disk";
 import type { StateFile } from "./state";
 import type { SiteConfigurator } from "./site-config";
 
@@ -52,6 +54,8 @@ export class Uploads {
     private limits: ManifestLimits,
     private report: (r: StatusReport) => void,
     private siteConfig: SiteConfigurator,
+    /** node: this node's name, as errors that users see name it ("node X is out of disk"). */
+    private node: string,
   ) {
     this.dir = join(dataDir, "uploads");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -83,6 +87,9 @@ export class Uploads {
       const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
       writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
       const missing = await this.blobs.missingFor(grant.owner, body.manifest.map((e) => e.sha256));
+      // Blobs this deployment reuses are checked first: a corrupt one is asked for again.
+      const lackingSet = new Set(missing);
+      missing.push(...(await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !lackingSet.has(d)))));
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
@@ -111,7 +118,19 @@ export class Uploads {
       const pending = this.pending(deploymentId);
       if (!pending || pending.manifest_digest !== claims.manifest_digest || pending.owner !== claims.owner)
         throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
-      const { files, bytes } = body ? await this.extract(body, pending.manifest, pending.owner) : { files: 0, bytes: 0 };
+      let got = { files: 0, bytes: 0 };
+      try {
+        if (body) got = await this.extract(body, pending.manifest, pending.owner);
+      } catch (e) {
+        // A full disk ends this deployment here (a rerun creates a new one once there is room):
+        // the deploy log says why, and the upload's record no longer keeps any blob.
+        if (e instanceof SproutError && e.code === "out_of_disk") {
+          this.markFailed(deploymentId, e.message);
+          this.report({ deployment_id: deploymentId, phase: "failed", message: e.message });
+        }
+        throw e;
+      }
+      const { files, bytes } = got;
       const still = await this.blobs.missingFor(pending.owner, pending.manifest.map((e) => e.sha256));
       this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
       if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
@@ -143,7 +162,8 @@ export class Uploads {
         message: `Staged ${r.files} files (${r.gz} precompressed) in ${Math.round(performance.now() - t0)} ms.`,
         ...(uploaded ? { files_uploaded: uploaded.files, bytes_uploaded: uploaded.bytes } : {}),
       });
-    } catch (e) {
+    } catch (caught) {
+      const e = diskFullAs(this.node, caught);
       const msg = e instanceof Error ? e.message : String(e);
       this.markFailed(deploymentId, msg);
       this.report({ deployment_id: deploymentId, phase: "failed", message: `Staging failed: ${msg}` });
@@ -252,15 +272,16 @@ export class Uploads {
         if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
       } else {
-        const out = createWriteStream(tmp, { mode: 0o644 });
+        // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a
+        // write stream's would be an 'error' event that, unheard, ends the process.
+        const out = await open(tmp, "w", 0o644);
         try {
           for await (const chunk of entry) {
             hasher.update(chunk);
-            if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+            await out.write(chunk);
           }
-          await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
         } finally {
-          out.destroy();
+          await out.close();
         }
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       }
@@ -270,6 +291,7 @@ export class Uploads {
       return !existed;
     } catch (e) {
       rmSync(tmp, { force: true });
+      if (isDiskFull(e)) throw outOfDisk(this.node);
       throw e;
     }
   }
@@ -283,7 +305,13 @@ export class Uploads {
 
   private markFailed(deploymentId: string, reason: string) {
     const p = this.pending(deploymentId);
-    if (p) writeFileSync(this.pendingPath(deploymentId), JSON.stringify({ ...p, failed: reason }));
+    if (!p) return;
+    try {
+      writeFileSync(this.pendingPath(deploymentId), JSON.stringify({ ...p, failed: reason }));
+    } catch {
+      // No room even for this record (a full disk): without it the upload cannot resume either.
+      rmSync(this.pendingPath(deploymentId), { force: true });
+    }
   }
 
   private pending(deploymentId: string): PendingUpload | null {
@@ -301,12 +329,16 @@ export class Uploads {
   }
 
   /**
-   * keepDigests answers the blobs of uploads still pending (not expired): collection leaves them,
+   * keepDigests answers the blobs of uploads still pending (not expired, not failed): collection leaves them,
    * so an upload in progress or resumed later keeps what it sent.
    */
   keepDigests(): Set<string> {
     const keep = new Set<string>();
-    for (const id of this.pendingIds()) for (const e of this.pending(id)?.manifest ?? []) keep.add(e.sha256);
+    for (const id of this.pendingIds()) {
+      const p = this.pending(id);
+      // A failed upload (say, out of disk) will not resume: what it sent is no longer kept for it.
+      if (p && !p.failed) for (const e of p.manifest) keep.add(e.sha256);
+    }
     return keep;
   }
 

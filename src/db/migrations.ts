@@ -6,6 +6,7 @@ import m0002 from "./migrations/0002_quotas.sql" with { type: "text" };
 import m0003 from "./migrations/0003_agents.sql" with { type: "text" };
 import m0004 from "./migrations/0004_generations.sql" with { type: "text" };
 import m0005 from "./migrations/0005_messages.sql" with { type: "text" };
+import m0006 from "./migrations/0006_nodes.sql" with { type: "text" };
 import m0007 from "./migrations/0007_gateway.sql" with { type: "text" };
 import m0008 from "./migrations/0008_audit.sql" with { type: "text" };
 import m0009 from "./migrations/0009_alerts.sql" with { type: "text" };
@@ -19,6 +20,7 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0003_agents", sql: m0003 },
   { name: "0004_generations", sql: m0004 },
   { name: "0005_messages", sql: m0005 },
+  { name: "0006_nodes", sql: m0006 },
   { name: "0007_gateway", sql: m0007 },
   { name: "0008_audit", sql: m0008 },
   { name: "0009_alerts", sql: m0009 },

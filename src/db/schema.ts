@@ -113,6 +113,8 @@ export const agents = sqliteTable("agents", {
   createdAt: text("created_at").notNull(),
   /** role: a node stores and serves sites; a gateway only load-balances visitors to the nodes. */
   role: text("role", { enum: ["node", "gateway"] }).notNull().default("node"),
+  /** drainingSince: set by `sprout agents drain`; the node takes no new placements and its sites move. */
+  drainingSince: text("draining_since"),
 });
 
 /** placements is the shard map: which agents hold which site, and what each has staged. */

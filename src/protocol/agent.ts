@@ -24,6 +24,13 @@ export type AgentCreate = typeof AgentCreate.static;
 export const AgentSetUrl = t.Object({ url: AgentUrl });
 export type AgentSetUrl = typeof AgentSetUrl.static;
 
+/** AgentDrain is POST /api/agent/:id/drain (admin). */
+export const AgentDrain = t.Object({
+  /** undo: put a draining node back in service. */
+  undo: t.Optional(t.Boolean()),
+});
+export type AgentDrain = typeof AgentDrain.static;
+
 /** AgentCreated answers POST /api/agent and POST /api/:agent_id/token: the token is shown once. */
 export const AgentCreated = t.Object({ id: Id, name: t.String(), token: t.String() });
 export type AgentCreated = typeof AgentCreated.static;
@@ -105,8 +112,15 @@ export const AgentInfo = t.Object({
   version: t.Union([t.String(), t.Null()]),
   connected: t.Boolean(),
   last_heartbeat_at: t.Union([t.String(), t.Null()]),
+  /** system: the last heartbeat's measures; stale when `status` is not online (see last_heartbeat_at). */
   system: t.Union([SystemReport, t.Null()]),
   created_at: t.String(),
+  /** draining: `sprout agents drain` was run; the node takes no new sites. */
+  draining: t.Boolean(),
+  /** sites: how many sites the node holds. */
+  sites: t.Integer(),
+  /** sites_waiting: of a draining node's sites, how many still lack their replica count elsewhere (0: drained). */
+  sites_waiting: t.Integer(),
 });
 export type AgentInfo = typeof AgentInfo.static;
 

@@ -225,6 +225,8 @@ export function killNginx(agentData: string) {
   const pidFile = join(agentData, "nginx", "nginx.pid");
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, "utf8").trim());
+  // An empty pid file (nginx starting or stopping) reads as 0, and kill(0) would end this test run.
+  if (!Number.isInteger(pid) || pid <= 1) return;
   try {
     process.kill(pid, "SIGKILL");
   } catch {

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { AgentCreate, AgentSetUrl, Heartbeat, TaskResult } from "../../protocol/agent";
+import { AgentCreate, AgentDrain, AgentSetUrl, Heartbeat, TaskResult } from "../../protocol/agent";
 import type { Services } from "../context";
 import { requireAdmin } from "../services/auth";
 
@@ -27,6 +27,20 @@ export const agentRoutes = (s: Services) =>
       requireAdmin(await s.user(request));
       return s.agents.rotateToken(params.agent_id);
     })
+    .post("/api/agent/:id/token", async ({ params, request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.rotateToken(s.agents.byName(params.id).id);
+    })
+    .post("/api/agent/:id/drain", async ({ params, body, request }) => {
+      requireAdmin(await s.user(request));
+      return s.agents.drain(s.agents.byName(params.id).id, body?.undo);
+    }, { body: t.Optional(AgentDrain) })
+    // ?force=true removes a node even when it holds the only copy of a site.
+    .delete("/api/agent/:id", async ({ params, query, request }) => {
+      requireAdmin(await s.user(request));
+      s.agents.remove(s.agents.byName(params.id).id, query.force === "true");
+      return { ok: true as const };
+    }, { query: t.Object({ force: t.Optional(t.String()) }) })
     .post("/api/agent/heartbeat", async ({ body, request }) => s.agents.heartbeat((await s.agent(request)).agentId, body), { body: Heartbeat })
     // Long poll: answers at once when tasks are due, else holds the request until one is queued.
     .get("/api/agent/tasks", async ({ query, request }) => {

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import type { Db } from "../../db";
 import { agents, apiTokens, refreshTokens, users } from "../../db/schema";
@@ -31,11 +31,16 @@ export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email,
 export class AuthService {
   private throttle = new LoginThrottle();
 
+  /** agentByHash is prepared once: every heartbeat and long poll of every node runs it. */
+  private agentByHash;
+
   constructor(
     private db: Db,
     private keys: MasterKeys,
     private config: MasterConfig,
-  ) {}
+  ) {
+    this.agentByHash = db.select({ id: agents.id }).from(agents).where(eq(agents.tokenHash, sql.placeholder("hash"))).prepare();
+  }
 
   /**
    * register creates an ordinary account when registration is open. It answers the same whether or
@@ -178,7 +183,7 @@ export class AuthService {
     if (token.startsWith(TOKEN_PREFIX.agent)) {
       if (want === "user")
         throw new SproutError(401, "wrong_token_kind", "This is an agent token; user routes need a user token.", "Run `sprout login` or use an API token (sprout tokens create).");
-      const agent = this.db.select({ id: agents.id }).from(agents).where(eq(agents.tokenHash, sha256Hex(token))).get();
+      const agent = this.agentByHash.get({ hash: sha256Hex(token) });
       if (!agent) throw new SproutError(401, "invalid_token", "The master does not know this agent token.", "Rotate it with `POST /api/<agent_id>/token` and restart the agent.");
       return { kind: "agent", agentId: agent.id };
     }

@@ -102,7 +102,8 @@ export class DeploymentService {
 
   /** chooseAgents: the site's online nodes, or for a new site the online nodes with most free disk. */
   private chooseAgents(site: SiteRow | undefined) {
-    const online = this.agents.online().filter((a) => a.url);
+    // Draining nodes take nothing new (`sprout agents drain`).
+    const online = this.agents.placeable().filter((a) => a.url);
     if (site) {
       const held = new Set(this.sites.placementAgents(site.id));
       const mine = online.filter((a) => held.has(a.id));
@@ -317,27 +318,28 @@ export class DeploymentService {
   private healing = false;
 
   private async healOnce(healAfterSeconds: number) {
-    const up = this.agents.online();
+    // New replicas go to nodes in service; a draining node's copies do not count (it is leaving).
+    const up = this.agents.placeable();
     if (!up.length) return;
     const upIds = new Set(up.map((a) => a.id));
     const graceStart = new Date(Date.now() - healAfterSeconds * 1000).toISOString();
     const rows = this.db
-      .select({ site: sitesTable, agentId: placements.agentId, lastSeen: agents.lastHeartbeatAt })
+      .select({ site: sitesTable, agentId: placements.agentId, lastSeen: agents.lastHeartbeatAt, draining: agents.drainingSince })
       .from(sitesTable)
       .innerJoin(placements, eq(placements.siteId, sitesTable.id))
       .innerJoin(agents, eq(agents.id, placements.agentId))
       .where(isNotNull(sitesTable.desiredDeploymentId))
       .all();
-    const bySite = new Map<string, { site: SiteRow; held: { agentId: string; lastSeen: string | null }[] }>();
+    const bySite = new Map<string, { site: SiteRow; held: { agentId: string; lastSeen: string | null; draining: string | null }[] }>();
     for (const r of rows) {
       const e = bySite.get(r.site.id) ?? { site: r.site, held: [] };
-      e.held.push({ agentId: r.agentId, lastSeen: r.lastSeen });
+      e.held.push({ agentId: r.agentId, lastSeen: r.lastSeen, draining: r.draining });
       bySite.set(r.site.id, e);
     }
     for (const { site, held } of bySite.values()) {
       const want = Math.min(site.replicas, up.length);
       // Up, or down for less than the grace period (a restart): both still count.
-      const counted = held.filter((h) => upIds.has(h.agentId) || (h.lastSeen ?? "") > graceStart).length;
+      const counted = held.filter((h) => !h.draining && (upIds.has(h.agentId) || (h.lastSeen ?? "") > graceStart)).length;
       if (counted >= want) continue;
       const holders = new Set(held.map((h) => h.agentId));
       for (const a of byFreeDisk(up.filter((x) => !holders.has(x.id))).slice(0, want - counted)) {

@@ -21,7 +21,18 @@ export class TaskQueue {
   /** onResult lets services react to a finished task (e.g. a failed activation). */
   onResult: (agentId: string, task: Task, ok: boolean, error?: string) => void = () => {};
 
-  constructor(private db: Db) {}
+  /** due is prepared once: every long poll of every node runs it, usually to find nothing. */
+  private due;
+
+  constructor(private db: Db) {
+    this.due = db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.agentId, sql.placeholder("agentId")), or(eq(tasks.status, "pending"), and(eq(tasks.status, "sent"), lt(tasks.leaseUntil, sql.placeholder("at"))))))
+      .orderBy(asc(tasks.createdAt))
+      .limit(50)
+      .prepare();
+  }
 
   enqueue(agentId: string, task: Task): string {
     const id = newId();
@@ -51,6 +62,11 @@ export class TaskQueue {
     return due;
   }
 
+  /** wake ends an agent's long poll now (after its token changed or it was removed). */
+  wake(agentId: string) {
+    for (const wake of this.waiters.get(agentId) ?? []) wake();
+  }
+
   /** connected tells whether an agent is waiting on its long poll right now. */
   connected(agentId: string): boolean {
     return (this.waiters.get(agentId)?.size ?? 0) > 0;
@@ -67,13 +83,7 @@ export class TaskQueue {
 
   private claim(agentId: string): TaskEnvelope[] {
     const at = now();
-    const rows = this.db
-      .select()
-      .from(tasks)
-      .where(and(eq(tasks.agentId, agentId), or(eq(tasks.status, "pending"), and(eq(tasks.status, "sent"), lt(tasks.leaseUntil, at)))))
-      .orderBy(asc(tasks.createdAt))
-      .limit(50)
-      .all();
+    const rows = this.due.all({ agentId, at });
     const out: TaskEnvelope[] = [];
     for (const r of rows) {
       if (r.attempts >= MAX_ATTEMPTS) {
