@@ -1,7 +1,7 @@
 // Alerts (operations issue): a killed node and a failed deploy reach the operator's webhook, each
 // once; the node's alert resolves once when it returns.
 import { afterAll, expect, test } from "bun:test";
-import { killNginx, site, start, useCluster } from "../helpers/cluster";
+import { killNginx, restartAgent, site, useCluster } from "../helpers/cluster";
 
 const received: { kind: string; subject: string; status: string; text: string }[] = [];
 const hook = Bun.serve({
@@ -34,13 +34,7 @@ test("a node killed fires node_down once, and its return resolves it once", asyn
   await Bun.sleep(6000); // two more checks: still once
   expect(count("node_down", node.name, "firing")).toBe(1);
   expect(received.find((a) => a.kind === "node_down")!.text).toContain(node.name);
-  const back = await start(
-    "agent node2 (back)",
-    ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${new URL(node.httpUrl).port}`, "--data", node.data],
-    { SPROUT_AGENT_TOKEN: node.token },
-    /nginx serving on/,
-  );
-  c.nodes[1] = { ...node, p: back.p };
+  await restartAgent(c, 1);
   await until("node_down resolved", () => count("node_down", node.name, "resolved") === 1);
   await Bun.sleep(6000);
   expect(count("node_down", node.name, "resolved")).toBe(1);

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { api, killNginx, site, start, useCluster, type Cluster, type Node } from "../helpers/cluster";
+import { api, killNginx, restartAgent, site, useCluster, type Cluster, type Node } from "../helpers/cluster";
 
 // A node silent for 3 s is down, so the tests need not wait the default 15 s.
 const cluster = useCluster({ agents: 2, masterArgs: ["--offline-after", "3"] });
@@ -62,8 +62,6 @@ describe("the master's record is what every node serves", () => {
     await deploy(c, "away", "one");
     const second = await deploy(c, "away", "two");
     const node = c.nodes[1]!;
-    const httpPort = new URL(node.httpUrl).port;
-    const apiPort = new URL(node.url).port;
     await node.p.kill("SIGKILL");
     killNginx(node.data);
     await until("node2 offline", async () => (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body.some((a: any) => a.id === node.id && a.status === "offline"));
@@ -73,13 +71,7 @@ describe("the master's record is what every node serves", () => {
     await until("rollback live", async () => (await production(c, "away")) === second.deployment_id);
     expect(await served(c, "away", c.nodes[0]!)).toBe("two");
     // The node returns with the same data, ports and token; it was serving "two" when it died.
-    const back = await start(
-      "agent node2 (back)",
-      ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${apiPort}`, "--http-listen", `127.0.0.1:${httpPort}`, "--data", node.data],
-      { SPROUT_AGENT_TOKEN: node.token },
-      /nginx serving on/,
-    );
-    c.nodes[1] = { ...node, p: back.p };
+    await restartAgent(c, 1);
     // Deploy once more while it is back: both nodes must end on the newest production.
     await until("node2 back online", async () => (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body.some((a: any) => a.id === node.id && a.status === "online"));
     const fourth = await deploy(c, "away", "four");
@@ -94,20 +86,12 @@ describe("the master's record is what every node serves", () => {
     const first = await deploy(c, "missed", "first");
     await deploy(c, "missed", "second");
     const node = c.nodes[1]!;
-    const httpPort = new URL(node.httpUrl).port;
-    const apiPort = new URL(node.url).port;
     await node.p.kill("SIGKILL");
     killNginx(node.data);
     await until("node2 offline", async () => (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body.some((a: any) => a.id === node.id && a.status === "offline"));
     expect((await c.sprout(["rollback", "--site", "missed"])).code).toBe(0);
     await until("rollback live", async () => (await production(c, "missed")) === first.deployment_id);
-    const back = await start(
-      "agent node2 (back again)",
-      ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${apiPort}`, "--http-listen", `127.0.0.1:${httpPort}`, "--data", node.data],
-      { SPROUT_AGENT_TOKEN: node.token },
-      /nginx serving on/,
-    );
-    c.nodes[1] = { ...node, p: back.p };
+    await restartAgent(c, 1);
     await until("node2 serves the rolled-back production", async () => (await served(c, "missed", c.nodes[1]!)) === "first");
   });
 });

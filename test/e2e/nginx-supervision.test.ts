@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, site, start, useCluster, type Cluster } from "../helpers/cluster";
+import { api, restartAgent, site, useCluster, type Cluster } from "../helpers/cluster";
 
 const cluster = useCluster();
 
@@ -56,13 +56,7 @@ describe("nginx supervision", () => {
     const before = pidOf(c);
     await node.p.kill("SIGKILL");
     expect(alive(before)).toBe(true);
-    const back = await start(
-      "agent node1 (restarted)",
-      ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${new URL(node.httpUrl).port}`, "--data", node.data],
-      { SPROUT_AGENT_TOKEN: node.token },
-      /nginx serving on/,
-    );
-    c.nodes[0] = { ...node, p: back.p };
+    await restartAgent(c, 0);
     await until("the left-over nginx stopped", () => !alive(before));
     await until("node online", async () => (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body.some((a: any) => a.id === node.id && a.status === "online"));
     await deploy(c, { "index.html": "v3", _redirects: "/older /newer 302\n" });

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { site, sproutBinary, start, useCluster } from "../helpers/cluster";
+import { restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
 
 const cluster = useCluster();
 
@@ -48,13 +48,7 @@ describe("restarts", () => {
     mkdirSync(half, { recursive: true });
     writeFileSync(join(half, "index.html"), "half");
     await node.p.kill("SIGKILL");
-    const back = await start(
-      "agent node1 (restarted)",
-      ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${new URL(node.httpUrl).port}`, "--data", node.data],
-      { SPROUT_AGENT_TOKEN: node.token },
-      /nginx serving on/,
-    );
-    c.nodes[0] = { ...node, p: back.p };
+    await restartAgent(c, 0);
     expect(existsSync(half)).toBe(false);
     expect(await (await c.get(`steady.${c.domain}`, "/")).text()).toBe("after the restart");
   });
