@@ -5,8 +5,6 @@ import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
-import { Agent } from "./agent";
-import { Gateway } from "./gateway/gateway";
 
 const log = logger("agent");
 
@@ -75,7 +73,9 @@ export const agentCommand: Command = {
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
-    const agent = new (role === "gateway" ? Gateway : Agent)({
+    // A node's or a gateway's modules load only here: other commands of this binary start faster.
+    const Impl = role === "gateway" ? (await import("./gateway/gateway")).Gateway : (await import("./agent")).Agent;
+    const agent = new Impl({
       httpsListen,
       master,
       token,

@@ -1,5 +1,5 @@
 import { SproutError } from "../shared/errors";
-import { normalizePath } from "./services/auth";
+import { normalizePath } from "./client";
 
 /** AUTH_BODY_LIMIT: credentials, tokens and invites are a few hundred bytes; anyone may send these. */
 export const AUTH_BODY_LIMIT = 8 * 1024;

@@ -28,3 +28,14 @@ export function clientOf(req: Request, peer: string | undefined, trustedProxies:
   const proto = (req.headers.get("x-forwarded-proto") ?? "").split(",")[0]!.trim().toLowerCase();
   return { ip, https: ownHttps || proto === "https" };
 }
+
+/** normalizePath writes a request path as routes are written: no "." segments, empty segments or trailing "/". */
+export function normalizePath(path: string): string {
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return `/${out.join("/")}`;
+}

@@ -1,17 +1,13 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
-import { openDb } from "../db";
 import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { SERVER_BODY_CAP } from "./body-limit";
 import { normalizeIp } from "./client";
-import { BackupSchedule, backupDatabase, restoreDatabase } from "./backup";
 import { DEFAULT_MASTER_CONFIG, type MasterConfig, type QuotaLimits } from "./config";
-import { createMaster } from "./server";
-import { ACME_DIRECTORIES } from "./services/acme";
 
 const log = logger("master");
 const Q = DEFAULT_MASTER_CONFIG.quotas;
@@ -100,13 +96,15 @@ export const masterCommand: Command = {
       }
     }
     const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
-    const acme = parseAcme(v);
+    const acme = await parseAcme(v);
     const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
+    // The control plane's modules load only here: other commands of this binary start faster.
+    const [{ openDb }, { createMaster }, { BackupSchedule }] = await Promise.all([import("../db"), import("./server"), import("./backup")]);
     const db = openDb(join(dataDir, "sprout.db"));
     const master = await createMaster({ db, config });
     if (adminEmail) {
@@ -144,8 +142,9 @@ export const masterCommand: Command = {
  * runs) or `sprout master restore FILE` (the master must be stopped; nodes catch up to the restored
  * record when they next report).
  */
-function backupOrRestore(action: "backup" | "restore", file: string | undefined, dataDir: string): number {
+async function backupOrRestore(action: "backup" | "restore", file: string | undefined, dataDir: string): Promise<number> {
   if (!file) throw new UsageError(`sprout master ${action} needs a FILE`);
+  const { backupDatabase, restoreDatabase } = await import("./backup");
   try {
     if (action === "backup") {
       backupDatabase(join(dataDir, "sprout.db"), resolve(file));
@@ -170,9 +169,10 @@ function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDisk
 }
 
 /** parseAcme reads --acme-directory, --acme-email and --acme-ca-file (all or nothing but the CA file). */
-function parseAcme(v: Values): MasterConfig["acme"] {
+async function parseAcme(v: Values): Promise<MasterConfig["acme"]> {
   const dir = typeof v["acme-directory"] === "string" ? v["acme-directory"] : null;
   if (!dir) return null;
+  const { ACME_DIRECTORIES } = await import("./services/acme");
   const directory = ACME_DIRECTORIES[dir] ?? dir;
   if (!/^https:\/\//.test(directory)) throw new UsageError("--acme-directory must be an https:// URL, letsencrypt or letsencrypt-staging");
   const email = typeof v["acme-email"] === "string" ? v["acme-email"] : "";

@@ -111,13 +111,15 @@ export class NginxProcess {
     this.started = (async () => {
       const end = Date.now() + 120_000;
       while (this.proc === proc && proc.exitCode === null && !workers(proc.pid).length && Date.now() < end) await Bun.sleep(20);
+      // Noted once they exist (a slow start has none yet after a fixed delay), so that a later run
+      // can stop them if this master is killed hard.
+      if (this.proc === proc) this.recordWorkers(proc.pid);
     })();
     let said = "";
     void new Response(proc.stderr).text().then((t) => {
       said = this.explain(t);
       if (t.trim()) log.warn("nginx says", { output: said.slice(-500) });
     });
-    setTimeout(() => this.proc === proc && this.recordWorkers(proc.pid), 500);
     void proc.exited.then(async (code) => {
       if (this.proc !== proc) return;
       this.proc = null;

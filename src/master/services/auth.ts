@@ -6,6 +6,7 @@ import { SproutError, badRequest, conflict, forbidden, unauthorized } from "../.
 import { TOKEN_PREFIX, newId, newSecret, sha256Hex } from "../../shared/ids";
 import type { ApiTokenScope, Registered, TokenPair, UserCreated, UserInfo } from "../../protocol/user";
 import { now, type MasterConfig } from "../config";
+import { normalizePath } from "../client";
 import type { MasterKeys } from "./keys";
 import { LoginThrottle } from "./login-throttle";
 
@@ -113,7 +114,7 @@ export class AuthService {
     if (delay > 0) await Bun.sleep(delay);
     const user = this.db.select().from(users).where(eq(users.email, email)).get();
     // Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
-    const ok = await Bun.password.verify(password, user?.passwordHash ?? DUMMY_HASH);
+    const ok = await Bun.password.verify(password, user?.passwordHash ?? (await dummyHash()));
     if (!user || !ok) {
       this.throttle.failed(email, clientIp);
       throw new SproutError(401, "bad_credentials", "Wrong email or password.");
@@ -281,16 +282,6 @@ export class AuthService {
   }
 }
 
-/** normalizePath writes a request path as routes are written: no "." segments, empty segments or trailing "/". */
-export function normalizePath(path: string): string {
-  const out: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") out.pop();
-    else out.push(seg);
-  }
-  return `/${out.join("/")}`;
-}
 
 /** SESSION_ONLY are the routes only a logged-in person may call, never an API token. */
 const SESSION_ONLY: [string, string][] = [
@@ -298,7 +289,9 @@ const SESSION_ONLY: [string, string][] = [
   ["POST", "/api/user/password"],
 ];
 
-const DUMMY_HASH = await Bun.password.hash("sprout-dummy-password", "argon2id");
+/** dummyHash is verified against when the email is unknown, so timing does not tell; made on first use (not at every CLI start). */
+let dummy: Promise<string> | null = null;
+const dummyHash = () => (dummy ??= Bun.password.hash("sprout-dummy-password", "argon2id"));
 
 /** requireAdmin narrows a Caller to the admin (by login, or an admin-scoped API token) or throws. */
 export function requireAdmin(c: Caller) {
