@@ -44,7 +44,9 @@ describe("replicas", () => {
     await victim.p.kill("SIGKILL");
     killNginx(victim.data);
     await until("the spare node serves the site", async () => (await served(c, "healme", spare)) === "kept alive");
-    const after = await info(c, "healme");
-    expect(after.nodes.filter((n: any) => n.status === "online" && n.up_to_date).length).toBe(2);
+    // The spare serves before its report reaches the master, so the master's record may lag a moment.
+    const upToDate = async () => (await info(c, "healme")).nodes.filter((n: any) => n.status === "online" && n.up_to_date).length;
+    await until("the master records two up-to-date replicas", async () => (await upToDate()) === 2, 10_000);
+    expect(await upToDate()).toBe(2);
   });
 });
