@@ -1,12 +1,14 @@
 // scripts/bench: Sprout's speed and memory against baselines measured in the same run on this machine
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
-// `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts).
+// `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts),
+// `--only scale` only the 10,000-site node (scripts/bench-scale.ts, 10-20 minutes).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { api, cleanup, cluster, freePort, tempDir, type Cluster } from "../test/helpers/cluster";
 import { benchNodes } from "./bench-nodes";
+import { benchScale } from "./bench-scale";
 
 const results: { name: string; value: string; baseline: string; ratio: string; target: string }[] = [];
 const row = (name: string, value: string, baseline = "", ratio = "", target = "") => {
@@ -90,7 +92,12 @@ async function main() {
     await nodesScenario();
     return printTable();
   }
-  if (only) throw new Error(`--only ${only}: the only scenario that runs alone is "nodes"`);
+  if (only === "scale") {
+    console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
+    await benchScale(row);
+    return printTable();
+  }
+  if (only) throw new Error(`--only ${only}: the scenarios that run alone are "nodes" and "scale"`);
   const work = tempDir("sprout-bench-");
   const c = await cluster();
   try {
@@ -219,37 +226,6 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
       row("requests/s, 1,000 query rules + 7 KB query (404 path)", withRules.toFixed(0), `no rules ${plain.toFixed(0)}`, (withRules / plain).toFixed(3), "bounded (was ~0.001)");
     }
 
-    console.error("== nginx reload with 1,000 sites that have rules");
-    {
-      const { nginxLayout, renderNginxConf } = await import("../src/agent/nginx/config");
-      const { NginxProcess } = await import("../src/agent/nginx/process");
-      const { renderSiteInclude } = await import("../src/agent/nginx/site-include");
-      const data = join(work, "reload");
-      const layout = nginxLayout(data);
-      const nginx = new NginxProcess(Bun.which("nginx") ?? "/usr/sbin/nginx", layout);
-      const listen = `127.0.0.1:${freePort()}`;
-      nginx.writeConf(renderNginxConf({ dataDir: data, listen, domain: "bench.test", workerUser: null }));
-      const redirects = Array.from({ length: 20 }, (_, i) => `/old/${i}/*  /new/${i}/:splat  301`).join("\n");
-      const headers = "/*\n  X-Frame-Options: DENY\n/admin/*\n  Basic-Auth: admin:benchpassword\n";
-      for (let i = 0; i < 1000; i++) {
-        const r = renderSiteInclude({ site: `site${i}`, domain: "bench.test", listen, sitesDir: join(data, "sites"), filesDir: join(data, "nginx", "auth"), secret: new Uint8Array(8), production: { id: "p", rules: { redirects, headers, spa: i % 2 === 0 } }, deployments: [] });
-        mkdirSync(join(data, "nginx", "auth"), { recursive: true });
-        for (const f of r.files) writeFileSync(f.path, f.content);
-        writeFileSync(join(layout.sitesDir, `site${i}.conf`), r.text!);
-      }
-      const testS = await time(() => nginx.test());
-      nginx.start();
-      await Bun.sleep(1500);
-      const samples: number[] = [];
-      // Each reload is awaited until nginx's new workers run (reload() waits for that, and for a
-      // start still in progress); a figure from an nginx that is not running would mean nothing.
-      for (let i = 0; i < 3; i++) samples.push(await time(() => nginx.reload()));
-      const running = nginx.state === "running";
-      await nginx.stop();
-      row("nginx -t with 1,000 rules sites", `${(testS * 1000).toFixed(0)} ms`);
-      row("nginx reload with 1,000 rules sites", running ? `${(Math.min(...samples) * 1000).toFixed(0)} ms (best of 3, incl. 100 ms batching)` : `nginx was not running (${nginx.lastError ?? "exited"}): no figure`);
-    }
-
     console.error("== memory");
     row("master RSS", `${rssMb(c.masterProc.proc.pid)} MB`);
     row("agent RSS", `${rssMb(c.nodes[0]!.p.proc.pid)} MB`);
@@ -257,6 +233,8 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     await c.stop();
     await cleanup();
   }
+  console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
+  await benchScale(row);
   await nodesScenario();
   printTable();
 }

@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import { logger } from "../shared/log";
@@ -7,7 +8,7 @@ import { BlobStore } from "./blobs";
 import type { AgentConfig } from "./config";
 import { Deployments } from "./deployments";
 import { FatalAuthError, MasterLink } from "./master-link";
-import { nginxLayout, renderNginxConf } from "./nginx/config";
+import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
 import { StateFile } from "./state";
 import { systemReport } from "./system";
@@ -62,6 +63,7 @@ export class Agent {
       secret: this.state.uploadSecret(),
       workerGid: this.worker?.gid ?? null,
       allowPrivateProxy: config.allowPrivateProxy ?? false,
+      includesChanged: () => this.refreshMainConf(),
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
@@ -96,15 +98,26 @@ export class Agent {
     await failed;
   }
 
-  private async startNginx() {
-    const conf = renderNginxConf({
+  /** mainConf renders nginx.conf; JIT for regexes only while the node has few sites with rules. */
+  private mainConf(): string {
+    const includes = readdirSync(nginxLayout(this.config.dataDir).sitesDir).filter((f) => f.endsWith(".conf")).length;
+    return renderNginxConf({
       dataDir: this.config.dataDir,
       listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
       domain: this.state.state.domain!,
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
       resolver: this.config.resolver,
+      pcreJit: includes <= JIT_MAX_RULES_SITES,
     });
-    const changed = this.nginx.writeConf(conf);
+  }
+
+  /** refreshMainConf re-renders nginx.conf after a site's include came or went (see mainConf). */
+  refreshMainConf() {
+    if (this.state.state.domain) this.nginx.writeConf(this.mainConf());
+  }
+
+  private async startNginx() {
+    const changed = this.nginx.writeConf(this.mainConf());
     // Site includes name the domain too: bring them in line before nginx (re)loads.
     try {
       await this.siteConfig.applyAll();

@@ -14,7 +14,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private nginx: NginxProcess,
-    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean },
+    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean; includesChanged?: () => void },
   ) {}
 
   /**
@@ -54,7 +54,12 @@ export class SiteConfigurator {
       if (this.o.workerGid !== null) chownSync(`${f.path}.tmp`, 0, this.o.workerGid);
       renameSync(`${f.path}.tmp`, f.path);
     }
-    if (this.nginx.writeSiteInclude(site, r.text)) await this.nginx.reload();
+    const had = this.nginx.hasSiteInclude(site);
+    if (this.nginx.writeSiteInclude(site, r.text)) {
+      // A site's include came or went: nginx.conf depends on how many there are (regex JIT).
+      if (had !== (r.text !== null)) this.o.includesChanged?.();
+      await this.nginx.reload();
+    }
     return r.warnings;
   }
 

@@ -8,6 +8,14 @@ import type { NginxLayout } from "./config";
 const log = logger("nginx");
 
 /**
+ * NGINX_ENV: glibc keeps freed memory for reuse instead of handing it back to the kernel at once.
+ * nginx zeroes about a megabyte of scratch memory for every `map` it reads, then frees it; handed
+ * back and faulted in again each time, that made reading the maps of thousands of sites with rules
+ * about four times slower (measured with 200 such sites: 5.5 s against 1.4 s).
+ */
+const NGINX_ENV = { ...process.env, GLIBC_TUNABLES: "glibc.malloc.trim_threshold=67108864:glibc.malloc.mmap_threshold=4194304" };
+
+/**
  * NginxProcess runs and supervises the agent's own nginx: it writes the config only after
  * `nginx -t` accepts it, restarts nginx when it dies, and batches reloads (one HUP for many changes).
  */
@@ -40,6 +48,15 @@ export class NginxProcess {
     return this.install(join(this.layout.sitesDir, `${site}.conf`), text);
   }
 
+  /** pid of nginx's master process, while it runs. */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  hasSiteInclude(site: string): boolean {
+    return existsSync(join(this.layout.sitesDir, `${site}.conf`));
+  }
+
   private install(path: string, text: string | null): boolean {
     const old = existsSync(path) ? readFileSync(path, "utf8") : null;
     if (old === text) return false;
@@ -61,7 +78,7 @@ export class NginxProcess {
   }
 
   test(conf = this.layout.conf): { ok: boolean; output: string } {
-    const r = Bun.spawnSync([this.bin, "-t", "-q", "-p", this.layout.prefix, "-c", conf], { stderr: "pipe", stdout: "pipe" });
+    const r = Bun.spawnSync([this.bin, "-t", "-q", "-p", this.layout.prefix, "-c", conf], { stderr: "pipe", stdout: "pipe", env: NGINX_ENV });
     return { ok: r.exitCode === 0, output: this.explain(r.stderr.toString()) };
   }
 
@@ -103,7 +120,7 @@ export class NginxProcess {
     // nginx running: either way a new nginx could not listen. Stop what an earlier run left first.
     this.stopLeftovers();
     const started = Date.now();
-    const proc = Bun.spawn([this.bin, "-p", this.layout.prefix, "-c", this.layout.conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe" });
+    const proc = Bun.spawn([this.bin, "-p", this.layout.prefix, "-c", this.layout.conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe", env: NGINX_ENV });
     this.proc = proc;
     this.state = "running";
     // Until its workers exist nginx is still reading its configuration (seconds with thousands of

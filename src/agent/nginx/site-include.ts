@@ -11,9 +11,9 @@ export interface DeploymentRules {
  * when the wildcard servers of nginx.conf serve every deployment of the site as they are.
  *
  * Servers, in the order nginx tries them: one per rules-set that differs from production's, naming
- * those deployments' preview hosts; then the production host and a catch-all for the site's other
- * preview hosts, both with production's rules. So a deploy whose rules equal production's changes
- * nothing here, and nginx is not reloaded for it.
+ * those deployments' preview hosts; then one for the production host (an exact name) and the site's
+ * other preview hosts (a regex), with production's rules. So a deploy whose rules equal
+ * production's changes nothing here, and nginx is not reloaded for it.
  */
 export function renderSiteInclude(o: {
   site: string;
@@ -61,23 +61,28 @@ export function renderSiteInclude(o: {
     const body = compile(g.rules, digest, g.ids);
     servers.push(`server {
     listen ${o.listen};
-    server_name "~^(?<dep>${g.ids.join("|")})--${host(o.site)}$";
-    root ${root}/deploys/$dep;
+    server_name "~^(?:${g.ids.join("|")})--${host(o.site)}$";
+    root ${root}/$sprout_tree;
     ${body}
 }`);
   }
   if (hasRules(prodRules)) {
     const body = compile(prodRules, prodDigest, o.production ? [o.production.id] : []);
-    servers.push(`server {
+    const pinned = o.productionRoot && o.productionRoot !== "current";
+    // One server for the production host (by exact name) and the site's other preview hosts, its
+    // tree chosen by $sprout_tree (nginx.conf); while production is pinned to a deployment's own
+    // tree during an activation, the production host has a server of its own.
+    if (pinned)
+      servers.push(`server {
     listen ${o.listen};
     server_name ${o.site}.${o.domain};
-    root ${root}/${o.productionRoot ?? "current"};
+    root ${root}/${o.productionRoot};
     ${body}
 }`);
     servers.push(`server {
     listen ${o.listen};
-    server_name "~^(?<dep>[a-z0-9]+)--${host(o.site)}$";
-    root ${root}/deploys/$dep;
+    server_name ${pinned ? "" : `${o.site}.${o.domain} `}"~^[a-z0-9]+--${host(o.site)}$";
+    root ${root}/$sprout_tree;
     ${body}
 }`);
   }

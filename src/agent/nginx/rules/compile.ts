@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { htpasswdHash } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
+import { headerSets } from "./header-sets";
 import { parseHeaders, type HeaderBlock } from "./headers";
 import { compilePattern, escapeRegex, resourcePattern } from "./patterns";
 import { parseRedirects, type RedirectOptions, type RedirectRule } from "./redirects";
@@ -24,7 +25,10 @@ export interface CompiledSite {
   warnings: RuleWarning[];
 }
 
-const COMPILER_VERSION = "2";
+const COMPILER_VERSION = "3";
+
+/** PREFILTER_FROM: with more rules than this, one combined test spares most requests the map's rules one by one. */
+const PREFILTER_FROM = 32;
 
 /** rulesDigest identifies a RulesInput: equal digests compile to equal configuration. */
 export function rulesDigest(input: RulesInput): string {
@@ -69,46 +73,28 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   const server: string[] = [];
   const files: CompiledSite["files"] = [];
 
-  // --- headers and Basic-Auth, matched on the resource served (RESOURCE), not the URL asked. Maps
-  // are volatile: a rewrite or fallback (clean URL, SPA, a 200 rule) changes the resource mid-request.
-  let cacheControl = "$sprout_cache_control";
-  const ccBlocks = headers.blocks.filter((b) => b.headers.some((h) => h.name.toLowerCase() === "cache-control"));
-  if (ccBlocks.length) {
-    http.push(
-      `map ${RESOURCE} $${p}_cc {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default $sprout_cache_control;\n}`,
-    );
-    cacheControl = `$${p}_cc`;
-  }
-  // One map per header name and group of blocks that can never match the same path (at most one
-  // of them applies, so first match is every match); blocks that may overlap get maps of their own
-  // and each sends its line. A map is a regex per block on every response, so fewer is faster.
-  const byName = new Map<string, { path: string; value: string; line: number }[]>();
-  for (const b of headers.blocks)
-    for (const h of b.headers)
-      if (h.name.toLowerCase() !== "cache-control") {
-        const list = byName.get(h.name) ?? [];
-        list.push({ path: b.path, value: h.value, line: b.line });
-        byName.set(h.name, list);
-      }
-  let n = 0;
-  for (const [name, entries] of byName) {
-    for (const group of disjointGroups(entries)) {
-      const v = `${p}_h${n++}`;
-      http.push(`map ${RESOURCE} $${v} {\n  volatile;\n${group.map((e) => `  "~^${resourceRegex(e.path)}$" "${e.value}"; # _headers line ${e.line}`).join("\n")}\n  default "";\n}`);
-      server.push(`add_header ${name} $${v};`);
-    }
-  }
+  // --- headers and Basic-Auth, matched on the resource served (RESOURCE), not the URL asked. The
+  // maps are volatile, and the header sets' value is copied into $sprout_hs again in every
+  // location: a rewrite or fallback (clean URL, SPA, a 200 rule) changes the resource mid-request.
   const authBlocks = headers.blocks.filter((b) => b.basicAuth.length);
-  if (authBlocks.length) {
-    const entries = authBlocks.map((b, i) => {
+  const authFiles = new Map(
+    authBlocks.map((b, i) => {
       const path = `${opts.filesDir}/${p}_auth${i}.htpasswd`;
       files.push({ path, content: htpasswd(b, opts.secret) });
-      return { regex: resourceRegex(b.path), path, line: b.line };
-    });
-    http.push(`map ${RESOURCE} $${p}_realm {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "Restricted"; # _headers line ${e.line}`).join("\n")}\n  default off;\n}`);
-    http.push(`map ${RESOURCE} $${p}_htpasswd {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "${e.path}";`).join("\n")}\n  default "";\n}`);
-    server.push(`auth_basic $${p}_realm;`, `auth_basic_user_file $${p}_htpasswd;`);
-  }
+      return [b, path] as const;
+    }),
+  );
+  let cacheControl = "$sprout_cache_control";
+  let prelude = "";
+  const sets = headers.blocks.length ? headerSets(headers.blocks, (b) => authFiles.get(b)!) : null;
+  if (sets) {
+    http.push(`map ${RESOURCE} $${p}_hs {\n  volatile;\n${sets.entries.map((e) => `  "~${e.regex}" "${e.value}"; # ${e.comment}`).join("\n")}\n  default "";\n}`);
+    prelude = `set $sprout_hs $${p}_hs;`;
+    server.push(prelude);
+    sets.slots.forEach((name, k) => server.push(`add_header ${name} $sprout_h${k};`));
+    if (sets.hasCacheControl) cacheControl = "$sprout_hcc";
+    if (sets.hasAuth) server.push(`auth_basic $sprout_realm;`, `auth_basic_user_file $sprout_htpasswd;`);
+  } else if (headers.blocks.length) cacheControl = headerMaps(headers.blocks, authFiles, p, http, server);
 
   // --- redirects
   const rules = redirects.rules;
@@ -123,46 +109,42 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       http.push(`map $arg_${name} $${p}_a${j} {\n  volatile;\n  "~^[^|#]{0,256}$" $arg_${name};\n  default "//"; # over 256 bytes: no rule matches\n}`),
     );
     cookies.forEach((name, j) => http.push(`map $cookie_${name} $${p}_c${j} {\n  volatile;\n  "" "";\n  default 1; # the cookie ${name} is present\n}`));
+    // Per-request scratch variables ($sprout_e, $sprout_b, $sprout_k, $sprout_rv) have the same names
+    // in every site's server: nginx looks a variable up by name in a list of all of them at start-up,
+    // so names per site would make a reload quadratic in the number of sites.
     if (rules.some((r) => !r.force)) {
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
-      server.push(`set $${p}_e "";`, `if (-e $request_filename) { set $${p}_e 1; }`, `if (-f $request_filename.html) { set $${p}_e 1; }`);
-    } else server.push(`set $${p}_e "";`);
-    // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>". It stays empty
-    // unless one combined test (in chunks: nginx takes 4 KB per parameter) says a rule can match; an
-    // empty key is an exact hit in the map below, so most requests run no rule's regex at all.
-    // Otherwise the map tries the rules in file order: first match wins, and answers
-    // "<status or proxy>|<target>".
-    const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
-    const key = `${RULES_URI}#$${p}_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}`;
-    server.push(`set $${p}_b "${key}";`, `set $${p}_k "";`);
-    for (const chunk of chunks(alternatives, 3000)) server.push(`if ($${p}_b ~ "^(?:${chunk.join("|")})") { set $${p}_k $${p}_b; }`);
+      server.push(`set $sprout_e "";`, `if (-e $request_filename) { set $sprout_e 1; }`, `if (-f $request_filename.html) { set $sprout_e 1; }`);
+    } else server.push(`set $sprout_e "";`);
+    // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>". With many rules it
+    // stays empty unless one combined test (in chunks: nginx takes 4 KB per parameter) says a rule can
+    // match; an empty key is an exact hit in the map below, so most requests run no rule's regex at
+    // all. Otherwise the map tries the rules in file order: first match wins, and answers
+    // "<status or proxy>|<target>", which nginx.conf's maps split into $sprout_st, $sprout_to...
+    const key = `${RULES_URI}#$sprout_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}`;
+    if (rules.length > PREFILTER_FROM) {
+      const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
+      server.push(`set $sprout_b "${key}";`, `set $sprout_k "";`);
+      for (const chunk of chunks(alternatives, 3000)) server.push(`if ($sprout_b ~ "^(?:${chunk.join("|")})") { set $sprout_k $sprout_b; }`);
+    } else server.push(`set $sprout_k "${key}";`);
     const comment = (r: RedirectRule) => (r.denied ? `# _redirects line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# _redirects line ${r.line}`);
     http.push(
-      `map $${p}_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${targetWithQuery(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
+      `map $sprout_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${targetWithQuery(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
     );
-    // Placeholder values come from the visitor: the target they make is checked again here, so that
-    // no value can add a "..", an encoded slash or a second leading "/" (another host).
-    server.push(
-      `set $${p}_st "";`,
-      `set $${p}_to "";`,
-      `if ($${p}_r ~ "^(\\w+)\\|(.*)$") { set $${p}_st $1; set $${p}_to $2; }`,
-      `if ($${p}_to ~ "${UNSAFE_TARGET}") { return 400; }`,
-      // An internal rewrite takes a variable's value whole as the new path, "?" included (nginx
-      // splits off a query only when "?" is written in the configuration): so split it here, and
-      // the file looked up is the path part alone, which UNSAFE_TARGET checked.
-      `set $${p}_path $${p}_to;`,
-      `set $${p}_hq "";`,
-      `if ($${p}_to ~ "^([^?]*)\\?(.*)$") { set $${p}_path $1; set $${p}_qs $2; set $${p}_hq q; }`,
-      `set $${p}_sq "$${p}_st$${p}_hq";`,
-      `if ($${p}_sq = 200q) { set $args $${p}_qs; }`,
-    );
+    // Placeholder values come from the visitor: the target they make is checked again here
+    // ($sprout_unsafe, nginx.conf), so that no value can add a "..", an encoded slash or a second
+    // leading "/" (another host). An internal rewrite takes a variable's value whole as the new path,
+    // "?" included (nginx splits off a query only when "?" is written in the configuration): so the
+    // file looked up is $sprout_path, the part before "?" that the check covered, and a 200 rule's
+    // own query replaces the visitor's.
+    server.push(`set $sprout_rv $${p}_r;`, `if ($sprout_unsafe) { return 400; }`, `if ($sprout_args_from_rule) { set $args $sprout_qs; }`);
     for (const status of new Set(rules.filter((r) => !r.proxy).map((r) => r.status))) {
-      if (status === 200) server.push(`if ($${p}_st = 200) { rewrite ^ $${p}_path last; }`);
-      else if (status < 400) server.push(`if ($${p}_st = ${status}) { return ${status} $${p}_to; }`);
+      if (status === 200) server.push(`if ($sprout_st = 200) { rewrite ^ $sprout_path last; }`);
+      else if (status < 400) server.push(`if ($sprout_st = ${status}) { return ${status} $sprout_to; }`);
       else {
         // The target's content goes out with the rule's status. A named location serves it: an
         // error_page to a URI would run these server-level rules again and loop.
-        server.push(`if ($${p}_st = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
+        server.push(`if ($sprout_st = ${status}) { rewrite ^ /__sprout_status_${status}? last; }`);
         server.push(`location = /__sprout_status_${status} { internal; error_page ${status} @${p}_status_body_${status}; return ${status}; }`);
       }
     }
@@ -170,16 +152,16 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     // site's 404.html, all with the rule's status (an error page keeps it). The rewrite comes first
     // so that Basic-Auth and _headers see the target, not the internal location.
     for (const status of new Set(rules.filter((r) => r.status >= 400).map((r) => r.status)))
-      server.push(`location @${p}_status_body_${status} { rewrite ^ $${p}_path break; try_files $uri $uri.html $uri/index.html /404.html =${status}; }`);
+      server.push(`location @${p}_status_body_${status} { rewrite ^ $sprout_path break; ${prelude} try_files $uri $uri.html $uri/index.html /404.html =${status}; }`);
     if (rules.some((r) => r.proxy)) {
       // Proxy rules: nginx fetches the target (timeouts, resolver and TLS settings in nginx.conf).
       // The request keeps its own URI on the way (599 is only a hand-over to the named location),
       // so Basic-Auth and _headers apply to the proxied path as to a file. A site's Basic-Auth
       // password is never passed on to the other site.
-      server.push(`error_page 599 = @${p}_proxy;`, `if ($${p}_st = proxy) { return 599; }`);
+      server.push(`error_page 599 = @${p}_proxy;`, `if ($sprout_st = proxy) { return 599; }`);
       const auth = authBlocks.length ? `\n      proxy_set_header Authorization "";` : "";
-      server.push(`location @${p}_proxy {
-      proxy_pass $${p}_to;
+      server.push(`location @${p}_proxy {${prelude ? `\n      ${prelude}` : ""}
+      proxy_pass $sprout_to;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Host $host;
       proxy_set_header Connection "";${auth}
@@ -187,16 +169,49 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     }
   }
 
-  server.push(siteLocations({ cacheControl, spa: input.spa, guard: rules.length > 0 }));
+  server.push(siteLocations({ cacheControl, spa: input.spa, guard: rules.length > 0, prelude }));
   return { http: http.join("\n"), server: server.join("\n    "), files, warnings };
 }
 
 /**
- * UNSAFE_TARGET (PCRE, inside an nginx string) matches a computed target that could leave the
- * deployment or the site: a `.`/`..` segment or an encoded dot, slash or backslash before the query,
- * a leading `//` or `/\`, or a control character.
+ * headerMaps is the general form of `_headers` (paths with placeholders, or very many headers): a
+ * map per header name and group of blocks that can never match the same path (at most one of them
+ * applies, so first match is every match); blocks that may overlap get maps of their own and each
+ * sends its line. Answers the variable holding Cache-Control.
  */
-const UNSAFE_TARGET = "^(?:[^?]*/)?\\.\\.?(?:[/?]|$)|^[^?]*(?:%2[eEfF]|%5[cC]|\\x5c)|^/[/\\x5c]|[\\x00-\\x1f\\x7f]";
+function headerMaps(blocks: HeaderBlock[], authFiles: Map<HeaderBlock, string>, p: string, http: string[], server: string[]): string {
+  let cacheControl = "$sprout_cache_control";
+  const ccBlocks = blocks.filter((b) => b.headers.some((h) => h.name.toLowerCase() === "cache-control"));
+  if (ccBlocks.length) {
+    http.push(
+      `map ${RESOURCE} $${p}_cc {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default $sprout_cache_control;\n}`,
+    );
+    cacheControl = `$${p}_cc`;
+  }
+  const byName = new Map<string, { path: string; value: string; line: number }[]>();
+  for (const b of blocks)
+    for (const h of b.headers)
+      if (h.name.toLowerCase() !== "cache-control") {
+        const list = byName.get(h.name) ?? [];
+        list.push({ path: b.path, value: h.value, line: b.line });
+        byName.set(h.name, list);
+      }
+  let n = 0;
+  for (const [name, entries] of byName) {
+    for (const group of disjointGroups(entries)) {
+      const v = `${p}_h${n++}`;
+      http.push(`map ${RESOURCE} $${v} {\n  volatile;\n${group.map((e) => `  "~^${resourceRegex(e.path)}$" "${e.value}"; # _headers line ${e.line}`).join("\n")}\n  default "";\n}`);
+      server.push(`add_header ${name} $${v};`);
+    }
+  }
+  const entries = [...authFiles].map(([b, path]) => ({ regex: resourceRegex(b.path), path, line: b.line }));
+  if (entries.length) {
+    http.push(`map ${RESOURCE} $${p}_realm {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "Restricted"; # _headers line ${e.line}`).join("\n")}\n  default off;\n}`);
+    http.push(`map ${RESOURCE} $${p}_htpasswd {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "${e.path}";`).join("\n")}\n  default "";\n}`);
+    server.push(`auth_basic $${p}_realm;`, `auth_basic_user_file $${p}_htpasswd;`);
+  }
+  return cacheControl;
+}
 
 /** RESOURCE and RULES_URI are variables of nginx.conf (see config.ts) that every site's rules use. */
 const RESOURCE = "$sprout_resource";

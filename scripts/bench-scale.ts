@@ -1,0 +1,193 @@
+// scripts/bench-scale: one node with 10,000 sites, 2,000 of them with 50 `_redirects` rules and 10
+// `_headers` blocks each, against the same node with one site (issue: flat cost per request at
+// 10,000 sites). Real nginx with the agent's own configuration (renderNginxConf, renderSiteInclude,
+// NginxProcess): the sites' trees and rules are written straight to a data folder, as staging would
+// leave them, because 10,000 deploys through the CLI would take hours. What it measures:
+// - requests/s and p99 latency of a plain site and a rules site on both nodes, alternated;
+// - the nginx part of a rules deploy (the site's include checked alone with `nginx -t`, then a
+//   reload awaited until new workers serve), for the first and the last 100 rules sites added;
+// - a reload with all 2,000 rules sites, and nginx's memory per process.
+// Takes 10-20 minutes on two cores. `bun scripts/bench.ts --only scale` runs it alone.
+import { chmodSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "../src/agent/nginx/config";
+import { NginxProcess } from "../src/agent/nginx/process";
+import { renderSiteInclude } from "../src/agent/nginx/site-include";
+import { freePort, tempDir } from "../test/helpers/cluster";
+
+type Row = (name: string, value: string, baseline?: string, ratio?: string, target?: string) => void;
+
+/** benchRules: a realistic rules site: 50 redirects (literal, splat, placeholder, rewrite, 404) and 10 header blocks. */
+export function benchRules(i: number): { redirects: string; headers: string } {
+  const r: string[] = [];
+  for (let k = 0; k < 30; k++) r.push(`/old-page-${k} /new-page-${k} 301`);
+  for (let k = 0; k < 10; k++) r.push(`/blog/${k}/* /posts/${k}/:splat 301`);
+  for (let k = 0; k < 5; k++) r.push(`/p${k}/:id /items/${k}/:id 301`);
+  for (let k = 0; k < 3; k++) r.push(`/app${k}/* /index.html 200`);
+  // One site in ten matches on a query parameter.
+  r.push(i % 10 === 0 ? "/search q=:q /find/:q 302" : "/search /find 302");
+  r.push("/gone /404.html 404");
+  let h = "/*\n  X-Frame-Options: DENY\n  X-Content-Type-Options: nosniff\n/assets/*\n  Cache-Control: public, max-age=31536000, immutable\n/blog/*\n  X-Robots-Tag: noindex\n";
+  for (let k = 0; k < 6; k++) h += `/section${k}/*\n  X-Section: ${k}\n`;
+  // One site in ten protects a folder with Basic-Auth.
+  h += i % 10 === 0 ? "/admin/*\n  Basic-Auth: admin:$6$benchsalt$QvPVEKjJ0fDm6dvqkXzS8dKwL3R7PvAo5uKn1Nf5W4u\n" : "/about\n  X-About: yes\n";
+  return { redirects: r.join("\n"), headers: h };
+}
+
+function sh(cmd: string) {
+  const r = Bun.spawnSync(["bash", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+/** wrk answers requests/s, p99 latency in ms and non-2xx/3xx answers for one host and path. */
+function wrk(port: number, host: string, path: string) {
+  const out = sh(`wrk -t2 -c32 -d3s --latency -H 'Host: ${host}' http://127.0.0.1:${port}${path}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const ms = p99 ? Number(p99[1]) * (p99[2] === "us" ? 0.001 : p99[2] === "s" ? 1000 : 1) : NaN;
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p99: ms, errors };
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const children = (pid: number) =>
+  readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const s = readFileSync(`/proc/${e}/stat`, "utf8");
+        return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+
+/** A Node is one data folder with the agent's nginx configuration, its nginx and its sites. */
+class Node {
+  readonly layout;
+  readonly nginx;
+  readonly port = freePort();
+  rulesSites = 0;
+  constructor(readonly data: string, private template: string) {
+    this.layout = nginxLayout(data);
+    this.nginx = new NginxProcess(Bun.which("nginx") ?? "/usr/sbin/nginx", this.layout);
+    mkdirSync(join(data, "sites"), { recursive: true });
+    mkdirSync(join(data, "nginx", "auth"), { recursive: true });
+    this.writeMain();
+  }
+  /** writeMain renders nginx.conf as the agent does (regex JIT only with few rules sites). */
+  writeMain() {
+    this.nginx.writeConf(renderNginxConf({ dataDir: this.data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, pcreJit: this.rulesSites <= JIT_MAX_RULES_SITES }));
+  }
+  /** addTree makes sites/<site>/deploys/d1 of hard links to the template, and `current`. */
+  addTree(site: string) {
+    const dep = join(this.data, "sites", site, "deploys", "d1");
+    for (const d of ["", "assets", "blog"]) mkdirSync(join(dep, d), { recursive: true });
+    for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(this.template, f), join(dep, f));
+    symlinkSync("deploys/d1", join(this.data, "sites", site, "current"));
+  }
+  /** include renders a rules site's include; `install` checks it alone with nginx -t, as a deploy does. */
+  include(site: string, i: number, install: boolean) {
+    const r = renderSiteInclude({ site, domain: "bench.test", listen: `127.0.0.1:${this.port}`, sitesDir: join(this.data, "sites"), filesDir: join(this.data, "nginx", "auth"), secret: new Uint8Array(8), production: { id: "d1", rules: { ...benchRules(i), spa: false } }, deployments: [{ id: "d1", rules: { ...benchRules(i), spa: false } }] });
+    for (const f of r.files) writeFileSync(f.path, f.content, { mode: 0o644 });
+    this.rulesSites++;
+    if (install) this.nginx.writeSiteInclude(site, r.text);
+    else writeFileSync(join(this.layout.sitesDir, `${site}.conf`), r.text!);
+  }
+}
+
+export async function benchScale(row: Row, o: { sites?: number; rulesSites?: number; say?: (l: string) => void } = {}) {
+  const sites = o.sites ?? 10_000;
+  const rulesSites = o.rulesSites ?? 2_000;
+  const say = o.say ?? console.error;
+  const work = tempDir("sprout-bench-scale-");
+  // nginx's workers (nobody when started as root) read the trees: the folders must let them through.
+  chmodSync(work, 0o755);
+  const template = join(work, "template");
+  for (const d of ["assets", "blog"]) mkdirSync(join(template, d), { recursive: true });
+  writeFileSync(join(template, "index.html"), `<!doctype html><title>scale</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(60)}`);
+  writeFileSync(join(template, "404.html"), "<!doctype html><title>Not found</title>");
+  writeFileSync(join(template, "about.html"), "<!doctype html><title>About</title>");
+  writeFileSync(join(template, "blog/post.html"), "<!doctype html><title>Post</title>");
+  writeFileSync(join(template, "assets/app.js"), "console.log('scale');\n".repeat(200));
+  writeFileSync(join(template, "assets/app.js.gz"), Bun.gzipSync(readFileSync(join(template, "assets/app.js"))));
+
+  const one = new Node(join(work, "one"), template);
+  const big = new Node(join(work, "big"), template);
+  try {
+    // The node with one site: a plain site and a rules site (its one site either way).
+    one.addTree("plain0");
+    one.addTree("rules0");
+    one.include("rules0", 0, true);
+    one.nginx.start();
+
+    say(`  building ${sites.toLocaleString()} sites (${rulesSites.toLocaleString()} with rules)`);
+    for (let i = 0; i < rulesSites; i++) big.addTree(`rules${i}`);
+    for (let i = 0; i < sites - rulesSites; i++) big.addTree(`plain${i}`);
+    big.nginx.start();
+    // As deploys would add them: each rules site's include checked alone, then a reload awaited.
+    const deploy = async (i: number) => {
+      const t0 = performance.now();
+      big.include(`rules${i}`, i, true);
+      if (big.rulesSites === JIT_MAX_RULES_SITES + 1) big.writeMain();
+      await big.nginx.reload();
+      return performance.now() - t0;
+    };
+    const first: number[] = [];
+    for (let i = 0; i < Math.min(100, rulesSites); i++) first.push(await deploy(i));
+    say(`  first 100 rules sites added; writing ${rulesSites - 200} more`);
+    for (let i = 100; i < rulesSites - 100; i++) big.include(`rules${i}`, i, false);
+    big.writeMain();
+    const bulk = performance.now();
+    await big.nginx.reload();
+    say(`  reload with ${rulesSites - 100} rules sites: ${(performance.now() - bulk).toFixed(0)} ms`);
+    const last: number[] = [];
+    for (let i = Math.max(100, rulesSites - 100); i < rulesSites; i++) last.push(await deploy(i));
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    row(
+      "rules deploy, nginx part (include nginx -t + reload), last 100 vs first 100",
+      `mean ${mean(last).toFixed(0)} ms, median ${med(last).toFixed(0)} ms`,
+      `first 100: mean ${mean(first).toFixed(0)} ms, median ${med(first).toFixed(0)} ms`,
+      (mean(last) / mean(first)).toFixed(2),
+      "<= 1.2x (reload < 1 s)",
+    );
+    const reloads: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      // A reload awaited until nginx's new workers run (and the old ones have finished).
+      await big.nginx.reload();
+      reloads.push(performance.now() - t0);
+    }
+    row(`nginx reload with ${rulesSites.toLocaleString()} rules sites (until new workers serve)`, `${Math.min(...reloads).toFixed(0)} ms best of 3, ${Math.max(...reloads).toFixed(0)} ms worst`, "", "", "< 1 s");
+    const pid = big.nginx.pid!;
+    const w = children(pid);
+    row(`nginx RSS with ${rulesSites.toLocaleString()} rules sites`, `master ${rssMb(pid).toFixed(0)} MB, workers ${w.map((x) => rssMb(x).toFixed(0)).join("/")} MB`, `one site: master ${rssMb(one.nginx.pid!).toFixed(0)} MB`, "", "< 500 MB per process");
+
+    // Requests: both nodes alternated three times, each one's best run kept.
+    for (const [label, host, path] of [
+      ["plain site, 10 KB HTML", "plain0", "/index.html"],
+      ["plain site, JS asset (gzip)", "plain0", "/assets/app.js"],
+      ["rules site, JS asset (gzip)", "rules0", "/assets/app.js"],
+      ["rules site, clean URL /about", "rules0", "/about"],
+      ["rules site, a redirect rule", "rules0", "/old-page-29"],
+    ] as const) {
+      let base = { rps: 0, p99: Infinity, errors: 0 };
+      let ours = { rps: 0, p99: Infinity, errors: 0 };
+      // The big node's rules0 is one of 2,000; its plain0 one of 8,000.
+      for (let i = 0; i < 3; i++) {
+        const b = wrk(one.port, `${host}.bench.test`, path);
+        const s = wrk(big.port, `${host}.bench.test`, path);
+        if (b.rps > base.rps) base = b;
+        if (s.rps > ours.rps) ours = s;
+      }
+      row(`req/s, ${label}, ${sites.toLocaleString()} sites vs 1`, `${ours.rps.toFixed(0)} (p99 ${ours.p99.toFixed(2)} ms${ours.errors ? `, ${ours.errors} errors` : ""})`, `${base.rps.toFixed(0)} (p99 ${base.p99.toFixed(2)} ms)`, `${(ours.rps / base.rps).toFixed(3)} / p99 ${(ours.p99 / base.p99).toFixed(2)}`, ">= 0.9 / <= 1.2");
+    }
+  } finally {
+    await one.nginx.stop();
+    await big.nginx.stop();
+    sh(`rm -rf ${work}`);
+  }
+}
