@@ -98,9 +98,11 @@ class Node {
   }
 }
 
-export async function benchScale(row: Row, o: { sites?: number; rulesSites?: number; say?: (l: string) => void } = {}) {
+export async function benchScale(row: Row, o: { sites?: number; rulesSites?: number; deploys?: number; say?: (l: string) => void } = {}) {
   const sites = o.sites ?? 10_000;
   const rulesSites = o.rulesSites ?? 2_000;
+  // How many rules deploys are timed at the start and at the end (each waits for a reload).
+  const n = Math.min(o.deploys ?? 100, Math.floor(rulesSites / 2));
   const say = o.say ?? console.error;
   const work = tempDir("sprout-bench-scale-");
   // nginx's workers (nobody when started as root) read the trees: the folders must let them through.
@@ -136,21 +138,21 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
       return performance.now() - t0;
     };
     const first: number[] = [];
-    for (let i = 0; i < Math.min(100, rulesSites); i++) first.push(await deploy(i));
-    say(`  first 100 rules sites added; writing ${rulesSites - 200} more`);
-    for (let i = 100; i < rulesSites - 100; i++) big.include(`rules${i}`, i, false);
+    for (let i = 0; i < n; i++) first.push(await deploy(i));
+    say(`  first ${n} rules sites added; writing ${rulesSites - 2 * n} more`);
+    for (let i = n; i < rulesSites - n; i++) big.include(`rules${i}`, i, false);
     big.writeMain();
     const bulk = performance.now();
     await big.nginx.reload();
-    say(`  reload with ${rulesSites - 100} rules sites: ${(performance.now() - bulk).toFixed(0)} ms`);
+    say(`  reload with ${rulesSites - n} rules sites: ${(performance.now() - bulk).toFixed(0)} ms`);
     const last: number[] = [];
-    for (let i = Math.max(100, rulesSites - 100); i < rulesSites; i++) last.push(await deploy(i));
+    for (let i = rulesSites - n; i < rulesSites; i++) last.push(await deploy(i));
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     row(
-      "rules deploy, nginx part (include nginx -t + reload), last 100 vs first 100",
+      `rules deploy, nginx part (include nginx -t + reload), last ${n} vs first ${n}`,
       `mean ${mean(last).toFixed(0)} ms, median ${med(last).toFixed(0)} ms`,
-      `first 100: mean ${mean(first).toFixed(0)} ms, median ${med(first).toFixed(0)} ms`,
+      `first ${n}: mean ${mean(first).toFixed(0)} ms, median ${med(first).toFixed(0)} ms`,
       (mean(last) / mean(first)).toFixed(2),
       "<= 1.2x (reload < 1 s)",
     );

@@ -94,7 +94,8 @@ async function main() {
   }
   if (only === "scale") {
     console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
-    await benchScale(row);
+    const deploys = process.argv.includes("--deploys") ? Number(process.argv[process.argv.indexOf("--deploys") + 1]) : undefined;
+    await benchScale(row, { deploys });
     return printTable();
   }
   if (only) throw new Error(`--only ${only}: the scenarios that run alone are "nodes" and "scale"`);
