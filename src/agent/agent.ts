@@ -1,10 +1,11 @@
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
 import { BlobStore } from "./blobs";
-import type { AgentConfig } from "./config";
+import { DEFAULT_BROTLI_MODULE, type AgentConfig } from "./config";
 import { Deployments } from "./deployments";
 import { FatalAuthError, MasterLink } from "./master-link";
 import { nginxLayout, renderNginxConf } from "./nginx/config";
@@ -39,6 +40,8 @@ export class Agent {
   private fatal: ((e: Error) => void) | null = null;
   private worker: WorkerIdentity | null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  /** brotliModule: the brotli_static module nginx loads, or null (gzip only). */
+  private brotliModule: string | null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -48,6 +51,9 @@ export class Agent {
     // for anything this start writes.
     this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);
     this.blobs.clearTmp();
+    const brotli = config.brotliModule === undefined ? DEFAULT_BROTLI_MODULE : config.brotliModule;
+    this.brotliModule = brotli && existsSync(brotli) ? brotli : null;
+    this.blobs.brotli = this.brotliModule !== null;
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
@@ -84,6 +90,12 @@ export class Agent {
     this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
     this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
+    if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
+    else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
+    else
+      log.warn(
+        `brotli off: nginx's brotli_static module is not at ${this.config.brotliModule ?? DEFAULT_BROTLI_MODULE}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`,
+      );
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<void>((_, reject) => (this.fatal = reject));
@@ -103,6 +115,7 @@ export class Agent {
       domain: this.state.state.domain!,
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
       resolver: this.config.resolver,
+      brotliModule: this.brotliModule,
     });
     const changed = this.nginx.writeConf(conf);
     // Site includes name the domain too: bring them in line before nginx (re)loads.

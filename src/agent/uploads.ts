@@ -159,7 +159,7 @@ export class Uploads {
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
-        message: `Staged ${r.files} files (${r.gz} precompressed) in ${Math.round(performance.now() - t0)} ms.`,
+        message: `Staged ${r.files} files (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}) in ${Math.round(performance.now() - t0)} ms.`,
         ...(uploaded ? { files_uploaded: uploaded.files, bytes_uploaded: uploaded.bytes } : {}),
       });
     } catch (caught) {
