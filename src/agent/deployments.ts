@@ -10,11 +10,12 @@ import { isCompressible } from "./compressible";
 import { redactHeaders } from "./nginx/rules";
 
 /**
- * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax). They are
- * linked into `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and
- * nginx needs no per-request rule to hide them.
+ * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax; of
+ * netlify.toml only `[[redirects]]` and `[[headers]]` are read). They are linked into
+ * `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and nginx needs
+ * no per-request rule to hide them.
  */
-export const RULES_FILES = new Set(["_redirects", "_headers"]);
+export const RULES_FILES = new Set(["_redirects", "_headers", "netlify.toml"]);
 
 /** SiteRecord is <data>/sites/<site>/site.json: what this node knows about a site. */
 export interface SiteRecord {
@@ -58,7 +59,7 @@ export class Deployments {
     return join(this.sitesDir, site, "deploys", id);
   }
 
-  /** rulesDir holds a deployment's `_redirects` and `_headers`, beside (not in) its served tree. */
+  /** rulesDir holds a deployment's `_redirects`, `_headers` and netlify.toml, beside (not in) its served tree. */
   rulesDir(site: string, id: string) {
     return join(this.sitesDir, site, "rules", id);
   }

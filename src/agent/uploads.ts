@@ -7,6 +7,7 @@ import type { Manifest, StatusReport } from "../protocol/deployment";
 import type { UploadFileAnswer, UploadInit, UploadInitAnswer } from "../protocol/upload";
 import { SproutError, badRequest, conflict, forbidden, tooLarge, tooMany, unavailable } from "../shared/errors";
 import { hasPlainPassword } from "../shared/htpasswd";
+import { hasPlainTomlPassword } from "../shared/netlify-toml";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
 import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
@@ -230,7 +231,7 @@ export class Uploads {
         if (h.size !== want.size) throw badRequest("size_mismatch", `${name}: the archive holds ${h.size} bytes, the manifest says ${want.size}.`);
         bytes += h.size ?? 0;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
-        if (name === "_headers" && want.size > SMALL_FILE) throw tooLarge(`_headers is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
+        if ((name === "_headers" || name === "netlify.toml") && want.size > SMALL_FILE) throw tooLarge(`${name} is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
         const isNew = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
         if (isNew) added.push(want.sha256);
         proved.push(want.sha256);
@@ -268,7 +269,8 @@ export class Uploads {
         body = Buffer.concat(chunks);
         hasher.update(body);
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
-        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword();
+        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword(name);
+        if (name === "netlify.toml" && hasPlainTomlPassword(body.toString("utf8"))) throw plainPassword(name);
         if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
       } else {
@@ -370,12 +372,12 @@ export class Uploads {
   }
 }
 
-/** plainPassword refuses a `_headers` with a plain-text Basic-Auth password: the node never keeps one. */
-function plainPassword(): SproutError {
+/** plainPassword refuses a `_headers` or netlify.toml with a plain-text Basic-Auth password: the node never keeps one. */
+function plainPassword(file: string): SproutError {
   return new SproutError(
     422,
     "plain_password",
-    "_headers holds a Basic-Auth password in plain text; nodes never store plain passwords.",
+    `${file} holds a Basic-Auth password in plain text; nodes never store plain passwords.`,
     "Deploy with `sprout deploy`, which hashes them (SHA-512 crypt) before upload.",
   );
 }
