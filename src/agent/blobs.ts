@@ -37,6 +37,9 @@ export class BlobStore {
   /** brotli jobs, by blob; they run one at a time (see precompress). */
   private brotliJobs = new Map<string, Promise<void>>();
   private brotliQueue: Promise<void> = Promise.resolve();
+  /** busy: uploads and stagings under way; lastBusy: when the last one (or a gzip) ended (see quiet()). */
+  private busyCount = 0;
+  private lastBusy = 0;
   /** brotli: make `.br` siblings (false when nginx has no brotli_static module: gzip only). */
   brotli = false;
   /** shards that exist, so adopting a blob does not ask the file system again. */
@@ -220,11 +223,31 @@ export class BlobStore {
         }
       })().finally(() => {
         this.compressing.delete(sha);
+        this.lastBusy = Date.now();
         void this.brotliLater(sha);
       });
       this.compressing.set(sha, job);
     }
     return job;
+  }
+
+  /** busy runs an upload's or a staging's work, during which (and a moment after) brotli waits. */
+  async busy<T>(fn: () => Promise<T>): Promise<T> {
+    this.busyCount++;
+    try {
+      return await fn();
+    } finally {
+      this.busyCount--;
+      this.lastBusy = Date.now();
+    }
+  }
+
+  /**
+   * quiet waits until no upload, staging or gzip is under way and none was for a moment: brotli
+   * takes only the time deploys leave, so it never slows one down.
+   */
+  private async quiet() {
+    while (this.busyCount > 0 || this.compressing.size > 0 || Date.now() - this.lastBusy < 300) await Bun.sleep(100);
   }
 
   /** brPath answers `<blob>.br` if it is made already, else null (it never waits: see brotliLater). */
@@ -237,7 +260,7 @@ export class BlobStore {
    * does not pay off, brotli is off, or it failed). Brotli at quality 11 is some 30x slower than
    * gzip, so nothing waits for it: jobs run one at a time, after the blob's gzip, on one thread of
    * the pool, leaving the others to gzip and uploads; a deployment links each `.br` once it exists
-   * (Deployments.stage). The bytes are read again from the store (page cache), so queued jobs hold
+   * (Deployments.stage), and each waits for a moment without uploads. The bytes are read again from the store (page cache), so queued jobs hold
    * no memory.
    */
   brotliLater(sha: string): Promise<string | null> {
@@ -248,6 +271,7 @@ export class BlobStore {
     let job = this.brotliJobs.get(sha);
     if (!job) {
       job = this.brotliQueue.then(async () => {
+        await this.quiet();
         if (existsSync(`${base}.br`) || existsSync(`${base}.nobr`) || !existsSync(base)) return;
         const raw = await Bun.file(base).bytes();
         const packed = await brotliAsync(raw, {

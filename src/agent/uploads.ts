@@ -121,7 +121,7 @@ export class Uploads {
         throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
       let got = { files: 0, bytes: 0 };
       try {
-        if (body) got = await this.extract(body, pending.manifest, pending.owner);
+        if (body) got = await this.blobs.busy(() => this.extract(body, pending.manifest, pending.owner));
       } catch (e) {
         // A full disk ends this deployment here (a rerun creates a new one once there is room):
         // the deploy log says why, and the upload's record no longer keeps any blob.
@@ -149,7 +149,12 @@ export class Uploads {
   }
 
   /** stageLocked stages under the deployment's lock; every blob must be held by the deployment's account. */
-  private async stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+  private stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+    // Brotli forms wait while a deployment is staged (see BlobStore.quiet).
+    return this.blobs.busy(() => this.stageLockedBusy(site, deploymentId, manifest, production, owner, uploaded));
+  }
+
+  private async stageLockedBusy(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
       const notOwned = await this.blobs.missingFor(owner, manifest.map((e) => e.sha256));
