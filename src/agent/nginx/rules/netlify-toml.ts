@@ -110,7 +110,7 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     // Each value is one token here, whatever it holds: white space inside one is refused as in `_redirects`.
     const spaced = tokens.find((t) => /\s/.test(t));
     if (spaced !== undefined && !role) return bad(`${JSON.stringify(spaced)} contains white space; the rule is skipped`);
-    redirects.add(FILE, line, tokens);
+    labelled(redirects.warnings, where, () => redirects.add(FILE, line, tokens));
   });
 
   headerList.forEach((entry, k) => {
@@ -124,7 +124,8 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
       return bad(`a [[headers]] entry needs for = "/path"${guards ? "; the deploy stops rather than publish what its Basic-Auth protects" : "; it is skipped"}`, guards);
     if (values === undefined) return;
     if (!isTable(values)) return bad("values must be a table of header names and values; the entry is skipped");
-    const block = headers.block(FILE, line, entry.for.trim());
+    const path = entry.for.trim();
+    const block = labelled(headers.warnings, where, () => headers.block(FILE, line, path));
     if (!block) return guards ? bad("Basic-Auth under a path that cannot be used; the deploy stops rather than publish what it protects", true) : undefined;
     for (const [rawName, raw] of Object.entries(values)) {
       const name = rawName.trim();
@@ -151,10 +152,18 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
           continue;
         }
       }
-      headers.header(FILE, line, block, name, value);
+      labelled(headers.warnings, where, () => headers.header(FILE, line, block, name, value));
     }
   });
   return warnings;
+}
+
+/** labelled runs `fn` and puts `where` (the entry's number, when its line is unknown) before the warnings it adds. */
+function labelled<T>(warnings: RuleWarning[], where: string, fn: () => T): T {
+  const before = warnings.length;
+  const out = fn();
+  if (where) for (const w of warnings.slice(before)) w.message = `${where}${w.message}`;
+  return out;
 }
 
 /**
