@@ -201,7 +201,7 @@ export class Uploads {
     // The first lines tell the user what to fix; thousands would only flood the deploy log.
     const all = warnings.get(deploymentId) ?? [];
     for (const w of all.slice(0, 50))
-      this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line} skipped: ${w.message}` });
+      this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line}${w.note ? "" : " skipped"}: ${w.message}` });
     if (all.length > 50) this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `... and ${all.length - 50} more lines of the rules files were skipped.` });
   }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { hashPassword } from "../../src/shared/htpasswd";
-import { type Cluster, type Node, site, useCluster } from "../helpers/cluster";
+import { addGateway, type Cluster, type Node, site, useCluster } from "../helpers/cluster";
 
 const cl = useCluster();
 let c: Cluster;
@@ -70,6 +70,22 @@ describe("brotli", () => {
     const none = await raw(`brjs.${c.domain}`, "/app.js", null);
     expect(none.headers.get("content-encoding")).toBeNull();
     expect(await none.text()).toBe(JS);
+  });
+
+  test("through a gateway, clients that accept br get it, and others gzip", async () => {
+    const gw = await addGateway(c, "gwbr");
+    const via = (enc: string) => fetch(`${gw.httpUrl}/app.js`, { headers: { host: `brjs.${c.domain}`, "accept-encoding": enc }, decompress: false } as RequestInit);
+    // The gateway learns its routes from the master every 2 s.
+    const end = Date.now() + 30_000;
+    while ((await via("br")).status !== 200 && Date.now() < end) await Bun.sleep(200);
+    const br = await via("br, gzip");
+    expect(br.status).toBe(200);
+    expect(br.headers.get("content-encoding")).toBe("br");
+    expect(br.headers.get("vary")).toContain("Accept-Encoding");
+    expect(brotliDecompressSync(new Uint8Array(await br.arrayBuffer())).toString()).toBe(JS);
+    const gz = await via("gzip");
+    expect(gz.headers.get("content-encoding")).toBe("gzip");
+    expect(gunzipSync(new Uint8Array(await gz.arrayBuffer())).toString()).toBe(JS);
   });
 
   test("pages are sent as br too: a clean URL and a folder's index", async () => {

@@ -30,6 +30,7 @@ const isTable = (v: unknown): v is Table => typeof v === "object" && v !== null 
 export function readNetlifyToml(text: string, redirects: RedirectRules, headers: HeaderRules): RuleWarning[] {
   const warnings: RuleWarning[] = [];
   const warn = (line: number, message: string, fatal = false) => warnings.push({ file: FILE, line, message, ...(fatal ? { fatal } : {}) });
+  const note = (line: number, message: string) => warnings.push({ file: FILE, line, message, note: true });
   if (text.length > MAX_RULES_FILE) {
     // Unlike a line-based file, a cut TOML file means nothing: none of it is read.
     warn(1, `the file is over ${MAX_RULES_FILE} bytes and is not read`, /basic-auth|role/i.test(text));
@@ -60,7 +61,8 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     const line = redirectLines[k] ?? 1;
     const where = redirectLines[k] ? "" : `[[redirects]] entry ${k + 1}: `;
     const bad = (message: string, fatal = false) => warn(line, `${where}${message}`, fatal);
-    for (const key of Object.keys(entry)) if (!REDIRECT_KEYS.has(key)) bad(`unknown key ${JSON.stringify(key)} in [[redirects]] is ignored`);
+    const aside = (message: string) => note(line, `${where}${message}`);
+    for (const key of Object.keys(entry)) if (!REDIRECT_KEYS.has(key)) aside(`unknown key ${JSON.stringify(key)} in [[redirects]] is ignored`);
     const conditions = entry.conditions ?? {};
     if (!isTable(conditions)) return bad("conditions must be a table, e.g. conditions = {Language = [\"en\"]}; the rule is skipped", /role/i.test(JSON.stringify(conditions)));
     const role = Object.keys(conditions).some((c) => c.toLowerCase() === "role");
@@ -105,8 +107,8 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     const signed = entry.signed ?? entry.signing ?? entry.sign;
     if (signed !== undefined) tokens.push(`Sign=${String(signed)}`);
     if (entry.headers !== undefined && (!isTable(entry.headers) || Object.keys(entry.headers).length))
-      bad("headers on a redirect rule (sent to the proxied site) are not supported; the rule applies without them");
-    if (entry.rate_limit !== undefined) bad("rate_limit is not supported; the rule applies without it");
+      aside("headers on a redirect rule (sent to the proxied site) are not supported; the rule applies without them");
+    if (entry.rate_limit !== undefined) aside("rate_limit is not supported; the rule applies without it");
     // Each value is one token here, whatever it holds: white space inside one is refused as in `_redirects`.
     const spaced = tokens.find((t) => /\s/.test(t));
     if (spaced !== undefined && !role) return bad(`${JSON.stringify(spaced)} contains white space; the rule is skipped`);
@@ -119,7 +121,7 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     const values = entry.values;
     const guards = isTable(values) && Object.keys(values).some((n) => n.trim().toLowerCase() === "basic-auth");
     const bad = (message: string, fatal = false) => warn(line, `${where}${message}`, fatal);
-    for (const key of Object.keys(entry)) if (!HEADER_KEYS.has(key)) bad(`unknown key ${JSON.stringify(key)} in [[headers]] is ignored`);
+    for (const key of Object.keys(entry)) if (!HEADER_KEYS.has(key)) note(line, `${where}unknown key ${JSON.stringify(key)} in [[headers]] is ignored`);
     if (typeof entry.for !== "string" || !entry.for.trim().startsWith("/"))
       return bad(`a [[headers]] entry needs for = "/path"${guards ? "; the deploy stops rather than publish what its Basic-Auth protects" : "; it is skipped"}`, guards);
     if (values === undefined) return;

@@ -8,6 +8,8 @@ export interface RuleWarning {
   line: number;
   message: string;
   fatal?: boolean;
+  /** note: the rule still applies (an unknown key, an unsupported option it is used without). */
+  note?: boolean;
 }
 
 /** RulesFile names the files a deployment's rules come from (netlify.toml: `[[redirects]]` and `[[headers]]`). */
