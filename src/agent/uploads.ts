@@ -8,6 +8,7 @@ import type { UploadFileAnswer, UploadInit, UploadInitAnswer } from "../protocol
 import { SproutError, badRequest, conflict, forbidden, tooLarge, tooMany, unavailable } from "../shared/errors";
 import { hasPlainPassword } from "../shared/htpasswd";
 import { hasPlainTomlPassword } from "../shared/netlify-toml";
+import { MAX_RULES_FILE } from "./nginx/rules/headers";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
 import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
@@ -236,7 +237,9 @@ export class Uploads {
         if (h.size !== want.size) throw badRequest("size_mismatch", `${name}: the archive holds ${h.size} bytes, the manifest says ${want.size}.`);
         bytes += h.size ?? 0;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
-        if ((name === "_headers" || name === "netlify.toml") && want.size > SMALL_FILE) throw tooLarge(`${name} is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
+        if (name === "_headers" && want.size > SMALL_FILE) throw tooLarge(`_headers is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
+        // Read whole or not at all (a cut TOML file means nothing), and checked for plain passwords before it is kept.
+        if (name === "netlify.toml" && want.size > MAX_RULES_FILE) throw tooLarge(`netlify.toml is ${want.size} bytes; the limit is ${MAX_RULES_FILE}.`);
         const isNew = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
         if (isNew) added.push(want.sha256);
         proved.push(want.sha256);
