@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import { logger } from "../shared/log";
@@ -22,6 +23,26 @@ import { Traffic } from "./traffic";
 const log = logger("agent");
 
 /**
+ * brotliModuleProblem says why nginx cannot serve brotli with the module at `path`, or null when it
+ * can: the file must exist and load into this nginx (a module built for another nginx version
+ * would stop nginx from starting at all). One `nginx -t` of a small configuration, at start.
+ */
+function brotliModuleProblem(nginxBin: string, path: string, prefix: string): string | null {
+  if (!existsSync(path)) return `nginx's brotli_static module is not at ${path}`;
+  mkdirSync(prefix, { recursive: true, mode: 0o700 });
+  const conf = join(prefix, "brotli-probe.conf");
+  writeFileSync(conf, `load_module ${path};\nerror_log stderr;\nevents {}\nhttp { brotli_static on; }\n`, { mode: 0o600 });
+  try {
+    const r = Bun.spawnSync([nginxBin, "-t", "-q", "-e", "stderr", "-p", prefix, "-c", conf], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode === 0) return null;
+    const why = r.stderr.toString().split("\n").find((l) => l.includes("[emerg]")) ?? r.stderr.toString().trim().split("\n")[0] ?? "";
+    return `nginx cannot load the brotli_static module at ${path} (${why.replace(/^.*\[emerg\]\s*/, "").slice(0, 300)})`;
+  } finally {
+    rmSync(conf, { force: true });
+  }
+}
+
+/**
  * Agent composes a node: agent API, blob store, deployments, its nginx, and the link to the master
  * (heartbeats every 3 s, tasks by long poll). It keeps serving when the master is away.
  */
@@ -40,8 +61,9 @@ export class Agent {
   private fatal: ((e: Error) => void) | null = null;
   private worker: WorkerIdentity | null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
-  /** brotliModule: the brotli_static module nginx loads, or null (gzip only). */
+  /** brotliModule: the brotli_static module nginx loads, or null (gzip only: off, or brotliProblem says why). */
   private brotliModule: string | null;
+  private brotliProblem: string | null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -52,7 +74,8 @@ export class Agent {
     this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);
     this.blobs.clearTmp();
     const brotli = config.brotliModule === undefined ? DEFAULT_BROTLI_MODULE : config.brotliModule;
-    this.brotliModule = brotli && existsSync(brotli) ? brotli : null;
+    this.brotliProblem = brotli ? brotliModuleProblem(config.nginxBin, brotli, nginxLayout(config.dataDir).prefix) : null;
+    this.brotliModule = brotli && !this.brotliProblem ? brotli : null;
     this.blobs.brotli = this.brotliModule !== null;
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
@@ -92,10 +115,7 @@ export class Agent {
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
     if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
     else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
-    else
-      log.warn(
-        `brotli off: nginx's brotli_static module is not at ${this.config.brotliModule ?? DEFAULT_BROTLI_MODULE}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`,
-      );
+    else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<void>((_, reject) => (this.fatal = reject));

@@ -72,6 +72,12 @@ export const agentCommand: Command = {
     if (!publicUrl && ["0.0.0.0", "::", ""].includes(api.hostname))
       throw new UsageError(`--listen ${api.hostname || "::"}:${api.port} accepts connections on every address, so the agent cannot tell which one CLIs and other nodes reach it at: set --public-url (SPROUT_AGENT_URL), e.g. --public-url http://10.0.0.2:${api.port}`);
     if (publicUrl && !/^https?:\/\/[^\s/?#]+/.test(publicUrl)) throw new UsageError("--public-url must be an http:// or https:// URL");
+    // The path goes into nginx.conf: a plain absolute path only.
+    const brotliModule = (p: string) => {
+      if (p === "off") return null;
+      if (!/^\/[A-Za-z0-9._/+-]+$/.test(p)) throw new UsageError("--brotli-module must be an absolute path (letters, digits, . _ - + and /) or off");
+      return p;
+    };
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
@@ -95,7 +101,7 @@ export const agentCommand: Command = {
       resolver: typeof v.resolver === "string" ? v.resolver : undefined,
       allowPrivateProxy: v["allow-private-proxy"] === true,
       reverifySeconds: num("reverify-after"),
-      brotliModule: v["brotli-module"] === "off" ? null : String(v["brotli-module"]),
+      brotliModule: brotliModule(String(v["brotli-module"])),
     });
     let code = 0;
     await Promise.race([

@@ -3,7 +3,7 @@
 // type, Vary and every rule of the site (Basic-Auth, _headers) applying as to the plain file. A
 // node without the module says so at start and serves gzip.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { hashPassword } from "../../src/shared/htpasswd";
@@ -133,5 +133,20 @@ describe("brotli", () => {
     await Bun.sleep(1000);
     const files = [...new Bun.Glob("**/*.br").scanSync({ cwd: join(node.data, "blobs"), dot: true })];
     expect(files).toEqual([]);
+  });
+
+  test("a file that is not a module nginx can load is not used: the node says why and serves gzip", async () => {
+    const bogus = join(c.home, "not-a-module.so");
+    writeFileSync(bogus, "this is not a shared object");
+    const node = await c.addAgent("badbrotli", ["--brotli-module", bogus]);
+    expect(node.p.output()).toContain(`brotli off: nginx cannot load the brotli_static module at ${bogus}`);
+    expect(readFileSync(join(node.data, "nginx", "nginx.conf"), "utf8")).not.toContain("load_module");
+    expect((await c.get(`brjs.${c.domain}`, "/", node)).status).toBeLessThan(500);
+  });
+
+  test("--brotli-module refuses a path that is not a plain absolute path", async () => {
+    const r = await c.sprout(["agent", "--master", c.master, "--token", "x", "--brotli-module", "/tmp/x.so; evil"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--brotli-module must be an absolute path");
   });
 });

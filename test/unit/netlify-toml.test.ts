@@ -66,4 +66,14 @@ describe("netlify.toml", () => {
     expect(read(big).warnings[0]!.fatal).toBeUndefined();
     expect(read(`${big}[[headers]]\nfor = "/*"\n[headers.values]\nBasic-Auth = "a:${HASH}"\n`).warnings[0]!.fatal).toBe(true);
   });
+
+  test("a Role condition fails the deployment whatever else is wrong with its entry", () => {
+    for (const rest of [`from = "/m/*"\nto = "/x"`, `to = "/x"`, `from = "/m/*"`, `from = "/m/*"\nto = "/x"\nstatus = "moved"`, `from = "/m/*"\nto = "/x"\nforce = "yes"`, `from = "/m/*"\nto = "/x"\nquery = "q"`, `from = "/m /*"\nto = "/x"`]) {
+      for (const cond of [`conditions = {Role = ["admin"]}`, `conditions = {role = "admin"}`, `conditions = {Role = 1}`, `conditions = "Role=admin"`]) {
+        const w = read(`[[redirects]]\n${rest}\n${cond}\n`).warnings;
+        expect(w.some((x) => x.fatal && x.line === 1), `${rest} ${cond}`).toBe(true);
+      }
+    }
+    expect(read(`redirects = "Role=admin"\n`).warnings[0]!.fatal).toBe(true);
+  });
 });

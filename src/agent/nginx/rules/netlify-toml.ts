@@ -49,7 +49,7 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     const v = doc[key];
     if (v === undefined) return [];
     if (Array.isArray(v) && v.every(isTable)) return v;
-    warn(1, `${key} must be a list of [[${key}]] tables; it is ignored`, key === "headers" && /basic-auth/i.test(JSON.stringify(v)));
+    warn(1, `${key} must be a list of [[${key}]] tables; it is ignored`, /basic-auth|role/i.test(JSON.stringify(v)));
     return [];
   };
   const redirectList = entries("redirects");
@@ -64,44 +64,37 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     const aside = (message: string) => note(line, `${where}${message}`);
     for (const key of Object.keys(entry)) if (!REDIRECT_KEYS.has(key)) aside(`unknown key ${JSON.stringify(key)} in [[redirects]] is ignored`);
     const conditions = entry.conditions ?? {};
-    if (!isTable(conditions)) return bad("conditions must be a table, e.g. conditions = {Language = [\"en\"]}; the rule is skipped", /role/i.test(JSON.stringify(conditions)));
-    const role = Object.keys(conditions).some((c) => c.toLowerCase() === "role");
+    // Checked before anything else: whatever else is wrong with it, a role-gated rule is never
+    // dropped quietly (its fallback rules would then serve the gated content).
+    const role = isTable(conditions) ? Object.keys(conditions).some((c) => c.toLowerCase() === "role") : /role/i.test(JSON.stringify(conditions));
+    const skip = (message: string) => (role ? bad("role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth instead", true) : bad(message));
+    if (!isTable(conditions)) return skip("conditions must be a table, e.g. conditions = {Language = [\"en\"]}; the rule is skipped");
     const from = entry.from ?? entry.origin;
-    if (typeof from !== "string" || !from) {
-      // A role-gated rule is never dropped quietly: its fallback rules would serve the gated content.
-      if (role) return bad("role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth instead", true);
-      return bad("a rule needs from = \"/path\"; it is skipped");
-    }
+    if (typeof from !== "string" || !from) return skip("a rule needs from = \"/path\"; it is skipped");
     const tokens = [from];
     const query = entry.query ?? entry.params ?? entry.parameters ?? {};
-    if (!isTable(query)) return bad("query must be a table, e.g. query = {id = \":id\"}; the rule is skipped");
+    if (!isTable(query)) return skip("query must be a table, e.g. query = {id = \":id\"}; the rule is skipped");
     for (const [key, value] of Object.entries(query)) {
-      if (typeof value !== "string") return bad(`the query value of ${key} must be a string; the rule is skipped`);
+      if (typeof value !== "string") return skip(`the query value of ${key} must be a string; the rule is skipped`);
       tokens.push(`${key}=${value}`);
     }
     let status: number | undefined;
     if (entry.status !== undefined) {
       // As Netlify reads it: a number, or a string that starts with one.
       status = typeof entry.status === "number" ? entry.status : Number.parseInt(String(entry.status), 10);
-      if (!Number.isInteger(status)) return bad(`status must be a number like 301 (got ${JSON.stringify(entry.status)}); the rule is skipped`);
+      if (!Number.isInteger(status)) return skip(`status must be a number like 301 (got ${JSON.stringify(entry.status)}); the rule is skipped`);
     }
     let to = entry.to ?? entry.destination;
     // A forward rule (`from = "/app/*"`, `status = 200`, no `to`) keeps the path, as on Netlify.
     if (to === undefined && from.endsWith("/*") && status !== undefined && status >= 200 && status < 300) to = from.replace(/\/\*$/, "/:splat");
-    if (typeof to !== "string" || !to) {
-      if (role) return bad("role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth instead", true);
-      return bad("a rule needs to = \"/target\"; it is skipped");
-    }
+    if (typeof to !== "string" || !to) return skip("a rule needs to = \"/target\"; it is skipped");
     tokens.push(to);
     const force = entry.force === true;
-    if (entry.force !== undefined && typeof entry.force !== "boolean") return bad("force must be true or false; the rule is skipped");
+    if (entry.force !== undefined && typeof entry.force !== "boolean") return skip("force must be true or false; the rule is skipped");
     if (status !== undefined || force) tokens.push(`${status ?? 301}${force ? "!" : ""}`);
     for (const [key, value] of Object.entries(conditions)) {
       const values = typeof value === "string" ? value.split(/\s*,\s*/) : Array.isArray(value) && value.every((x) => typeof x === "string") ? (value as string[]) : null;
-      if (values === null) {
-        if (key.toLowerCase() === "role") return bad("role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth instead", true);
-        return bad(`the condition ${key} must be a list of strings; the rule is skipped`);
-      }
+      if (values === null) return skip(`the condition ${key} must be a list of strings; the rule is skipped`);
       tokens.push(`${key}=${values.join(",")}`);
     }
     const signed = entry.signed ?? entry.signing ?? entry.sign;
@@ -125,7 +118,7 @@ export function readNetlifyToml(text: string, redirects: RedirectRules, headers:
     if (typeof entry.for !== "string" || !entry.for.trim().startsWith("/"))
       return bad(`a [[headers]] entry needs for = "/path"${guards ? "; the deploy stops rather than publish what its Basic-Auth protects" : "; it is skipped"}`, guards);
     if (values === undefined) return;
-    if (!isTable(values)) return bad("values must be a table of header names and values; the entry is skipped");
+    if (!isTable(values)) return bad("values must be a table of header names and values; the entry is skipped", /basic-auth/i.test(JSON.stringify(values)));
     const path = entry.for.trim();
     const block = labelled(headers.warnings, where, () => headers.block(FILE, line, path));
     if (!block) return guards ? bad("Basic-Auth under a path that cannot be used; the deploy stops rather than publish what it protects", true) : undefined;
