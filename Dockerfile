@@ -13,8 +13,8 @@ COPY . .
 RUN bun run build
 
 FROM debian:bookworm-slim
-# nginx-light for agents and gateways; the master does not use it.
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light ca-certificates curl >/dev/null \
+# nginx-light (and its brotli_static module) for agents and gateways; the master does not use it.
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light libnginx-mod-http-brotli-static ca-certificates curl >/dev/null \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin sprout \
  && install -d -o sprout -g sprout -m 0711 /data

@@ -76,6 +76,9 @@ if [ -z "$ROOT" ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/ngin
   say "installing nginx"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+  # Serves the .br siblings the agent makes; older distributions lack the package (gzip only then).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-brotli-static >/dev/null 2>&1 \
+    || say "nginx's brotli module is not packaged here: sites are served with gzip only"
   # The agent runs its own nginx; the distribution's service is not needed for Sprout.
   systemctl disable --now nginx >/dev/null 2>&1 || true
 fi

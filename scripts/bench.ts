@@ -52,8 +52,8 @@ function rssMb(pid: number) {
   return m ? (Number(m[1]) / 1024).toFixed(0) : "?";
 }
 
-function wrk(url: string, host: string | null) {
-  const out = sh(`wrk -t2 -c64 -d3s ${host ? `-H 'Host: ${host}'` : ""} ${url}`);
+function wrk(url: string, host: string | null, headers: string[] = []) {
+  const out = sh(`wrk -t2 -c64 -d3s ${host ? `-H 'Host: ${host}'` : ""} ${headers.map((h) => `-H '${h}'`).join(" ")} ${url}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? "0";
   return { rps, errors: Number(errors) };
@@ -225,6 +225,41 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
         withRules = Math.max(withRules, wrk(`${nginxUrl}/missing${query}`, `heavy.${c.domain}`).rps);
       }
       row("requests/s, 1,000 query rules + 7 KB query (404 path)", withRules.toFixed(0), `no rules ${plain.toFixed(0)}`, (withRules / plain).toFixed(3), "bounded (was ~0.001)");
+    }
+
+    console.error("== brotli vs gzip: one JS asset, bytes sent and requests/s");
+    {
+      const dir = join(work, "brjs");
+      mkdirSync(dir);
+      // A real bundle when one is at hand (htmx, from the dependencies), else generated code.
+      const real = [...new Bun.Glob("node_modules/htmx.org/dist/*.js").scanSync()].map((f) => ({ f, n: Bun.file(f).size })).sort((a, b) => b.n - a.n)[0];
+      const js = real ? readFileSync(real.f) : Buffer.from(Array.from({ length: 3000 }, (_, i) => `export function f${i}(e) { return e.type === "x${i % 17}" ? ${i} : null; }\n`).join(""));
+      writeFileSync(join(dir, "app.js"), js);
+      writeFileSync(join(dir, "index.html"), "brotli");
+      await deploy(c, dir, "brjs", join(work, "cache-brjs"));
+      const fetchAs = (enc: string) => fetch(`${nginxUrl}/app.js`, { headers: { host: `brjs.${c.domain}`, "accept-encoding": enc }, decompress: false } as RequestInit);
+      // The .br sibling is made in the background after the deploy: wait for it (at most a minute).
+      const end = Date.now() + 60_000;
+      while ((await fetchAs("br")).headers.get("content-encoding") !== "br" && Date.now() < end) await Bun.sleep(200);
+      const br = await fetchAs("br");
+      if (br.headers.get("content-encoding") !== "br") row("brotli vs gzip, JS asset", "no br answer (brotli module missing?)");
+      else {
+        const brBytes = (await br.arrayBuffer()).byteLength;
+        const gzBytes = (await (await fetchAs("gzip")).arrayBuffer()).byteLength;
+        let brRps = 0;
+        let gzRps = 0;
+        for (let i = 0; i < 3; i++) {
+          gzRps = Math.max(gzRps, wrk(`${nginxUrl}/app.js`, `brjs.${c.domain}`, ["Accept-Encoding: gzip"]).rps);
+          brRps = Math.max(brRps, wrk(`${nginxUrl}/app.js`, `brjs.${c.domain}`, ["Accept-Encoding: br"]).rps);
+        }
+        row(
+          `brotli vs gzip, ${(js.length / 1024).toFixed(0)} KB JS asset (bytes; requests/s)`,
+          `br ${brBytes} B; ${brRps.toFixed(0)}/s`,
+          `gzip ${gzBytes} B; ${gzRps.toFixed(0)}/s`,
+          `${(brBytes / gzBytes).toFixed(3)}; ${(brRps / gzRps).toFixed(3)}`,
+          "bytes < 1; req/s ~1",
+        );
+      }
     }
 
     console.error("== memory");

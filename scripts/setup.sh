@@ -9,6 +9,11 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
 fi
+# nginx's brotli_static module serves the .br siblings the agent makes (gzip only without it).
+if [ ! -f /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libnginx-mod-http-brotli-static >/dev/null 2>&1 \
+    || echo "nginx's brotli module is not packaged here: sites are served with gzip only"
+fi
 command -v bun >/dev/null 2>&1 || $SUDO npm i -g bun >/dev/null
 bun install --frozen-lockfile >/dev/null
 bun run build

@@ -1,11 +1,12 @@
-import { readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
 import { BlobStore } from "./blobs";
-import type { AgentConfig } from "./config";
+import { DEFAULT_BROTLI_MODULE, type AgentConfig } from "./config";
 import { Deployments } from "./deployments";
 import { FatalAuthError, MasterLink } from "./master-link";
 import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "./nginx/config";
@@ -20,6 +21,26 @@ import { agentMetrics, agentReadiness } from "./health";
 import { Traffic } from "./traffic";
 
 const log = logger("agent");
+
+/**
+ * brotliModuleProblem says why nginx cannot serve brotli with the module at `path`, or null when it
+ * can: the file must exist and load into this nginx (a module built for another nginx version
+ * would stop nginx from starting at all). One `nginx -t` of a small configuration, at start.
+ */
+function brotliModuleProblem(nginxBin: string, path: string, prefix: string): string | null {
+  if (!existsSync(path)) return `nginx's brotli_static module is not at ${path}`;
+  mkdirSync(prefix, { recursive: true, mode: 0o700 });
+  const conf = join(prefix, "brotli-probe.conf");
+  writeFileSync(conf, `load_module ${path};\nerror_log stderr;\nevents {}\nhttp { brotli_static on; }\n`, { mode: 0o600 });
+  try {
+    const r = Bun.spawnSync([nginxBin, "-t", "-q", "-e", "stderr", "-p", prefix, "-c", conf], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode === 0) return null;
+    const why = r.stderr.toString().split("\n").find((l) => l.includes("[emerg]")) ?? r.stderr.toString().trim().split("\n")[0] ?? "";
+    return `nginx cannot load the brotli_static module at ${path} (${why.replace(/^.*\[emerg\]\s*/, "").slice(0, 300)})`;
+  } finally {
+    rmSync(conf, { force: true });
+  }
+}
 
 /**
  * Agent composes a node: agent API, blob store, deployments, its nginx, and the link to the master
@@ -40,6 +61,9 @@ export class Agent {
   private fatal: ((e: Error) => void) | null = null;
   private worker: WorkerIdentity | null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  /** brotliModule: the brotli_static module nginx loads, or null (gzip only: off, or brotliProblem says why). */
+  private brotliModule: string | null;
+  private brotliProblem: string | null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -49,6 +73,10 @@ export class Agent {
     // for anything this start writes.
     this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);
     this.blobs.clearTmp();
+    const brotli = config.brotliModule === undefined ? DEFAULT_BROTLI_MODULE : config.brotliModule;
+    this.brotliProblem = brotli ? brotliModuleProblem(config.nginxBin, brotli, nginxLayout(config.dataDir).prefix) : null;
+    this.brotliModule = brotli && !this.brotliProblem ? brotli : null;
+    this.blobs.brotli = this.brotliModule !== null;
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
@@ -86,6 +114,9 @@ export class Agent {
     this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
     this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
+    if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
+    else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
+    else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<void>((_, reject) => (this.fatal = reject));
@@ -108,6 +139,7 @@ export class Agent {
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
       resolver: this.config.resolver,
       pcreJit: includes <= JIT_MAX_RULES_SITES,
+      brotliModule: this.brotliModule,
     });
   }
 

@@ -5,6 +5,7 @@ import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
+import { DEFAULT_BROTLI_MODULE } from "./config";
 
 const log = logger("agent");
 
@@ -35,6 +36,7 @@ export const agentCommand: Command = {
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
     resolver: { type: "string", value: "ADDRESS", description: "DNS server nginx asks for proxy rules' host names (default: the first nameserver of /etc/resolv.conf)", env: "SPROUT_RESOLVER" },
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
+    "brotli-module": { type: "string", value: "PATH|off", description: "nginx's brotli_static module, to serve .br siblings made at deploy time (Debian: libnginx-mod-http-brotli-static); off: gzip only", env: "SPROUT_BROTLI_MODULE", default: DEFAULT_BROTLI_MODULE },
     "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
@@ -70,6 +72,12 @@ export const agentCommand: Command = {
     if (!publicUrl && ["0.0.0.0", "::", ""].includes(api.hostname))
       throw new UsageError(`--listen ${api.hostname || "::"}:${api.port} accepts connections on every address, so the agent cannot tell which one CLIs and other nodes reach it at: set --public-url (SPROUT_AGENT_URL), e.g. --public-url http://10.0.0.2:${api.port}`);
     if (publicUrl && !/^https?:\/\/[^\s/?#]+/.test(publicUrl)) throw new UsageError("--public-url must be an http:// or https:// URL");
+    // The path goes into nginx.conf: a plain absolute path only.
+    const brotliModule = (p: string) => {
+      if (p === "off") return null;
+      if (!/^\/[A-Za-z0-9._/+-]+$/.test(p)) throw new UsageError("--brotli-module must be an absolute path (letters, digits, . _ - + and /) or off");
+      return p;
+    };
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
@@ -93,6 +101,7 @@ export const agentCommand: Command = {
       resolver: typeof v.resolver === "string" ? v.resolver : undefined,
       allowPrivateProxy: v["allow-private-proxy"] === true,
       reverifySeconds: num("reverify-after"),
+      brotliModule: brotliModule(String(v["brotli-module"])),
     });
     let code = 0;
     await Promise.race([

@@ -24,6 +24,14 @@ export interface AgentConfig {
   resolver?: string;
   /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
   allowPrivateProxy?: boolean;
+  /**
+   * brotliModule: nginx's brotli_static module, loaded when the file exists (undefined: Debian's
+   * path, DEFAULT_BROTLI_MODULE; null: off). Without it the node makes and serves gzip only.
+   */
+  brotliModule?: string | null;
   /** reverifySeconds: a stored blob not checked for this long is checked before a new deployment reuses it. */
   reverifySeconds: number;
 }
+
+/** DEFAULT_BROTLI_MODULE is where Debian's libnginx-mod-http-brotli-static puts the module. */
+export const DEFAULT_BROTLI_MODULE = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so";

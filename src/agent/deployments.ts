@@ -10,11 +10,12 @@ import { isCompressible } from "./compressible";
 import { redactHeaders } from "./nginx/rules";
 
 /**
- * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax). They are
- * linked into `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and
- * nginx needs no per-request rule to hide them.
+ * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax; of
+ * netlify.toml only `[[redirects]]` and `[[headers]]` are read). They are linked into
+ * `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and nginx needs
+ * no per-request rule to hide them.
  */
-export const RULES_FILES = new Set(["_redirects", "_headers"]);
+export const RULES_FILES = new Set(["_redirects", "_headers", "netlify.toml"]);
 
 /** SiteRecord is <data>/sites/<site>/site.json: what this node knows about a site. */
 export interface SiteRecord {
@@ -58,7 +59,7 @@ export class Deployments {
     return join(this.sitesDir, site, "deploys", id);
   }
 
-  /** rulesDir holds a deployment's `_redirects` and `_headers`, beside (not in) its served tree. */
+  /** rulesDir holds a deployment's `_redirects`, `_headers` and netlify.toml, beside (not in) its served tree. */
   rulesDir(site: string, id: string) {
     return join(this.sitesDir, site, "rules", id);
   }
@@ -69,28 +70,31 @@ export class Deployments {
 
   /**
    * stage links every file of the manifest into `deploys/<id>` (built under a temporary name, then
-   * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files.
-   * Every blob must be present. `beforePublish` runs after the tree is built and before it takes
-   * its name (the site's nginx rules for it are installed there).
+   * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files, and
+   * `.br` siblings for those whose brotli form is ready; the others get theirs linked into the tree
+   * once made (never waited for: see BlobStore.brotliLater). Every blob must be present.
+   * `beforePublish` runs after the tree is built and before it takes its name (the site's nginx
+   * rules for it are installed there).
    */
-  async stage(site: string, id: string, manifest: Manifest, beforePublish?: () => Promise<void>): Promise<{ files: number; gz: number }> {
+  async stage(site: string, id: string, manifest: Manifest, beforePublish?: () => Promise<void>): Promise<{ files: number; gz: number; br: number }> {
     const final = this.dir(site, id);
-    if (existsSync(final)) return { files: manifest.length, gz: 0 };
+    if (existsSync(final)) return { files: manifest.length, gz: 0, br: 0 };
     const missing = this.blobs.missing(manifest.map((e) => e.sha256));
     if (missing.length) throw conflict("blobs_missing", `${missing.length} file(s) of deployment ${id} have not been uploaded yet.`);
     const tmp = `${final}.tmp-${randomBytes(4).toString("hex")}`;
     mkdirSync(tmp, { recursive: true, mode: 0o755 });
     for (const d of [join(this.sitesDir, site), join(this.sitesDir, site, "deploys")]) chmodSync(d, 0o711);
     let gz = 0;
+    let br = 0;
+    /** brLater: files whose `.br` is still being made, linked into the published tree when ready. */
+    const brLater: { sha: string; path: string }[] = [];
     try {
       const paths = new Set(manifest.map((e) => e.path));
+      // A file named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
+      const wants = (e: Manifest[number], ext: string) => isCompressible(e.path, e.size) && !paths.has(`${e.path}${ext}`) && !RULES_FILES.has(e.path);
       // Compressed siblings first, all at once on the thread pool (most are ready from the upload).
       const gzOf = new Map<string, string | null>();
-      await Promise.all(
-        manifest
-          .filter((e) => isCompressible(e.path, e.size) && !paths.has(`${e.path}.gz`))
-          .map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))),
-      );
+      await Promise.all(manifest.filter((e) => wants(e, ".gz")).map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))));
       const made = new Set<string>();
       const plain: string[] = [];
       // Links are made many at a time on the thread pool: one by one, 15,000 link() calls take
@@ -113,11 +117,17 @@ export class Deployments {
           continue;
         }
         links.push([this.blobs.path(e.sha256), dest]);
-        // A file named like the sibling wins: the site's own `x.gz` is never replaced.
         const g = gzOf.get(e.sha256);
-        if (g && isCompressible(e.path, e.size) && !paths.has(`${e.path}.gz`) && !RULES_FILES.has(e.path)) {
+        if (g && wants(e, ".gz")) {
           links.push([g, `${dest}.gz`]);
           gz++;
+        }
+        if (this.blobs.brotli && wants(e, ".br")) {
+          const b = this.blobs.brPath(e.sha256);
+          if (b) {
+            links.push([b, `${dest}.br`]);
+            br++;
+          } else brLater.push({ sha: e.sha256, path: e.path });
         }
       }
       for (let i = 0; i < links.length; i += 256) await Promise.all(links.slice(i, i + 256).map(([src, dest]) => link(src, dest)));
@@ -132,7 +142,22 @@ export class Deployments {
       if (!existsSync(final)) rmSync(this.rulesDir(site, id), { recursive: true, force: true });
       throw e;
     }
-    return { files: manifest.length, gz };
+    void this.linkBrotliLater(final, brLater);
+    return { files: manifest.length, gz, br };
+  }
+
+  /**
+   * linkBrotliLater adds each `.br` sibling to a published tree as its blob's brotli form is made.
+   * Adding a file beside one being served is safe (nginx opens `x.br` or `x` per request); a tree
+   * removed meanwhile (collected, site deleted) just gets nothing.
+   */
+  private async linkBrotliLater(tree: string, files: { sha: string; path: string }[]) {
+    await Promise.all(
+      files.map(async (f) => {
+        const br = await this.blobs.brotliLater(f.sha);
+        if (br) await link(br, join(tree, `${f.path}.br`)).catch(() => {});
+      }),
+    );
   }
 
   /** activate points `current` at a staged deployment: a new symlink renamed over the old one (atomic). */

@@ -63,7 +63,7 @@ export class SiteConfigurator {
     return r.warnings;
   }
 
-  /** hasOwnRules tells whether a staged deployment brings `_redirects`, `_headers` or SPA. */
+  /** hasOwnRules tells whether a staged deployment brings `_redirects`, `_headers`, netlify.toml or SPA. */
   hasOwnRules(site: string, id: string): boolean {
     return hasRules(this.rulesOf(site, id, this.deployments.record(site).settings.spa));
   }
@@ -104,7 +104,7 @@ export class SiteConfigurator {
   private rulesOf(site: string, id: string, spa: boolean): RulesInput {
     const dir = this.deployments.rulesDir(site, id);
     const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : null);
-    return { redirects: read("_redirects"), headers: read("_headers"), spa };
+    return { redirects: read("_redirects"), headers: read("_headers"), netlifyToml: read("netlify.toml"), spa };
   }
 }
 

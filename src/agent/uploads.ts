@@ -7,6 +7,8 @@ import type { Manifest, StatusReport } from "../protocol/deployment";
 import type { UploadFileAnswer, UploadInit, UploadInitAnswer } from "../protocol/upload";
 import { SproutError, badRequest, conflict, forbidden, tooLarge, tooMany, unavailable } from "../shared/errors";
 import { hasPlainPassword } from "../shared/htpasswd";
+import { hasPlainTomlPassword } from "../shared/netlify-toml";
+import { MAX_RULES_FILE } from "./nginx/rules/headers";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
 import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
@@ -120,7 +122,7 @@ export class Uploads {
         throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
       let got = { files: 0, bytes: 0 };
       try {
-        if (body) got = await this.extract(body, pending.manifest, pending.owner);
+        if (body) got = await this.blobs.busy(() => this.extract(body, pending.manifest, pending.owner));
       } catch (e) {
         // A full disk ends this deployment here (a rerun creates a new one once there is room):
         // the deploy log says why, and the upload's record no longer keeps any blob.
@@ -148,7 +150,12 @@ export class Uploads {
   }
 
   /** stageLocked stages under the deployment's lock; every blob must be held by the deployment's account. */
-  private async stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+  private stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+    // Brotli forms wait while a deployment is staged (see BlobStore.quiet).
+    return this.blobs.busy(() => this.stageLockedBusy(site, deploymentId, manifest, production, owner, uploaded));
+  }
+
+  private async stageLockedBusy(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
       const notOwned = await this.blobs.missingFor(owner, manifest.map((e) => e.sha256));
@@ -159,7 +166,7 @@ export class Uploads {
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
-        message: `Staged ${r.files} files (${r.gz} precompressed) in ${Math.round(performance.now() - t0)} ms.`,
+        message: `Staged ${r.files} files (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}) in ${Math.round(performance.now() - t0)} ms.`,
         ...(uploaded ? { files_uploaded: uploaded.files, bytes_uploaded: uploaded.bytes } : {}),
       });
     } catch (caught) {
@@ -195,7 +202,7 @@ export class Uploads {
     // The first lines tell the user what to fix; thousands would only flood the deploy log.
     const all = warnings.get(deploymentId) ?? [];
     for (const w of all.slice(0, 50))
-      this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line} skipped: ${w.message}` });
+      this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `${w.file} line ${w.line}${w.note ? "" : " skipped"}: ${w.message}` });
     if (all.length > 50) this.report({ deployment_id: deploymentId, phase: "log", level: "warn", message: `... and ${all.length - 50} more lines of the rules files were skipped.` });
   }
 
@@ -231,6 +238,8 @@ export class Uploads {
         bytes += h.size ?? 0;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
         if (name === "_headers" && want.size > SMALL_FILE) throw tooLarge(`_headers is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
+        // Read whole or not at all (a cut TOML file means nothing), and checked for plain passwords before it is kept.
+        if (name === "netlify.toml" && want.size > MAX_RULES_FILE) throw tooLarge(`netlify.toml is ${want.size} bytes; the limit is ${MAX_RULES_FILE}.`);
         const isNew = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
         if (isNew) added.push(want.sha256);
         proved.push(want.sha256);
@@ -268,7 +277,8 @@ export class Uploads {
         body = Buffer.concat(chunks);
         hasher.update(body);
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
-        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword();
+        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword(name);
+        if (name === "netlify.toml" && hasPlainTomlPassword(body.toString("utf8"))) throw plainPassword(name);
         if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
       } else {
@@ -370,12 +380,12 @@ export class Uploads {
   }
 }
 
-/** plainPassword refuses a `_headers` with a plain-text Basic-Auth password: the node never keeps one. */
-function plainPassword(): SproutError {
+/** plainPassword refuses a `_headers` or netlify.toml with a plain-text Basic-Auth password: the node never keeps one. */
+function plainPassword(file: string): SproutError {
   return new SproutError(
     422,
     "plain_password",
-    "_headers holds a Basic-Auth password in plain text; nodes never store plain passwords.",
+    `${file} holds a Basic-Auth password in plain text; nodes never store plain passwords.`,
     "Deploy with `sprout deploy`, which hashes them (SHA-512 crypt) before upload.",
   );
 }

@@ -7,6 +7,7 @@ import { Api, parseResponse, request } from "./api";
 import { Progress, bytes, dim, info, red } from "./output";
 import { SPROUTIGNORE } from "./deploy-ignore";
 import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
+import { addNetlifyToml } from "./netlify-toml";
 
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
@@ -27,11 +28,16 @@ export interface DeployResult {
   error: string | null;
 }
 
-/** DeployOptions: `quiet` prints nothing (sprout up); `message` is stored with the deployment; `ignore` adds sprout.json's patterns. */
+/**
+ * DeployOptions: `quiet` prints nothing (sprout up); `message` is stored with the deployment; `ignore`
+ * adds sprout.json's patterns; `projectDir` is where a netlify.toml is looked for first (sprout.json's
+ * folder, else the current one).
+ */
 export interface DeployOptions {
   quiet?: boolean;
   message?: string;
   ignore?: string[];
+  projectDir?: string;
 }
 
 /**
@@ -44,6 +50,8 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   if (ignored)
     say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
   protectPasswords(files, site);
+  const toml = addNetlifyToml(files, dir, opts.projectDir, site);
+  if (toml) say(toml);
   const hashing = new Progress("Hashing");
   const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
   const total = manifest.reduce((n, e) => n + e.size, 0);

@@ -70,12 +70,26 @@ export function walkSite(root: string, extraIgnore: string[] = []): SiteFiles {
 /**
  * protectPasswords replaces the plain Basic-Auth passwords of a root `_headers` by SHA-512 crypt
  * hashes with a random salt before anything is sent, so they never leave this machine; nodes compile
- * the hashes as they are. A password hashed by an earlier deploy of the site keeps its hash (kept in
- * the CLI's cache, checked against the password), so an unchanged file uploads and reloads nothing.
+ * the hashes as they are. A password hashed by an earlier deploy of the site keeps its hash (see
+ * passwordHasher), so an unchanged file uploads and reloads nothing.
  */
 export function protectPasswords(files: LocalFile[], site: string): void {
   const f = files.find((x) => x.path === "_headers");
   if (!f) return;
+  const hasher = passwordHasher(site);
+  const redacted = rewriteBasicAuth(readFileSync(f.abs, "utf8"), (user, password) => hasher.hash(user, password));
+  if (redacted === null) return;
+  f.content = new TextEncoder().encode(redacted);
+  f.size = f.content.length;
+  hasher.save();
+}
+
+/**
+ * passwordHasher hashes a site's Basic-Auth passwords (SHA-512 crypt, random salt), answering the
+ * hash an earlier deploy made for the same user and password (kept in the CLI's cache, checked
+ * against the password) so the rules file stays the same; `save` keeps new hashes for next time.
+ */
+export function passwordHasher(site: string): { hash(user: string, password: string): string; save(): void } {
   const cacheFile = join(cacheDir(), "basic-auth.json");
   let cache: Record<string, string> = {};
   try {
@@ -84,24 +98,25 @@ export function protectPasswords(files: LocalFile[], site: string): void {
     /* first deploy with Basic-Auth */
   }
   let changed = false;
-  const redacted = rewriteBasicAuth(readFileSync(f.abs, "utf8"), (user, password) => {
-    const key = `${site}\0${user}`;
-    const known = cache[key];
-    if (known && cryptVerify(password, toCryptForm(known))) return known;
-    changed = true;
-    return (cache[key] = hashPassword(password));
-  });
-  if (redacted === null) return;
-  f.content = new TextEncoder().encode(redacted);
-  f.size = f.content.length;
-  if (!changed) return;
-  try {
-    mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
-    writeFileSync(`${cacheFile}.tmp`, JSON.stringify(cache), { mode: 0o600 });
-    renameSync(`${cacheFile}.tmp`, cacheFile);
-  } catch {
-    /* without the cache the next deploy hashes again (and reloads the node's nginx once) */
-  }
+  return {
+    hash(user, password) {
+      const key = `${site}\0${user}`;
+      const known = cache[key];
+      if (known && cryptVerify(password, toCryptForm(known))) return known;
+      changed = true;
+      return (cache[key] = hashPassword(password));
+    },
+    save() {
+      if (!changed) return;
+      try {
+        mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+        writeFileSync(`${cacheFile}.tmp`, JSON.stringify(cache), { mode: 0o600 });
+        renameSync(`${cacheFile}.tmp`, cacheFile);
+      } catch {
+        /* without the cache the next deploy hashes again (and reloads the node's nginx once) */
+      }
+    },
+  };
 }
 
 type Cache = Record<string, { size: number; mtimeMs: number; sha256: string }>;

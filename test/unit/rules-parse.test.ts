@@ -77,8 +77,8 @@ describe("parseHeaders", () => {
 `);
     expect(warnings).toEqual([]);
     expect(blocks).toEqual([
-      { line: 2, path: "/*", headers: [{ name: "X-Frame-Options", value: "DENY" }, { name: "Content-Security-Policy", value: "default-src 'self'; img-src *" }], basicAuth: [] },
-      { line: 6, path: "/private/*", headers: [{ name: "Cache-Control", value: "no-store" }], basicAuth: [{ user: "alice", password: "s3cret" }, { user: "bob", password: "hunter2" }] },
+      { file: "_headers", line: 2, path: "/*", headers: [{ name: "X-Frame-Options", value: "DENY" }, { name: "Content-Security-Policy", value: "default-src 'self'; img-src *" }], basicAuth: [] },
+      { file: "_headers", line: 6, path: "/private/*", headers: [{ name: "Cache-Control", value: "no-store" }], basicAuth: [{ user: "alice", password: "s3cret" }, { user: "bob", password: "hunter2" }] },
     ]);
   });
 

@@ -60,7 +60,7 @@ export const deployCommand: Command = {
     info(`Publishing ${folder.shown} ${dim(`(${folder.why})`)} to ${name}`);
     const api = Api.fromEnv(v);
     await applySiteSettings(api, name, project);
-    const r = await deploy(api, folder.dir, name, Boolean(v.prod), { message: typeof v.message === "string" ? v.message : undefined, ignore: project?.data.ignore });
+    const r = await deploy(api, folder.dir, name, Boolean(v.prod), { message: typeof v.message === "string" ? v.message : undefined, ignore: project?.data.ignore, projectDir: project?.dir ?? process.cwd() });
     const ok = r.status === "ready" && (!v.prod || r.is_production);
     if (v.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else if (ok) process.stdout.write(`${green("✔")} ${bold(r.is_production ? "Live" : "Preview ready")}\n${r.is_production ? `  Production: ${r.url}\n` : ""}  Preview:    ${r.preview_url}\n`);

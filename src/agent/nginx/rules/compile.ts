@@ -2,15 +2,18 @@ import { createHash } from "node:crypto";
 import { htpasswdHash } from "../../../shared/htpasswd";
 import { siteLocations } from "../config";
 import { headerSets } from "./header-sets";
-import { parseHeaders, type HeaderBlock } from "./headers";
+import type { HeaderBlock } from "./headers";
 import { compilePattern, escapeRegex, resourcePattern } from "./patterns";
-import { parseRedirects, type RedirectOptions, type RedirectRule } from "./redirects";
+import { readRules } from "./read";
+import type { RedirectOptions, RedirectRule } from "./redirects";
 import type { RuleWarning } from "./types";
 
 /** RulesInput is what decides how one deployment of a site is served. */
 export interface RulesInput {
   redirects: string | null;
   headers: string | null;
+  /** netlifyToml: the deployment's netlify.toml; its `[[redirects]]` and `[[headers]]` come after the files'. */
+  netlifyToml?: string | null;
   spa: boolean;
 }
 
@@ -32,18 +35,17 @@ const PREFILTER_FROM = 32;
 
 /** rulesDigest identifies a RulesInput: equal digests compile to equal configuration. */
 export function rulesDigest(input: RulesInput): string {
-  return createHash("sha256").update(JSON.stringify([COMPILER_VERSION, input.redirects ?? "", input.headers ?? "", input.spa])).digest("hex");
+  return createHash("sha256").update(JSON.stringify([COMPILER_VERSION, input.redirects ?? "", input.headers ?? "", input.spa, ...(input.netlifyToml ? [input.netlifyToml] : [])])).digest("hex");
 }
 
 /** fatalProblems lists the lines that make a deployment unservable as written (see RuleWarning.fatal). */
 export function fatalProblems(input: RulesInput): RuleWarning[] {
-  const all = [...(input.redirects ? parseRedirects(input.redirects).warnings : []), ...(input.headers ? parseHeaders(input.headers).warnings : [])];
-  return all.filter((w) => w.fatal);
+  return readRules(input).warnings.filter((w) => w.fatal);
 }
 
 /** hasRules tells whether a RulesInput needs a server of its own (else the wildcard servers do). */
 export function hasRules(input: RulesInput): boolean {
-  return input.spa || Boolean(input.redirects?.trim()) || Boolean(input.headers?.trim());
+  return input.spa || Boolean(input.redirects?.trim()) || Boolean(input.headers?.trim()) || Boolean(input.netlifyToml?.trim());
 }
 
 /**
@@ -65,9 +67,10 @@ export function hasRules(input: RulesInput): boolean {
 export function compileSite(input: RulesInput, opts: { prefix: string; filesDir: string; secret: Uint8Array } & RedirectOptions): CompiledSite {
   const p = opts.prefix;
   const warnings: RuleWarning[] = [];
-  const redirects = input.redirects ? parseRedirects(input.redirects, opts) : { rules: [], warnings: [] };
-  const headers = input.headers ? parseHeaders(input.headers) : { blocks: [], warnings: [] };
-  warnings.push(...redirects.warnings, ...headers.warnings);
+  const read = readRules(input, opts);
+  const redirects = { rules: read.rules };
+  const headers = { blocks: read.blocks };
+  warnings.push(...read.warnings);
 
   const http: string[] = [];
   const server: string[] = [];
@@ -127,7 +130,7 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       server.push(`set $sprout_b "${key}";`, `set $sprout_k "";`);
       for (const chunk of chunks(alternatives, 3000)) server.push(`if ($sprout_b ~ "^(?:${chunk.join("|")})") { set $sprout_k $sprout_b; }`);
     } else server.push(`set $sprout_k "${key}";`);
-    const comment = (r: RedirectRule) => (r.denied ? `# _redirects line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# _redirects line ${r.line}`);
+    const comment = (r: RedirectRule) => (r.denied ? `# ${r.file} line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# ${r.file} line ${r.line}`);
     http.push(
       `map $sprout_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${targetWithQuery(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
     );
@@ -184,29 +187,29 @@ function headerMaps(blocks: HeaderBlock[], authFiles: Map<HeaderBlock, string>, 
   const ccBlocks = blocks.filter((b) => b.headers.some((h) => h.name.toLowerCase() === "cache-control"));
   if (ccBlocks.length) {
     http.push(
-      `map ${RESOURCE} $${p}_cc {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # _headers line ${b.line}`).join("\n")}\n  default $sprout_cache_control;\n}`,
+      `map ${RESOURCE} $${p}_cc {\n  volatile;\n${ccBlocks.map((b) => `  "~^${resourceRegex(b.path)}$" "${b.headers.find((h) => h.name.toLowerCase() === "cache-control")!.value}"; # ${b.file} line ${b.line}`).join("\n")}\n  default $sprout_cache_control;\n}`,
     );
     cacheControl = `$${p}_cc`;
   }
-  const byName = new Map<string, { path: string; value: string; line: number }[]>();
+  const byName = new Map<string, { path: string; value: string; file: string; line: number }[]>();
   for (const b of blocks)
     for (const h of b.headers)
       if (h.name.toLowerCase() !== "cache-control") {
         const list = byName.get(h.name) ?? [];
-        list.push({ path: b.path, value: h.value, line: b.line });
+        list.push({ path: b.path, value: h.value, file: b.file, line: b.line });
         byName.set(h.name, list);
       }
   let n = 0;
   for (const [name, entries] of byName) {
     for (const group of disjointGroups(entries)) {
       const v = `${p}_h${n++}`;
-      http.push(`map ${RESOURCE} $${v} {\n  volatile;\n${group.map((e) => `  "~^${resourceRegex(e.path)}$" "${e.value}"; # _headers line ${e.line}`).join("\n")}\n  default "";\n}`);
+      http.push(`map ${RESOURCE} $${v} {\n  volatile;\n${group.map((e) => `  "~^${resourceRegex(e.path)}$" "${e.value}"; # ${e.file} line ${e.line}`).join("\n")}\n  default "";\n}`);
       server.push(`add_header ${name} $${v};`);
     }
   }
-  const entries = [...authFiles].map(([b, path]) => ({ regex: resourceRegex(b.path), path, line: b.line }));
+  const entries = [...authFiles].map(([b, path]) => ({ regex: resourceRegex(b.path), path, file: b.file, line: b.line }));
   if (entries.length) {
-    http.push(`map ${RESOURCE} $${p}_realm {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "Restricted"; # _headers line ${e.line}`).join("\n")}\n  default off;\n}`);
+    http.push(`map ${RESOURCE} $${p}_realm {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "Restricted"; # ${e.file} line ${e.line}`).join("\n")}\n  default off;\n}`);
     http.push(`map ${RESOURCE} $${p}_htpasswd {\n  volatile;\n${entries.map((e) => `  "~^${e.regex}$" "${e.path}";`).join("\n")}\n  default "";\n}`);
     server.push(`auth_basic $${p}_realm;`, `auth_basic_user_file $${p}_htpasswd;`);
   }

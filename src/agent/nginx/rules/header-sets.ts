@@ -106,7 +106,7 @@ export function headerSets(blocks: HeaderBlock[], htpasswd: (block: HeaderBlock)
       const cc = r.blocks.flatMap((b) => b.headers.filter((h) => isCc(h.name)))[0]?.value ?? "";
       const auth = r.blocks.find((b) => b.basicAuth.length);
       const value = [cc, auth ? htpasswd(auth) : "", ...fields].join(SEP);
-      return { regex: r.regex, value, comment: `${r.comment} (_headers lines ${r.blocks.map((b) => b.line).join(", ")})` };
+      return { regex: r.regex, value, comment: `${r.comment} (${r.blocks.map((b) => `${b.file} line ${b.line}`).join(", ")})` };
     });
   return {
     entries,

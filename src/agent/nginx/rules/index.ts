@@ -3,5 +3,7 @@
 export { compileSite, fatalProblems, hasRules, rulesDigest, type CompiledSite, type RulesInput } from "./compile";
 export { parseRedirects, type RedirectRule } from "./redirects";
 export { parseHeaders, type HeaderBlock } from "./headers";
-export type { RuleWarning } from "./types";
+export { readRules } from "./read";
+export { readNetlifyToml } from "./netlify-toml";
+export type { RuleWarning, RulesFile } from "./types";
 export { redactHeaders } from "../../../shared/htpasswd";

@@ -1,9 +1,11 @@
 import { MAX_RULES_FILE } from "./headers";
 import { compilePattern, decodePath, targetProblem, unsafe } from "./patterns";
-import type { RuleWarning } from "./types";
+import type { RuleWarning, RulesFile } from "./types";
 
 /** RedirectRule is one valid line of `_redirects`. */
 export interface RedirectRule {
+  /** file and line: where the rule was written (for messages and the generated configuration's comments). */
+  file: RulesFile;
   line: number;
   from: string;
   /** query: required query parameters and the placeholder each one's value binds to ("" for a literal match of any value). */
@@ -48,26 +50,48 @@ const LANGUAGE = /^[a-z]{1,8}(?:-[a-z0-9]{1,8})?$/;
  * a line that would restrict access and cannot be enforced (a `Role=` condition) is a fatal one.
  */
 export function parseRedirects(text: string, opts: RedirectOptions = {}): { rules: RedirectRule[]; warnings: RuleWarning[] } {
-  const rules: RedirectRule[] = [];
-  const warnings: RuleWarning[] = [];
-  const warn = (line: number, message: string) => warnings.push({ file: "_redirects", line, message });
-  if (text.length > MAX_RULES_FILE) {
-    warn(1, `the file is over ${MAX_RULES_FILE} bytes; only the first ${MAX_RULES_FILE} are read`);
-    text = text.slice(0, MAX_RULES_FILE);
+  const r = new RedirectRules(opts);
+  r.readText(text);
+  return { rules: r.rules, warnings: r.warnings };
+}
+
+/**
+ * RedirectRules collects a site's rules in order from its rules files (`_redirects`, then
+ * netlify.toml's `[[redirects]]`, as Netlify merges them), so the caps hold for the site as a whole.
+ */
+export class RedirectRules {
+  readonly rules: RedirectRule[] = [];
+  readonly warnings: RuleWarning[] = [];
+  constructor(private opts: RedirectOptions = {}) {}
+
+  /** readText reads a `_redirects` file, one rule per line. */
+  readText(text: string) {
+    if (text.length > MAX_RULES_FILE) {
+      this.warnings.push({ file: "_redirects", line: 1, message: `the file is over ${MAX_RULES_FILE} bytes; only the first ${MAX_RULES_FILE} are read` });
+      text = text.slice(0, MAX_RULES_FILE);
+    }
+    text.split(/\r?\n/).forEach((raw, i) => {
+      const content = raw.replace(/(^|\s)#.*$/, "").trim();
+      if (content) this.add("_redirects", i + 1, content.split(/\s+/));
+    });
   }
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = i + 1;
-    const content = raw.replace(/(^|\s)#.*$/, "").trim();
-    if (!content) return;
+
+  /**
+   * add reads one rule given as the tokens of a `_redirects` line (netlify.toml's entries are
+   * given the same way, each value one token), keeping it or warning why not.
+   */
+  add(file: RulesFile, line: number, tokens: string[]) {
+    const { rules, warnings, opts } = this;
+    const warn = (line: number, message: string) => warnings.push({ file, line, message });
+    tokens = [...tokens];
     if (rules.length >= MAX_REDIRECTS) return warn(line, `more than ${MAX_REDIRECTS} rules; the rest are ignored`);
-    if (content.length > MAX_RULE_LINE) return warn(line, `the line is over ${MAX_RULE_LINE} characters`);
-    const tokens = content.split(/\s+/);
+    if (tokens.join(" ").length > MAX_RULE_LINE) return warn(line, `the line is over ${MAX_RULE_LINE} characters`);
     let from = tokens.shift()!;
     // Checked before anything else on the line: whatever else is wrong with it, a role-gated rule
     // must never be dropped quietly (its fallback rules would then serve the gated content).
     const denied = tokens.some((t) => /^role=/i.test(t));
     if (denied)
-      warnings.push({ file: "_redirects", line, fatal: true, message: "role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth in _headers instead" });
+      warnings.push({ file, line, fatal: true, message: "role-gated rules are not supported; they would leave content public. Protect the paths with Basic-Auth in _headers instead" });
     if (/^https?:\/\//.test(from)) return warn(line, "rules for other domains are not supported; use a path that starts with /");
     if (/^\/\.netlify(\/|$)/.test(from)) return warn(line, "paths under /.netlify are Netlify's own and cannot be redirected");
     // As Netlify reads a line: the target is the first token that starts with / or http(s)://, and
@@ -142,10 +166,9 @@ export function parseRedirects(text: string, opts: RedirectOptions = {}): { rule
     for (const q of query) params.add(q.key);
     if (cookie) params.add(`cookie ${cookie}`);
     if (params.size > MAX_QUERY_PARAMS) return warn(line, `the rules test more than ${MAX_QUERY_PARAMS} different query parameters and cookies; this one is skipped`);
-    if (denied) rules.push({ line, from, query: [], to: "/404.html", status: 404, force: true, proxy: false, languages: [], cookie: null, denied });
-    else rules.push({ line, from, query, to, status, force, proxy, languages, cookie, denied });
-  });
-  return { rules, warnings };
+    if (denied) rules.push({ file, line, from, query: [], to: "/404.html", status: 404, force: true, proxy: false, languages: [], cookie: null, denied });
+    else rules.push({ file, line, from, query, to, status, force, proxy, languages, cookie, denied });
+  }
 }
 
 /**
