@@ -5,6 +5,7 @@ import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
+import { clearPid, relaunch, writePid } from "./self-upgrade";
 
 const log = logger("agent");
 
@@ -95,15 +96,24 @@ export const agentCommand: Command = {
       reverifySeconds: num("reverify-after"),
     });
     let code = 0;
+    let restart = false;
+    writePid(resolve(String(v.data)));
     await Promise.race([
       waitForSignal(),
-      agent.run().catch((e: Error) => {
-        process.stderr.write(`sprout agent: ${e.message}\n`);
-        code = 1;
-      }),
+      agent.run().then(
+        (r) => void (restart = r === "restart"),
+        (e: Error) => {
+          process.stderr.write(`sprout agent: ${e.message}\n`);
+          code = 1;
+        },
+      ),
     ]);
-    log.info("stopping");
+    log.info(restart ? "stopping to restart as the upgraded version" : "stopping");
+    const listenAt = restart ? agent.listenAddress() : "";
     await agent.stop();
+    clearPid(resolve(String(v.data)));
+    // After an upgrade the new binary starts once this one let go of its ports.
+    if (restart) return relaunch(listenAt);
     return code;
   },
 };

@@ -22,6 +22,7 @@ import { installRoutes } from "./routes/install";
 import { quotaRoutes } from "./routes/quotas";
 import { domainRoutes } from "./routes/domains";
 import { startUploadExpiry } from "./jobs/upload-expiry";
+import { SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 
 /**
  * SECURITY_HEADERS go on every answer; PAGE_HEADERS on the admin UI's (anything not under /api):
@@ -50,7 +51,8 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
   };
   const app = new Elysia()
     .onRequest(({ request, set }) => {
-      Object.assign(set.headers, SECURITY_HEADERS, new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
+      Object.assign(set.headers, SECURITY_HEADERS, versionHeaders(), new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
+      checkVersion(request);
       checkContentLength(request);
     })
     .onParse(({ request, contentType }) => parseLimitedBody(request, contentType))
@@ -130,6 +132,18 @@ const field = (body: unknown, k: string): string | undefined => {
 };
 const emailOf = (body: unknown) => field(body, "email");
 const siteOrNameOf = (body: unknown) => field(body, "site") ?? field(body, "name");
+
+/**
+ * checkVersion refuses a request from an agent or CLI whose protocol this master cannot work with
+ * (they send their build in headers; browsers and scripts send none and are not checked), so that
+ * neither side acts on a message it would misread.
+ */
+function checkVersion(request: Request) {
+  const peer = peerOf(request.headers);
+  if (!peer || compatible(SELF, peer)) return;
+  const role = request.headers.get("user-agent")?.startsWith("sprout-agent/") ? "agent" : "CLI";
+  throw versionMismatch(SELF, peer, role, new URL(request.url).origin);
+}
 
 /** readiness lists why the master is not ready: its database refuses writes, or its jobs stopped. */
 function readiness(db: Db, lastJobRun: number): string[] {
