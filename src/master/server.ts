@@ -1,4 +1,4 @@
-import { Elysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
 import { clientOf } from "./client";
 import { callerOf } from "./context";
 import { MasterMetrics, assertMetricsAccess } from "./metrics";
@@ -22,6 +22,7 @@ import { installRoutes } from "./routes/install";
 import { quotaRoutes } from "./routes/quotas";
 import { domainRoutes } from "./routes/domains";
 import { startUploadExpiry } from "./jobs/upload-expiry";
+import { OPENAPI_PATH, openApiDocument } from "./openapi";
 import { SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 
 /**
@@ -49,6 +50,8 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     metrics.deploymentFinished(status, d.createdAt);
     if (status === "failed") alerts.deploymentFailed(db.select({ name: sitesTable.name }).from(sitesTable).where(eq(sitesTable.id, d.siteId)).get()?.name ?? "?", d.id, d.error ?? "unknown error");
   };
+  // The OpenAPI route describes the app it belongs to, known once the app is built.
+  let self: AnyElysia | null = null;
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       Object.assign(set.headers, SECURITY_HEADERS, versionHeaders(), new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
@@ -84,6 +87,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       set.headers["content-type"] = metrics.registry.contentType;
       return metrics.text();
     })
+    .get(OPENAPI_PATH, () => openApiDocument(self!))
     .use(userRoutes(services))
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
@@ -92,6 +96,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(installRoutes(services))
     .use(domainRoutes(services))
     .use(uiRoutes(services));
+  self = app;
   let lastJobRun = Date.now();
   const health = setInterval(() => {
     services.agents.markStale();
