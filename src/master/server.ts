@@ -45,7 +45,7 @@ const PAGE_HEADERS = {
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
   const metrics = new MasterMetrics(db);
-  const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes });
+  const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes, email: config.alertEmail });
   services.deployments.onFinished = (status, d) => {
     metrics.deploymentFinished(status, d.createdAt);
     if (status === "failed") alerts.deploymentFailed(db.select({ name: sitesTable.name }).from(sitesTable).where(eq(sitesTable.id, d.siteId)).get()?.name ?? "?", d.id, d.error ?? "unknown error");
