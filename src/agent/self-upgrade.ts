@@ -41,6 +41,12 @@ export class SelfUpgrade {
 
   private async apply(order: UpgradeOrder) {
     const target = compiledBinary();
+    // A container's binary comes from its image: a replaced one would be lost at the next start.
+    if (process.env.SPROUT_IN_CONTAINER === "1") {
+      this.error = "it runs in a container: upgrade its image to the master's version instead (docker compose pull && docker compose up -d, or kubectl set image)";
+      log.error("cannot upgrade", { error: this.error });
+      return;
+    }
     if (!target) {
       this.error = "it runs from source (bun src/main.ts), not as a compiled binary it could replace";
       log.error("cannot upgrade", { error: this.error });
