@@ -6,14 +6,16 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { api, buildVersion, cleanup, cluster, copyBinary, freePort, killByPidFile, killNginx, site, sproutBinary, withBinary, type Cluster } from "../helpers/cluster";
+import { addGateway, api, buildVersion, type Gateway, cleanup, cluster, copyBinary, freePort, killByPidFile, killNginx, site, sproutBinary, withBinary, type Cluster } from "../helpers/cluster";
 
 const NEW = "9.9.9-test";
 let c: Cluster | undefined;
+let gw: Gateway | undefined;
 
 afterAll(async () => {
   // Upgraded agents are processes the helpers did not start: end them by their pid files.
   for (const n of c?.nodes ?? []) killByPidFile(n.data);
+  if (gw) killByPidFile(gw.data);
   await c?.stop();
   await cleanup();
 });
@@ -22,7 +24,7 @@ const versions = async (cl: Cluster) =>
   Object.fromEntries((await api(cl.master, "GET", "/api/agents", undefined, cl.admin.token)).body.map((a: any) => [a.name, a.version]));
 const versionOf = (bin: string) => Bun.spawnSync([bin, "--version"], { stdout: "pipe" }).stdout.toString().trim();
 
-test("sprout agents upgrade brings each node to the master's version, one at a time, while the site stays served", async () => {
+test("sprout agents upgrade brings each node, then the gateway, to the master's version, one at a time, while the site stays served", async () => {
   const newer = buildVersion(NEW);
   const older = sproutBinary();
   // The master was upgraded first; each node has its own copy of the old binary, as machines do.
@@ -30,7 +32,9 @@ test("sprout agents upgrade brings each node to the master's version, one at a t
   const cl = c;
   const bins = [copyBinary(older), copyBinary(older)];
   for (const [i, bin] of bins.entries()) await withBinary(bin, () => cl.addAgent(`up${i + 1}`));
-  expect(await versions(cl)).toEqual({ up1: "0.1.0", up2: "0.1.0" });
+  bins.push(copyBinary(older));
+  gw = await withBinary(bins[2]!, () => addGateway(cl, "gw1"));
+  expect(await versions(cl)).toEqual({ up1: "0.1.0", up2: "0.1.0", gw1: "0.1.0" });
   expect((await cl.sprout(["deploy", site({ "index.html": "still here" }), "--site", "rolling", "--prod"])).code).toBe(0);
   for (const n of cl.nodes) expect(await (await cl.get(`rolling.${cl.domain}`, "/", n)).text()).toBe("still here");
 
@@ -53,10 +57,11 @@ test("sprout agents upgrade brings each node to the master's version, one at a t
   expect(up.stdout).toContain(`runs sprout ${NEW}`);
   // Progress named each node's step; the second began only after the first was back.
   expect(up.stderr.indexOf("up1 (node): runs 9.9.9-test, ready")).toBeLessThan(up.stderr.indexOf("up2 (node): upgrading"));
+  expect(up.stderr.indexOf("up2 (node): runs 9.9.9-test, ready")).toBeLessThan(up.stderr.indexOf("gw1 (gateway): upgrading"));
   expect(rounds).toBeGreaterThan(5);
   expect(dark).toEqual([]);
 
-  expect(await versions(cl)).toEqual({ up1: NEW, up2: NEW });
+  expect(await versions(cl)).toEqual({ up1: NEW, up2: NEW, gw1: NEW });
   for (const bin of bins) {
     expect(versionOf(bin)).toBe(`sprout ${NEW}`);
     expect(existsSync(`${bin}.previous`)).toBe(true);
@@ -64,10 +69,18 @@ test("sprout agents upgrade brings each node to the master's version, one at a t
   // The upgraded nodes serve the site, and take new deploys.
   expect((await cl.sprout(["deploy", site({ "index.html": "after the upgrade" }), "--site", "rolling", "--prod"])).code).toBe(0);
   for (const n of cl.nodes) expect(await (await cl.get(`rolling.${cl.domain}`, "/", n)).text()).toBe("after the upgrade");
+  // The upgraded gateway routes visitors to them.
+  let viaGateway = "";
+  const end = Date.now() + 20_000;
+  while (viaGateway !== "after the upgrade" && Date.now() < end) {
+    viaGateway = await fetch(`${gw!.httpUrl}/`, { headers: { host: `rolling.${cl.domain}` } }).then((r) => r.text(), () => "");
+    await Bun.sleep(200);
+  }
+  expect(viaGateway).toBe("after the upgrade");
   // Running it again finds nothing to do.
   const again = await cl.sprout(["agents", "upgrade", "--json"]);
   expect(again.code).toBe(0);
-  expect(JSON.parse(again.stdout).steps.map((s: any) => s.status)).toEqual(["current", "current"]);
+  expect(JSON.parse(again.stdout).steps.map((s: any) => s.status)).toEqual(["current", "current", "current"]);
   // The audit log names who started each.
   const audit = await api(cl.master, "GET", "/api/audit?action=agent.upgrade", undefined, cl.admin.token);
   expect(audit.body.map((e: any) => e.user)).toEqual([cl.admin.email, cl.admin.email]);
@@ -103,7 +116,7 @@ test("a rolling upgrade stops at a node that cannot replace its binary and says 
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("fromsource: it runs from source");
     expect(r.stdout).toContain("The rollout stopped there");
-    expect(await versions(cl)).toMatchObject({ up1: NEW, up2: NEW, fromsource: "0.1.0" });
+    expect(await versions(cl)).toMatchObject({ up1: NEW, up2: NEW, gw1: NEW, fromsource: "0.1.0" });
   } finally {
     agent.kill("SIGTERM");
     await agent.exited;
