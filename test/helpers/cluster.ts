@@ -506,15 +506,23 @@ export async function withBinary<T>(path: string, fn: () => Promise<T>): Promise
  * killByPidFile ends the agent whose pid its data folder records (an upgraded agent restarts as a
  * new process the helpers did not start), and its nginx.
  */
-export function killByPidFile(agentData: string) {
+export async function killByPidFile(agentData: string) {
   const f = join(agentData, "agent.pid");
   const pid = existsSync(f) ? Number(readFileSync(f, "utf8").trim()) : 0;
-  if (Number.isInteger(pid) && pid > 1) {
+  const alive = () => {
     try {
-      process.kill(pid, "SIGKILL");
+      process.kill(pid, 0);
+      return true;
     } catch {
-      /* already gone */
+      return false;
     }
+  };
+  if (Number.isInteger(pid) && pid > 1 && alive()) {
+    // Asked first, so it stops its nginx; killed if it does not within 10 s.
+    process.kill(pid, "SIGTERM");
+    const end = Date.now() + 10_000;
+    while (alive() && Date.now() < end) await Bun.sleep(50);
+    if (alive()) process.kill(pid, "SIGKILL");
   }
-  killNginx(agentData);
+  killNginxHard(agentData);
 }

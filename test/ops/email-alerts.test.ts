@@ -2,7 +2,7 @@
 // through the SMTP server, once when it fires and once when it resolves. The SMTP server is a small
 // one written here (EHLO, AUTH, MAIL, RCPT, DATA), listening on a loopback port.
 import { afterAll, expect, test } from "bun:test";
-import { killNginx, restartAgent, site, useCluster } from "../helpers/cluster";
+import { killNginxHard, restartAgent, site, useCluster } from "../helpers/cluster";
 
 interface Mail {
   from: string;
@@ -102,7 +102,7 @@ test("a killed node is mailed once when it goes down and once when it is back, t
   const c = cluster();
   const node = c.nodes[1]!;
   await node.p.kill("SIGKILL");
-  killNginx(node.data);
+  killNginxHard(node.data);
   await until("the down mail", () => withSubject(`[sprout] FIRING: node down ${node.name}`).length === 1);
   const down = withSubject(`[sprout] FIRING: node down ${node.name}`)[0]!;
   expect(down.from).toBe("<alerts@sprout.test>");
@@ -111,8 +111,10 @@ test("a killed node is mailed once when it goes down and once when it is back, t
   expect(down.data).toContain(`Node ${node.name} is down`);
   await Bun.sleep(6000); // more checks ran: still one mail
   expect(withSubject(`[sprout] FIRING: node down ${node.name}`).length).toBe(1);
-  await restartAgent(c, 1);
+  const back = await restartAgent(c, 1);
   await until("the resolved mail", () => withSubject(`[sprout] resolved: node down ${node.name}`).length === 1);
+  // Stopped here, gracefully, so that its nginx goes with it.
+  await back.p.kill();
   // The SMTP password is in no log line.
   expect(c.logs()).not.toContain("smtp-secret-pw");
 }, 90_000);

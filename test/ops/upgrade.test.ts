@@ -14,8 +14,8 @@ let gw: Gateway | undefined;
 
 afterAll(async () => {
   // Upgraded agents are processes the helpers did not start: end them by their pid files.
-  for (const n of c?.nodes ?? []) killByPidFile(n.data);
-  if (gw) killByPidFile(gw.data);
+  for (const n of c?.nodes ?? []) await killByPidFile(n.data);
+  if (gw) await killByPidFile(gw.data);
   await c?.stop();
   await cleanup();
 });
