@@ -24,7 +24,7 @@ const versions = async (cl: Cluster) =>
   Object.fromEntries((await api(cl.master, "GET", "/api/agents", undefined, cl.admin.token)).body.map((a: any) => [a.name, a.version]));
 const versionOf = (bin: string) => Bun.spawnSync([bin, "--version"], { stdout: "pipe" }).stdout.toString().trim();
 
-test("sprout agents upgrade brings each node, then the gateway, to the master's version, one at a time, while the site stays served", async () => {
+test("sprout agents upgrade --drain brings each node, then the gateway, to the master's version, one at a time, while every site stays served", async () => {
   const newer = buildVersion(NEW);
   const older = sproutBinary();
   // The master was upgraded first; each node has its own copy of the old binary, as machines do.
@@ -37,31 +37,43 @@ test("sprout agents upgrade brings each node, then the gateway, to the master's 
   expect(await versions(cl)).toEqual({ up1: "0.1.0", up2: "0.1.0", gw1: "0.1.0" });
   expect((await cl.sprout(["deploy", site({ "index.html": "still here" }), "--site", "rolling", "--prod"])).code).toBe(0);
   for (const n of cl.nodes) expect(await (await cl.get(`rolling.${cl.domain}`, "/", n)).text()).toBe("still here");
+  // A one-replica site lives on one node: draining that node first copies it to the other.
+  expect((await cl.sprout(["sites", "create", "single", "--replicas", "1"])).code).toBe(0);
+  expect((await cl.sprout(["deploy", site({ "index.html": "only one copy" }), "--site", "single", "--prod"])).code).toBe(0);
+  const servingSingle = async () => (await Promise.all(cl.nodes.map((n) => cl.get(`single.${cl.domain}`, "/", n).then((r) => r.status)))).filter((x) => x === 200).length;
+  expect(await servingSingle()).toBe(1);
 
-  // A visitor asks both nodes again and again during the upgrade: at no moment may both fail.
+  // A visitor asks both nodes for both sites again and again during the upgrade: at no moment may
+  // all of a site's answers fail.
   let rounds = 0;
-  const dark: number[] = [];
+  const dark: string[] = [];
   let polling = true;
   const poller = (async () => {
     while (polling) {
-      const ok = await Promise.all(cl.nodes.map((n) => cl.get(`rolling.${cl.domain}`, "/", n, { signal: AbortSignal.timeout(3000) }).then((r) => r.status === 200, () => false)));
+      for (const name of ["rolling", "single"]) {
+        const ok = await Promise.all(cl.nodes.map((n) => cl.get(`${name}.${cl.domain}`, "/", n, { signal: AbortSignal.timeout(3000) }).then((r) => r.status === 200, () => false)));
+        if (!ok.some(Boolean)) dark.push(`${name} in round ${rounds}`);
+      }
       rounds++;
-      if (!ok.some(Boolean)) dark.push(rounds);
       await Bun.sleep(100);
     }
   })();
-  const up = await cl.sprout(["agents", "upgrade"]);
+  const up = await cl.sprout(["agents", "upgrade", "--drain"]);
   polling = false;
   await poller;
   expect(up.code, up.stderr).toBe(0);
   expect(up.stdout).toContain(`runs sprout ${NEW}`);
   // Progress named each node's step; the second began only after the first was back.
+  expect(up.stderr).toContain("up1 (node): runs 9.9.9-test, ready");
   expect(up.stderr.indexOf("up1 (node): runs 9.9.9-test, ready")).toBeLessThan(up.stderr.indexOf("up2 (node): upgrading"));
   expect(up.stderr.indexOf("up2 (node): runs 9.9.9-test, ready")).toBeLessThan(up.stderr.indexOf("gw1 (gateway): upgrading"));
   expect(rounds).toBeGreaterThan(5);
   expect(dark).toEqual([]);
 
   expect(await versions(cl)).toEqual({ up1: NEW, up2: NEW, gw1: NEW });
+  // Draining its node gave the one-replica site a copy on the other node; both are back in service.
+  expect(await servingSingle()).toBe(2);
+  expect((await api(cl.master, "GET", "/api/agents", undefined, cl.admin.token)).body.filter((a: any) => a.draining)).toEqual([]);
   for (const bin of bins) {
     expect(versionOf(bin)).toBe(`sprout ${NEW}`);
     expect(existsSync(`${bin}.previous`)).toBe(true);

@@ -12,7 +12,7 @@ export const agentsCommand: Command = {
   name: "agents",
   group: "cluster",
   summary: "List nodes and gateways, add, drain or remove one, rotate its token, set where it is reached, or upgrade them all (admin)",
-  usage: "agents [list | create NAME [--url URL] [--role node|gateway] [--master-url URL] | drain NAME [--undo] | remove NAME [--force] | rotate-token NAME | set-url NAME URL | upgrade [--status] [--timeout SECONDS]] [--json]",
+  usage: "agents [list | create NAME [--url URL] [--role node|gateway] [--master-url URL] | drain NAME [--undo] | remove NAME [--force] | rotate-token NAME | set-url NAME URL | upgrade [--drain] [--status] [--timeout SECONDS]] [--json]",
   options: {
     ...JSON_OPT,
     url: { type: "string", value: "URL", description: "create: where CLIs and peers reach the agent API (default: what its first heartbeat reports)" },
@@ -20,6 +20,7 @@ export const agentsCommand: Command = {
     "master-url": { type: "string", value: "URL", description: "create: the master's URL as the new node reaches it (default: the one this CLI uses)" },
     force: { type: "boolean", description: "remove: even when the node holds the only copy of a site (that site is lost until deployed again)" },
     undo: { type: "boolean", description: "drain: put the node back in service" },
+    drain: { type: "boolean", description: "upgrade: drain each node first (its sites get replicas on other nodes, so one-replica sites stay served), and put it back after" },
     status: { type: "boolean", description: "upgrade: follow the rolling upgrade already running (or show the last one) instead of starting one" },
     timeout: { type: "string", value: "SECONDS", description: "upgrade: how long one agent may take to come back upgraded and ready (default 180)" },
     ...API_OPTS,
@@ -34,6 +35,7 @@ export const agentsCommand: Command = {
     "sprout agents rotate-token node-2",
     "sprout agents set-url node-2 http://10.0.0.7:7070",
     "sprout agents upgrade                 # every agent to the master's version, one at a time",
+    "sprout agents upgrade --drain         # each node drained first: one-replica sites stay served",
   ],
   run: action(async (v, pos) => {
     const api = Api.fromEnv(v);
@@ -155,7 +157,7 @@ async function rollingUpgrade(api: Api, v: Values): Promise<number> {
     timeout = Number(v.timeout);
     if (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600) throw new UsageError("--timeout must be a whole number of seconds from 10 to 3600");
   }
-  let r = v.status === true ? await api.call<Rollout>("GET", "/api/agents/upgrade") : await api.call<Rollout>("POST", "/api/agents/upgrade", timeout ? { timeout } : {});
+  let r = v.status === true ? await api.call<Rollout>("GET", "/api/agents/upgrade") : await api.call<Rollout>("POST", "/api/agents/upgrade", { ...(timeout ? { timeout } : {}), ...(v.drain === true ? { drain: true } : {}) });
   const said = new Map<string, string>();
   for (;;) {
     for (const s of r.steps) {
@@ -174,6 +176,7 @@ async function rollingUpgrade(api: Api, v: Values): Promise<number> {
 function stepWords(s: UpgradeStep, version: string): string {
   switch (s.status) {
     case "waiting": return `waiting (runs ${s.from ?? "?"})`;
+    case "draining": return `draining (its sites get their replicas on other nodes)`;
     case "upgrading": return `upgrading ${s.from ?? "?"} -> ${version}`;
     case "done": return `runs ${version}, ready`;
     case "current": return `already runs ${version}`;

@@ -52,7 +52,7 @@ export const agentRoutes = (s: Services) =>
     .post("/api/agents/upgrade", async ({ body, request, set }) => {
       requireAdmin(await s.user(request));
       set.status = 202;
-      return s.upgrades.start(body?.timeout);
+      return s.upgrades.start(body?.timeout, body?.drain);
     }, { body: t.Optional(RolloutStart) })
     .get("/api/agents/upgrade", async ({ request }) => {
       requireAdmin(await s.user(request));

@@ -51,7 +51,7 @@ export class UpgradeService {
   }
 
   /** start begins a rolling upgrade in the background; it answers the plan. */
-  async start(timeoutSeconds = 180): Promise<Rollout> {
+  async start(timeoutSeconds = 180, drain = false): Promise<Rollout> {
     if (this.rollout?.status === "running") throw conflict("upgrade_running", "A rolling upgrade is already running.", "Follow it with `sprout agents upgrade --status`.");
     const bin = await ownBinary();
     if (!bin) throw new SproutError(409, "no_binary", "This master runs from source, so it has no binary to give its agents.", "Run the compiled `sprout` (bun run build) as the master.");
@@ -64,7 +64,7 @@ export class UpgradeService {
       status: a.version === VERSION ? "current" : a.status !== "online" ? "skipped" : "waiting",
       ...(a.version !== VERSION && a.status !== "online" ? { error: `${a.status}: upgrade it when it is back (run \`sprout agents upgrade\` again, or \`sprout upgrade\` on it)` } : {}),
     }));
-    this.rollout = { version: VERSION, status: "running", started_at: new Date().toISOString(), finished_at: null, steps, ids: ordered.map((a) => a.id) };
+    this.rollout = { version: VERSION, status: "running", drain, started_at: new Date().toISOString(), finished_at: null, steps, ids: ordered.map((a) => a.id) };
     const order: UpgradeOrder = { version: VERSION, sha256: bin.sha256, path: `/download/${bin.name}` };
     log.info("rolling upgrade started", { version: VERSION, agents: steps.filter((s) => s.status === "waiting").length });
     void this.run(order, timeoutSeconds * 1000);
@@ -76,8 +76,19 @@ export class UpgradeService {
     for (let i = 0; i < r.steps.length; i++) {
       const step = r.steps[i]!;
       if (step.status !== "waiting") continue;
-      step.status = "upgrading";
-      const error = await this.upgradeOne(r.ids[i]!, step.agent, order, timeoutMs).catch((e: Error) => e.message);
+      const id = r.ids[i]!;
+      const drained = r.drain && step.role === "node";
+      let error: string | null = null;
+      if (drained) {
+        step.status = "draining";
+        error = await this.drain(id, timeoutMs).catch((e: Error) => e.message);
+      }
+      if (!error) {
+        step.status = "upgrading";
+        error = await this.upgradeOne(id, step.agent, order, timeoutMs).catch((e: Error) => e.message);
+      }
+      // Back in service, upgraded or not: a node that could not upgrade still serves on its old version.
+      if (drained) this.agents.drain(id, true);
       if (error) {
         step.status = "failed";
         step.error = error;
@@ -115,6 +126,18 @@ export class UpgradeService {
       }
     } finally {
       this.orders.delete(id);
+    }
+  }
+
+  /** drain drains a node and waits until every site it holds has its replicas on other nodes; answers an error or null. */
+  private async drain(id: string, timeoutMs: number): Promise<string | null> {
+    this.agents.drain(id);
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const waiting = this.agents.info(this.agents.get(id)).sites_waiting;
+      if (waiting === 0) return null;
+      if (Date.now() > end) return `still ${waiting} site(s) without their replicas on other nodes after ${Math.round(timeoutMs / 1000)} s of draining; it was put back in service, not upgraded`;
+      await Bun.sleep(1000);
     }
   }
 
