@@ -1,5 +1,5 @@
 import { writeFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { UpgradeOrder } from "../protocol/agent";
 import { logger } from "../shared/log";
 import { compiledBinary, installBinary } from "../shared/self-upgrade";
@@ -60,7 +60,8 @@ export class SelfUpgrade {
       this.restart();
     } catch (e) {
       // No node folder in what the master (and its admin) see.
-      this.error = (e as Error).message.replaceAll(target, "its binary") + ((e as { hint?: string }).hint ? ` ${(e as { hint?: string }).hint}` : "");
+      const hint = (e as { hint?: string }).hint;
+      this.error = `${(e as Error).message}${hint ? ` ${hint}` : ""}`.replaceAll(target, "its binary").replaceAll(dirname(target), "<its folder>");
       log.error("upgrade failed; still running the old version", { error: this.error });
     }
   }
