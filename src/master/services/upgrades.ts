@@ -35,7 +35,7 @@ export async function ownBinary(): Promise<OwnBinary | null> {
  * skips the agents already upgraded.
  */
 export class UpgradeService {
-  private rollout: (Rollout & { ids: string[] }) | null = null;
+  private rollout: (Rollout & { targets: { id: string; draining: boolean }[] }) | null = null;
   /** orders: the agents currently told to upgrade. */
   private orders = new Map<string, UpgradeOrder>();
   /** errors: the last upgrade failure each agent reported. */
@@ -46,7 +46,7 @@ export class UpgradeService {
   /** status answers the current or last rollout. */
   status(): Rollout {
     if (!this.rollout) throw new SproutError(404, "not_found", "No rolling upgrade has run since the master started.", "Start one with `sprout agents upgrade`.");
-    const { ids: _ids, ...r } = this.rollout;
+    const { targets: _targets, ...r } = this.rollout;
     return structuredClone(r);
   }
 
@@ -64,10 +64,10 @@ export class UpgradeService {
       status: a.version === VERSION ? "current" : a.status !== "online" ? "skipped" : "waiting",
       ...(a.version !== VERSION && a.status !== "online" ? { error: `${a.status}: upgrade it when it is back (run \`sprout agents upgrade\` again, or \`sprout upgrade\` on it)` } : {}),
     }));
-    this.rollout = { version: VERSION, status: "running", drain, started_at: new Date().toISOString(), finished_at: null, steps, ids: ordered.map((a) => a.id) };
+    this.rollout = { version: VERSION, status: "running", drain, started_at: new Date().toISOString(), finished_at: null, steps, targets: ordered.map((a) => ({ id: a.id, draining: a.draining })) };
     const order: UpgradeOrder = { version: VERSION, sha256: bin.sha256, path: `/download/${bin.name}` };
     log.info("rolling upgrade started", { version: VERSION, agents: steps.filter((s) => s.status === "waiting").length });
-    void this.run(order, timeoutSeconds * 1000);
+    void this.run(order, timeoutSeconds * 1000).catch((e: Error) => this.stop(this.rollout!.steps.find((x) => x.status !== "done" && x.status !== "current" && x.status !== "skipped") ?? null, e.message));
     return this.status();
   }
 
@@ -76,8 +76,9 @@ export class UpgradeService {
     for (let i = 0; i < r.steps.length; i++) {
       const step = r.steps[i]!;
       if (step.status !== "waiting") continue;
-      const id = r.ids[i]!;
-      const drained = r.drain && step.role === "node";
+      const { id, draining } = r.targets[i]!;
+      // A node its admin is draining (to remove it) is upgraded as it is, and left draining.
+      const drained = r.drain && step.role === "node" && !draining;
       let error: string | null = null;
       if (drained) {
         step.status = "draining";
@@ -85,19 +86,17 @@ export class UpgradeService {
       }
       if (!error) {
         step.status = "upgrading";
-        error = await this.upgradeOne(id, step.agent, order, timeoutMs).catch((e: Error) => e.message);
+        error = await this.upgradeOne(id, order, timeoutMs).catch((e: Error) => e.message);
       }
       // Back in service, upgraded or not: a node that could not upgrade still serves on its old version.
-      if (drained) this.agents.drain(id, true);
-      if (error) {
-        step.status = "failed";
-        step.error = error;
-        r.status = "failed";
-        r.error = `${step.agent}: ${error}. The rollout stopped there; the agents after it were not touched.`;
-        r.finished_at = new Date().toISOString();
-        log.error("rolling upgrade stopped", { agent: step.agent, error });
-        return;
+      if (drained) {
+        try {
+          this.agents.drain(id, true);
+        } catch {
+          /* removed meanwhile */
+        }
       }
+      if (error) return this.stop(step, error);
       step.status = "done";
       log.info("agent upgraded", { agent: step.agent, version: order.version });
     }
@@ -106,8 +105,21 @@ export class UpgradeService {
     log.info("rolling upgrade done", { version: order.version });
   }
 
+  /** stop ends the rollout as failed at `step`. */
+  private stop(step: UpgradeStep | null, error: string) {
+    const r = this.rollout!;
+    if (step) {
+      step.status = "failed";
+      step.error = error;
+    }
+    r.status = "failed";
+    r.error = `${step?.agent ?? "rollout"}: ${error}. The rollout stopped there; the agents after it were not touched.`;
+    r.finished_at = new Date().toISOString();
+    log.error("rolling upgrade stopped", { agent: step?.agent, error });
+  }
+
   /** upgradeOne orders one agent to upgrade and waits until it is back with the version and ready; answers an error or null. */
-  private async upgradeOne(id: string, name: string, order: UpgradeOrder, timeoutMs: number): Promise<string | null> {
+  private async upgradeOne(id: string, order: UpgradeOrder, timeoutMs: number): Promise<string | null> {
     this.errors.delete(id);
     this.orders.set(id, order);
     const end = Date.now() + timeoutMs;
