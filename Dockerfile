@@ -21,6 +21,8 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 COPY --from=build /src/dist/sprout /usr/local/bin/sprout
 # Not root: an unprivileged nginx cannot switch users, so its workers run as `sprout` too; the
 # request-time confinement of rules is the boundary (see README, Security model). High ports only.
+# Upgrades come with a new image: agents refuse `sprout agents upgrade`'s order to replace their binary.
+ENV SPROUT_IN_CONTAINER=1
 USER sprout
 WORKDIR /data
 EXPOSE 7000 7070 8080

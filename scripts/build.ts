@@ -1,17 +1,25 @@
 // bun run build: dist/sprout, one self-contained executable (views, CSS, htmx, migrations embedded).
+// SPROUT_VERSION overrides the version it reports (releases, and tests that need a second build to
+// upgrade to); SPROUT_PROTOCOL its wire protocol (tests of incompatible peers); SPROUT_BUILD_OUT
+// where it is written.
 import { statSync } from "node:fs";
 
+const outfile = process.env.SPROUT_BUILD_OUT || "dist/sprout";
+const define: Record<string, string> = {};
+if (process.env.SPROUT_VERSION) define.SPROUT_BUILD_VERSION = JSON.stringify(process.env.SPROUT_VERSION);
+if (process.env.SPROUT_PROTOCOL) define.SPROUT_BUILD_PROTOCOL = JSON.stringify(process.env.SPROUT_PROTOCOL);
 const t0 = performance.now();
 const r = await Bun.build({
   entrypoints: ["src/main.ts"],
-  compile: { outfile: "dist/sprout" },
+  compile: { outfile },
   minify: true,
   sourcemap: "linked",
   target: "bun",
+  define,
 });
 if (!r.success) {
   for (const log of r.logs) console.error(log);
   process.exit(1);
 }
-const mb = (statSync("dist/sprout").size / 1024 / 1024).toFixed(1);
-console.log(`dist/sprout: ${mb} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const mb = (statSync(outfile).size / 1024 / 1024).toFixed(1);
+console.log(`${outfile}: ${mb} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

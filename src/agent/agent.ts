@@ -8,7 +8,9 @@ import { agentApp } from "./app";
 import { BlobStore } from "./blobs";
 import { DEFAULT_BROTLI_MODULE, type AgentConfig } from "./config";
 import { Deployments } from "./deployments";
-import { FatalAuthError, MasterLink } from "./master-link";
+import { FatalAuthError, IncompatibleVersion, MasterLink } from "./master-link";
+import { SelfUpgrade } from "./self-upgrade";
+import { ARCH } from "../shared/self-upgrade";
 import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
 import { StateFile } from "./state";
@@ -59,6 +61,9 @@ export class Agent {
   private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
+  private restart: (() => void) | null = null;
+  private incompatibleSaidAt = 0;
+  readonly upgrader: SelfUpgrade;
   private worker: WorkerIdentity | null;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   /** brotliModule: the brotli_static module nginx loads, or null (gzip only: off, or brotliProblem says why). */
@@ -82,6 +87,7 @@ export class Agent {
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
     secureLayout(config.dataDir, this.worker);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
+    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.());
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.traffic = new Traffic(nginxLayout(config.dataDir).prefix, () => this.state.state.domain, () => this.nginx.reopenLogs());
     this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
@@ -99,8 +105,11 @@ export class Agent {
     this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
   }
 
-  /** run serves until stop(); it rejects when the master refuses the agent's token. */
-  async run(): Promise<void> {
+  /**
+   * run serves until stop(); it rejects when the master refuses the agent's token, and resolves
+   * "restart" once an upgrade replaced the binary (the caller stops the agent and starts it again).
+   */
+  async run(): Promise<"restart"> {
     const nginxUrl = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;
     const app = agentApp({
       uploads: this.uploads,
@@ -119,14 +128,23 @@ export class Agent {
     else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
-    const failed = new Promise<void>((_, reject) => (this.fatal = reject));
+    const failed = new Promise<"restart">((resolve, reject) => {
+      this.fatal = reject;
+      this.restart = () => resolve("restart");
+    });
     void this.heartbeatLoop();
     void this.taskLoop();
     // Abandoned uploads expire after the upload TTL; checked a few times per TTL (1 s to 1 h apart).
     this.tasks.sweepUploads();
     const every = Math.min(Math.max((this.config.uploadTtlSeconds * 1000) / 4, 1000), 3_600_000);
     this.sweepTimer = setInterval(() => this.tasks.sweepUploads(), every);
-    await failed;
+    return failed;
+  }
+
+  /** listenAddress is the agent API's actual HOST:PORT (port 0 resolved), for a restart on the same one. */
+  listenAddress(): string {
+    const s = this.server!.server!;
+    return `${s.hostname?.includes(":") ? `[${s.hostname}]` : s.hostname}:${s.port}`;
   }
 
   /** mainConf renders nginx.conf; JIT for regexes only while the node has few sites with rules. */
@@ -176,6 +194,8 @@ export class Agent {
           ...(traffic.length ? { traffic } : {}),
           role: "node",
           version: VERSION,
+          arch: ARCH,
+          ...(this.upgrader.error ? { upgrade_error: this.upgrader.error } : {}),
           url: this.url,
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
@@ -184,8 +204,16 @@ export class Agent {
         this.traffic.acknowledged(traffic);
         const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
         if (changed || this.nginx.state === "stopped") await this.startNginx();
+        this.upgrader.handle(answer.upgrade);
       } catch (e) {
         if (e instanceof FatalAuthError) return this.fatal?.(e);
+        if (e instanceof IncompatibleVersion) {
+          // Said loudly, once a minute: the node serves what it has but takes no work until fixed.
+          if (Date.now() - this.incompatibleSaidAt > 60_000) log.error(e.message);
+          this.incompatibleSaidAt = Date.now();
+          await Bun.sleep(3000);
+          continue;
+        }
         log.warn("heartbeat failed; the master may be down (sites keep being served)", { error: (e as Error).message });
       }
       await Bun.sleep(3000);
@@ -208,7 +236,7 @@ export class Agent {
       } catch (e) {
         if (e instanceof FatalAuthError) return this.fatal?.(e);
         this.link.connected = false;
-        if (this.running) await Bun.sleep(1000);
+        if (this.running) await Bun.sleep(e instanceof IncompatibleVersion ? 10_000 : 1000);
       }
     }
   }

@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { DEFAULT_BROTLI_MODULE } from "./config";
+import { clearPid, relaunch, writePid } from "./self-upgrade";
 
 const log = logger("agent");
 
@@ -104,15 +105,24 @@ export const agentCommand: Command = {
       brotliModule: brotliModule(String(v["brotli-module"])),
     });
     let code = 0;
+    let restart = false;
+    writePid(resolve(String(v.data)));
     await Promise.race([
       waitForSignal(),
-      agent.run().catch((e: Error) => {
-        process.stderr.write(`sprout agent: ${e.message}\n`);
-        code = 1;
-      }),
+      agent.run().then(
+        (r) => void (restart = r === "restart"),
+        (e: Error) => {
+          process.stderr.write(`sprout agent: ${e.message}\n`);
+          code = 1;
+        },
+      ),
     ]);
-    log.info("stopping");
+    log.info(restart ? "stopping to restart as the upgraded version" : "stopping");
+    const listenAt = restart ? agent.listenAddress() : "";
     await agent.stop();
+    clearPid(resolve(String(v.data)));
+    // After an upgrade the new binary starts once this one let go of its ports.
+    if (restart) return relaunch(listenAt);
     return code;
   },
 };

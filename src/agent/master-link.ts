@@ -1,11 +1,23 @@
 import type { Heartbeat, HeartbeatAnswer, TaskEnvelope, TaskResult } from "../protocol/agent";
 import type { StatusReport } from "../protocol/deployment";
 import { logger } from "../shared/log";
+import { VERSION } from "../shared/version";
+import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 
 const log = logger("agent");
 
 /** FatalAuthError: the master refused this agent's token; retrying cannot help. */
 export class FatalAuthError extends Error {}
+
+/**
+ * IncompatibleVersion: the master and this agent cannot work together (see protocol/version.ts).
+ * Not fatal: the agent keeps serving what it has and keeps asking, so that upgrading either side
+ * (`sprout upgrade` on the node, or the master) heals it without a restart.
+ */
+export class IncompatibleVersion extends Error {}
+
+/** AGENT_HEADERS name this agent's build on every request to the master. */
+const AGENT_HEADERS = { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}` };
 
 /**
  * MasterLink is the agent's side of the control path: heartbeats, the task long poll, and status
@@ -27,9 +39,16 @@ export class MasterLink {
     const res = await fetch(`${this.master}${path}`, {
       method,
       signal,
-      headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: { ...AGENT_HEADERS, authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    // Either side may be the one that knows the pair cannot work: the master refuses with 409, or
+    // its answer names a protocol this agent no longer speaks.
+    const master = peerOf(res.headers) ?? LEGACY;
+    if (!compatible(SELF, master)) {
+      const e = versionMismatch(master, SELF, "agent", this.master);
+      throw new IncompatibleVersion(`${e.message} ${e.hint}`);
+    }
     if (res.status === 401) {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new FatalAuthError(`The master refused this agent's token: ${e.error?.message ?? "401"}. Rotate it (POST /api/<agent_id>/token) and restart the agent with the new one.`);
@@ -38,6 +57,7 @@ export class MasterLink {
       // The agent runs with another --role than it was registered with: retrying cannot help.
       const e = (await res.clone().json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string } };
       if (e.error?.code === "wrong_role") throw new FatalAuthError(`${e.error.message} ${e.error.hint ?? ""}`.trim());
+      if (e.error?.code === "incompatible_version") throw new IncompatibleVersion(`${e.error.message} ${e.error.hint ?? ""}`.trim());
     }
     if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
     return (await res.json()) as T;

@@ -4,6 +4,11 @@ import type { Values } from "../shared/command";
 import { SproutError } from "../shared/errors";
 import { loadStore, saveStore, selectProfile, withCredentialsLock } from "./credentials";
 import { normalizeMaster } from "./master-url";
+import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
+import { VERSION } from "../shared/version";
+
+/** CLI_HEADERS name this CLI's build on every request to the master (see protocol/version.ts). */
+const CLI_HEADERS = { ...versionHeaders(), "user-agent": `sprout-cli/${VERSION}` };
 
 /**
  * Api is the CLI's client of the master. SPROUT_MASTER and SPROUT_TOKEN (an access JWT or API token)
@@ -51,11 +56,15 @@ export class Api {
 
   private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
     if (auth && !this.token) throw new SproutError(401, "not_logged_in", `You are not logged in to ${this.master}.`, `Run \`sprout login --master ${this.master}\`, or set SPROUT_TOKEN.`);
-    return request(`${this.master}${path}`, {
+    const res = await request(`${this.master}${path}`, {
       method,
-      headers: { ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: { ...CLI_HEADERS, ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     }, `the master at ${this.master}`);
+    // A master that predates this CLI's oldest protocol cannot know it: the CLI checks its answer too.
+    const master = peerOf(res.headers) ?? LEGACY;
+    if (!compatible(SELF, master)) throw versionMismatch(master, SELF, "CLI", this.master);
+    return res;
   }
 
   /**

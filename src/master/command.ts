@@ -39,6 +39,9 @@ export const masterCommand: Command = {
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
     "metrics-token": { type: "string", value: "TOKEN", description: "Bearer token Prometheus sends to GET /metrics (without one, only private addresses may scrape)", env: "SPROUT_METRICS_TOKEN" },
     "alert-webhook": { type: "string", value: "URL,...", description: "Send alerts (node down, disk low, replicas below target, deploy failed) to these webhooks (JSON; Slack-compatible)", env: "SPROUT_ALERT_WEBHOOK" },
+    "alert-email": { type: "string", value: "ADDRESS,...", description: "Mail alerts to these addresses (needs --smtp-url)", env: "SPROUT_ALERT_EMAIL" },
+    "alert-email-from": { type: "string", value: "ADDRESS", description: "Sender of alert mails (default: sprout@<domain>)", env: "SPROUT_ALERT_EMAIL_FROM" },
+    "smtp-url": { type: "string", value: "URL", description: "SMTP server for alert mails: smtp://user:password@host:587 (STARTTLS when offered) or smtps://...:465; keep the password out of argv by setting SPROUT_SMTP_URL", env: "SPROUT_SMTP_URL" },
     "alert-disk-low": { type: "string", value: "SIZE", description: "Free disk below which a node raises an alert (e.g. 1G)", env: "SPROUT_ALERT_DISK_LOW", default: "1G" },
     "backup-dir": { type: "string", value: "DIR", description: "Write a consistent backup of the database here every day (keeps --backup-keep)", env: "SPROUT_BACKUP_DIR" },
     "backup-keep": { type: "string", value: "N", description: "Daily backups kept in --backup-dir", env: "SPROUT_BACKUP_KEEP", default: "7" },
@@ -161,11 +164,20 @@ async function backupOrRestore(action: "backup" | "restore", file: string | unde
   }
 }
 
-/** alertConfig reads --alert-webhook and --alert-disk-low. */
-function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDiskLowBytes"> {
+/** alertConfig reads --alert-webhook, --alert-email, --alert-email-from, --smtp-url and --alert-disk-low. */
+function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDiskLowBytes" | "alertEmail"> {
   const alertWebhooks = typeof v["alert-webhook"] === "string" ? v["alert-webhook"].split(",").map((u) => u.trim()).filter(Boolean) : [];
   for (const u of alertWebhooks) if (!/^https?:\/\/\S+$/.test(u)) throw new UsageError(`--alert-webhook must be http(s) URLs (got "${u}")`);
-  return { alertWebhooks, alertDiskLowBytes: parseSize(String(v["alert-disk-low"]), "--alert-disk-low") };
+  const email = /^[^\s@,]+@[^\s@,]+$/;
+  const to = typeof v["alert-email"] === "string" ? v["alert-email"].split(",").map((a) => a.trim()).filter(Boolean) : [];
+  for (const a of to) if (!email.test(a)) throw new UsageError(`--alert-email must be email addresses separated by commas (got "${a}")`);
+  const smtpUrl = typeof v["smtp-url"] === "string" ? v["smtp-url"].trim() : "";
+  if (to.length && !smtpUrl) throw new UsageError("--alert-email needs --smtp-url (or SPROUT_SMTP_URL), e.g. smtp://user:password@mail.example.com:587");
+  // The URL may hold a password: never echo it back.
+  if (smtpUrl && !/^smtps?:\/\/[^\s/]+/.test(smtpUrl)) throw new UsageError("--smtp-url must be smtp://[user:password@]host[:port] or smtps://...");
+  const from = typeof v["alert-email-from"] === "string" ? v["alert-email-from"].trim() : `sprout@${String(v.domain).toLowerCase()}`;
+  if (to.length && !email.test(from)) throw new UsageError("--alert-email-from must be an email address");
+  return { alertWebhooks, alertDiskLowBytes: parseSize(String(v["alert-disk-low"]), "--alert-disk-low"), alertEmail: to.length ? { to, from, smtpUrl } : null };
 }
 
 /** parseAcme reads --acme-directory, --acme-email and --acme-ca-file (all or nothing but the CA file). */

@@ -28,6 +28,8 @@ export interface MasterConfig {
   alertWebhooks: string[];
   /** alertDiskLowBytes: a node with less free disk than this raises a disk_low alert. */
   alertDiskLowBytes: number;
+  /** alertEmail: where alerts are mailed, and through which SMTP server (null: no email). */
+  alertEmail: { to: string[]; from: string; smtpUrl: string } | null;
   /** quotas: each user's limits unless an admin set an override (services/quotas.ts). */
   quotas: QuotaLimits;
   /** uploadTtl: seconds a deployment may stay pending/uploading without news before it is failed. */
@@ -71,6 +73,7 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   trustedProxies: [],
   alertWebhooks: [],
   alertDiskLowBytes: 1024 ** 3,
+  alertEmail: null,
   quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
   uploadTtl: 3600,
   dnsServer: null,

@@ -14,6 +14,7 @@ import { RouteService } from "./services/routes";
 import { DomainService } from "./services/domains";
 import { AcmeService } from "./services/acme";
 import { unauthorized } from "../shared/errors";
+import { UpgradeService } from "./services/upgrades";
 
 /** Services is the master's logic, built once and shared by the API and UI routes and the jobs. */
 export interface Services {
@@ -32,6 +33,8 @@ export interface Services {
   domains: DomainService;
   /** acme issues certificates for verified domains; null when the master has no --acme-directory. */
   acme: AcmeService | null;
+  /** upgrades runs rolling upgrades of the agents to the master's binary. */
+  upgrades: UpgradeService;
   /**
    * user resolves the request's bearer token to a user, or throws 401, and applies an API token's
    * scope to the request (403); `site` names the site the request acts on when the URL does not.
@@ -75,6 +78,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     routes: new RouteService(db, config),
     domains,
     acme,
+    upgrades: new UpgradeService(agents),
     async user(req, site) {
       const c = await auth.authenticate(req.headers.get("authorization"), "user");
       if (c.kind !== "user") throw unauthorized();

@@ -1,4 +1,4 @@
-import { Elysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
 import { clientOf } from "./client";
 import { callerOf } from "./context";
 import { MasterMetrics, assertMetricsAccess } from "./metrics";
@@ -22,6 +22,8 @@ import { installRoutes } from "./routes/install";
 import { quotaRoutes } from "./routes/quotas";
 import { domainRoutes } from "./routes/domains";
 import { startUploadExpiry } from "./jobs/upload-expiry";
+import { OPENAPI_PATH, openApiDocument } from "./openapi";
+import { SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 
 /**
  * SECURITY_HEADERS go on every answer; PAGE_HEADERS on the admin UI's (anything not under /api):
@@ -43,14 +45,17 @@ const PAGE_HEADERS = {
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
   const metrics = new MasterMetrics(db);
-  const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes });
+  const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes, email: config.alertEmail });
   services.deployments.onFinished = (status, d) => {
     metrics.deploymentFinished(status, d.createdAt);
     if (status === "failed") alerts.deploymentFailed(db.select({ name: sitesTable.name }).from(sitesTable).where(eq(sitesTable.id, d.siteId)).get()?.name ?? "?", d.id, d.error ?? "unknown error");
   };
+  // The OpenAPI route describes the app it belongs to, known once the app is built.
+  let self: AnyElysia | null = null;
   const app = new Elysia()
     .onRequest(({ request, set }) => {
-      Object.assign(set.headers, SECURITY_HEADERS, new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
+      Object.assign(set.headers, SECURITY_HEADERS, versionHeaders(), new URL(request.url).pathname.startsWith("/api/") ? {} : PAGE_HEADERS);
+      checkVersion(request);
       checkContentLength(request);
     })
     .onParse(({ request, contentType }) => parseLimitedBody(request, contentType))
@@ -82,6 +87,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
       set.headers["content-type"] = metrics.registry.contentType;
       return metrics.text();
     })
+    .get(OPENAPI_PATH, () => openApiDocument(self!))
     .use(userRoutes(services))
     .use(siteRoutes(services))
     .use(deploymentRoutes(services))
@@ -90,6 +96,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
     .use(installRoutes(services))
     .use(domainRoutes(services))
     .use(uiRoutes(services));
+  self = app;
   let lastJobRun = Date.now();
   const health = setInterval(() => {
     services.agents.markStale();
@@ -130,6 +137,18 @@ const field = (body: unknown, k: string): string | undefined => {
 };
 const emailOf = (body: unknown) => field(body, "email");
 const siteOrNameOf = (body: unknown) => field(body, "site") ?? field(body, "name");
+
+/**
+ * checkVersion refuses a request from an agent or CLI whose protocol this master cannot work with
+ * (they send their build in headers; browsers and scripts send none and are not checked), so that
+ * neither side acts on a message it would misread.
+ */
+function checkVersion(request: Request) {
+  const peer = peerOf(request.headers);
+  if (!peer || compatible(SELF, peer)) return;
+  const role = request.headers.get("user-agent")?.startsWith("sprout-agent/") ? "agent" : "CLI";
+  throw versionMismatch(SELF, peer, role, new URL(request.url).origin);
+}
 
 /** readiness lists why the master is not ready: its database refuses writes, or its jobs stopped. */
 function readiness(db: Db, lastJobRun: number): string[] {

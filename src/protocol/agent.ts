@@ -83,8 +83,24 @@ export const Heartbeat = t.Object({
   traffic: t.Optional(t.Array(TrafficCounts, { maxItems: 20_000 })),
   /** role: what the agent was started as (--role); the master refuses one that differs from the registered role. */
   role: t.Optional(AgentRole),
+  /** arch: the node's architecture (x64, arm64): which binary an upgrade needs. */
+  arch: t.Optional(t.String({ maxLength: 20 })),
+  /** upgrade_error: why the last upgrade the master ordered failed on this node (the rollout stops on it). */
+  upgrade_error: t.Optional(t.String({ maxLength: 1000 })),
 });
 export type Heartbeat = typeof Heartbeat.static;
+
+/**
+ * UpgradeOrder tells an agent, in a heartbeat's answer, to replace its binary with the master's and
+ * restart: it fetches `path` from the master, checks `sha256`, and comes back reporting `version`.
+ */
+export const UpgradeOrder = t.Object({
+  version: t.String(),
+  sha256: t.String({ pattern: "^[0-9a-f]{64}$" }),
+  /** path on the master, e.g. /download/sprout-linux-x64 */
+  path: t.String(),
+});
+export type UpgradeOrder = typeof UpgradeOrder.static;
 
 /** HeartbeatAnswer gives the agent what it needs to work without asking again. */
 export const HeartbeatAnswer = t.Object({
@@ -95,6 +111,8 @@ export const HeartbeatAnswer = t.Object({
   grant_public_key: t.String(),
   /** role: what the master registered this agent as. */
   role: t.Optional(AgentRole),
+  /** upgrade: present while a rolling upgrade waits for this agent (see UpgradeOrder). */
+  upgrade: t.Optional(UpgradeOrder),
 });
 export type HeartbeatAnswer = typeof HeartbeatAnswer.static;
 

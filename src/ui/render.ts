@@ -21,6 +21,9 @@ import usersPanel from "../../views/partials/users/_users.ejs" with { type: "tex
 import nodesIndex from "../../views/pages/nodes/index.ejs" with { type: "text" };
 import nodesList from "../../views/partials/nodes/_list.ejs" with { type: "text" };
 import nodesAdd from "../../views/partials/nodes/_add.ejs" with { type: "text" };
+import auditIndex from "../../views/pages/audit/index.ejs" with { type: "text" };
+import auditList from "../../views/partials/audit/_list.ejs" with { type: "text" };
+import siteTraffic from "../../views/partials/sites/_traffic.ejs" with { type: "text" };
 import logo from "../../public/logo.svg" with { type: "text" };
 import type { UserInfo } from "../protocol/user";
 
@@ -31,6 +34,7 @@ const TEMPLATES = {
   deploymentShow, deploymentLog,
   accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel,
   nodesIndex, nodesList, nodesAdd,
+  auditIndex, auditList, siteTraffic,
 };
 export type TemplateName = Exclude<keyof typeof TEMPLATES, "layout">;
 const compiled = new Map<string, ejs.TemplateFunction>();

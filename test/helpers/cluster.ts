@@ -462,3 +462,67 @@ export async function restartAgent(c: Cluster, i: number): Promise<Node> {
   c.nodes[i] = { ...node, p };
   return c.nodes[i]!;
 }
+
+/**
+ * buildVersion builds another `sprout` reporting `version` (and, with `protocol`, speaking only that
+ * wire protocol) into a temporary folder, as a release of another version would be. Answers its path.
+ */
+export function buildVersion(version: string, protocol?: number): string {
+  sproutBinary();
+  const out = join(tempDir("sprout-build-"), "sprout");
+  const r = Bun.spawnSync(["bun", "scripts/build.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, SPROUT_VERSION: version, SPROUT_BUILD_OUT: out, ...(protocol ? { SPROUT_PROTOCOL: String(protocol) } : {}) },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (r.exitCode !== 0) throw new Error(`build of ${version} failed:\n${r.stderr.toString()}`);
+  return out;
+}
+
+/** copyBinary copies a binary into its own temporary folder, as a machine of its own would hold it. */
+export function copyBinary(path: string): string {
+  const out = join(tempDir("sprout-bin-"), "sprout");
+  copyFileSync(path, out);
+  Bun.spawnSync(["chmod", "755", out]);
+  return out;
+}
+
+/**
+ * withBinary runs `fn` with the processes it starts (start(), cluster(), addAgent(), c.sprout())
+ * running `path` instead of dist/sprout: a cluster mixing versions, or nodes with their own copy.
+ */
+export async function withBinary<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const before = sproutBinary();
+  binary = path;
+  try {
+    return await fn();
+  } finally {
+    binary = before;
+  }
+}
+
+/**
+ * killByPidFile ends the agent whose pid its data folder records (an upgraded agent restarts as a
+ * new process the helpers did not start), and its nginx.
+ */
+export async function killByPidFile(agentData: string) {
+  const f = join(agentData, "agent.pid");
+  const pid = existsSync(f) ? Number(readFileSync(f, "utf8").trim()) : 0;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (Number.isInteger(pid) && pid > 1 && alive()) {
+    // Asked first, so it stops its nginx; killed if it does not within 10 s.
+    process.kill(pid, "SIGTERM");
+    const end = Date.now() + 10_000;
+    while (alive() && Date.now() < end) await Bun.sleep(50);
+    if (alive()) process.kill(pid, "SIGKILL");
+  }
+  killNginxHard(agentData);
+}

@@ -4,7 +4,9 @@ import { logger } from "../../shared/log";
 import { VERSION } from "../../shared/version";
 import type { AgentConfig } from "../config";
 import { workerIdentity } from "../layout";
-import { FatalAuthError, MasterLink } from "../master-link";
+import { FatalAuthError, IncompatibleVersion, MasterLink } from "../master-link";
+import { SelfUpgrade } from "../self-upgrade";
+import { ARCH } from "../../shared/self-upgrade";
 import { nginxLayout } from "../nginx/config";
 import { NginxProcess } from "../nginx/process";
 import { StateFile } from "../state";
@@ -27,6 +29,9 @@ export class Gateway {
   private server: ReturnType<typeof Bun.serve> | null = null;
   private running = true;
   private readonly httpUrl: string;
+  private restart: (() => void) | null = null;
+  private readonly upgrader: SelfUpgrade;
+  private incompatibleSaidAt = 0;
 
   constructor(private config: AgentConfig & { httpsListen?: { hostname: string; port: number }; routesEveryMs?: number }) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o711 });
@@ -35,6 +40,7 @@ export class Gateway {
     const layout = nginxLayout(config.dataDir);
     this.nginx = new NginxProcess(config.nginxBin, layout);
     this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
+    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.());
     const worker = workerIdentity(config.nginxUser);
     const hp = (l: { hostname: string; port: number }) => `${l.hostname.includes(":") ? `[${l.hostname}]` : l.hostname}:${l.port}`;
     this.httpUrl = `http://${hp(config.httpListen)}`;
@@ -51,8 +57,11 @@ export class Gateway {
     });
   }
 
-  /** run serves until stop(); it rejects when the master refuses the gateway's token or role. */
-  async run(): Promise<void> {
+  /**
+   * run serves until stop(); it rejects when the master refuses the gateway's token or role, and
+   * resolves "restart" once an upgrade replaced the binary.
+   */
+  async run(): Promise<"restart"> {
     this.server = Bun.serve({
       hostname: this.config.listen.hostname,
       port: this.config.listen.port,
@@ -61,11 +70,18 @@ export class Gateway {
     const url = this.config.publicUrl ?? `http://${this.server.hostname}:${this.server.port}`;
     log.info(`sprout agent listening on ${url}`, { name: this.config.name, role: "gateway", version: VERSION });
     await this.sync.loadSaved();
-    const failed = new Promise<void>((_, reject) => {
+    const failed = new Promise<"restart">((resolve, reject) => {
+      this.restart = () => resolve("restart");
       void this.heartbeatLoop(url).catch(reject);
       void this.sync.run().catch(reject);
     });
-    await failed;
+    return failed;
+  }
+
+  /** listenAddress is the liveness server's actual HOST:PORT, for a restart on the same one. */
+  listenAddress(): string {
+    const s = this.server!;
+    return `${s.hostname?.includes(":") ? `[${s.hostname}]` : s.hostname}:${s.port}`;
   }
 
   private async announce() {
@@ -82,14 +98,23 @@ export class Gateway {
           boot,
           role: "gateway",
           version: VERSION,
+          arch: ARCH,
+          ...(this.upgrader.error ? { upgrade_error: this.upgrader.error } : {}),
           url,
           http_url: this.httpUrl,
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, 0),
         });
         boot = false;
         this.state.update({ agentId: answer.agent_id, domain: answer.domain });
+        this.upgrader.handle(answer.upgrade);
       } catch (e) {
         if (e instanceof FatalAuthError) throw e;
+        if (e instanceof IncompatibleVersion) {
+          if (Date.now() - this.incompatibleSaidAt > 60_000) log.error(e.message);
+          this.incompatibleSaidAt = Date.now();
+          await Bun.sleep(3000);
+          continue;
+        }
         log.warn("heartbeat failed; the master may be down (routing goes on)", { error: (e as Error).message });
       }
       await Bun.sleep(3000);

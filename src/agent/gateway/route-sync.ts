@@ -1,4 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { versionHeaders } from "../../protocol/version";
+import { VERSION } from "../../shared/version";
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
@@ -68,7 +70,8 @@ export class RouteSync {
 
   private async pollOnce() {
     const res = await fetch(`${this.o.master}/api/agent/routes`, {
-      headers: { authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
+      // Its build, so that a master that cannot work with it refuses (409) rather than be misread.
+      headers: { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}`, authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
       signal: AbortSignal.timeout(10_000),
     });
     if (res.status === 304) return;
@@ -76,7 +79,7 @@ export class RouteSync {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new FatalAuthError(`The master refused this gateway's token: ${e.error?.message ?? res.status}`);
     }
-    if (!res.ok) throw new Error(`GET /api/agent/routes: HTTP ${res.status}`);
+    if (!res.ok) throw new Error(`GET /api/agent/routes: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
     await this.apply((await res.json()) as GatewayRoutes, true);
   }
 

@@ -1,8 +1,9 @@
-import { UsageError, unknownSubcommand, type Command } from "../../shared/command";
+import { UsageError, unknownSubcommand, type Command, type Values } from "../../shared/command";
+import type { Rollout, UpgradeStep } from "../../protocol/upgrade";
 import type { AgentCreated, AgentInfo } from "../../protocol/agent";
 import { Api } from "../api";
 import { API_OPTS, JSON_OPT, action, out } from "../action";
-import { ago, bytes, table } from "../output";
+import { ago, bytes, info, table } from "../output";
 
 /** ENV_FILE: where install.sh keeps an agent's settings; `agents create` prints its lines. */
 const ENV_FILE = "/etc/sprout-agent.env";
@@ -10,8 +11,8 @@ const ENV_FILE = "/etc/sprout-agent.env";
 export const agentsCommand: Command = {
   name: "agents",
   group: "cluster",
-  summary: "List nodes and gateways, add, drain or remove one, rotate its token, or set where it is reached (admin)",
-  usage: "agents [list | create NAME [--url URL] [--role node|gateway] [--master-url URL] | drain NAME [--undo] | remove NAME [--force] | rotate-token NAME | set-url NAME URL] [--json]",
+  summary: "List nodes and gateways, add, drain or remove one, rotate its token, set where it is reached, or upgrade them all (admin)",
+  usage: "agents [list | create NAME [--url URL] [--role node|gateway] [--master-url URL] | drain NAME [--undo] | remove NAME [--force] | rotate-token NAME | set-url NAME URL | upgrade [--drain] [--status] [--timeout SECONDS]] [--json]",
   options: {
     ...JSON_OPT,
     url: { type: "string", value: "URL", description: "create: where CLIs and peers reach the agent API (default: what its first heartbeat reports)" },
@@ -19,9 +20,12 @@ export const agentsCommand: Command = {
     "master-url": { type: "string", value: "URL", description: "create: the master's URL as the new node reaches it (default: the one this CLI uses)" },
     force: { type: "boolean", description: "remove: even when the node holds the only copy of a site (that site is lost until deployed again)" },
     undo: { type: "boolean", description: "drain: put the node back in service" },
+    drain: { type: "boolean", description: "upgrade: drain each node first (its sites get replicas on other nodes, so one-replica sites stay served), and put it back after" },
+    status: { type: "boolean", description: "upgrade: follow the rolling upgrade already running (or show the last one) instead of starting one" },
+    timeout: { type: "string", value: "SECONDS", description: "upgrade: how long one agent may take to come back upgraded and ready (default 180)" },
     ...API_OPTS,
   },
-  subcommands: ["list", "create", "drain", "remove", "rotate-token", "set-url"],
+  subcommands: ["list", "create", "drain", "remove", "rotate-token", "set-url", "upgrade"],
   examples: [
     "sprout agents",
     "sprout agents create node-2 --url http://10.0.0.2:7070 --master-url http://10.0.0.1:7000",
@@ -30,6 +34,8 @@ export const agentsCommand: Command = {
     "sprout agents remove node-2           # once `sprout agents` shows it drained",
     "sprout agents rotate-token node-2",
     "sprout agents set-url node-2 http://10.0.0.7:7070",
+    "sprout agents upgrade                 # every agent to the master's version, one at a time",
+    "sprout agents upgrade --drain         # each node drained first: one-replica sites stay served",
   ],
   run: action(async (v, pos) => {
     const api = Api.fromEnv(v);
@@ -77,7 +83,7 @@ export const agentsCommand: Command = {
         `SPROUT_MASTER=${masterUrl}`,
         `SPROUT_AGENT_TOKEN=${a.token}`,
         `SPROUT_AGENT_NAME=${a.name}`,
-        `SPROUT_ROLE=${role}`,
+        `SPROUT_AGENT_ROLE=${role}`,
         `SPROUT_AGENT_LISTEN=0.0.0.0:${port}`,
         `SPROUT_AGENT_URL=${agentUrl ?? `http://NODE-ADDRESS:${port}`}`,
         "SPROUT_HTTP_LISTEN=0.0.0.0:8080",
@@ -135,9 +141,49 @@ export const agentsCommand: Command = {
         ].join("\n"),
       );
     }
+    if (sub === "upgrade") return rollingUpgrade(api, v);
     throw unknownSubcommand(agentsCommand, sub);
   }),
 };
+
+/**
+ * rollingUpgrade starts (or, with --status, follows) the master's rolling upgrade of its agents,
+ * printing each agent's progress on stderr as it happens, and the outcome on stdout. Exits 1 when
+ * an agent failed (the rollout stops there).
+ */
+async function rollingUpgrade(api: Api, v: Values): Promise<number> {
+  let timeout: number | undefined;
+  if (v.timeout !== undefined) {
+    timeout = Number(v.timeout);
+    if (!Number.isInteger(timeout) || timeout < 10 || timeout > 3600) throw new UsageError("--timeout must be a whole number of seconds from 10 to 3600");
+  }
+  let r = v.status === true ? await api.call<Rollout>("GET", "/api/agents/upgrade") : await api.call<Rollout>("POST", "/api/agents/upgrade", { ...(timeout ? { timeout } : {}), ...(v.drain === true ? { drain: true } : {}) });
+  const said = new Map<string, string>();
+  for (;;) {
+    for (const s of r.steps) {
+      if (said.get(s.agent) === s.status) continue;
+      said.set(s.agent, s.status);
+      if (!v.json) info(`${s.agent} (${s.role}): ${stepWords(s, r.version)}`);
+    }
+    if (r.status !== "running") break;
+    await Bun.sleep(1000);
+    r = await api.call<Rollout>("GET", "/api/agents/upgrade");
+  }
+  out(v, r, () => (r.status === "done" ? `Every agent that was online runs sprout ${r.version}.\n` : `Rolling upgrade stopped: ${r.error}\n`));
+  return r.status === "done" ? 0 : 1;
+}
+
+function stepWords(s: UpgradeStep, version: string): string {
+  switch (s.status) {
+    case "waiting": return `waiting (runs ${s.from ?? "?"})`;
+    case "draining": return `draining (its sites get their replicas on other nodes)`;
+    case "upgrading": return `upgrading ${s.from ?? "?"} -> ${version}`;
+    case "done": return `runs ${version}, ready`;
+    case "current": return `already runs ${version}`;
+    case "skipped": return `skipped: ${s.error ?? ""}`;
+    case "failed": return `failed: ${s.error ?? ""}`;
+  }
+}
 
 /** isLoopback tells whether a URL's host answers only on the machine itself. */
 function isLoopback(url: string): boolean {

@@ -23,6 +23,7 @@ import { auditCommand } from "./audit";
 import { statsCommand } from "./stats";
 import { completionCommand } from "./completion";
 import { domainsCommand } from "./domains";
+import { upgradeCommand } from "./upgrade";
 
 /** COMMANDS is every verb of `sprout`, in the order `sprout --help` lists them. */
 export const COMMANDS: Command[] = [
@@ -49,5 +50,6 @@ export const COMMANDS: Command[] = [
   usersCommand,
   auditCommand,
   agentsCommand,
+  upgradeCommand,
   completionCommand(() => COMMANDS),
 ];

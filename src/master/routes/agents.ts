@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
 import { AgentCreate, AgentDrain, AgentSetUrl, Heartbeat, TaskResult } from "../../protocol/agent";
+import { RolloutStart } from "../../protocol/upgrade";
 import type { Services } from "../context";
 import { requireAdmin } from "../services/auth";
 
@@ -41,7 +42,22 @@ export const agentRoutes = (s: Services) =>
       s.agents.remove(s.agents.byName(params.id).id, query.force === "true");
       return { ok: true as const };
     }, { query: t.Object({ force: t.Optional(t.String()) }) })
-    .post("/api/agent/heartbeat", async ({ body, request }) => s.agents.heartbeat((await s.agent(request)).agentId, body), { body: Heartbeat })
+    .post("/api/agent/heartbeat", async ({ body, request }) => {
+      const { agentId } = await s.agent(request);
+      const answer = s.agents.heartbeat(agentId, body);
+      const upgrade = s.upgrades.onHeartbeat(agentId, body);
+      return upgrade ? { ...answer, upgrade } : answer;
+    }, { body: Heartbeat })
+    // Rolling upgrade of every agent to the master's own binary, one at a time (see UpgradeService).
+    .post("/api/agents/upgrade", async ({ body, request, set }) => {
+      requireAdmin(await s.user(request));
+      set.status = 202;
+      return s.upgrades.start(body?.timeout, body?.drain);
+    }, { body: t.Optional(RolloutStart) })
+    .get("/api/agents/upgrade", async ({ request }) => {
+      requireAdmin(await s.user(request));
+      return s.upgrades.status();
+    })
     // Long poll: answers at once when tasks are due, else holds the request until one is queued.
     .get("/api/agent/tasks", async ({ query, request }) => {
       const a = await s.agent(request);

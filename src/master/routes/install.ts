@@ -1,18 +1,11 @@
 import { Elysia } from "elysia";
-import { existsSync } from "node:fs";
 import installScript from "../../../install.sh" with { type: "text" };
 import { notFound } from "../../shared/errors";
 import { clientOf } from "../client";
 import type { Services } from "../context";
+import { binaryName } from "../../shared/self-upgrade";
+import { ownBinary } from "../services/upgrades";
 
-/** ownBinary answers the path of the running compiled `sprout`, or null when run from source. */
-function ownBinary(): string | null {
-  const compiled = Bun.main.startsWith("/$bunfs") || Bun.main.includes("~BUN");
-  return compiled && existsSync(process.execPath) ? process.execPath : null;
-}
-
-const ARCH = process.arch === "arm64" ? "arm64" : process.arch === "x64" ? "x64" : process.arch;
-let digest: string | null = null;
 
 /**
  * installRoutes serve a node's one-line install from the master itself (no other download):
@@ -28,11 +21,10 @@ export const installRoutes = (s: Services) =>
       return new Response(installScript.replace("__SPROUT_MASTER__", origin), { headers: { "content-type": "text/x-shellscript; charset=utf-8" } });
     })
     .get("/download/:file", async ({ params }) => {
-      const bin = ownBinary();
-      const name = `sprout-linux-${ARCH}`;
+      const bin = await ownBinary();
+      const name = binaryName();
       if (!bin || (params.file !== name && params.file !== `${name}.sha256`))
         throw notFound(`Download ${params.file}`, `This master serves ${bin ? name : "no binary (it runs from source)"}.`);
-      digest ??= new Bun.CryptoHasher("sha256").update(await Bun.file(bin).bytes()).digest("hex");
-      if (params.file.endsWith(".sha256")) return new Response(`${digest}  ${name}\n`, { headers: { "content-type": "text/plain" } });
-      return new Response(Bun.file(bin), { headers: { "content-type": "application/octet-stream", "x-sha256": digest } });
+      if (params.file.endsWith(".sha256")) return new Response(`${bin.sha256}  ${name}\n`, { headers: { "content-type": "text/plain" } });
+      return new Response(Bun.file(bin.path), { headers: { "content-type": "application/octet-stream", "x-sha256": bin.sha256 } });
     });

@@ -1,13 +1,17 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../../db";
-import { agents, alerts, placements, sites } from "../../db/schema";
+import { agents, alerts, certificates, domains, placements, sites } from "../../db/schema";
+import { createTransport, type Transporter } from "nodemailer";
 import { logger } from "../../shared/log";
 import { now } from "../config";
 
 const log = logger("alerts");
 
 /** AlertKind is what an alert is about. */
-export type AlertKind = "node_down" | "disk_low" | "replicas_below_target" | "deploy_failed";
+export type AlertKind = "node_down" | "disk_low" | "replicas_below_target" | "deploy_failed" | "certificate_failed" | "certificate_expiring";
+
+/** CERT_EXPIRY_WARNING_MS: an active certificate this close to its end raises certificate_expiring (renewal starts at 30 days). */
+const CERT_EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
 
 /** Alert is one condition that started (firing) or ended (resolved). */
 export interface Alert {
@@ -21,15 +25,21 @@ export interface Alert {
 
 /**
  * AlertService watches the cluster and tells webhooks (generic JSON with a Slack-compatible `text`)
- * when a condition starts and when it ends: a node down, a node low on disk, a site with fewer
- * replicas up than it should have, a failed deployment. Firing alerts are rows, so each one fires
- * once and resolves once, also across master restarts. Deliveries are retried a few times.
+ * and email recipients (over SMTP, through nodemailer) when a condition starts and when it ends: a
+ * node down, a node low on disk, a site with fewer replicas up than it should have, a failed
+ * deployment, a certificate that failed or is about to expire. Firing alerts are rows, so each one
+ * fires once and resolves once, also across master restarts. Deliveries are retried a few times.
  */
 export class AlertService {
+  private mail: Transporter | null;
+
   constructor(
     private db: Db,
-    private o: { webhooks: string[]; diskLowBytes: number },
-  ) {}
+    private o: { webhooks: string[]; diskLowBytes: number; email?: { to: string[]; from: string; smtpUrl: string } | null },
+  ) {
+    // STARTTLS is used when the server offers it (smtp://), or TLS from the start (smtps://).
+    this.mail = o.email ? createTransport(o.email.smtpUrl) : null;
+  }
 
   /** evaluate compares what holds now with the alerts firing, and sends the changes. Runs on a timer. */
   evaluate() {
@@ -50,6 +60,13 @@ export class AlertService {
       const have = held.get(s.id) ?? 0;
       if (s.desiredDeploymentId && have < target)
         want.set(`replicas_below_target:${s.name}`, { kind: "replicas_below_target", subject: s.name, message: `Site ${s.name} is served by ${have} node(s) that are up; it should be ${target}.` });
+    }
+    const soon = new Date(Date.now() + CERT_EXPIRY_WARNING_MS).toISOString();
+    for (const c of this.db.select({ name: domains.name, status: certificates.status, expiresAt: certificates.expiresAt, error: certificates.lastError }).from(certificates).innerJoin(domains, eq(domains.id, certificates.domainId)).all()) {
+      if (c.status === "failed")
+        want.set(`certificate_failed:${c.name}`, { kind: "certificate_failed", subject: c.name, message: `The certificate for ${c.name} could not be issued: ${(c.error ?? "unknown error").slice(0, 300)}` });
+      else if (c.status === "active" && c.expiresAt && c.expiresAt < soon)
+        want.set(`certificate_expiring:${c.name}`, { kind: "certificate_expiring", subject: c.name, message: `The certificate for ${c.name} expires at ${c.expiresAt} and has not been renewed.` });
     }
     const firing = new Map(this.db.select().from(alerts).all().map((a) => [a.key, a]));
     for (const [key, a] of want) {
@@ -84,5 +101,21 @@ export class AlertService {
         }
         log.error("alert webhook failed after 4 attempts", { url: new URL(url).host });
       })();
+    if (this.mail && this.o.email) {
+      const { to, from } = this.o.email;
+      const mail = this.mail;
+      void (async () => {
+        for (let attempt = 0; attempt < 4; attempt++) {
+          try {
+            await mail.sendMail({ from, to, subject: `[sprout] ${a.status === "firing" ? "FIRING" : "resolved"}: ${a.kind.replaceAll("_", " ")} ${a.subject}`, text: `${a.message}\n\nKind: ${a.kind}\nSubject: ${a.subject}\nStatus: ${a.status}\nAt: ${a.at}\n` });
+            return;
+          } catch (e) {
+            // nodemailer's messages name the server, not its password.
+            if (attempt === 3) log.error("alert email failed after 4 attempts", { error: (e as Error).message.slice(0, 300) });
+          }
+          await Bun.sleep(1000 * 2 ** attempt);
+        }
+      })();
+    }
   }
 }

@@ -27,6 +27,7 @@ const ACTIONS: Record<string, string> = {
   "POST /api/agent": "agent.create",
   "POST /api/:agent_id/token": "agent.rotate_token",
   "POST /api/agent/:id/url": "agent.set_url",
+  "POST /api/agents/upgrade": "agent.upgrade",
   "PATCH /api/users/:id/quota": "quota.update",
 };
 const IGNORED = new Set(["POST /api/agent/heartbeat", "POST /api/deployment/status", "POST /api/agent/tasks/:id/result", "POST /api/token/refresh"]);

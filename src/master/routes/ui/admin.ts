@@ -7,7 +7,7 @@ import { liveFragment } from "../../../ui/live";
 import type { Services } from "../../context";
 import { field, respond, uiKit, view, type Server } from "./common";
 
-/** uiAdmin: the admin's pages: users (list, invite) and nodes (health, live; add one: shows the command to run). */
+/** uiAdmin: the admin's pages: users (list, invite), nodes (health, live; add one: shows the command to run) and the audit log. */
 export const uiAdmin = (s: Services) => {
   const { signedIn, client } = uiKit(s);
   const admin = { admin: true };
@@ -32,6 +32,12 @@ export const uiAdmin = (s: Services) => {
         notice = failed(e);
       }
       return respond(sess, fragment("usersPanel", { users: s.auth.listUsers(), created, notice }));
+    }, admin))
+    // The audit log, newest first, filtered like `sprout audit --user --action`.
+    .get("/ui/audit", signedIn((req, sess) => {
+      const u = new URL(req.url).searchParams;
+      const q = { user: u.get("user")?.trim().slice(0, 254) || undefined, action: u.get("action")?.trim().slice(0, 100) || undefined };
+      return view(req, sess, "auditIndex", "Audit log", { q, entries: s.audit.list({ ...q, limit: 200 }) }, "auditList");
     }, admin))
     .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: s.agents.list(), masterUrl: "" }, "nodesList"), admin))
     .get("/ui/events/nodes", signedIn((req) => liveFragment(req.signal, () => fragment("nodesList", { agents: s.agents.list() }), { everyMs: 3000 }), admin))

@@ -59,7 +59,7 @@ export const uiSites = (s: Services) => {
       }
       return redirect(req, `/ui/sites/${name}`);
     }))
-    .get("/ui/sites/:name", signedIn((req, sess, p) => view(req, sess, "sitesShow", p.name!, siteData(sess.user.id, p.name!), "siteLive")))
+    .get("/ui/sites/:name", signedIn((req, sess, p) => view(req, sess, "sitesShow", p.name!, { ...siteData(sess.user.id, p.name!), traffic: s.traffic.hours(s.sites.owned(sess.user.id, p.name!).id, 24) }, "siteLive")))
     .get("/ui/events/sites/:name", signedIn((req, sess, p) => {
       const site = s.sites.owned(sess.user.id, p.name!);
       const mine = (id: string) => {
