@@ -3,10 +3,13 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { BlobOwners } from "./blob-owners";
 
 const gzipAsync = promisify(gzip);
+
+/** SYNC_GZIP_MAX: blobs up to this size are compressed on the agent's thread (a few ms at most). */
+const SYNC_GZIP_MAX = 256 * 1024;
 
 /**
  * BlobStore is the node's content-addressed store: `<data>/blobs/<ab>/<sha256>`, immutable, 0644
@@ -131,15 +134,34 @@ export class BlobStore {
     return bad;
   }
 
+  /** marks: quarantined digests, each with its quarantine file's name (null until first asked). */
+  private marks: Map<string, string> | null = null;
+
+  /**
+   * quarantined answers the digests of blobs found corrupt whose bad copy some folder tree may still
+   * link (its quarantine file is kept until nothing links it), each with a mark that differs between
+   * quarantines. Folder trees hash it in (trees.ts), so none linking a bad copy is reused.
+   */
+  quarantined(): ReadonlyMap<string, string> {
+    if (!this.marks) {
+      this.marks = new Map();
+      if (existsSync(this.quarantineDir))
+        for (const f of readdirSync(this.quarantineDir).sort()) this.marks.set(f.slice(0, 64), (this.marks.has(f.slice(0, 64)) ? `${this.marks.get(f.slice(0, 64))},` : "") + f);
+    }
+    return this.marks;
+  }
+
   /** quarantine moves a corrupt blob out of the store (its `.gz` and marker go; they came from it). */
   private quarantine(sha: string) {
     mkdirSync(this.quarantineDir, { recursive: true, mode: 0o700 });
     const p = this.path(sha);
+    const name = `${sha}-${Date.now()}`;
     try {
-      renameSync(p, join(this.quarantineDir, `${sha}-${Date.now()}`));
+      renameSync(p, join(this.quarantineDir, name));
     } catch {
       rmSync(p, { force: true });
     }
+    this.marks = null;
     for (const f of [`${p}.gz`, `${p}.nogz`]) rmSync(f, { force: true });
     this.verifiedAt.delete(sha);
   }
@@ -168,35 +190,50 @@ export class BlobStore {
   }
 
   /**
-   * precompress makes `<blob>.gz` in the background (zlib runs on the thread pool), so compression
-   * overlaps the rest of an upload instead of adding to staging. A marker `.nogz` remembers blobs
-   * that do not shrink. `content`, when given, are the blob's bytes.
+   * precompress makes `<blob>.gz` once per blob. A marker `.nogz` remembers blobs that do not shrink.
+   * `content`, when given, are the blob's bytes (the upload hands over what it just verified: no
+   * second read). Blobs up to SYNC_GZIP_MAX are compressed at once on this thread: Bun's one-shot
+   * gzip takes microseconds there, where an asynchronous zlib call costs about a millisecond of
+   * overhead and holds the bytes until the thread pool gets to it (on a site of thousands of small
+   * files that was most of the upload's time and memory). Larger ones go to the thread pool.
    */
   precompress(sha: string, content?: Uint8Array): Promise<void> {
     const base = this.path(sha);
     let job = this.compressing.get(sha);
     if (!job && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) return Promise.resolve();
     if (!job) {
+      try {
+        const raw = content ?? (statSync(base).size <= SYNC_GZIP_MAX ? readFileSync(base) : null);
+        if (raw && raw.length <= SYNC_GZIP_MAX) {
+          this.keepGz(base, raw.length, Bun.gzipSync(raw as Uint8Array<ArrayBuffer>, { level: 6 }));
+          return Promise.resolve();
+        }
+      } catch (e) {
+        return Promise.reject(e);
+      }
       job = (async () => {
-        // The upload hands over the bytes it just verified: no second read of the file.
         const raw = content ?? (await Bun.file(base).bytes());
-        const packed = await gzipAsync(raw, { level: 6 });
-        if (packed.length >= raw.length * 0.9) {
-          writeFileSync(`${base}.nogz`, "");
-          return;
-        }
-        const tmp = this.tmpPath();
-        try {
-          writeFileSync(tmp, packed, { mode: 0o644 });
-          renameSync(tmp, `${base}.gz`);
-        } catch (e) {
-          rmSync(tmp, { force: true });
-          throw e;
-        }
+        this.keepGz(base, raw.length, await gzipAsync(raw, { level: 6 }));
       })().finally(() => this.compressing.delete(sha));
       this.compressing.set(sha, job);
     }
     return job;
+  }
+
+  /** keepGz stores a compressed sibling, or the `.nogz` marker when it saves under 10%. */
+  private keepGz(base: string, rawLength: number, packed: Uint8Array) {
+    if (packed.length >= rawLength * 0.9) {
+      writeFileSync(`${base}.nogz`, "");
+      return;
+    }
+    const tmp = this.tmpPath();
+    try {
+      writeFileSync(tmp, packed, { mode: 0o644 });
+      renameSync(tmp, `${base}.gz`);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
   }
 
   /**
@@ -237,7 +274,10 @@ export class BlobStore {
       for (const f of readdirSync(this.quarantineDir)) {
         const p = join(this.quarantineDir, f);
         try {
-          if (statSync(p).nlink === 1) rmSync(p, { force: true });
+          if (statSync(p).nlink === 1) {
+            rmSync(p, { force: true });
+            this.marks = null;
+          }
         } catch {
           /* removed meanwhile */
         }
