@@ -86,12 +86,17 @@ export class Uploads {
         throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
       await yieldToLoop();
       const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
-      // Blobs this deployment reuses are checked first (when due): a corrupt one is asked for again.
-      await this.blobs.verify(body.manifest.map((e) => e.sha256));
       // Folders whose tree this node holds for this account need nothing: only the others' files
       // are looked up, so a redeploy's init costs what changed (see trees.ts).
-      const { plan, build } = this.deployments.plan(grant.site, body.manifest, grant.owner);
-      const missing = await this.blobs.missingFor(grant.owner, [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256));
+      const lookUp = async () => {
+        const { plan, build } = this.deployments.plan(grant.site, body.manifest, grant.owner);
+        return this.blobs.missingFor(grant.owner, [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256));
+      };
+      let missing = await lookUp();
+      // Blobs this deployment reuses are checked (when due): a corrupt one is quarantined, which
+      // changes the hash of every folder holding it, so those are built anew and it is asked for.
+      const absent = new Set(missing);
+      if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
       pending.missing = missing;
       writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
       const lacking = new Set(missing);
