@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, placements, sites } from "../../db/schema";
 import type { SiteInfo, SiteSettings } from "../../protocol/site";
@@ -63,6 +63,36 @@ export class SiteService {
     return row.ownerId === ownerId ? { site: row, taken: false } : { taken: true };
   }
 
+  /**
+   * page answers up to `limit` of the account's sites, newest first, after `cursor` (from the page
+   * before), and the cursor of the next page or null. One index range scan, whatever the account's
+   * number of sites (keyset pagination: no OFFSET that reads every row before the page).
+   */
+  page(ownerId: string, limit: number, cursor?: string): { rows: SiteRow[]; next: string | null } {
+    let after: { at: string; id: string } | null = null;
+    if (cursor) {
+      const [at, id] = Buffer.from(cursor, "base64url").toString().split("\n");
+      if (!at || !id) throw badRequest("bad_cursor", "This page cursor is not one the master gave.", "Start again without `cursor`, then follow each answer's X-Next-Cursor.");
+      after = { at, id };
+    }
+    const rows = this.db
+      .select()
+      .from(sites)
+      .where(
+        and(
+          eq(sites.ownerId, ownerId),
+          after ? or(lt(sites.createdAt, after.at), and(eq(sites.createdAt, after.at), lt(sites.id, after.id))) : undefined,
+        ),
+      )
+      .orderBy(desc(sites.createdAt), desc(sites.id))
+      .limit(limit + 1)
+      .all();
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows[rows.length - 1];
+    return { rows, next: more && last ? Buffer.from(`${last.createdAt}\n${last.id}`).toString("base64url") : null };
+  }
+
   list(ownerId: string): SiteRow[] {
     return this.db.select().from(sites).where(eq(sites.ownerId, ownerId)).orderBy(desc(sites.createdAt)).all();
   }
@@ -118,6 +148,38 @@ export class SiteService {
       ? this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(inArray(agents.id, ids)).orderBy(sql`${agents.status} = 'online' DESC`).get()
       : undefined;
     return hostUrl(host, agent?.httpUrl ?? null);
+  }
+
+  /**
+   * infos answers SiteInfo for many sites with three queries in all (the gateway, the placements
+   * with their nodes), not three per site: a page of 1,000 sites costs as much as one of ten.
+   */
+  infos(rows: SiteRow[]): SiteInfo[] {
+    if (!rows.length) return [];
+    const gateway = this.db.select({ httpUrl: agents.httpUrl }).from(agents).where(and(eq(agents.role, "gateway"), eq(agents.status, "online"))).orderBy(agents.name).get();
+    const held = this.db
+      .select({ siteId: placements.siteId, name: agents.name, status: agents.status, applied: placements.appliedGeneration, httpUrl: agents.httpUrl })
+      .from(placements)
+      .innerJoin(agents, eq(agents.id, placements.agentId))
+      .where(inArray(placements.siteId, rows.map((r) => r.id)))
+      .all();
+    const bySite = new Map<string, typeof held>();
+    for (const h of held) bySite.set(h.siteId, [...(bySite.get(h.siteId) ?? []), h]);
+    return rows.map((site) => {
+      const nodes = bySite.get(site.id) ?? [];
+      // As servingUrl: through a gateway when one is up, else a node that is up.
+      const serving = gateway?.httpUrl ?? (nodes.find((n) => n.status === "online") ?? nodes[0])?.httpUrl ?? null;
+      return {
+        id: site.id,
+        name: site.name,
+        url: hostUrl(productionHost(site.name, this.config.domain), serving),
+        settings: this.settings(site),
+        production_deployment_id: site.productionDeploymentId,
+        replicas: site.replicas,
+        nodes: nodes.map((n) => ({ name: n.name, status: n.status, up_to_date: n.applied >= site.generation })),
+        created_at: site.createdAt,
+      };
+    });
   }
 
   info(site: SiteRow): SiteInfo {
