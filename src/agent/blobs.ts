@@ -87,24 +87,30 @@ export class BlobStore {
     };
   }
 
+  /** tmpPrefix and tmpCount make temporary names unique without a random read per file. */
+  private tmpPrefix = `up-${process.pid}-${randomBytes(4).toString("hex")}-`;
+  private tmpCount = 0;
+
   /** tmpPath is a fresh temporary file name. */
   tmpPath(): string {
-    return join(this.tmpDir, `up-${randomBytes(8).toString("hex")}`);
+    return join(this.tmpDir, `${this.tmpPrefix}${++this.tmpCount}`);
   }
 
-  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there). */
-  adopt(tmp: string, sha: string) {
+  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there); answers whether it was new. */
+  adopt(tmp: string, sha: string): boolean {
     const dest = this.path(sha);
     const shard = sha.slice(0, 2);
     if (!this.shards.has(shard)) {
       mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
       this.shards.add(shard);
     }
-    if (existsSync(dest)) unlinkSync(tmp);
-    else {
-      renameSync(tmp, dest);
-      this.verifiedAt.set(sha, Date.now());
+    if (existsSync(dest)) {
+      unlinkSync(tmp);
+      return false;
     }
+    renameSync(tmp, dest);
+    this.verifiedAt.set(sha, Date.now());
+    return true;
   }
 
   /**
@@ -192,15 +198,16 @@ export class BlobStore {
   /**
    * precompress makes `<blob>.gz` once per blob. A marker `.nogz` remembers blobs that do not shrink.
    * `content`, when given, are the blob's bytes (the upload hands over what it just verified: no
-   * second read). Blobs up to SYNC_GZIP_MAX are compressed at once on this thread: Bun's one-shot
+   * second read); `fresh` says it was adopted just now. Blobs up to SYNC_GZIP_MAX are compressed at once on this thread: Bun's one-shot
    * gzip takes microseconds there, where an asynchronous zlib call costs about a millisecond of
    * overhead and holds the bytes until the thread pool gets to it (on a site of thousands of small
    * files that was most of the upload's time and memory). Larger ones go to the thread pool.
    */
-  precompress(sha: string, content?: Uint8Array): Promise<void> {
+  precompress(sha: string, content?: Uint8Array, fresh = false): Promise<void> {
     const base = this.path(sha);
     let job = this.compressing.get(sha);
-    if (!job && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) return Promise.resolve();
+    // `fresh`: the blob was adopted just now, so it has no sibling yet (two fewer stats per file).
+    if (!job && !fresh && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) return Promise.resolve();
     if (!job) {
       try {
         const raw = content ?? (statSync(base).size <= SYNC_GZIP_MAX ? readFileSync(base) : null);

@@ -278,8 +278,8 @@ export class Uploads {
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword();
         if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
-        this.blobs.adopt(tmp, sha256);
-        if (isCompressible(name, size)) void this.blobs.precompress(sha256, body).catch(() => {});
+        if (!this.blobs.adopt(tmp, sha256)) return false;
+        if (isCompressible(name, size)) void this.blobs.precompress(sha256, body, true).catch(() => {});
         return true;
       } else {
         // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a

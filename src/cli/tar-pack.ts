@@ -58,9 +58,10 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
   const ahead = new Map<number, Promise<Uint8Array>>();
   const readSmall = (k: number) => {
     const f = files[k]!;
-    return f.content ? Promise.resolve(f.content) : Bun.file(f.abs).bytes();
+    const have = f.content ?? f.read;
+    return have ? Promise.resolve(have) : Bun.file(f.abs).bytes();
   };
-  const small = (f: LocalFile) => f.content !== undefined || f.size <= 1024 * 1024;
+  const small = (f: LocalFile) => f.content !== undefined || f.read !== undefined || f.size <= 1024 * 1024;
   const prefetch = () => {
     for (let k = i; k < Math.min(files.length, i + 16); k++) if (!ahead.has(k) && small(files[k]!)) ahead.set(k, readSmall(k));
   };
@@ -115,6 +116,7 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
           prefetch();
           const body = await (ahead.get(i) ?? readSmall(i));
           ahead.delete(i);
+          f.read = undefined; // copied into the chunk: let it go
           if (body.length !== f.size) throw changed(f);
           const need = at + headBytes + body.length + pad(body.length);
           const out = need > buf.length ? grow(buf, at, need) : buf;

@@ -17,7 +17,13 @@ export interface LocalFile {
   mtimeMs: number;
   /** content replaces the file's bytes in the upload (a `_headers` with hashed passwords). */
   content?: Uint8Array;
+  /** read: the bytes hashing read (small files, within a memory budget), so the upload reads none again. */
+  read?: Uint8Array;
 }
+
+/** KEEP_READ: hashing keeps the bytes of files up to KEEP_FILE, KEEP_TOTAL in all, for the upload. */
+const KEEP_FILE = 256 * 1024;
+const KEEP_TOTAL = 48 * 1024 * 1024;
 
 /** SiteFiles is what a deploy sends, and how many files it left out (see deploy-ignore.ts). */
 export interface SiteFiles {
@@ -122,6 +128,7 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
   let next = 0;
   let done = 0;
   let hashed = 0;
+  let kept = 0;
   const worker = async () => {
     while (next < files.length) {
       const i = next++;
@@ -130,7 +137,16 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
       let sha: string;
       if (f.content) sha = sha256Hex(f.content);
       else if (hit && hit.size === f.size && hit.mtimeMs === f.mtimeMs) sha = hit.sha256;
-      else {
+      else if (f.size <= KEEP_FILE && kept + f.size <= KEEP_TOTAL) {
+        // The upload (after the node says what it lacks) sends these bytes: no second read.
+        const bytes = await Bun.file(f.abs).bytes();
+        kept += bytes.length;
+        f.read = bytes;
+        f.size = bytes.length;
+        sha = sha256Hex(bytes);
+        cache[f.abs] = { size: f.size, mtimeMs: f.mtimeMs, sha256: sha };
+        hashed++;
+      } else {
         sha = await hashFile(f.abs);
         cache[f.abs] = { size: f.size, mtimeMs: f.mtimeMs, sha256: sha };
         hashed++;
