@@ -44,7 +44,7 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
     say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
   protectPasswords(files, site);
   const hashing = new Progress("Hashing");
-  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
+  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`), dir);
   const total = manifest.reduce((n, e) => n + e.size, 0);
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
 

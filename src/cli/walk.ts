@@ -114,9 +114,10 @@ type Cache = Record<string, { size: number; mtimeMs: number; sha256: string }>;
 
 /**
  * hashFiles computes the manifest: SHA-256 of each file, several at once, streamed. A cache keyed by
- * absolute path, size and mtime skips files unchanged since the last deploy.
+ * absolute path, size and mtime skips files unchanged since the last deploy; given the deployed
+ * folder as `root`, entries of its files that no longer exist are dropped.
  */
-export async function hashFiles(files: LocalFile[], onProgress?: (done: number, hashed: number) => void): Promise<{ manifest: Manifest; hashed: number }> {
+export async function hashFiles(files: LocalFile[], onProgress?: (done: number, hashed: number) => void, root?: string): Promise<{ manifest: Manifest; hashed: number }> {
   const cacheFile = join(cacheDir(), "hashes.json");
   let cache: Cache = {};
   try {
@@ -156,6 +157,15 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+  // Files of this folder that are gone leave the cache, so it stays the size of what is deployed;
+  // an unchanged cache is not written again (a redeploy of one changed file rewrote megabytes).
+  let pruned = 0;
+  if (root) {
+    const present = new Set(files.map((f) => f.abs));
+    const under = `${resolve(root)}${sep}`;
+    for (const k of Object.keys(cache)) if (k.startsWith(under) && !present.has(k) && delete cache[k]) pruned++;
+  }
+  if (!hashed && !pruned) return { manifest: sortManifest(manifest), hashed };
   try {
     mkdirSync(cacheDir(), { recursive: true });
     writeFileSync(`${cacheFile}.tmp`, JSON.stringify(cache));

@@ -2,7 +2,7 @@
 // changed and the folders above them. These tests check what a user sees: every file served exactly,
 // previews and rollbacks unaffected, and the node's work reported in the deploy log.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Cluster, api, site, useCluster } from "../helpers/cluster";
 
@@ -100,5 +100,24 @@ describe("redeploys share unchanged folders", () => {
     expect(d.body.events.map((e: any) => e.message).join("\n")).toMatch(/: 2 linked .*, 0 folders reused/);
     expect(await text(`acct-b.${c.domain}`, "/x/y.txt")).toEqual({ status: 200, body: "same file" });
     expect(a.status).toBe("ready");
+  });
+
+  test("the CLI's hash cache forgets files that are gone and is not rewritten by a redeploy that hashed nothing", async () => {
+    const cacheDir = join(c.home, "cache-prune");
+    const dir = site({ "index.html": "home", "old/page.html": "old page", "keep.txt": "keep" });
+    const run = async () => {
+      const r = await c.sprout(["deploy", dir, "--site", "cache-prune", "--prod", "--json"], { SPROUT_CACHE_DIR: cacheDir });
+      expect(r.code).toBe(0);
+    };
+    await run();
+    const cacheFile = join(cacheDir, "hashes.json");
+    expect(Object.keys(JSON.parse(readFileSync(cacheFile, "utf8"))).some((k) => k.endsWith("page.html"))).toBe(true);
+    rmSync(join(dir, "old"), { recursive: true });
+    await run();
+    expect(Object.keys(JSON.parse(readFileSync(cacheFile, "utf8"))).some((k) => k.endsWith("page.html"))).toBe(false);
+    const before = statSync(cacheFile).mtimeMs;
+    await Bun.sleep(20);
+    await run();
+    expect(statSync(cacheFile).mtimeMs).toBe(before);
   });
 });
