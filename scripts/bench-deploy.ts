@@ -125,6 +125,22 @@ export async function deployScenarios(c: Cluster, work: string) {
   row("  node's CPU per one-file redeploy", `${min(agentCpu)} / ${med(agentCpu)} ms`, "", "", "O(change)");
   row("  node's staging of it", stagedLine.replace(/^Staged /, "").slice(0, 70));
 
+  console.error("== rollback (activation)");
+  const samples: number[] = [];
+  const agentMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const r = await c.sprout(["rollback", "--site", "many"]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    samples.push((performance.now() - t0) / 1000);
+    const target = (await api(c.master, "GET", "/api/site/many", undefined, c.admin.token)).body.production_deployment_id;
+    const events = (await api(c.master, "GET", `/api/deployment/${target}`, undefined, c.admin.token)).body.events;
+    const act = [...events].reverse().find((e: any) => /^Activated in/.test(e.message));
+    agentMs.push(Number(/([\d.]+) ms/.exec(act.message)![1]));
+  }
+  row("activation on the node (symlink swap)", `${med(agentMs).toFixed(2)} ms median`, "", "", "< 50 ms");
+  row("rollback round trip (CLI -> master -> agent -> live)", spread(samples, "ms"));
+
   console.error("== CLI start to its first request");
   const bin = sproutBinary();
   const cli = await firstRequestMs([bin, "sites", "--json"], { SPROUT_TOKEN: "bench", SPROUT_CONFIG_DIR: join(work, "cli-first") });

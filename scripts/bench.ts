@@ -9,7 +9,7 @@ import { api, cleanup, cluster, freePort, tempDir } from "../test/helpers/cluste
 import { benchNodes } from "./bench-nodes";
 import { deployScenarios } from "./bench-deploy";
 
-import { BENCH_QUOTAS, deploy, med, results, row, rssMb, time, wrk } from "./bench-lib";
+import { BENCH_QUOTAS, deploy, results, row, rssMb, time, wrk } from "./bench-lib";
 
 /** nodesScenario: the master's CPU with 1,000 simulated nodes heartbeating and long-polling. */
 async function nodesScenario() {
@@ -61,23 +61,7 @@ async function main() {
   try {
     await deployScenarios(c, work);
 
-    console.error("== activation");
     const nginxUrl = c.nodes[0]!.httpUrl;
-    const samples: number[] = [];
-    const agentMs: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      const r = await c.sprout(["rollback", "--site", "many"]);
-      if (r.code !== 0) throw new Error(r.stderr);
-      const target = (await api(c.master, "GET", "/api/site/many", undefined, c.admin.token)).body.production_deployment_id;
-      samples.push(performance.now() - t0);
-      const events = (await api(c.master, "GET", `/api/deployment/${target}`, undefined, c.admin.token)).body.events;
-      const act = [...events].reverse().find((e: any) => /^Activated in/.test(e.message));
-      agentMs.push(Number(/([\d.]+) ms/.exec(act.message)![1]));
-    }
-    row("activation on the node (symlink swap)", `${med(agentMs).toFixed(2)} ms median`, "", "", "< 50 ms");
-    row("rollback round trip (CLI -> master -> agent -> live)", `${med(samples).toFixed(0)} ms median`, "", "", "");
-
     console.error("== serving: agent nginx vs bare nginx on the same folder");
     const agents = (await api(c.master, "GET", "/api/agents", undefined, c.admin.token)).body;
     row("nginx reloads during all deploys above", String(agents[0].system.nginx_reloads), "", "", "0");
