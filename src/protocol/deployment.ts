@@ -10,7 +10,7 @@ export const ManifestEntry = t.Object({
   sha256: Sha256,
   // A plain JSON number, not t.Integer: Elysia's integer also takes numeric strings through a
   // transform that walks the whole body, about ten times the cost of checking 100,000 entries.
-  size: t.Number({ minimum: 0, multipleOf: 1, error: "a whole number of bytes (0 or more)" }),
+  size: t.Number({ minimum: 0, multipleOf: 1, error: "a whole number of at least 0" }),
 });
 export type ManifestEntry = typeof ManifestEntry.static;
 
