@@ -16,6 +16,10 @@ const r = await Bun.build({
   sourcemap: "linked",
   target: "bun",
   define,
+  // Precompiled bytecode: the CLI starts in about a third of the CPU time (no parsing of the
+  // bundle at every run), which is most of a quick command's latency.
+  bytecode: true,
+  format: "esm",
 });
 if (!r.success) {
   for (const log of r.logs) console.error(log);

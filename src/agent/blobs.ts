@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
 import { promisify } from "node:util";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { BlobOwners } from "./blob-owners";
 
 const gzipAsync = promisify(gzip);
@@ -24,6 +24,9 @@ const SIBLINGS = [".gz", ".nogz", ".br", ".nobr"];
 function brotliQuality(size: number): number {
   return size > 1024 * 1024 ? 9 : 11;
 }
+
+/** SYNC_GZIP_MAX: blobs up to this size are compressed on the agent's thread (a few ms at most). */
+const SYNC_GZIP_MAX = 256 * 1024;
 
 /**
  * BlobStore is the node's content-addressed store: `<data>/blobs/<ab>/<sha256>`, immutable, 0644
@@ -109,24 +112,30 @@ export class BlobStore {
     };
   }
 
+  /** tmpPrefix and tmpCount make temporary names unique without a random read per file. */
+  private tmpPrefix = `up-${process.pid}-${randomBytes(4).toString("hex")}-`;
+  private tmpCount = 0;
+
   /** tmpPath is a fresh temporary file name. */
   tmpPath(): string {
-    return join(this.tmpDir, `up-${randomBytes(8).toString("hex")}`);
+    return join(this.tmpDir, `${this.tmpPrefix}${++this.tmpCount}`);
   }
 
-  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there). */
-  adopt(tmp: string, sha: string) {
+  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there); answers whether it was new. */
+  adopt(tmp: string, sha: string): boolean {
     const dest = this.path(sha);
     const shard = sha.slice(0, 2);
     if (!this.shards.has(shard)) {
       mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
       this.shards.add(shard);
     }
-    if (existsSync(dest)) unlinkSync(tmp);
-    else {
-      renameSync(tmp, dest);
-      this.verifiedAt.set(sha, Date.now());
+    if (existsSync(dest)) {
+      unlinkSync(tmp);
+      return false;
     }
+    renameSync(tmp, dest);
+    this.verifiedAt.set(sha, Date.now());
+    return true;
   }
 
   /**
@@ -156,15 +165,34 @@ export class BlobStore {
     return bad;
   }
 
+  /** marks: quarantined digests, each with its quarantine file's name (null until first asked). */
+  private marks: Map<string, string> | null = null;
+
+  /**
+   * quarantined answers the digests of blobs found corrupt whose bad copy some folder tree may still
+   * link (its quarantine file is kept until nothing links it), each with a mark that differs between
+   * quarantines. Folder trees hash it in (trees.ts), so none linking a bad copy is reused.
+   */
+  quarantined(): ReadonlyMap<string, string> {
+    if (!this.marks) {
+      this.marks = new Map();
+      if (existsSync(this.quarantineDir))
+        for (const f of readdirSync(this.quarantineDir).sort()) this.marks.set(f.slice(0, 64), (this.marks.has(f.slice(0, 64)) ? `${this.marks.get(f.slice(0, 64))},` : "") + f);
+    }
+    return this.marks;
+  }
+
   /** quarantine moves a corrupt blob out of the store (its `.gz`, `.br` and markers go; they came from it). */
   private quarantine(sha: string) {
     mkdirSync(this.quarantineDir, { recursive: true, mode: 0o700 });
     const p = this.path(sha);
+    const name = `${sha}-${Date.now()}`;
     try {
-      renameSync(p, join(this.quarantineDir, `${sha}-${Date.now()}`));
+      renameSync(p, join(this.quarantineDir, name));
     } catch {
       rmSync(p, { force: true });
     }
+    this.marks = null;
     for (const f of SIBLINGS) rmSync(`${p}${f}`, { force: true });
     this.verifiedAt.delete(sha);
   }
@@ -193,34 +221,36 @@ export class BlobStore {
   }
 
   /**
-   * precompress makes `<blob>.gz` in the background (zlib runs on the thread pool), so compression
-   * overlaps the rest of an upload instead of adding to staging. A marker `.nogz` remembers blobs
-   * that do not shrink. `content`, when given, are the blob's bytes.
+   * precompress makes `<blob>.gz` once per blob. A marker `.nogz` remembers blobs that do not shrink.
+   * `content`, when given, are the blob's bytes (the upload hands over what it just verified: no
+   * second read); `fresh` says it was adopted just now. Blobs up to SYNC_GZIP_MAX are compressed at once on this thread: Bun's one-shot
+   * gzip takes microseconds there, where an asynchronous zlib call costs about a millisecond of
+   * overhead and holds the bytes until the thread pool gets to it (on a site of thousands of small
+   * files that was most of the upload's time and memory). Larger ones go to the thread pool.
    */
-  precompress(sha: string, content?: Uint8Array): Promise<void> {
+  precompress(sha: string, content?: Uint8Array, fresh = false): Promise<void> {
     const base = this.path(sha);
     let job = this.compressing.get(sha);
-    if (!job && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) {
+    // `fresh`: the blob was adopted just now, so it has no sibling yet (two fewer stats per file).
+    if (!job && !fresh && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) {
       void this.brotliLater(sha);
       return Promise.resolve();
     }
     if (!job) {
+      try {
+        const raw = content ?? (statSync(base).size <= SYNC_GZIP_MAX ? readFileSync(base) : null);
+        if (raw && raw.length <= SYNC_GZIP_MAX) {
+          this.keepGz(base, raw.length, Bun.gzipSync(raw as Uint8Array<ArrayBuffer>, { level: 6 }));
+          this.lastBusy = Date.now();
+          void this.brotliLater(sha);
+          return Promise.resolve();
+        }
+      } catch (e) {
+        return Promise.reject(e);
+      }
       job = (async () => {
-        // The upload hands over the bytes it just verified: no second read of the file.
         const raw = content ?? (await Bun.file(base).bytes());
-        const packed = await gzipAsync(raw, { level: 6 });
-        if (packed.length >= raw.length * 0.9) {
-          writeFileSync(`${base}.nogz`, "");
-          return;
-        }
-        const tmp = this.tmpPath();
-        try {
-          writeFileSync(tmp, packed, { mode: 0o644 });
-          renameSync(tmp, `${base}.gz`);
-        } catch (e) {
-          rmSync(tmp, { force: true });
-          throw e;
-        }
+        this.keepGz(base, raw.length, await gzipAsync(raw, { level: 6 }));
       })().finally(() => {
         this.compressing.delete(sha);
         this.lastBusy = Date.now();
@@ -298,6 +328,22 @@ export class BlobStore {
     return job.then(answer, () => null);
   }
 
+  /** keepGz stores a compressed sibling, or the `.nogz` marker when it saves under 10%. */
+  private keepGz(base: string, rawLength: number, packed: Uint8Array) {
+    if (packed.length >= rawLength * 0.9) {
+      writeFileSync(`${base}.nogz`, "");
+      return;
+    }
+    const tmp = this.tmpPath();
+    try {
+      writeFileSync(tmp, packed, { mode: 0o644 });
+      renameSync(tmp, `${base}.gz`);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
   /**
    * collect removes blobs that no deployment tree links to any more. A blob linked from a tree has
    * st_nlink >= 2 (the store's name plus the tree's), so nlink == 1 means unreferenced. Blobs in
@@ -337,7 +383,10 @@ export class BlobStore {
       for (const f of readdirSync(this.quarantineDir)) {
         const p = join(this.quarantineDir, f);
         try {
-          if (statSync(p).nlink === 1) rmSync(p, { force: true });
+          if (statSync(p).nlink === 1) {
+            rmSync(p, { force: true });
+            this.marks = null;
+          }
         } catch {
           /* removed meanwhile */
         }

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { link } from "node:fs/promises";
 import type { Manifest } from "../protocol/deployment";
@@ -8,14 +8,19 @@ import { SproutError, conflict } from "../shared/errors";
 import { BlobStore } from "./blobs";
 import { isCompressible } from "./compressible";
 import { redactHeaders } from "./nginx/rules";
+import { RULES_FILES, planTrees, type FolderPlan, type TreePlan } from "./trees";
 
-/**
- * RULES_FILES are the files at a deployment's root that configure serving (Netlify syntax; of
- * netlify.toml only `[[redirects]]` and `[[headers]]` are read). They are linked into
- * `sites/<site>/rules/<id>/`, outside the served tree, so no request can fetch them and nginx needs
- * no per-request rule to hide them.
- */
-export const RULES_FILES = new Set(["_redirects", "_headers", "netlify.toml"]);
+export { RULES_FILES };
+
+/** StageOptions: whose deployment it is, and the checks and steps staging runs at its points. */
+export interface StageOptions {
+  /** owner: the site's account; folder trees are shared only within one account (trees.ts). */
+  owner?: string;
+  /** usable: checks that the account may link these blobs (the ones staging links anew); throws if not. */
+  usable?: (digests: string[]) => Promise<void>;
+  /** beforePublish runs after the tree is built and before it takes its name (the site's nginx rules for it are installed there). */
+  beforePublish?: () => Promise<void>;
+}
 
 /** SiteRecord is <data>/sites/<site>/site.json: what this node knows about a site. */
 export interface SiteRecord {
@@ -28,7 +33,8 @@ export interface SiteRecord {
 }
 
 /**
- * Deployments owns `<data>/sites`: staging a deployment as a tree of hard links into the blob store,
+ * Deployments owns `<data>/sites`: staging a deployment as folder trees of hard links into the blob
+ * store, shared with the site's earlier deployments where folders did not change (trees.ts),
  * activating it with one atomic rename of a fresh `current` symlink, and collecting old ones.
  */
 export class Deployments {
@@ -46,13 +52,45 @@ export class Deployments {
     this.removeHalfStaged();
   }
 
-  /** removeHalfStaged deletes trees a crash left half built (`deploys/<id>.tmp-*`): never served, never finished. */
+  /** removeHalfStaged deletes what a crash left half built (`deploys/<id>.tmp-*`, `trees/<hash>.tmp-*`): never served, never finished. */
   private removeHalfStaged() {
     for (const site of this.sites()) {
-      const dir = join(this.sitesDir, site, "deploys");
-      if (!existsSync(dir)) continue;
-      for (const f of readdirSync(dir)) if (f.includes(".tmp-")) rmSync(join(dir, f), { recursive: true, force: true });
+      for (const sub of ["deploys", "trees"]) {
+        const dir = join(this.sitesDir, site, sub);
+        if (!existsSync(dir)) continue;
+        for (const f of readdirSync(dir)) if (f.includes(".tmp-")) rmSync(join(dir, f), { recursive: true, force: true });
+      }
     }
+  }
+
+  /** treesDir holds the site's folder trees, shared by its deployments (trees.ts). */
+  treesDir(site: string) {
+    return join(this.sitesDir, site, "trees");
+  }
+
+  /**
+   * plan computes a deployment's folder trees and answers the folders this node must build: those
+   * whose tree it does not hold yet. The others are reused as they are, blobs and all.
+   */
+  plan(site: string, manifest: Manifest, owner: string): { plan: TreePlan; build: FolderPlan[] } {
+    const plan = planTrees(manifest, owner, this.blobs.quarantined());
+    const dir = this.treesDir(site);
+    return { plan, build: plan.folders.filter((f) => !existsSync(join(dir, f.hash))) };
+  }
+
+  /** pinned: trees that stagings in progress reuse or build; collection leaves them. */
+  private pinned = new Map<string, number>();
+
+  private pinTrees(site: string, hashes: string[]): () => void {
+    const keys = hashes.map((h) => `${site}/${h}`);
+    for (const k of keys) this.pinned.set(k, (this.pinned.get(k) ?? 0) + 1);
+    return () => {
+      for (const k of keys) {
+        const n = (this.pinned.get(k) ?? 1) - 1;
+        if (n > 0) this.pinned.set(k, n);
+        else this.pinned.delete(k);
+      }
+    };
   }
 
   dir(site: string, id: string) {
@@ -69,81 +107,114 @@ export class Deployments {
   }
 
   /**
-   * stage links every file of the manifest into `deploys/<id>` (built under a temporary name, then
-   * renamed, so a half-built tree is never served), with `.gz` siblings for compressible files, and
-   * `.br` siblings for those whose brotli form is ready; the others get theirs linked into the tree
-   * once made (never waited for: see BlobStore.brotliLater). Every blob must be present.
-   * `beforePublish` runs after the tree is built and before it takes its name (the site's nginx
-   * rules for it are installed there).
+   * stage makes `deploys/<id>`: a symlink to the deployment's root folder tree, made once every
+   * folder tree exists. Trees this node lacks are built (each under a temporary name, then renamed,
+   * so a half-built tree is never used), with `.gz` siblings for compressible files; the blobs they
+   * link must be present, and `usable` is asked about them. Reused trees cost one `stat` each.
    */
-  async stage(site: string, id: string, manifest: Manifest, beforePublish?: () => Promise<void>): Promise<{ files: number; gz: number; br: number }> {
+  async stage(site: string, id: string, manifest: Manifest, opts: StageOptions = {}): Promise<{ files: number; gz: number; br: number; linked: number; reused: number }> {
     const final = this.dir(site, id);
-    if (existsSync(final)) return { files: manifest.length, gz: 0, br: 0 };
-    const missing = this.blobs.missing(manifest.map((e) => e.sha256));
-    if (missing.length) throw conflict("blobs_missing", `${missing.length} file(s) of deployment ${id} have not been uploaded yet.`);
-    const tmp = `${final}.tmp-${randomBytes(4).toString("hex")}`;
-    mkdirSync(tmp, { recursive: true, mode: 0o755 });
-    for (const d of [join(this.sitesDir, site), join(this.sitesDir, site, "deploys")]) chmodSync(d, 0o711);
+    if (existsSync(final)) return { files: manifest.length, gz: 0, br: 0, linked: 0, reused: 0 };
+    const { plan, build } = this.plan(site, manifest, opts.owner ?? "");
+    const unpin = this.pinTrees(site, plan.folders.map((f) => f.hash));
+    const temps: string[] = [];
     let gz = 0;
+    let linked = 0;
     let br = 0;
     /** brLater: files whose `.br` is still being made, linked into the published tree when ready. */
     const brLater: { sha: string; path: string }[] = [];
     try {
+      const entries = [...build.flatMap((f) => f.files), ...plan.rules];
+      const digests = entries.map((e) => e.sha256);
+      const missing = this.blobs.missing(digests);
+      if (missing.length) throw conflict("blobs_missing", `${missing.length} file(s) of deployment ${id} have not been uploaded yet.`);
+      await opts.usable?.(digests);
+      const trees = this.treesDir(site);
+      for (const d of [join(this.sitesDir, site), join(this.sitesDir, site, "deploys"), trees]) {
+        mkdirSync(d, { recursive: true, mode: 0o711 });
+        chmodSync(d, 0o711);
+      }
       const paths = new Set(manifest.map((e) => e.path));
       // A file named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
-      const wants = (e: Manifest[number], ext: string) => isCompressible(e.path, e.size) && !paths.has(`${e.path}${ext}`) && !RULES_FILES.has(e.path);
-      // Compressed siblings first, all at once on the thread pool (most are ready from the upload).
+      const wants = (path: string, size: number, ext: string) => isCompressible(path, size) && !paths.has(`${path}${ext}`);
+      const wantsGz = (path: string, size: number) => wants(path, size, ".gz");
+      // Compressed siblings first, all at once (most were made while the upload ran).
       const gzOf = new Map<string, string | null>();
-      await Promise.all(manifest.filter((e) => wants(e, ".gz")).map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))));
-      const made = new Set<string>();
-      const plain: string[] = [];
-      // Links are made many at a time on the thread pool: one by one, 15,000 link() calls take
-      // about twice as long on two cores.
-      const links: [string, string][] = [];
-      for (const e of manifest) {
-        const dest = RULES_FILES.has(e.path) ? join(this.rulesDir(site, id), e.path) : join(tmp, e.path);
-        if (RULES_FILES.has(e.path)) rmSync(dest, { force: true });
-        const parent = dirname(dest);
-        if (!made.has(parent)) {
-          // Rules sources (with Basic-Auth hashes) are the agent's alone; nginx reads compiled files.
-          mkdirSync(parent, { recursive: true, mode: RULES_FILES.has(e.path) ? 0o700 : 0o755 });
-          made.add(parent);
+      await Promise.all(
+        build
+          .flatMap((f) => f.files)
+          .filter((e) => wantsGz(e.path, e.size))
+          .map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))),
+      );
+      // Deepest first: a folder's subfolder trees exist before it does.
+      for (const f of build) {
+        const dest = join(trees, f.hash);
+        if (existsSync(dest)) continue; // built meanwhile by another staging of this site
+        const tmp = `${dest}.tmp-${randomBytes(4).toString("hex")}`;
+        temps.push(tmp);
+        mkdirSync(tmp, { mode: 0o755 });
+        const links: [string, string][] = [];
+        for (const e of f.files) {
+          const name = e.path.slice(e.path.lastIndexOf("/") + 1);
+          links.push([this.blobs.path(e.sha256), join(tmp, name)]);
+          // A file named like the sibling wins: the site's own `x.gz` is never replaced.
+          const g = wantsGz(e.path, e.size) ? gzOf.get(e.sha256) : null;
+          if (g) {
+            links.push([g, join(tmp, `${name}.gz`)]);
+            gz++;
+          }
+          if (this.blobs.brotli && wants(e.path, e.size, ".br")) {
+            const b = this.blobs.brPath(e.sha256);
+            if (b) {
+              links.push([b, join(tmp, `${name}.br`)]);
+              br++;
+            } else brLater.push({ sha: e.sha256, path: e.path });
+          }
         }
+        for (const d of f.dirs) symlinkSync(`../${d.hash}`, join(tmp, d.name));
+        // Links are made many at a time on the thread pool: one by one, 15,000 link() calls take
+        // about twice as long on two cores.
+        for (let i = 0; i < links.length; i += 256) await Promise.all(links.slice(i, i + 256).map(([src, to]) => link(src, to)));
+        linked += f.files.length;
+        try {
+          renameSync(tmp, dest);
+        } catch (e) {
+          // Another staging of this site built the same folder first: its tree is as good.
+          if (!existsSync(dest)) throw e;
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }
+      const plain: string[] = [];
+      for (const e of plan.rules) {
+        const dest = join(this.rulesDir(site, id), e.path);
+        rmSync(dest, { force: true });
+        // Rules sources (with Basic-Auth hashes) are the agent's alone; nginx reads compiled files.
+        mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
         const redacted = e.path === "_headers" ? redactHeaders(readFileSync(this.blobs.path(e.sha256), "utf8"), this.secret) : null;
         if (redacted !== null) {
           // Basic-Auth passwords are kept only hashed; the plain upload is dropped below.
           writeFileSync(dest, redacted, { mode: 0o600 });
           plain.push(e.sha256);
-          continue;
-        }
-        links.push([this.blobs.path(e.sha256), dest]);
-        const g = gzOf.get(e.sha256);
-        if (g && wants(e, ".gz")) {
-          links.push([g, `${dest}.gz`]);
-          gz++;
-        }
-        if (this.blobs.brotli && wants(e, ".br")) {
-          const b = this.blobs.brPath(e.sha256);
-          if (b) {
-            links.push([b, `${dest}.br`]);
-            br++;
-          } else brLater.push({ sha: e.sha256, path: e.path });
-        }
+        } else await link(this.blobs.path(e.sha256), dest);
       }
-      for (let i = 0; i < links.length; i += 256) await Promise.all(links.slice(i, i + 256).map(([src, dest]) => link(src, dest)));
+      const tmpLink = `${final}.tmp-${randomBytes(4).toString("hex")}`;
+      temps.push(tmpLink);
+      symlinkSync(`../trees/${plan.root}`, tmpLink);
       // nginx must know the deployment's rules before its files can be requested (its preview host
       // would otherwise be served with production's rules, Basic-Auth included or not).
-      await beforePublish?.();
-      renameSync(tmp, final);
+      await opts.beforePublish?.();
+      renameSync(tmpLink, final);
       for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
+      for (const t of temps) rmSync(t, { recursive: true, force: true });
       // The rules belong to whichever attempt installed the tree: remove them only if none did.
       if (!existsSync(final)) rmSync(this.rulesDir(site, id), { recursive: true, force: true });
       throw e;
+    } finally {
+      unpin();
     }
     void this.linkBrotliLater(final, brLater);
-    return { files: manifest.length, gz, br };
+    return { files: manifest.length, gz, br, linked, reused: plan.folders.length - build.length };
   }
 
   /**
@@ -221,19 +292,22 @@ export class Deployments {
 
   /**
    * collect keeps, per site, the production deployment, the one before it and the newest `retain`
-   * others (preview URLs keep working for those), removes the rest, then unreferenced blobs
-   * (except `keep`: those of pending uploads).
+   * others (preview URLs keep working for those), removes the rest, then the folder trees no kept
+   * deployment (nor a staging in progress) reaches, then unreferenced blobs (except `keep`: those
+   * of pending uploads).
    */
-  collect(keep?: ReadonlySet<string>): { deployments: number; blobs: number } {
+  collect(keep?: ReadonlySet<string>): { deployments: number; trees: number; blobs: number } {
     let removed = 0;
+    let trees = 0;
     for (const site of this.sites()) {
       const dir = join(this.sitesDir, site, "deploys");
       if (!existsSync(dir)) continue;
       const rec = this.record(site);
       const keep = new Set([rec.production, rec.previous, this.current(site)].filter(Boolean) as string[]);
+      // lstat: the age of the deployment's own link, not of a tree it may share with others.
       const ids = readdirSync(dir)
         .filter((f) => !f.includes(".tmp-"))
-        .map((id) => ({ id, at: statSync(join(dir, id)).mtimeMs }))
+        .map((id) => ({ id, at: lstatSync(join(dir, id)).mtimeMs }))
         .sort((a, b) => b.at - a.at);
       let kept = 0;
       for (const { id } of ids) {
@@ -246,7 +320,42 @@ export class Deployments {
         rmSync(this.rulesDir(site, id), { recursive: true, force: true });
         removed++;
       }
+      trees += this.collectTrees(site);
     }
-    return { deployments: removed, blobs: removed ? this.blobs.collect(keep) : 0 };
+    return { deployments: removed, trees, blobs: removed || trees ? this.blobs.collect(keep) : 0 };
+  }
+
+  /** collectTrees removes the site's folder trees that no deployment and no staging reaches. */
+  private collectTrees(site: string): number {
+    const dir = this.treesDir(site);
+    if (!existsSync(dir)) return 0;
+    const reached = new Set<string>();
+    const visit = (hash: string) => {
+      if (reached.has(hash)) return;
+      reached.add(hash);
+      let entries;
+      try {
+        entries = readdirSync(join(dir, hash), { withFileTypes: true });
+      } catch {
+        return; // missing: the next staging that needs it builds it
+      }
+      for (const e of entries) if (e.isSymbolicLink()) visit(basename(readlinkSync(join(dir, hash, e.name))));
+    };
+    const deploys = join(this.sitesDir, site, "deploys");
+    for (const id of existsSync(deploys) ? readdirSync(deploys) : []) {
+      try {
+        visit(basename(readlinkSync(join(deploys, id))));
+      } catch {
+        /* a tree of its own (staged by an older version), or a half-made link: reaches no shared tree */
+      }
+    }
+    for (const k of this.pinned.keys()) if (k.startsWith(`${site}/`)) visit(k.slice(site.length + 1));
+    let removed = 0;
+    for (const f of readdirSync(dir)) {
+      if (f.includes(".tmp-") || reached.has(f)) continue;
+      rmSync(join(dir, f), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 }

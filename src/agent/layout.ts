@@ -58,6 +58,7 @@ export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
   for (const site of readdirSync(sites)) {
     mode(join(sites, site), 0o711);
     mode(join(sites, site, "deploys"), 0o711);
+    mode(join(sites, site, "trees"), 0o711);
     mode(join(sites, site, "rules"), 0o700);
     mode(join(sites, site, "site.json"), 0o600);
   }

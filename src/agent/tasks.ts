@@ -61,9 +61,12 @@ export class TaskRunner {
         try {
           // Reused blobs are checked first: a corrupt one is fetched again from the peer.
           await this.blobs.verify(digests);
-          await this.fetchFromPeers(digests, task.peers, task.peer_token);
+          // Folders whose tree this node already holds for the account need nothing (trees.ts).
+          const { plan, build } = this.deployments.plan(task.site, task.manifest, task.owner);
+          const need = [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256);
+          await this.fetchFromPeers(need, task.peers, task.peer_token);
           // The master vouches for the account: a node verified these bytes when the account uploaded them.
-          this.blobs.owners.add(task.owner, digests);
+          this.blobs.owners.add(task.owner, need);
           await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production, task.owner);
         } finally {
           unpin();

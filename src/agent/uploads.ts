@@ -1,8 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "node:fs/promises";
-import { Readable } from "node:stream";
-import { extract as tarExtract, type Header as Headers } from "tar-stream";
 import type { Manifest, StatusReport } from "../protocol/deployment";
 import type { UploadFileAnswer, UploadInit, UploadInitAnswer } from "../protocol/upload";
 import { SproutError, badRequest, conflict, forbidden, tooLarge, tooMany, unavailable } from "../shared/errors";
@@ -19,6 +17,7 @@ import { isCompressible } from "./compressible";
 import { diskFullAs, isDiskFull, outOfDisk } from "./disk";
 import type { StateFile } from "./state";
 import type { SiteConfigurator } from "./site-config";
+import { TarReader, type TarHeader } from "./tar-reader";
 
 /** SMALL_FILE: entries up to this size are gathered in memory rather than streamed to disk. */
 const SMALL_FILE = 4 * 1024 * 1024;
@@ -35,6 +34,8 @@ interface PendingUpload {
   manifest_digest: string;
   production: boolean;
   failed?: string;
+  /** missing: the digests init asked for; the upload is complete once the account holds them all. */
+  missing?: string[];
 }
 
 /**
@@ -87,11 +88,19 @@ export class Uploads {
         throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
       await yieldToLoop();
       const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
+      // Folders whose tree this node holds for this account need nothing: only the others' files
+      // are looked up, so a redeploy's init costs what changed (see trees.ts).
+      const lookUp = async () => {
+        const { plan, build } = this.deployments.plan(grant.site, body.manifest, grant.owner);
+        return this.blobs.missingFor(grant.owner, [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256));
+      };
+      let missing = await lookUp();
+      // Blobs this deployment reuses are checked (when due): a corrupt one is quarantined, which
+      // changes the hash of every folder holding it, so those are built anew and it is asked for.
+      const absent = new Set(missing);
+      if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
+      pending.missing = missing;
       writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
-      const missing = await this.blobs.missingFor(grant.owner, body.manifest.map((e) => e.sha256));
-      // Blobs this deployment reuses are checked first: a corrupt one is asked for again.
-      const lackingSet = new Set(missing);
-      missing.push(...(await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !lackingSet.has(d)))));
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
@@ -133,7 +142,7 @@ export class Uploads {
         throw e;
       }
       const { files, bytes } = got;
-      const still = await this.blobs.missingFor(pending.owner, pending.manifest.map((e) => e.sha256));
+      const still = await this.blobs.missingFor(pending.owner, pending.missing ?? pending.manifest.map((e) => e.sha256));
       this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
       if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
       await this.stageLocked(pending.site, deploymentId, pending.manifest, pending.production, pending.owner, { files, bytes });
@@ -158,15 +167,21 @@ export class Uploads {
   private async stageLockedBusy(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
     const t0 = performance.now();
     try {
-      const notOwned = await this.blobs.missingFor(owner, manifest.map((e) => e.sha256));
-      if (notOwned.length)
-        throw conflict("blobs_not_uploaded", `${notOwned.length} file(s) of deployment ${deploymentId} were not uploaded by this site's account to this node.`, "Run the deploy again: it uploads them.");
-      const r = await this.deployments.stage(site, deploymentId, manifest, () => this.configure(site, deploymentId));
+      const r = await this.deployments.stage(site, deploymentId, manifest, {
+        owner,
+        // Only blobs linked anew are asked about: a reused folder tree was built for this same account.
+        usable: async (digests) => {
+          const notOwned = await this.blobs.missingFor(owner, digests);
+          if (notOwned.length)
+            throw conflict("blobs_not_uploaded", `${notOwned.length} file(s) of deployment ${deploymentId} were not uploaded by this site's account to this node.`, "Run the deploy again: it uploads them.");
+        },
+        beforePublish: () => this.configure(site, deploymentId),
+      });
       rmSync(this.pendingPath(deploymentId), { force: true });
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
-        message: `Staged ${r.files} files (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}) in ${Math.round(performance.now() - t0)} ms.`,
+        message: `Staged ${r.files} files in ${Math.round(performance.now() - t0)} ms: ${r.linked} linked (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}), ${r.reused} folder${r.reused === 1 ? "" : "s"} reused.`,
         ...(uploaded ? { files_uploaded: uploaded.files, bytes_uploaded: uploaded.bytes } : {}),
       });
     } catch (caught) {
@@ -218,35 +233,28 @@ export class Uploads {
     const proved: string[] = [];
     let files = 0;
     let bytes = 0;
-    const ex = tarExtract();
-    const source = Readable.fromWeb(body as unknown as import("node:stream/web").ReadableStream<Uint8Array>);
-    source.on("error", (e) => ex.destroy(e));
-    source.pipe(ex);
+    const tar = new TarReader(body);
     try {
-      for await (const entry of ex) {
-        const h = entry.header;
+      for (let h = await tar.next(); h; h = await tar.next()) {
         const name = h.name.replace(/^\.\//, "");
-        if (h.type === "directory") {
-          entry.resume();
-          continue;
-        }
+        if (h.type === "directory") continue;
         const problem = entryProblem(h, name);
         if (problem) throw badRequest("bad_archive", `Refused archive entry ${JSON.stringify(name.slice(0, 200))}: ${problem}.`);
         const want = entries.get(name);
         if (!want) throw badRequest("not_in_manifest", `Archive entry ${JSON.stringify(name.slice(0, 200))} is not in the deployment's manifest.`);
         if (h.size !== want.size) throw badRequest("size_mismatch", `${name}: the archive holds ${h.size} bytes, the manifest says ${want.size}.`);
-        bytes += h.size ?? 0;
+        bytes += h.size;
         if (bytes > this.limits.maxTotalBytes) throw tooLarge(`The upload is over the limit of ${this.limits.maxTotalBytes} bytes.`);
         if (name === "_headers" && want.size > SMALL_FILE) throw tooLarge(`_headers is ${want.size} bytes; the limit is ${SMALL_FILE}.`);
         // Read whole or not at all (a cut TOML file means nothing), and checked for plain passwords before it is kept.
         if (name === "netlify.toml" && want.size > MAX_RULES_FILE) throw tooLarge(`netlify.toml is ${want.size} bytes; the limit is ${MAX_RULES_FILE}.`);
-        const isNew = await this.writeVerified(entry as unknown as AsyncIterable<Buffer>, name, want.size, want.sha256);
+        const isNew = await this.writeVerified(tar, name, want.size, want.sha256);
         if (isNew) added.push(want.sha256);
         proved.push(want.sha256);
         files++;
       }
     } catch (e) {
-      source.destroy();
+      tar.cancel();
       if (e instanceof SproutError) {
         // Bad input: undo everything this request added.
         for (const sha of added) this.blobs.discard(sha);
@@ -262,31 +270,33 @@ export class Uploads {
   }
 
   /**
-   * writeVerified takes one entry into a temporary file, checks its digest and adopts it; a
-   * compressible blob starts its `.gz` in the background. Small files are gathered in memory and
-   * written at once (per-file write streams cost more than the bytes on sites of many small files).
+   * writeVerified takes one entry into a temporary file, checks its digest and adopts it, with the
+   * `.gz` of a compressible blob (see BlobStore.precompress). Small files are taken whole from the
+   * stream, checked, and written with one call (per-file write streams cost more than the bytes on
+   * sites of many small files).
    */
-  private async writeVerified(entry: AsyncIterable<Buffer>, name: string, size: number, sha256: string): Promise<boolean> {
+  private async writeVerified(tar: TarReader, name: string, size: number, sha256: string): Promise<boolean> {
     const tmp = this.blobs.tmpPath();
     const hasher = new Bun.CryptoHasher("sha256");
-    let body: Buffer | undefined;
+    let body: Uint8Array | undefined;
     try {
       if (size <= SMALL_FILE) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of entry) chunks.push(chunk);
-        body = Buffer.concat(chunks);
+        body = await tar.readAll();
         hasher.update(body);
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
-        if (name === "_headers" && hasPlainPassword(body.toString("utf8"))) throw plainPassword(name);
-        if (name === "netlify.toml" && hasPlainTomlPassword(body.toString("utf8"))) throw plainPassword(name);
+        if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
+        if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (this.blobs.has(sha256)) return false;
         writeFileSync(tmp, body, { mode: 0o644 });
+        if (!this.blobs.adopt(tmp, sha256)) return false;
+        if (isCompressible(name, size)) void this.blobs.precompress(sha256, body, true).catch(() => {});
+        return true;
       } else {
         // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a
         // write stream's would be an 'error' event that, unheard, ends the process.
         const out = await open(tmp, "w", 0o644);
         try {
-          for await (const chunk of entry) {
+          for await (const chunk of tar.chunks()) {
             hasher.update(chunk);
             await out.write(chunk);
           }
@@ -391,7 +401,7 @@ function plainPassword(file: string): SproutError {
 }
 
 /** entryProblem refuses everything but regular files with a safe relative path. */
-function entryProblem(h: Headers, name: string): string | null {
+function entryProblem(h: TarHeader, name: string): string | null {
   if (h.type !== "file" && h.type !== "contiguous-file") {
     const kinds: Record<string, string> = { symlink: "a symbolic link", link: "a hard link", "character-device": "a device", "block-device": "a device", fifo: "a FIFO" };
     const kind = kinds[String(h.type)] ?? `of type ${h.type}`;

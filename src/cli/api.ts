@@ -44,6 +44,11 @@ export class Api {
 
   /** call sends a JSON request and answers the parsed JSON, or throws a SproutError from the error body. */
   async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+    return parseResponse<T>(await this.sendRenewing(method, path, body, auth));
+  }
+
+  /** sendRenewing sends, renewing an expired access token (under the credentials lock) and sending again. */
+  private async sendRenewing(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
     let res = await this.send(method, path, body, auth);
     // A few rounds: the pair another process rotated to may itself expire before we use it.
     for (let round = 0; round < 3 && res.status === 401 && auth && this.profile; round++) {
@@ -51,7 +56,23 @@ export class Api {
       if (err?.error.code !== "token_expired" || !(await this.refresh())) break;
       res = await this.send(method, path, body, auth);
     }
-    return parseResponse<T>(res);
+    return res;
+  }
+
+  /**
+   * all answers every item of a paginated list route (GET /api/sites), following each answer's
+   * `X-Next-Cursor` with pages of 1,000.
+   */
+  async all<T>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const res = await this.sendRenewing("GET", `${path}${sep}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, undefined, true);
+      cursor = res.headers.get("x-next-cursor");
+      out.push(...(await parseResponse<T[]>(res)));
+    } while (cursor);
+    return out;
   }
 
   private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {

@@ -1,5 +1,3 @@
-import { createReadStream } from "node:fs";
-import { pack as tarPack } from "tar-stream";
 import type { DeploymentCreated, DeploymentEvent, DeploymentInfo, Manifest } from "../protocol/deployment";
 import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type UploadInitAnswer } from "../protocol/upload";
 import { SproutError } from "../shared/errors";
@@ -8,6 +6,7 @@ import { Progress, bytes, dim, info, red } from "./output";
 import { SPROUTIGNORE } from "./deploy-ignore";
 import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
 import { addNetlifyToml } from "./netlify-toml";
+import { tarStream } from "./tar-pack";
 
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
@@ -53,7 +52,7 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   const toml = addNetlifyToml(files, dir, opts.projectDir, site);
   if (toml) say(toml);
   const hashing = new Progress("Hashing");
-  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`));
+  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`), dir);
   const total = manifest.reduce((n, e) => n + e.size, 0);
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
 
@@ -168,46 +167,3 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
     await Bun.sleep(50);
   }
 }
-
-/**
- * tarStream packs files into an uncompressed tar as a web stream. Small files are read whole (one
- * read, one entry write); large ones stream, so memory stays flat whatever the site's size.
- */
-function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boolean) => void): ReadableStream<Uint8Array> {
-  const pack = tarPack();
-  (async () => {
-    for (const f of files) {
-      const header = { name: f.path, size: f.size, type: "file" as const, mode: 0o644, mtime: new Date(f.mtimeMs) };
-      if (f.content || f.size <= SMALL_FILE) {
-        const body = Buffer.from(f.content ?? (await Bun.file(f.abs).bytes()));
-        if (body.length !== f.size) throw new SproutError(409, "changed", `${f.path} changed while deploying; run the deploy again.`);
-        await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
-        onBytes(f.size, true);
-        continue;
-      }
-      await new Promise<void>((resolve, reject) => {
-        const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-        const rs = createReadStream(f.abs);
-        rs.on("data", (c) => onBytes(c.length, false));
-        rs.on("end", () => onBytes(0, true));
-        rs.on("error", reject);
-        rs.pipe(entry);
-      });
-    }
-    pack.finalize();
-  })().catch((e) => pack.destroy(e));
-  // Pull-based, so reading files keeps pace with the network (Readable.toWeb fails on streamx in Bun).
-  const it = (pack as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel() {
-      pack.destroy();
-    },
-  });
-}
-
-const SMALL_FILE = 1024 * 1024;

@@ -17,7 +17,13 @@ export interface LocalFile {
   mtimeMs: number;
   /** content replaces the file's bytes in the upload (a `_headers` with hashed passwords). */
   content?: Uint8Array;
+  /** read: the bytes hashing read (small files, within a memory budget), so the upload reads none again. */
+  read?: Uint8Array;
 }
+
+/** KEEP_READ: hashing keeps the bytes of files up to KEEP_FILE, KEEP_TOTAL in all, for the upload. */
+const KEEP_FILE = 256 * 1024;
+const KEEP_TOTAL = 48 * 1024 * 1024;
 
 /** SiteFiles is what a deploy sends, and how many files it left out (see deploy-ignore.ts). */
 export interface SiteFiles {
@@ -123,9 +129,10 @@ type Cache = Record<string, { size: number; mtimeMs: number; sha256: string }>;
 
 /**
  * hashFiles computes the manifest: SHA-256 of each file, several at once, streamed. A cache keyed by
- * absolute path, size and mtime skips files unchanged since the last deploy.
+ * absolute path, size and mtime skips files unchanged since the last deploy; given the deployed
+ * folder as `root`, entries of its files that no longer exist are dropped.
  */
-export async function hashFiles(files: LocalFile[], onProgress?: (done: number, hashed: number) => void): Promise<{ manifest: Manifest; hashed: number }> {
+export async function hashFiles(files: LocalFile[], onProgress?: (done: number, hashed: number) => void, root?: string): Promise<{ manifest: Manifest; hashed: number }> {
   const cacheFile = join(cacheDir(), "hashes.json");
   let cache: Cache = {};
   try {
@@ -137,6 +144,7 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
   let next = 0;
   let done = 0;
   let hashed = 0;
+  let kept = 0;
   const worker = async () => {
     while (next < files.length) {
       const i = next++;
@@ -145,7 +153,16 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
       let sha: string;
       if (f.content) sha = sha256Hex(f.content);
       else if (hit && hit.size === f.size && hit.mtimeMs === f.mtimeMs) sha = hit.sha256;
-      else {
+      else if (f.size <= KEEP_FILE && kept + f.size <= KEEP_TOTAL) {
+        // The upload (after the node says what it lacks) sends these bytes: no second read.
+        const bytes = await Bun.file(f.abs).bytes();
+        kept += bytes.length;
+        f.read = bytes;
+        f.size = bytes.length;
+        sha = sha256Hex(bytes);
+        cache[f.abs] = { size: f.size, mtimeMs: f.mtimeMs, sha256: sha };
+        hashed++;
+      } else {
         sha = await hashFile(f.abs);
         cache[f.abs] = { size: f.size, mtimeMs: f.mtimeMs, sha256: sha };
         hashed++;
@@ -155,6 +172,15 @@ export async function hashFiles(files: LocalFile[], onProgress?: (done: number, 
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+  // Files of this folder that are gone leave the cache, so it stays the size of what is deployed;
+  // an unchanged cache is not written again (a redeploy of one changed file rewrote megabytes).
+  let pruned = 0;
+  if (root) {
+    const present = new Set(files.map((f) => f.abs));
+    const under = `${resolve(root)}${sep}`;
+    for (const k of Object.keys(cache)) if (k.startsWith(under) && !present.has(k) && delete cache[k]) pruned++;
+  }
+  if (!hashed && !pruned) return { manifest: sortManifest(manifest), hashed };
   try {
     mkdirSync(cacheDir(), { recursive: true });
     writeFileSync(`${cacheFile}.tmp`, JSON.stringify(cache));

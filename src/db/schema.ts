@@ -58,7 +58,7 @@ export const sites = sqliteTable("sites", {
   generation: integer("generation").notNull().default(0),
   replicas: integer("replicas").notNull().default(1),
   createdAt: text("created_at").notNull(),
-}, (t) => [index("sites_owner").on(t.ownerId)]);
+}, (t) => [index("sites_owner").on(t.ownerId), index("sites_owner_created").on(t.ownerId, t.createdAt, t.id)]);
 
 export const deployments = sqliteTable("deployments", {
   id: text("id").primaryKey(),

@@ -8,7 +8,9 @@ import { Id, Sha256, SiteName } from "./common";
 export const ManifestEntry = t.Object({
   path: t.String({ minLength: 1, maxLength: 1024 }),
   sha256: Sha256,
-  size: t.Integer({ minimum: 0 }),
+  // A plain JSON number, not t.Integer: Elysia's integer also takes numeric strings through a
+  // transform that walks the whole body, about ten times the cost of checking 100,000 entries.
+  size: t.Number({ minimum: 0, multipleOf: 1, error: "a whole number of at least 0" }),
 });
 export type ManifestEntry = typeof ManifestEntry.static;
 

@@ -23,6 +23,17 @@ export type SiteRef = typeof SiteRef.static;
 export const SiteUpdate = t.Object({ spa: t.Optional(t.Boolean()), replicas: t.Optional(Replicas) });
 export type SiteUpdate = typeof SiteUpdate.static;
 
+/**
+ * SitesPage is the query of GET /api/sites: up to `limit` sites (default 100), newest first, from
+ * `cursor` on. The answer is the array of SiteInfo; when more follow, its `X-Next-Cursor` header
+ * (and a `Link: <...>; rel="next"`) give the next page's cursor.
+ */
+export const SitesPage = t.Object({
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000 })),
+  cursor: t.Optional(t.String({ maxLength: 200 })),
+});
+export type SitesPage = typeof SitesPage.static;
+
 /** SiteInfo is a site as the API shows it. */
 export const SiteInfo = t.Object({
   id: Id,

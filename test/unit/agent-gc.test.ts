@@ -45,3 +45,35 @@ test("GC keeps production, the one before it and the newest --retain others, and
   expect(existsSync(join(dir, "sites", "site", "current"))).toBe(true);
   expect(readdirSync(join(dir, "sites", "site", "deploys", "d3"))).toContain("index.html");
 });
+
+test("GC removes the folder trees only removed deployments reached, keeps those a kept one shares, and frees their blobs", async () => {
+  const d2 = mkdtempSync(join(tmpdir(), "sprout-gc-trees-"));
+  try {
+    const blobs = new BlobStore(d2);
+    const deployments = new Deployments(d2, blobs, 0, new Uint8Array(8));
+    const put = (content: string) => {
+      const tmp = blobs.tmpPath();
+      writeFileSync(tmp, content);
+      blobs.adopt(tmp, sha(content));
+      return { sha256: sha(content), size: content.length };
+    };
+    const shared = { path: "assets/shared.css", ...put("body { color: red }") };
+    await deployments.stage("s", "old", [{ path: "index.html", ...put("old page") }, { path: "gone/only-old.txt", ...put("only old") }, shared], { owner: "acct" });
+    await Bun.sleep(15);
+    await deployments.stage("s", "new", [{ path: "index.html", ...put("new page") }, shared], { owner: "acct" });
+    deployments.activate("s", "new");
+    const trees = () => readdirSync(join(d2, "sites", "s", "trees")).sort();
+    // old: root, gone, assets; new: its own root, and the same assets tree.
+    expect(trees().length).toBe(4);
+    const r = deployments.collect();
+    expect(r.deployments).toBe(1);
+    expect(r.trees).toBe(2);
+    expect(trees().length).toBe(2);
+    expect(blobs.has(sha("only old"))).toBe(false);
+    expect(blobs.has(sha("old page"))).toBe(false);
+    expect(blobs.has(sha("body { color: red }"))).toBe(true);
+    expect(readdirSync(join(d2, "sites", "s", "current", "assets"))).toEqual(["shared.css"]);
+  } finally {
+    rmSync(d2, { recursive: true, force: true });
+  }
+});

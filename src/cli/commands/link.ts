@@ -21,7 +21,7 @@ export const linkCommand: Command = {
     let name = pos[0];
     if (!name) {
       if (!process.stdin.isTTY) throw new UsageError("SITE is required (no terminal to ask on)");
-      const sites = await api.call<SiteInfo[]>("GET", "/api/sites");
+      const sites = await api.all<SiteInfo>("/api/sites");
       if (!sites.length) throw new SproutError(404, "no_sites", "You have no site yet.", "Deploy one to create it: `sprout deploy --site NAME`.");
       const pick = await p.select({ message: "Which site?", options: sites.map((s) => ({ value: s.name, label: s.name, hint: s.url })) });
       if (p.isCancel(pick)) throw new UsageError("cancelled");

@@ -32,7 +32,7 @@ export const sitesCommand: Command = {
       return name;
     };
     if (sub === "list") {
-      const list = await api.call<SiteInfo[]>("GET", "/api/sites");
+      const list = await api.all<SiteInfo>("/api/sites");
       return out(v, list, () => (list.length ? table(["NAME", "URL", "SPA", "CREATED"], list.map((s) => [s.name, s.url, s.settings.spa ? "yes" : "", ago(s.created_at)])) : "No sites yet. Deploy one: sprout deploy ./dist --site NAME --prod\n"));
     }
     const replicas = () => {

@@ -1,7 +1,8 @@
 import { Elysia, t } from "elysia";
 import { Promote, Rollback } from "../../protocol/deployment";
-import { SiteCreate, SiteRef, SiteUpdate } from "../../protocol/site";
+import { SiteCreate, SiteRef, SitesPage, SiteUpdate } from "../../protocol/site";
 import type { Services } from "../context";
+import { badRequest } from "../../shared/errors";
 
 /** siteRoutes: the caller's sites, their settings, deployments, promote and rollback. */
 export const siteRoutes = (s: Services) =>
@@ -19,10 +20,18 @@ export const siteRoutes = (s: Services) =>
       s.sites.remove((await s.user(request)).userId, params.name);
       return { ok: true as const };
     })
-    .get("/api/sites", async ({ request }) => {
+    .get("/api/sites", async ({ request, query, set }) => {
       const u = await s.user(request);
-      return s.sites.list(u.userId).map((x) => s.sites.info(x));
-    })
+      const limit = query.limit ?? 100;
+      // Checked here too: the compiled binary's validator lets a numeric query's bounds through.
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest("bad_limit", "limit must be a whole number from 1 to 1000.");
+      const page = s.sites.page(u.userId, limit, query.cursor);
+      if (page.next) {
+        set.headers["x-next-cursor"] = page.next;
+        set.headers.link = `</api/sites?limit=${limit}&cursor=${page.next}>; rel="next"`;
+      }
+      return s.sites.infos(page.rows);
+    }, { query: SitesPage })
     .get("/api/site/:name", async ({ params, request }) => s.sites.info(s.sites.owned((await s.user(request)).userId, params.name)))
     .patch("/api/site/:name", async ({ params, body, request }) => s.sites.info(s.sites.update((await s.user(request)).userId, params.name, body)), { body: SiteUpdate })
     .get("/api/site/:name/traffic", async ({ params, query, request }) =>

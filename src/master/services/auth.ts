@@ -41,7 +41,19 @@ export class AuthService {
     private config: MasterConfig,
   ) {
     this.agentByHash = db.select({ id: agents.id }).from(agents).where(eq(agents.tokenHash, sql.placeholder("hash"))).prepare();
+    // Every authenticated request runs these two: prepared once (drizzle's query building cost more
+    // than SQLite's lookups, and capped the API at a few hundred requests a second).
+    this.userById = db.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
+    this.liveSession = db
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .where(and(eq(refreshTokens.familyId, sql.placeholder("family")), isNull(refreshTokens.revokedAt)))
+      .limit(1)
+      .prepare();
   }
+
+  private userById;
+  private liveSession;
 
   /**
    * register creates an ordinary account when registration is open. It answers the same whether or
@@ -168,7 +180,7 @@ export class AuthService {
   }
 
   user(userId: string): UserRow {
-    const u = this.db.select().from(users).where(eq(users.id, userId)).get();
+    const u = this.userById.get({ id: userId });
     if (!u) throw unauthorized("This account no longer exists.");
     return u;
   }
@@ -243,12 +255,7 @@ export class AuthService {
 
   /** sessionAlive tells whether a login (refresh family) still has a token that was not revoked. */
   private sessionAlive(familyId: string): boolean {
-    return !!this.db
-      .select({ id: refreshTokens.id })
-      .from(refreshTokens)
-      .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
-      .limit(1)
-      .get();
+    return !!this.liveSession.get({ family: familyId });
   }
 
   /** signAccess makes an access JWT of login `sid`; exported for tests that need an expired one. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, placements, sites } from "../../db/schema";
 import type { SiteInfo, SiteSettings } from "../../protocol/site";
@@ -25,7 +25,33 @@ export class SiteService {
     private config: MasterConfig,
     private tasks: TaskQueue,
     private quotas: QuotaService,
-  ) {}
+  ) {
+    // The list route's queries, prepared once: building them per request cost more than running them.
+    const owner = eq(sites.ownerId, sql.placeholder("owner"));
+    this.ownedByName = db.select().from(sites).where(and(eq(sites.name, sql.placeholder("name")), owner)).prepare();
+    const newest = [desc(sites.createdAt), desc(sites.id)] as const;
+    this.firstPage = db.select().from(sites).where(owner).orderBy(...newest).limit(sql.placeholder("limit")).prepare();
+    this.nextPage = db
+      .select()
+      .from(sites)
+      .where(and(owner, or(lt(sites.createdAt, sql.placeholder("at")), and(eq(sites.createdAt, sql.placeholder("at")), lt(sites.id, sql.placeholder("id"))))))
+      .orderBy(...newest)
+      .limit(sql.placeholder("limit"))
+      .prepare();
+    this.onlineGateway = db.select({ httpUrl: agents.httpUrl }).from(agents).where(and(eq(agents.role, "gateway"), eq(agents.status, "online"))).orderBy(agents.name).limit(1).prepare();
+    this.placementsOf = db
+      .select({ siteId: placements.siteId, name: agents.name, status: agents.status, applied: placements.appliedGeneration, httpUrl: agents.httpUrl })
+      .from(placements)
+      .innerJoin(agents, eq(agents.id, placements.agentId))
+      .where(sql`${placements.siteId} IN (SELECT value FROM json_each(${sql.placeholder("ids")}))`)
+      .prepare();
+  }
+
+  private ownedByName;
+  private firstPage;
+  private nextPage;
+  private onlineGateway;
+  private placementsOf;
 
   /** create makes a site for `ownerId`, within the account's sites quota. */
   create(ownerId: string, name: string, settings: Partial<SiteSettings> = {}, replicas = DEFAULT_REPLICAS): SiteRow {
@@ -51,7 +77,7 @@ export class SiteService {
 
   /** owned finds the caller's site by name or throws 404. */
   owned(ownerId: string, name: string): SiteRow {
-    const row = this.db.select().from(sites).where(and(eq(sites.name, name), eq(sites.ownerId, ownerId))).get();
+    const row = this.ownedByName.get({ name, owner: ownerId });
     if (!row) throw notFound(`Site "${name}"`, "List your sites with `sprout sites`.");
     return row;
   }
@@ -61,6 +87,25 @@ export class SiteService {
     const row = this.db.select().from(sites).where(eq(sites.name, name)).get();
     if (!row) return { taken: false };
     return row.ownerId === ownerId ? { site: row, taken: false } : { taken: true };
+  }
+
+  /**
+   * page answers up to `limit` of the account's sites, newest first, after `cursor` (from the page
+   * before), and the cursor of the next page or null. One index range scan, whatever the account's
+   * number of sites (keyset pagination: no OFFSET that reads every row before the page).
+   */
+  page(ownerId: string, limit: number, cursor?: string): { rows: SiteRow[]; next: string | null } {
+    let after: { at: string; id: string } | null = null;
+    if (cursor) {
+      const [at, id] = Buffer.from(cursor, "base64url").toString().split("\n");
+      if (!at || !id) throw badRequest("bad_cursor", "This page cursor is not one the master gave.", "Start again without `cursor`, then follow each answer's X-Next-Cursor.");
+      after = { at, id };
+    }
+    const rows = after ? this.nextPage.all({ owner: ownerId, at: after.at, id: after.id, limit: limit + 1 }) : this.firstPage.all({ owner: ownerId, limit: limit + 1 });
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    const last = rows[rows.length - 1];
+    return { rows, next: more && last ? Buffer.from(`${last.createdAt}\n${last.id}`).toString("base64url") : null };
   }
 
   list(ownerId: string): SiteRow[] {
@@ -120,23 +165,35 @@ export class SiteService {
     return hostUrl(host, agent?.httpUrl ?? null);
   }
 
+  /**
+   * infos answers SiteInfo for many sites with two queries in all (the gateway, the placements
+   * with their nodes), not four per site: a page of 1,000 sites costs as much as one of ten.
+   */
+  infos(rows: SiteRow[]): SiteInfo[] {
+    if (!rows.length) return [];
+    const gateway = this.onlineGateway.get();
+    const held = this.placementsOf.all({ ids: JSON.stringify(rows.map((r) => r.id)) });
+    const bySite = new Map<string, typeof held>();
+    for (const h of held) bySite.set(h.siteId, [...(bySite.get(h.siteId) ?? []), h]);
+    return rows.map((site) => {
+      const nodes = bySite.get(site.id) ?? [];
+      // As servingUrl: through a gateway when one is up, else a node that is up.
+      const serving = gateway?.httpUrl ?? (nodes.find((n) => n.status === "online") ?? nodes[0])?.httpUrl ?? null;
+      return {
+        id: site.id,
+        name: site.name,
+        url: hostUrl(productionHost(site.name, this.config.domain), serving),
+        settings: this.settings(site),
+        production_deployment_id: site.productionDeploymentId,
+        replicas: site.replicas,
+        nodes: nodes.map((n) => ({ name: n.name, status: n.status, up_to_date: n.applied >= site.generation })),
+        created_at: site.createdAt,
+      };
+    });
+  }
+
   info(site: SiteRow): SiteInfo {
-    return {
-      id: site.id,
-      name: site.name,
-      url: this.servingUrl(site.id, productionHost(site.name, this.config.domain)),
-      settings: this.settings(site),
-      production_deployment_id: site.productionDeploymentId,
-      replicas: site.replicas,
-      nodes: this.db
-        .select({ name: agents.name, status: agents.status, applied: placements.appliedGeneration })
-        .from(placements)
-        .innerJoin(agents, eq(agents.id, placements.agentId))
-        .where(eq(placements.siteId, site.id))
-        .all()
-        .map((n) => ({ name: n.name, status: n.status, up_to_date: n.applied >= site.generation })),
-      created_at: site.createdAt,
-    };
+    return this.infos([site])[0]!;
   }
 }
 
