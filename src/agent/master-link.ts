@@ -1,6 +1,7 @@
 import type { Heartbeat, HeartbeatAnswer, TaskEnvelope, TaskResult } from "../protocol/agent";
 import type { StatusReport } from "../protocol/deployment";
 import { logger } from "../shared/log";
+import { secureFetch } from "../shared/tls";
 
 const log = logger("agent");
 
@@ -20,16 +21,18 @@ export class MasterLink {
   constructor(
     private master: string,
     private token: string,
+    /** pin: the master's certificate pin, when it is self-signed. */
+    private pin?: string,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
-    const res = await fetch(`${this.master}${path}`, {
+    const res = await secureFetch(`${this.master}${path}`, {
       method,
       signal,
       headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    }, this.pin);
     if (res.status === 401) {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       throw new FatalAuthError(`The master refused this agent's token: ${e.error?.message ?? "401"}. Rotate it (POST /api/<agent_id>/token) and restart the agent with the new one.`);

@@ -1,5 +1,6 @@
 import type { Task } from "../protocol/agent";
 import { SproutError } from "../shared/errors";
+import { secureFetch } from "../shared/tls";
 import { logger } from "../shared/log";
 import { rmSync } from "node:fs";
 import { diskFullAs } from "./disk";
@@ -61,7 +62,7 @@ export class TaskRunner {
         try {
           // Reused blobs are checked first: a corrupt one is fetched again from the peer.
           await this.blobs.verify(digests);
-          await this.fetchFromPeers(digests, task.peers, task.peer_token);
+          await this.fetchFromPeers(digests, task.peers, task.peer_token, task.peer_pins ?? []);
           // The master vouches for the account: a node verified these bytes when the account uploaded them.
           this.blobs.owners.add(task.owner, digests);
           await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production, task.owner);
@@ -114,11 +115,12 @@ export class TaskRunner {
    * fetchFromPeers pulls missing blobs from nodes that hold them, verifying each digest. Each request
    * carries the master's peer token: the peer answers only blobs the deployment's account holds.
    */
-  private async fetchFromPeers(digests: string[], peers: string[], peerToken: string) {
+  private async fetchFromPeers(digests: string[], peers: string[], peerToken: string, pins: (string | null)[]) {
     for (const sha of this.blobs.missing(digests)) {
       let ok = false;
-      for (const peer of peers) {
-        const res = await fetch(`${peer}/api/blob/${sha}`, { headers: { authorization: `Bearer ${peerToken}` } }).catch(() => null);
+      for (const [i, peer] of peers.entries()) {
+        // The peer token goes only to the node the master named, checked by its certificate's pin.
+        const res = await secureFetch(`${peer}/api/blob/${sha}`, { headers: { authorization: `Bearer ${peerToken}` } }, pins[i]).catch(() => null);
         if (!res?.ok) continue;
         const bytes = new Uint8Array(await res.arrayBuffer());
         if (new Bun.CryptoHasher("sha256").update(bytes).digest("hex") !== sha) continue;

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
 import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
+import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { SERVER_BODY_CAP } from "./body-limit";
@@ -47,12 +48,14 @@ export const masterCommand: Command = {
     "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
     "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
     "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
+    ...TLS_FLAGS("SPROUT_"),
     "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com --admin-email you@example.com",
     "SPROUT_ADMIN_PASSWORD='...' sprout master --admin-email you@example.com",
     "sprout master --trusted-proxy 127.0.0.1 --registration open",
+    "sprout master --listen 0.0.0.0:7000 --tls-cert /etc/ssl/sprout.crt --tls-key /etc/ssl/sprout.key",
     "sprout master --quota-sites 10 --quota-deploys-per-hour 30 --quota-bytes 2G --upload-ttl 1800",
     "sprout master --data /var/lib/sprout --backup-dir /var/backups/sprout --backup-keep 14",
     "sprout master backup /var/backups/sprout/now.db --data /var/lib/sprout",
@@ -97,6 +100,7 @@ export const masterCommand: Command = {
     }
     const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
     const acme = await parseAcme(v);
+    const tlsMode = parseTlsMode(v.tls);
     const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
@@ -124,9 +128,17 @@ export const masterCommand: Command = {
       log.warn("there is no admin yet: start the master once with --admin-email EMAIL to create one");
     }
     const backups = typeof v["backup-dir"] === "string" ? new BackupSchedule(join(dataDir, "sprout.db"), resolve(v["backup-dir"]), positiveInt(v["backup-keep"], "--backup-keep")) : null;
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP });
-    const url = `http://${server.server!.hostname}:${server.server!.port}`;
-    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration });
+    // HTTPS unless the master listens on loopback only (or the operator said --tls off): tokens and
+    // passwords never cross a network in clear. Agents and CLIs pin a self-signed certificate's key.
+    const tls = await serverTls({ mode: tlsMode, certFile: optional(v["tls-cert"]), keyFile: optional(v["tls-key"]), dir: join(dataDir, "tls"), listenHost: listen.hostname, commonName: "sprout-master" });
+    if (!tls && !["127.0.0.1", "::1", "localhost"].includes(listen.hostname) && !listen.hostname.startsWith("127."))
+      log.warn("the master serves plain HTTP beyond loopback (--tls off): put a TLS proxy in front, or tokens cross the network in clear");
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    const host = server.server!.hostname!.includes(":") ? `[${server.server!.hostname}]` : server.server!.hostname;
+    const url = `${tls ? "https" : "http"}://${host}:${server.server!.port}`;
+    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration, ...(tls ? { pin: tls.pin } : {}) });
+    if (tls?.selfSigned)
+      process.stderr.write(`\n  HTTPS with a self-signed certificate. Its pin, for agents and CLIs:\n    ${tls.pin}\n  sprout login --master ${url} --pin ${tls.pin}\n\n`);
     await waitForSignal();
     log.info("stopping");
     backups?.stop();
@@ -160,6 +172,8 @@ async function backupOrRestore(action: "backup" | "restore", file: string | unde
     return 1;
   }
 }
+
+const optional = (x: unknown) => (typeof x === "string" && x ? x : undefined);
 
 /** alertConfig reads --alert-webhook and --alert-disk-low. */
 function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDiskLowBytes"> {

@@ -34,7 +34,7 @@ export class Gateway {
     this.state = new StateFile(config.dataDir);
     const layout = nginxLayout(config.dataDir);
     this.nginx = new NginxProcess(config.nginxBin, layout);
-    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
+    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token, config.masterPin);
     const worker = workerIdentity(config.nginxUser);
     const hp = (l: { hostname: string; port: number }) => `${l.hostname.includes(":") ? `[${l.hostname}]` : l.hostname}:${l.port}`;
     this.httpUrl = `http://${hp(config.httpListen)}`;
@@ -42,6 +42,7 @@ export class Gateway {
       dataDir: config.dataDir,
       master: config.master.replace(/\/+$/, ""),
       token: config.token,
+      masterPin: config.masterPin,
       layout,
       listen: { http: hp(config.httpListen), https: config.httpsListen ? hp(config.httpsListen) : null },
       nginx: this.nginx,

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
+import { secureFetch } from "../../shared/tls";
 import { FatalAuthError } from "../master-link";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
@@ -28,6 +29,8 @@ export class RouteSync {
       dataDir: string;
       master: string;
       token: string;
+      /** masterPin: the master's certificate pin, when it is self-signed. */
+      masterPin?: string;
       layout: NginxLayout;
       listen: GatewayListen;
       nginx: NginxProcess;
@@ -67,10 +70,10 @@ export class RouteSync {
   }
 
   private async pollOnce() {
-    const res = await fetch(`${this.o.master}/api/agent/routes`, {
+    const res = await secureFetch(`${this.o.master}/api/agent/routes`, {
       headers: { authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
       signal: AbortSignal.timeout(10_000),
-    });
+    }, this.o.masterPin);
     if (res.status === 304) return;
     if (res.status === 401 || res.status === 403) {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
