@@ -119,6 +119,20 @@ const mismatch = (url: URL, pin: string, got: string) =>
     "Someone may be intercepting the connection. If the certificate was replaced on purpose, use its new pin (printed when the server starts).",
   );
 
+/** pinnedCertificate answers the PEM certificate `url` presents, once checked against `pin`. */
+export async function pinnedCertificate(url: string, pin: string): Promise<string> {
+  let pem = pemOfPin.get(pin);
+  if (!pem) {
+    const u = new URL(url);
+    const presented = await peerCertificate(u);
+    const got = pinOf(presented);
+    if (got !== pin) throw mismatch(u, pin, got);
+    pem = presented;
+    pemOfPin.set(pin, pem);
+  }
+  return pem;
+}
+
 /**
  * pinnedTls answers fetch's `tls` options that accept `url`'s server only when its key matches `pin`:
  * the certificate is fetched once (and checked against the pin) to be the only trust anchor, and every
@@ -126,14 +140,7 @@ const mismatch = (url: URL, pin: string, got: string) =>
  */
 export async function pinnedTls(url: string, pin: string) {
   const u = new URL(url);
-  let pem = pemOfPin.get(pin);
-  if (!pem) {
-    const presented = await peerCertificate(u);
-    const got = pinOf(presented);
-    if (got !== pin) throw mismatch(u, pin, got);
-    pem = presented;
-    pemOfPin.set(pin, pem);
-  }
+  const pem = await pinnedCertificate(url, pin);
   return {
     ca: pem,
     checkServerIdentity: (_host: string, cert: { raw?: Uint8Array }) => {

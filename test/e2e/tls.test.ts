@@ -179,3 +179,22 @@ test("a master listening beyond loopback serves HTTPS by default, and a node's p
   expect(agent.code).toBe(2);
   expect(agent.stderr).toContain("serves HTTPS");
 }, 60_000);
+
+test("a gateway reaches the master by its pin: it routes sites, and passes ACME challenges on over verified HTTPS", async () => {
+  const created = await call("POST", "/api/agent", { name: "tlsgw", role: "gateway" });
+  const { p, match } = await start(
+    "gateway tlsgw",
+    ["agent", "--role", "gateway", "--master", master, "--master-pin", pin, "--name", "tlsgw", "--listen", "127.0.0.1:0", "--http-listen", `127.0.0.1:${freePort()}`, "--data", join(home, "tlsgw")],
+    { SPROUT_AGENT_TOKEN: created.body.token },
+    /nginx serving on (http:\/\/\S+)/,
+  );
+  procs.push(p);
+  const gw = match[1]!;
+  await until("the gateway routes the site", async () => (await (await fetch(gw, { headers: { host: "pinned.sprout.test" } })).text()) === "over pinned https");
+  // The challenge path reaches the master itself (its JSON 404 for an unknown token), not an nginx error page.
+  const challenge = await fetch(`${gw}/.well-known/acme-challenge/no-such-token`, { headers: { host: "pinned.sprout.test" } });
+  expect(challenge.status).toBe(404);
+  expect((await challenge.json()).error.code).toBe("not_found");
+  const conf = await Bun.file(join(home, "tlsgw", "nginx", "nginx.conf")).text();
+  expect(conf).toContain("proxy_ssl_verify on;");
+}, 60_000);

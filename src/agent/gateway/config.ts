@@ -15,6 +15,29 @@ export function certFiles(layout: NginxLayout, domain: string) {
   return { cert: join(layout.prefix, "certs", `${domain}.crt`), key: join(layout.prefix, "certs", `${domain}.key`) };
 }
 
+/**
+ * MasterTrust: how a gateway's nginx checks the master's HTTPS when it passes ACME challenges on (a
+ * man in the middle answering them could get certificates for the platform's domains): the master's
+ * pinned certificate as the only trusted one, or the system's CAs.
+ */
+export interface MasterTrust {
+  /** file: PEM of the certificates trusted for the master. */
+  file: string;
+  /** name: the name checked in the master's certificate (`localhost` for Sprout's self-signed one). */
+  name: string;
+}
+
+/** masterTls renders the checks of the master's certificate for an https:// master. */
+function masterTls(t: MasterTrust | null | undefined): string {
+  if (!t) return "";
+  return `
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate ${t.file};
+      proxy_ssl_name ${t.name};
+      proxy_ssl_server_name on;
+      proxy_set_header Host ${t.name};`;
+}
+
 const esc = (s: string) => s.replace(/[.]/g, "\\.");
 const q = (s: string) => `"${s}"`;
 
@@ -26,7 +49,7 @@ const q = (s: string) => `"${s}"`;
  * (`proxy_next_upstream`, `max_fails`), so a node's death costs no request; unknown hosts get 404.
  * ACME HTTP-01 challenges are proxied to the master, so a new challenge needs no reload.
  */
-export function renderGatewayConf(o: { layout: NginxLayout; listen: GatewayListen; routes: GatewayRoutes; master: string; workerUser: string | null }): string {
+export function renderGatewayConf(o: { layout: NginxLayout; listen: GatewayListen; routes: GatewayRoutes; master: string; masterTrust?: MasterTrust | null; workerUser: string | null }): string {
   const { layout: l, routes: r } = o;
   const httpsPort = o.listen.https ? Number(o.listen.https.split(":").pop()) : null;
   const toHttps = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
@@ -45,9 +68,10 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
     .join("\n");
   const domainSites = r.domains.map((d) => `    ${d.name} ${d.site};`).join("\n");
   const domainHosts = r.domains.map((d) => `    ${d.name} ${d.site}.${r.domain};`).join("\n");
-  const proxy = `    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};
-    }
+  const challenges = `    location /.well-known/acme-challenge/ {
+      proxy_pass ${o.master};${masterTls(o.masterTrust)}
+    }`;
+  const proxy = `${challenges}
     location / {
       if ($sprout_upstream = "") { return 404; }
       proxy_pass http://$sprout_upstream;
@@ -74,9 +98,7 @@ ${proxy}
   server {
     listen ${o.listen.http};
     server_name ${d.name};
-    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};
-    }
+${challenges}
     location / {
       return 301 ${toHttps};
     }

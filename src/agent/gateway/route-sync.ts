@@ -2,11 +2,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
-import { secureFetch } from "../../shared/tls";
+import { pinnedCertificate, secureFetch } from "../../shared/tls";
 import { FatalAuthError } from "../master-link";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
-import { certFiles, renderGatewayConf, type GatewayListen } from "./config";
+import { certFiles, renderGatewayConf, type GatewayListen, type MasterTrust } from "./config";
 
 const log = logger("gateway");
 
@@ -86,7 +86,7 @@ export class RouteSync {
   private async apply(routes: GatewayRoutes, save: boolean) {
     if (this.routes?.version === routes.version && this.o.nginx.state !== "stopped") return;
     this.installCerts(routes);
-    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, workerUser: this.o.workerUser });
+    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await this.masterTrust(), workerUser: this.o.workerUser });
     const changed = this.o.nginx.writeConf(conf);
     if (save) {
       writeFileSync(`${this.file}.tmp`, JSON.stringify(routes), { mode: 0o600 });
@@ -99,6 +99,27 @@ export class RouteSync {
       await this.o.onServing();
     } else if (changed) await this.o.nginx.reload();
     log.info("routes applied", { version: routes.version, sites: Object.keys(routes.sites).length, upstreams: routes.upstreams.length, domains: routes.domains.length });
+  }
+
+  /**
+   * masterTrust writes what nginx trusts for an https:// master: its pinned certificate (fetched and
+   * checked against the pin; kept on disk so a restart with the master down still renders), or the
+   * system's CA bundle.
+   */
+  private async masterTrust(): Promise<MasterTrust | null> {
+    if (!this.o.master.startsWith("https:")) return null;
+    if (!this.o.masterPin) return { file: "/etc/ssl/certs/ca-certificates.crt", name: new URL(this.o.master).hostname };
+    const file = join(this.o.layout.prefix, "master.pem");
+    try {
+      const pem = await pinnedCertificate(this.o.master, this.o.masterPin);
+      if (!existsSync(file) || readFileSync(file, "utf8") !== pem) {
+        writeFileSync(`${file}.tmp`, pem, { mode: 0o644 });
+        renameSync(`${file}.tmp`, file);
+      }
+    } catch (e) {
+      if (!existsSync(file)) throw e;
+    }
+    return { file, name: "localhost" };
   }
 
   /** installCerts writes each domain's certificate and key (0600), and removes those of domains gone. */
