@@ -47,6 +47,7 @@ export const masterCommand: Command = {
     "dns-server": { type: "string", value: "HOST:PORT", description: "Resolver that verifies custom domains (default: the system's first nameserver)", env: "SPROUT_DNS_SERVER" },
     "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
     "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
+    "acme-renew-before": { type: "string", value: "DAYS", description: "Renew a certificate this many days before it expires (a window longer than the CA's certificates forces a renewal at every check)", env: "SPROUT_ACME_RENEW_BEFORE", default: "30" },
     "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
     ...TLS_FLAGS("SPROUT_"),
     "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
@@ -193,7 +194,9 @@ async function parseAcme(v: Values): Promise<MasterConfig["acme"]> {
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError("--acme-email EMAIL is required with --acme-directory");
   const caFile = typeof v["acme-ca-file"] === "string" ? v["acme-ca-file"] : null;
   if (caFile && !existsSync(caFile)) throw new UsageError(`--acme-ca-file: no file at ${caFile}`);
-  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null };
+  const days = Number(v["acme-renew-before"] ?? 30);
+  if (!Number.isFinite(days) || days <= 0) throw new UsageError("--acme-renew-before must be a positive number of days");
+  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null, renewBeforeMs: days * 24 * 3600 * 1000 };
 }
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */

@@ -47,6 +47,8 @@ export interface AcmeConfig {
   email: string;
   /** caPem: a CA certificate to trust for the directory's own HTTPS (pebble's), or null. */
   caPem: string | null;
+  /** renewBeforeMs: a certificate is renewed this long before it expires (default 30 days). */
+  renewBeforeMs?: number;
 }
 
 /** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */

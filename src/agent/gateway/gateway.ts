@@ -47,6 +47,7 @@ export class Gateway {
       listen: { http: hp(config.httpListen), https: config.httpsListen ? hp(config.httpsListen) : null },
       nginx: this.nginx,
       workerUser: worker ? `${worker.user} ${worker.group}` : null,
+      workerGid: worker?.gid ?? null,
       everyMs: config.routesEveryMs ?? 2000,
       onServing: () => this.announce(),
     });

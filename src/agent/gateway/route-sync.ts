@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
@@ -14,7 +14,8 @@ const log = logger("gateway");
  * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
  * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
  * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
- * and applies the new config with one reload. A gateway restarted while the master is down routes
+ * (renamed into place: nginx reads them at each handshake, so a renewal needs no reload) and applies
+ * the new config with one reload when it changed. A gateway restarted while the master is down routes
  * from the saved document.
  */
 export class RouteSync {
@@ -35,14 +36,20 @@ export class RouteSync {
       listen: GatewayListen;
       nginx: NginxProcess;
       workerUser: string | null;
+      /** workerGid: the group of nginx's workers when they run as another user; they read the certificates. */
+      workerGid?: number | null;
       everyMs: number;
       /** started: called once nginx serves for the first time. */
       onServing: () => Promise<void>;
     },
   ) {
     this.file = join(o.dataDir, "routes.json");
-    mkdirSync(join(o.layout.prefix, "certs"), { recursive: true, mode: 0o700 });
-    chmodSync(join(o.layout.prefix, "certs"), 0o700);
+    // nginx's workers read certificates at each handshake (renewals need no reload): the folder and
+    // files are theirs to read (group), nobody else's. Gateways hold no tenant files.
+    const certs = join(o.layout.prefix, "certs");
+    mkdirSync(certs, { recursive: true, mode: 0o750 });
+    chmodSync(certs, 0o750);
+    if (o.workerGid != null) chownSync(certs, process.getuid?.() ?? 0, o.workerGid);
   }
 
   /** loadSaved applies the routes saved by an earlier run, so the gateway routes before the master answers. */
@@ -131,7 +138,8 @@ export class RouteSync {
       for (const [path, text] of [[f.cert, d.cert_pem], [f.key, d.key_pem]] as const) {
         keep.add(path);
         if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
-        writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+        writeFileSync(`${path}.tmp`, text, { mode: 0o640 });
+        if (this.o.workerGid != null) chownSync(`${path}.tmp`, process.getuid?.() ?? 0, this.o.workerGid);
         renameSync(`${path}.tmp`, path);
       }
     }

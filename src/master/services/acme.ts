@@ -8,8 +8,8 @@ import { now, type AcmeConfig } from "../config";
 
 const log = logger("acme");
 
-/** RENEW_BEFORE_MS: a certificate is renewed 30 days before it expires. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+/** RENEW_BEFORE_MS: by default a certificate is renewed 30 days before it expires (`--acme-renew-before`). */
+export const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 /** backoffMs: after the n-th failure in a row, wait 1 min, 2, 4, ... at most 24 h (CA rate limits). */
 export const backoffMs = (attempts: number) => Math.min(60_000 * 2 ** Math.max(0, attempts - 1), 24 * 3600 * 1000);
@@ -104,10 +104,10 @@ export class AcmeService {
 
   /**
    * due lists the active domains that need a certificate now: none yet (or a failed one whose backoff
-   * passed), or one that expires within 30 days.
+   * passed), or one that expires within the renewal window (30 days unless `--acme-renew-before`).
    */
   due(): string[] {
-    const soon = new Date(Date.now() + RENEW_BEFORE_MS).toISOString();
+    const soon = new Date(Date.now() + (this.config.renewBeforeMs ?? RENEW_BEFORE_MS)).toISOString();
     const at = now();
     return this.db
       .select({ id: domains.id, cert: certificates })
