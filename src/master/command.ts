@@ -50,6 +50,8 @@ export const masterCommand: Command = {
     "acme-renew-before": { type: "string", value: "DAYS", description: "Renew a certificate this many days before it expires (a window longer than the CA's certificates forces a renewal at every check)", env: "SPROUT_ACME_RENEW_BEFORE", default: "30" },
     "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
     ...TLS_FLAGS("SPROUT_"),
+    "wildcard-cert": { type: "string", value: "PEM", description: "Certificate (chain) for *.<domain>: gateways with --https-listen serve every site's own host with it (read again when the file changes)", env: "SPROUT_WILDCARD_CERT" },
+    "wildcard-key": { type: "string", value: "PEM", description: "Private key of --wildcard-cert", env: "SPROUT_WILDCARD_KEY" },
     "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
   },
   examples: [
@@ -102,7 +104,11 @@ export const masterCommand: Command = {
     const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
     const acme = await parseAcme(v);
     const tlsMode = parseTlsMode(v.tls);
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
+    const wildcardCert = optional(v["wildcard-cert"]);
+    const wildcardKey = optional(v["wildcard-key"]);
+    if (!!wildcardCert !== !!wildcardKey) throw new UsageError("--wildcard-cert and --wildcard-key go together");
+    const wildcard = wildcardCert && wildcardKey ? { certFile: resolve(wildcardCert), keyFile: resolve(wildcardKey) } : null;
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, wildcard, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);

@@ -38,6 +38,8 @@ export interface MasterConfig {
   domainCheckEvery: number;
   /** acme: the ACME CA that issues certificates for custom domains, or null for none. */
   acme: AcmeConfig | null;
+  /** wildcard: the operator's certificate files for `*.<domain>` (--wildcard-cert/--wildcard-key), or null. */
+  wildcard?: { certFile: string; keyFile: string } | null;
 }
 
 /** AcmeConfig: where certificates come from (RFC 8555). */

@@ -83,5 +83,7 @@ export const GatewayRoutes = t.Object({
   /** sites: each site's upstream, by name. */
   sites: t.Record(t.String(), t.String()),
   domains: t.Array(RoutedDomain),
+  /** wildcard: the certificate of `*.<domain>` (operator's files), for the sites' own hosts over HTTPS. */
+  wildcard: t.Optional(t.Object({ cert_pem: t.String(), key_pem: t.String() })),
 });
 export type GatewayRoutes = typeof GatewayRoutes.static;

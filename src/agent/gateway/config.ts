@@ -10,6 +10,9 @@ export interface GatewayListen {
   https: string | null;
 }
 
+/** WILDCARD: the name the platform's `*.<domain>` certificate is installed under (no host name has a `_`). */
+export const WILDCARD = "_wildcard";
+
 /** certFiles names the files a domain's certificate and key are installed as on a gateway. */
 export function certFiles(layout: NginxLayout, domain: string) {
   return { cert: join(layout.prefix, "certs", `${domain}.crt`), key: join(layout.prefix, "certs", `${domain}.key`) };
@@ -54,6 +57,7 @@ export function renderGatewayConf(o: { layout: NginxLayout; listen: GatewayListe
   const httpsPort = o.listen.https ? Number(o.listen.https.split(":").pop()) : null;
   const toHttps = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
   const secure = r.domains.filter((d) => d.cert_pem && d.key_pem && o.listen.https);
+  const wildcard = r.wildcard && o.listen.https ? certFiles(l, WILDCARD) : null;
   const upstreams = r.upstreams
     .map(
       (u) => `  # ${u.servers.map((s) => s.node).join(", ")}
@@ -84,7 +88,19 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
     listen ${o.listen.https} ssl http2 default_server;
     ssl_reject_handshake on;
   }
-${secure
+${
+  wildcard
+    ? `  # The sites' own hosts and previews (<site>.${r.domain}, <id>--<site>.${r.domain}): the operator's wildcard certificate.
+  server {
+    listen ${o.listen.https} ssl http2;
+    server_name *.${r.domain};
+    ssl_certificate ${wildcard.cert}$sprout_live_cert;
+    ssl_certificate_key ${wildcard.key}$sprout_live_cert;
+${proxy}
+  }
+`
+    : ""
+}${secure
   .map((d) => {
     const f = certFiles(l, d.name);
     return `  server {

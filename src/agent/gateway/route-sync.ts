@@ -6,7 +6,7 @@ import { pinnedCertificate, secureFetch } from "../../shared/tls";
 import { FatalAuthError } from "../master-link";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
-import { certFiles, renderGatewayConf, type GatewayListen, type MasterTrust } from "./config";
+import { WILDCARD, certFiles, renderGatewayConf, type GatewayListen, type MasterTrust } from "./config";
 
 const log = logger("gateway");
 
@@ -129,10 +129,11 @@ export class RouteSync {
     return { file, name: "localhost" };
   }
 
-  /** installCerts writes each domain's certificate and key (0600), and removes those of domains gone. */
+  /** installCerts writes each domain's (and the wildcard's) certificate and key, and removes those of domains gone. */
   private installCerts(routes: GatewayRoutes) {
     const keep = new Set<string>();
-    for (const d of routes.domains) {
+    const all = [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])];
+    for (const d of all) {
       if (!d.cert_pem || !d.key_pem) continue;
       const f = certFiles(this.o.layout, d.name);
       for (const [path, text] of [[f.cert, d.cert_pem], [f.key, d.key_pem]] as const) {

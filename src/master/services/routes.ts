@@ -4,6 +4,7 @@ import { agents, certificates, domains, placements, sites } from "../../db/schem
 import type { GatewayRoutes, RoutedDomain, Upstream } from "../../protocol/domain";
 import { sha256Hex } from "../../shared/ids";
 import type { MasterConfig } from "../config";
+import { PlatformCertFiles } from "./platform-cert";
 
 /**
  * RouteService answers what gateways route: for each site the nginx addresses of the nodes that hold
@@ -12,10 +13,14 @@ import type { MasterConfig } from "../config";
  * nodes' health at each request, so a gateway never needs an earlier message to have arrived.
  */
 export class RouteService {
+  private readonly wildcard: PlatformCertFiles | null;
+
   constructor(
     private db: Db,
     private config: MasterConfig,
-  ) {}
+  ) {
+    this.wildcard = config.wildcard ? new PlatformCertFiles(config.wildcard.certFile, config.wildcard.keyFile, config.domain) : null;
+  }
 
   build(): GatewayRoutes {
     const rows = this.db
@@ -60,7 +65,8 @@ export class RouteService {
       .all()
       .filter((d) => siteUpstream[d.site])
       .map((d) => ({ name: d.name, site: d.site, cert_pem: d.cert ?? null, key_pem: d.cert ? (d.key ?? null) : null }));
-    const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed };
+    const wildcard = this.wildcard?.get();
+    const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed, ...(wildcard ? { wildcard: { cert_pem: wildcard.cert_pem, key_pem: wildcard.key_pem } } : {}) };
     return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
   }
 }
