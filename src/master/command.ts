@@ -47,6 +47,7 @@ export const masterCommand: Command = {
     "dns-server": { type: "string", value: "HOST:PORT", description: "Resolver that verifies custom domains (default: the system's first nameserver)", env: "SPROUT_DNS_SERVER" },
     "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
     "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
+    "acme-dns-hook": { type: "string", value: "COMMAND", description: "Get *.<domain> by DNS-01: run as `COMMAND add|remove _acme-challenge.<domain> VALUE`, it publishes (or removes) that TXT record and returns once it is live", env: "SPROUT_ACME_DNS_HOOK" },
     "acme-renew-before": { type: "string", value: "DAYS", description: "Renew a certificate this many days before it expires (a window longer than the CA's certificates forces a renewal at every check)", env: "SPROUT_ACME_RENEW_BEFORE", default: "30" },
     "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
     ...TLS_FLAGS("SPROUT_"),
@@ -107,6 +108,8 @@ export const masterCommand: Command = {
     const wildcardCert = optional(v["wildcard-cert"]);
     const wildcardKey = optional(v["wildcard-key"]);
     if (!!wildcardCert !== !!wildcardKey) throw new UsageError("--wildcard-cert and --wildcard-key go together");
+    if (wildcardCert && acme?.dnsHook) throw new UsageError("--wildcard-cert and --acme-dns-hook are two ways to the same certificate: give one");
+    if (typeof v["acme-dns-hook"] === "string" && !acme) throw new UsageError("--acme-dns-hook needs --acme-directory and --acme-email");
     const wildcard = wildcardCert && wildcardKey ? { certFile: resolve(wildcardCert), keyFile: resolve(wildcardKey) } : null;
     const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, wildcard, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
@@ -202,7 +205,7 @@ async function parseAcme(v: Values): Promise<MasterConfig["acme"]> {
   if (caFile && !existsSync(caFile)) throw new UsageError(`--acme-ca-file: no file at ${caFile}`);
   const days = Number(v["acme-renew-before"] ?? 30);
   if (!Number.isFinite(days) || days <= 0) throw new UsageError("--acme-renew-before must be a positive number of days");
-  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null, renewBeforeMs: days * 24 * 3600 * 1000 };
+  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null, renewBeforeMs: days * 24 * 3600 * 1000, dnsHook: typeof v["acme-dns-hook"] === "string" && v["acme-dns-hook"] ? v["acme-dns-hook"] : null };
 }
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */

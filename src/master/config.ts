@@ -51,6 +51,8 @@ export interface AcmeConfig {
   caPem: string | null;
   /** renewBeforeMs: a certificate is renewed this long before it expires (default 30 days). */
   renewBeforeMs?: number;
+  /** dnsHook: a command that publishes DNS-01 TXT records; with it the master gets `*.<domain>` itself. */
+  dnsHook?: string | null;
 }
 
 /** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */

@@ -18,6 +18,8 @@ export class RouteService {
   constructor(
     private db: Db,
     private config: MasterConfig,
+    /** acmeWildcard: the `*.<domain>` certificate the master got by DNS-01, when it gets one. */
+    private acmeWildcard: () => { cert_pem: string; key_pem: string } | null = () => null,
   ) {
     this.wildcard = config.wildcard ? new PlatformCertFiles(config.wildcard.certFile, config.wildcard.keyFile, config.domain) : null;
   }
@@ -65,7 +67,7 @@ export class RouteService {
       .all()
       .filter((d) => siteUpstream[d.site])
       .map((d) => ({ name: d.name, site: d.site, cert_pem: d.cert ?? null, key_pem: d.cert ? (d.key ?? null) : null }));
-    const wildcard = this.wildcard?.get();
+    const wildcard = this.wildcard?.get() ?? this.acmeWildcard();
     const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed, ...(wildcard ? { wildcard: { cert_pem: wildcard.cert_pem, key_pem: wildcard.key_pem } } : {}) };
     return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
   }
