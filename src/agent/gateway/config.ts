@@ -96,6 +96,7 @@ ${
     server_name *.${r.domain};
     ssl_certificate ${wildcard.cert}$sprout_live_cert;
     ssl_certificate_key ${wildcard.key}$sprout_live_cert;
+    add_header Strict-Transport-Security $sprout_hsts always;
 ${proxy}
   }
 `
@@ -110,8 +111,13 @@ ${proxy}
     # without a reload, so no connection is cut.
     ssl_certificate ${f.cert}$sprout_live_cert;
     ssl_certificate_key ${f.key}$sprout_live_cert;
+    add_header Strict-Transport-Security $sprout_hsts always;
 ${proxy}
-  }
+  }${
+      d.keep_http
+        ? `
+  # ${d.name} keeps plain HTTP (sprout sites set ${d.site} --keep-http true): served by the default server.`
+        : `
   # ${d.name} has a certificate: plain HTTP redirects to HTTPS (challenges still answered).
   server {
     listen ${o.listen.http};
@@ -120,7 +126,8 @@ ${challenges}
     location / {
       return 301 ${toHttps};
     }
-  }`;
+  }`
+    }`;
   })
   .join("\n")}`
     : "";
@@ -178,6 +185,11 @@ ${domainSites}
   # Always empty: appended to certificate paths so nginx reads them per handshake (see HTTPS below).
   map $host $sprout_live_cert {
     default "";
+  }
+  # Strict-Transport-Security for the sites that opted in (sprout sites set NAME --hsts true); empty: not sent.
+  map $sprout_site $sprout_hsts {
+    default "";
+${(r.hsts ?? []).map((s) => `    ${s} "max-age=31536000";`).join("\n")}
   }
   # The Host the nodes are asked for.
   map $host $sprout_node_host {
