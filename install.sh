@@ -13,6 +13,7 @@
 # Options (each also as an environment variable):
 #   --master URL        the master (default: the one this script was fetched from)   SPROUT_MASTER
 #   --master            (no URL) install a master instead of an agent: same as --role master
+#   --master-pin PIN    pin of the master's self-signed certificate (sha256//...)      SPROUT_MASTER_PIN
 #   --token TOKEN       the agent token from `sprout agents create`                    SPROUT_AGENT_TOKEN
 #   --name NAME         the node's name (default: hostname)                            SPROUT_AGENT_NAME
 #   --role node|gateway|master                                                         SPROUT_ROLE
@@ -31,6 +32,7 @@ set -eu
 
 MASTER=${SPROUT_MASTER:-__SPROUT_MASTER__}
 TOKEN=${SPROUT_AGENT_TOKEN:-}
+PIN=${SPROUT_MASTER_PIN:-}
 NAME=${SPROUT_AGENT_NAME:-}
 ROLE=${SPROUT_ROLE:-node}
 LISTEN=${SPROUT_LISTEN:-${SPROUT_AGENT_LISTEN:-}}
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
         *) ROLE=master; shift ;;
       esac ;;
     --token) TOKEN=${2:?--token needs a value}; shift 2 ;;
+    --master-pin) PIN=${2:?--master-pin needs sha256//...}; shift 2 ;;
     --name) NAME=${2:?--name needs a value}; shift 2 ;;
     --role) ROLE=${2:?--role needs node or gateway}; shift 2 ;;
     --listen) LISTEN=${2:?}; shift 2 ;;
@@ -153,8 +156,10 @@ else
   case "$arch" in x86_64|amd64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) die "no sprout binary for $arch" ;; esac
   url="$MASTER/download/sprout-linux-$arch"
   say "downloading $url"
-  curl -fsSL "$url" -o "$tmp" || die "download failed: $url"
-  curl -fsSL "$url.sha256" -o "$tmp.sha" || die "download failed: $url.sha256"
+  # A self-signed master is trusted by its key's pin only (curl refuses any other key).
+  if [ -n "$PIN" ]; then set -- -k --pinnedpubkey "$PIN"; else set --; fi
+  curl -fsSL "$@" "$url" -o "$tmp" || die "download failed: $url"
+  curl -fsSL "$@" "$url.sha256" -o "$tmp.sha" || die "download failed: $url.sha256"
   SPROUT_SHA256=${SPROUT_SHA256:-$(cut -d' ' -f1 "$tmp.sha")}
 fi
 if [ -n "${SPROUT_SHA256:-}" ]; then
@@ -173,6 +178,8 @@ if [ -z "$ROOT" ]; then
 else
   mkdir -p "$DATA_DIR"
 fi
+# Listening beyond loopback, the agent API serves HTTPS (self-signed; the master hands its pin out).
+case "$LISTEN" in 0.0.0.0:*|:*) [ -n "$PUBLIC_URL" ] || PUBLIC_URL="https://$(hostname -I 2>/dev/null | cut -d' ' -f1):${LISTEN##*:}" ;; esac
 mkdir -p "$ETC/systemd/system"
 
 if [ "$ROLE" = master ]; then
@@ -241,6 +248,7 @@ old_umask=$(umask)
 umask 077
 cat > "$ENV_FILE" <<ENV
 SPROUT_MASTER=$MASTER
+${PIN:+SPROUT_MASTER_PIN=$PIN}
 SPROUT_AGENT_TOKEN=$TOKEN
 SPROUT_AGENT_NAME=${NAME:-$(hostname)}
 SPROUT_AGENT_ROLE=$ROLE
@@ -282,7 +290,7 @@ systemctl enable --now sprout-agent >/dev/null
 systemctl restart sprout-agent
 port=${LISTEN##*:}
 i=0
-until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || curl -fsSk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
   i=$((i + 1))
   [ "$i" -lt 60 ] || die "the agent did not answer on port $port within 60 s: see journalctl -u sprout-agent"
   sleep 1

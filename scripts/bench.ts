@@ -3,12 +3,14 @@
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
 // `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts);
 // `--only deploy` only the deploy targets of scripts/bench-deploy.ts; `--only scale [--deploys N]`
-// only the 10,000-site node (scripts/bench-scale.ts, 10-20 minutes or more).
+// only the 10,000-site node (scripts/bench-scale.ts, 10-20 minutes or more); `--only gateway` only the
+// gateway's (scripts/bench-gateway.ts).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { api, cleanup, cluster, freePort, tempDir } from "../test/helpers/cluster";
 import { benchNodes } from "./bench-nodes";
 import { benchScale } from "./bench-scale";
+import { benchGateway } from "./bench-gateway";
 import { deployScenarios } from "./bench-deploy";
 
 import { BENCH_QUOTAS, deploy, results, row, rssMb, wrk } from "./bench-lib";
@@ -46,6 +48,14 @@ async function main() {
     await nodesScenario();
     return printTable();
   }
+  if (only === "gateway") {
+    try {
+      await benchGateway(row);
+    } finally {
+      await cleanup();
+    }
+    return printTable();
+  }
   if (only === "scale") {
     console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
     const deploys = process.argv.includes("--deploys") ? Number(process.argv[process.argv.indexOf("--deploys") + 1]) : undefined;
@@ -63,7 +73,7 @@ async function main() {
     }
     return printTable();
   }
-  if (only) throw new Error(`--only ${only}: the scenarios that run alone are "nodes", "deploy" and "scale"`);
+  if (only) throw new Error(`--only ${only}: the scenarios that run alone are "nodes", "deploy", "gateway" and "scale"`);
   const work = tempDir("sprout-bench-");
   const c = await cluster({ masterArgs: BENCH_QUOTAS });
   try {
@@ -183,6 +193,11 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     row("agent RSS", `${rssMb(c.nodes[0]!.p.proc.pid)} MB`);
   } finally {
     await c.stop();
+    await cleanup();
+  }
+  try {
+    await benchGateway(row);
+  } finally {
     await cleanup();
   }
   console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");

@@ -86,8 +86,8 @@ export class Agent {
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
     secureLayout(config.dataDir, this.worker);
-    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
-    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.());
+    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token, config.masterPin);
+    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.(), config.masterPin);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.traffic = new Traffic(nginxLayout(config.dataDir).prefix, () => this.state.state.domain, () => this.nginx.reopenLogs());
     this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
@@ -120,9 +120,11 @@ export class Agent {
       ready: () => agentReadiness(this.status(), nginxUrl, this.config.minFreeDisk),
       metrics: () => agentMetrics(this.status(), this.nginx.lastReloadMs),
     });
-    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024 });
-    this.url = this.config.publicUrl ?? `http://${this.server.server!.hostname}:${this.server.server!.port}`;
-    log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION });
+    const tls = this.config.tls;
+    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    const host = this.server.server!.hostname!.includes(":") ? `[${this.server.server!.hostname}]` : this.server.server!.hostname;
+    this.url = this.config.publicUrl ?? `${tls ? "https" : "http"}://${host}:${this.server.server!.port}`;
+    log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION, ...(tls ? { pin: tls.pin } : {}) });
     if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
     else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
     else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
@@ -197,6 +199,7 @@ export class Agent {
           arch: ARCH,
           ...(this.upgrader.error ? { upgrade_error: this.upgrader.error } : {}),
           url: this.url,
+          ...(this.config.tls?.selfSigned ? { tls_pin: this.config.tls.pin } : {}),
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
           system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
         });

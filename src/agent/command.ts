@@ -7,6 +7,9 @@ import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { DEFAULT_BROTLI_MODULE } from "./config";
 import { clearPid, relaunch, writePid } from "./self-upgrade";
+import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
+import { assertPrivateTransport, normalizePin } from "../shared/tls";
+import { isSproutError } from "../shared/errors";
 
 const log = logger("agent");
 
@@ -22,7 +25,9 @@ export const agentCommand: Command = {
   options: {
     role: { type: "string", value: "node|gateway", description: "node: store and serve sites; gateway: load-balance visitors to the nodes (as registered with `sprout agents create NAME --role`)", env: "SPROUT_AGENT_ROLE", default: "node" },
     "https-listen": { type: "string", value: "HOST:PORT", description: "Address where a gateway serves HTTPS for domains with a certificate", env: "SPROUT_HTTPS_LISTEN" },
-    master: { type: "string", value: "URL", description: "The master's URL", env: "SPROUT_MASTER" },
+    master: { type: "string", value: "URL", description: "The master's URL (https://, or http:// on this machine only: the token must not cross a network in clear)", env: "SPROUT_MASTER" },
+    "master-pin": { type: "string", value: "sha256//...", description: "Pin of the master's self-signed certificate (printed by `sprout master` and `sprout agents create`); only that key is accepted", env: "SPROUT_MASTER_PIN" },
+    ...TLS_FLAGS("SPROUT_AGENT_"),
     token: { type: "string", value: "TOKEN", description: "This agent's token (from `sprout agents create NAME`)", env: "SPROUT_AGENT_TOKEN" },
     name: { type: "string", value: "NAME", description: "Name shown in `sprout agents`", env: "SPROUT_AGENT_NAME" },
     listen: { type: "string", value: "HOST:PORT", description: "Address of the agent API (uploads)", env: "SPROUT_AGENT_LISTEN", default: "127.0.0.1:7070" },
@@ -42,7 +47,7 @@ export const agentCommand: Command = {
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
-    "sprout agent --master http://10.0.0.1:7000 --token spa_... --name node-1",
+    "sprout agent --master https://10.0.0.1:7000 --master-pin sha256//... --token spa_... --name node-1",
     "sprout agent --master http://127.0.0.1:7000 --token $TOKEN --listen 127.0.0.1:7071 --http-listen 127.0.0.1:8081 --data /tmp/node2",
     "sprout agent --role gateway --master http://10.0.0.1:7000 --token spa_... --name gw-1 --http-listen 0.0.0.0:80 --https-listen 0.0.0.0:443",
   ],
@@ -50,6 +55,14 @@ export const agentCommand: Command = {
     const master = requireString(v, "master");
     const token = requireString(v, "token");
     if (!/^https?:\/\//.test(master)) throw new UsageError("--master must be an http:// or https:// URL");
+    let masterPin: string | undefined;
+    try {
+      assertPrivateTransport(master, "--master");
+      masterPin = typeof v["master-pin"] === "string" && v["master-pin"] ? normalizePin(v["master-pin"], "--master-pin") : undefined;
+    } catch (e) {
+      if (!isSproutError(e)) throw e;
+      throw new UsageError(`${e.message} ${e.hint ?? ""}`.trim());
+    }
     const num = (name: string) => {
       const n = Number(v[name]);
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
@@ -82,11 +95,21 @@ export const agentCommand: Command = {
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
+    // A node's API takes upload grants and peer tokens: HTTPS beyond loopback, with a pin the master
+    // hands to the CLIs and peers it sends here. A gateway's API answers liveness only.
+    const tls =
+      role === "node"
+        ? await serverTls({ mode: parseTlsMode(v.tls), certFile: typeof v["tls-cert"] === "string" ? v["tls-cert"] : undefined, keyFile: typeof v["tls-key"] === "string" ? v["tls-key"] : undefined, dir: resolve(String(v.data), "tls"), listenHost: api.hostname, commonName: `sprout-agent ${typeof v.name === "string" ? v.name : hostname()}`, names: publicUrl ? [new URL(publicUrl).hostname] : [] })
+        : null;
+    if (tls && publicUrl?.startsWith("http://"))
+      throw new UsageError(`--public-url ${publicUrl} is plain HTTP, but the agent API serves HTTPS here (it listens beyond loopback): use https://, or --tls off behind a TLS proxy`);
     // A node's or a gateway's modules load only here: other commands of this binary start faster.
     const Impl = role === "gateway" ? (await import("./gateway/gateway")).Gateway : (await import("./agent")).Agent;
     const agent = new Impl({
       httpsListen,
       master,
+      masterPin,
+      tls: tls ?? undefined,
       token,
       name: typeof v.name === "string" ? v.name : hostname(),
       listen: api,

@@ -1,8 +1,13 @@
 import type { ManifestLimits } from "../shared/manifest";
+import type { ServerTls } from "../shared/server-tls";
 
 /** AgentConfig is everything `sprout agent` is started with. */
 export interface AgentConfig {
   master: string;
+  /** masterPin: the pin of the master's self-signed certificate; only that key is accepted. */
+  masterPin?: string;
+  /** tls: what the agent API serves HTTPS with (null/undefined: plain HTTP, on loopback or --tls off). */
+  tls?: ServerTls;
   token: string;
   name: string;
   listen: { hostname: string; port: number };

@@ -3,6 +3,7 @@ import type { StatusReport } from "../protocol/deployment";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
+import { secureFetch } from "../shared/tls";
 
 const log = logger("agent");
 
@@ -32,16 +33,18 @@ export class MasterLink {
   constructor(
     private master: string,
     private token: string,
+    /** pin: the master's certificate pin, when it is self-signed. */
+    private pin?: string,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]);
-    const res = await fetch(`${this.master}${path}`, {
+    const res = await secureFetch(`${this.master}${path}`, {
       method,
       signal,
       headers: { ...AGENT_HEADERS, authorization: `Bearer ${this.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    }, this.pin);
     // Either side may be the one that knows the pair cannot work: the master refuses with 409, or
     // its answer names a protocol this agent no longer speaks.
     const master = peerOf(res.headers) ?? LEGACY;

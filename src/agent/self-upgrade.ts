@@ -25,6 +25,8 @@ export class SelfUpgrade {
   constructor(
     private master: string,
     private restart: () => void,
+    /** pin of the master's self-signed certificate, if it has one. */
+    private pin?: string | null,
   ) {}
 
   /** handle takes a heartbeat answer's order (or its absence) and acts on it at most once at a time. */
@@ -54,7 +56,7 @@ export class SelfUpgrade {
     }
     log.info("upgrading", { from: VERSION, to: order.version });
     try {
-      await installBinary({ url: `${this.master}${order.path}`, sha256: order.sha256, version: order.version }, target);
+      await installBinary({ url: `${this.master}${order.path}`, sha256: order.sha256, version: order.version, pin: this.pin }, target);
       this.error = undefined;
       log.info(`binary replaced with sprout ${order.version}; restarting`);
       this.restart();

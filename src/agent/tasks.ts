@@ -1,5 +1,6 @@
 import type { Task } from "../protocol/agent";
 import { SproutError } from "../shared/errors";
+import { secureFetch } from "../shared/tls";
 import { logger } from "../shared/log";
 import { rmSync } from "node:fs";
 import { diskFullAs } from "./disk";
@@ -64,7 +65,7 @@ export class TaskRunner {
           // Folders whose tree this node already holds for the account need nothing (trees.ts).
           const { plan, build } = this.deployments.plan(task.site, task.manifest, task.owner);
           const need = [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256);
-          await this.fetchFromPeers(need, task.peers, task.peer_token);
+          await this.fetchFromPeers(need, task.peers, task.peer_token, task.peer_pins ?? []);
           // The master vouches for the account: a node verified these bytes when the account uploaded them.
           this.blobs.owners.add(task.owner, need);
           await this.uploads.stage(task.site, task.deployment_id, task.manifest, task.production, task.owner);
@@ -117,11 +118,12 @@ export class TaskRunner {
    * fetchFromPeers pulls missing blobs from nodes that hold them, verifying each digest. Each request
    * carries the master's peer token: the peer answers only blobs the deployment's account holds.
    */
-  private async fetchFromPeers(digests: string[], peers: string[], peerToken: string) {
+  private async fetchFromPeers(digests: string[], peers: string[], peerToken: string, pins: (string | null)[]) {
     for (const sha of this.blobs.missing(digests)) {
       let ok = false;
-      for (const peer of peers) {
-        const res = await fetch(`${peer}/api/blob/${sha}`, { headers: { authorization: `Bearer ${peerToken}` } }).catch(() => null);
+      for (const [i, peer] of peers.entries()) {
+        // The peer token goes only to the node the master named, checked by its certificate's pin.
+        const res = await secureFetch(`${peer}/api/blob/${sha}`, { headers: { authorization: `Bearer ${peerToken}` } }, pins[i]).catch(() => null);
         if (!res?.ok) continue;
         const bytes = new Uint8Array(await res.arrayBuffer());
         if (new Bun.CryptoHasher("sha256").update(bytes).digest("hex") !== sha) continue;

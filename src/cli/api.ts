@@ -9,6 +9,7 @@ import { VERSION } from "../shared/version";
 
 /** CLI_HEADERS name this CLI's build on every request to the master (see protocol/version.ts). */
 const CLI_HEADERS = { ...versionHeaders(), "user-agent": `sprout-cli/${VERSION}` };
+import { assertPrivateTransport, normalizePin, presentedPin, secureFetch } from "../shared/tls";
 
 /**
  * Api is the CLI's client of the master. SPROUT_MASTER and SPROUT_TOKEN (an access JWT or API token)
@@ -22,6 +23,8 @@ export class Api {
     private token: string | null,
     /** profile: the credentials.json profile this client refreshes, when it uses one. */
     readonly profile: string | null,
+    /** pin: the master's certificate pin (SPROUT_MASTER_PIN or the profile's), when it is self-signed. */
+    readonly pin: string | null = null,
   ) {}
 
   /** fromEnv builds the client of a command from its --master/--profile flags and the environment. */
@@ -29,17 +32,19 @@ export class Api {
     const masterIn = typeof v.master === "string" && v.master ? v.master : process.env.SPROUT_MASTER || "";
     const profileName = typeof v.profile === "string" && v.profile ? v.profile : process.env.SPROUT_PROFILE || undefined;
     const masterFlag = masterIn ? normalizeMaster(masterIn, v.master ? "--master" : "SPROUT_MASTER") : "";
+    const envPin = process.env.SPROUT_MASTER_PIN ? normalizePin(process.env.SPROUT_MASTER_PIN, "SPROUT_MASTER_PIN") : null;
     if (process.env.SPROUT_TOKEN) {
-      const master = masterFlag || (profileName ? selectProfile(loadStore(), { name: profileName })?.profile.master : "") || "";
+      const named = profileName ? selectProfile(loadStore(), { name: profileName })?.profile : undefined;
+      const master = masterFlag || named?.master || "";
       if (!master) throw new SproutError(401, "not_logged_in", "SPROUT_TOKEN is set but no master is.", "Set SPROUT_MASTER to the master's URL too.");
-      return new Api(master, process.env.SPROUT_TOKEN, null);
+      return new Api(master, process.env.SPROUT_TOKEN, null, envPin ?? named?.pin ?? null);
     }
     const sel = selectProfile(loadStore(), { name: profileName, master: masterFlag || undefined });
     if (sel && profileName && masterFlag && sel.profile.master !== masterFlag)
       throw new SproutError(400, "profile_master_mismatch", `Profile "${sel.name}" is for ${sel.profile.master}, not ${masterFlag}.`, `Drop --master, or log in to ${masterFlag} with \`sprout login --master ${masterFlag} --profile NAME\`.`);
     const master = masterFlag || sel?.profile.master || "";
     if (!master) throw new SproutError(401, "not_logged_in", "No master configured.", "Run `sprout login --master URL`, or set SPROUT_MASTER and SPROUT_TOKEN.");
-    return new Api(master, sel?.profile.access_token ?? null, sel?.name ?? null);
+    return new Api(master, sel?.profile.access_token ?? null, sel?.name ?? null, envPin ?? (sel?.profile.master === master ? sel.profile.pin : undefined) ?? null);
   }
 
   /** call sends a JSON request and answers the parsed JSON, or throws a SproutError from the error body. */
@@ -77,11 +82,13 @@ export class Api {
 
   private async send(method: string, path: string, body: unknown, auth: boolean): Promise<Response> {
     if (auth && !this.token) throw new SproutError(401, "not_logged_in", `You are not logged in to ${this.master}.`, `Run \`sprout login --master ${this.master}\`, or set SPROUT_TOKEN.`);
+    // Tokens and passwords go to another machine over HTTPS only.
+    assertPrivateTransport(this.master, "The master");
     const res = await request(`${this.master}${path}`, {
       method,
       headers: { ...CLI_HEADERS, ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
-    }, `the master at ${this.master}`);
+    }, `the master at ${this.master}`, this.pin);
     // A master that predates this CLI's oldest protocol cannot know it: the CLI checks its answer too.
     const master = peerOf(res.headers) ?? LEGACY;
     if (!compatible(SELF, master)) throw versionMismatch(master, SELF, "CLI", this.master);
@@ -115,12 +122,30 @@ export class Api {
   }
 }
 
-/** request is fetch with an error that says which server could not be reached. */
-export async function request(url: string, init: RequestInit, what: string): Promise<Response> {
+/**
+ * request is fetch with an error that says which server could not be reached. With `pin`, only the
+ * server holding that certificate key is accepted; a certificate nobody vouches for is refused with
+ * the pin it presents, for the user to compare with the one the server printed.
+ */
+export async function request(url: string, init: RequestInit, what: string, pin?: string | null): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await secureFetch(url, init, pin);
   } catch (e) {
-    throw new SproutError(503, "unreachable", `Cannot reach ${what}: ${(e as Error).message}.`, what.includes("master") ? "Is `sprout master` running?" : undefined);
+    if (e instanceof SproutError) throw e;
+    const message = (e as Error).message;
+    if (url.startsWith("https:") && /self.signed|unable to verify|certificate|CERT_/i.test(message)) {
+      const seen = await presentedPin(url);
+      const isMaster = what.includes("master");
+      throw new SproutError(
+        495,
+        "untrusted_certificate",
+        `${what[0]!.toUpperCase()}${what.slice(1)} presents a certificate no known authority signed${seen ? ` (pin ${seen})` : ""}.`,
+        isMaster
+          ? `If that is the pin \`sprout master\` printed, run \`sprout login --master ${new URL(url).origin} --pin ${seen ?? "sha256//..."}\` (or set SPROUT_MASTER_PIN).`
+          : "The master names each node's pin; update the master and the node to the same version.",
+      );
+    }
+    throw new SproutError(503, "unreachable", `Cannot reach ${what}: ${message}.`, what.includes("master") ? "Is `sprout master` running?" : undefined);
   }
 }
 

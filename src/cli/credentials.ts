@@ -9,6 +9,8 @@ export interface Profile {
   email: string;
   access_token: string;
   refresh_token: string;
+  /** pin: the master's self-signed certificate pin (`sprout login --pin`); only that key is accepted. */
+  pin?: string;
 }
 
 /**

@@ -77,12 +77,14 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
 async function upload(created: DeploymentCreated, manifest: Manifest, files: LocalFile[], say: (l: string) => void, quiet?: boolean) {
   const dep = created.deployment;
   const agent = created.upload.agent_url;
+  // The node's self-signed certificate is accepted by the pin the master gave (over its own HTTPS).
+  const pin = created.upload.agent_pin ?? null;
   const init = await parseResponse<UploadInitAnswer>(
     await request(`${agent}/api/upload/init`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ grant: created.upload.grant, deployment_id: dep.id, manifest }),
-    }, `the node at ${agent}`),
+    }, `the node at ${agent}`, pin),
   );
   const missing = new Set(init.missing);
   const byPath = new Map(files.map((f) => [f.path, f]));
@@ -107,7 +109,7 @@ async function upload(created: DeploymentCreated, manifest: Manifest, files: Loc
       body,
       // @ts-expect-error: Bun and Node need `duplex` to stream a request body.
       duplex: "half",
-    }, `the node at ${agent}`),
+    }, `the node at ${agent}`, pin),
   );
   if (!quiet) up.done(`${answer.files_received} files, ${bytes(answer.bytes_received)} in ${up.elapsed().toFixed(1)} s`);
   if (!answer.staged) throw new SproutError(500, "not_staged", "The node did not receive every file.", "Run the deploy again: it uploads only what is still missing.");

@@ -12,6 +12,7 @@ import m0008 from "./migrations/0008_audit.sql" with { type: "text" };
 import m0009 from "./migrations/0009_alerts.sql" with { type: "text" };
 import m0010 from "./migrations/0010_traffic.sql" with { type: "text" };
 import m0011 from "./migrations/0011_sites_page.sql" with { type: "text" };
+import m0012 from "./migrations/0012_agent_tls.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -27,4 +28,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0009_alerts", sql: m0009 },
   { name: "0010_traffic", sql: m0010 },
   { name: "0011_sites_page", sql: m0011 },
+  { name: "0012_agent_tls", sql: m0012 },
 ];

@@ -115,6 +115,8 @@ export const agents = sqliteTable("agents", {
   role: text("role", { enum: ["node", "gateway"] }).notNull().default("node"),
   /** drainingSince: set by `sprout agents drain`; the node takes no new placements and its sites move. */
   drainingSince: text("draining_since"),
+  /** tlsPin: the key pin of the agent API's self-signed certificate (from its heartbeats), or null. */
+  tlsPin: text("tls_pin"),
 });
 
 /** placements is the shard map: which agents hold which site, and what each has staged. */

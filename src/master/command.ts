@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
 import { isSproutError } from "../shared/errors";
 import { parseListen, waitForSignal } from "../shared/listen";
+import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { SERVER_BODY_CAP } from "./body-limit";
@@ -49,13 +50,19 @@ export const masterCommand: Command = {
     "dns-server": { type: "string", value: "HOST:PORT", description: "Resolver that verifies custom domains (default: the system's first nameserver)", env: "SPROUT_DNS_SERVER" },
     "acme-directory": { type: "string", value: "URL", description: "ACME CA for custom domains' certificates: a directory URL, letsencrypt or letsencrypt-staging", env: "SPROUT_ACME_DIRECTORY" },
     "acme-email": { type: "string", value: "EMAIL", description: "Contact address of the ACME account (expiry notices)", env: "SPROUT_ACME_EMAIL" },
+    "acme-dns-hook": { type: "string", value: "COMMAND", description: "Get *.<domain> by DNS-01: run as `COMMAND add|remove _acme-challenge.<domain> VALUE`, it publishes (or removes) that TXT record and returns once it is live", env: "SPROUT_ACME_DNS_HOOK" },
+    "acme-renew-before": { type: "string", value: "DAYS", description: "Renew a certificate this many days before it expires (a window longer than the CA's certificates forces a renewal at every check)", env: "SPROUT_ACME_RENEW_BEFORE", default: "30" },
     "acme-ca-file": { type: "string", value: "PEM", description: "CA certificate to trust for the ACME directory's own HTTPS (e.g. pebble's)", env: "SPROUT_ACME_CA_FILE" },
+    ...TLS_FLAGS("SPROUT_"),
+    "wildcard-cert": { type: "string", value: "PEM", description: "Certificate (chain) for *.<domain>: gateways with --https-listen serve every site's own host with it (read again when the file changes)", env: "SPROUT_WILDCARD_CERT" },
+    "wildcard-key": { type: "string", value: "PEM", description: "Private key of --wildcard-cert", env: "SPROUT_WILDCARD_KEY" },
     "domain-check-interval": { type: "string", value: "SECONDS", description: "How often every custom domain's DNS is checked again", env: "SPROUT_DOMAIN_CHECK_INTERVAL", default: String(DEFAULT_MASTER_CONFIG.domainCheckEvery) },
   },
   examples: [
     "sprout master --listen 0.0.0.0:7000 --data /var/lib/sprout --domain sites.example.com --admin-email you@example.com",
     "SPROUT_ADMIN_PASSWORD='...' sprout master --admin-email you@example.com",
     "sprout master --trusted-proxy 127.0.0.1 --registration open",
+    "sprout master --listen 0.0.0.0:7000 --tls-cert /etc/ssl/sprout.crt --tls-key /etc/ssl/sprout.key",
     "sprout master --quota-sites 10 --quota-deploys-per-hour 30 --quota-bytes 2G --upload-ttl 1800",
     "sprout master --data /var/lib/sprout --backup-dir /var/backups/sprout --backup-keep 14",
     "sprout master backup /var/backups/sprout/now.db --data /var/lib/sprout",
@@ -100,7 +107,14 @@ export const masterCommand: Command = {
     }
     const domainCheckEvery = positiveInt(v["domain-check-interval"], "--domain-check-interval");
     const acme = await parseAcme(v);
-    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
+    const tlsMode = parseTlsMode(v.tls);
+    const wildcardCert = optional(v["wildcard-cert"]);
+    const wildcardKey = optional(v["wildcard-key"]);
+    if (!!wildcardCert !== !!wildcardKey) throw new UsageError("--wildcard-cert and --wildcard-key go together");
+    if (wildcardCert && acme?.dnsHook) throw new UsageError("--wildcard-cert and --acme-dns-hook are two ways to the same certificate: give one");
+    if (typeof v["acme-dns-hook"] === "string" && !acme) throw new UsageError("--acme-dns-hook needs --acme-directory and --acme-email");
+    const wildcard = wildcardCert && wildcardKey ? { certFile: resolve(wildcardCert), keyFile: resolve(wildcardKey) } : null;
+    const config: MasterConfig = { ...DEFAULT_MASTER_CONFIG, domain, registration, accessTtl, offlineAfter, healAfter, trustedProxies, quotas, uploadTtl, dnsServer, domainCheckEvery, acme, wildcard, metricsToken: typeof v["metrics-token"] === "string" ? v["metrics-token"] : undefined, ...alertConfig(v) };
     const dataDir = String(v.data);
     // The database holds the JWT secret and the grant signing key: nothing here is for other users.
     process.umask(0o077);
@@ -127,9 +141,17 @@ export const masterCommand: Command = {
       log.warn("there is no admin yet: start the master once with --admin-email EMAIL to create one");
     }
     const backups = typeof v["backup-dir"] === "string" ? new BackupSchedule(join(dataDir, "sprout.db"), resolve(v["backup-dir"]), positiveInt(v["backup-keep"], "--backup-keep")) : null;
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP });
-    const url = `http://${server.server!.hostname}:${server.server!.port}`;
-    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration });
+    // HTTPS unless the master listens on loopback only (or the operator said --tls off): tokens and
+    // passwords never cross a network in clear. Agents and CLIs pin a self-signed certificate's key.
+    const tls = await serverTls({ mode: tlsMode, certFile: optional(v["tls-cert"]), keyFile: optional(v["tls-key"]), dir: join(dataDir, "tls"), listenHost: listen.hostname, commonName: "sprout-master" });
+    if (!tls && !["127.0.0.1", "::1", "localhost"].includes(listen.hostname) && !listen.hostname.startsWith("127."))
+      log.warn("the master serves plain HTTP beyond loopback (--tls off): put a TLS proxy in front, or tokens cross the network in clear");
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    const host = server.server!.hostname!.includes(":") ? `[${server.server!.hostname}]` : server.server!.hostname;
+    const url = `${tls ? "https" : "http"}://${host}:${server.server!.port}`;
+    log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration, ...(tls ? { pin: tls.pin } : {}) });
+    if (tls?.selfSigned)
+      process.stderr.write(`\n  HTTPS with a self-signed certificate. Its pin, for agents and CLIs:\n    ${tls.pin}\n  sprout login --master ${url} --pin ${tls.pin}\n\n`);
     await waitForSignal();
     log.info("stopping");
     backups?.stop();
@@ -164,6 +186,8 @@ async function backupOrRestore(action: "backup" | "restore", file: string | unde
   }
 }
 
+const optional = (x: unknown) => (typeof x === "string" && x ? x : undefined);
+
 /** alertConfig reads --alert-webhook, --alert-email, --alert-email-from, --smtp-url and --alert-disk-low. */
 function alertConfig(v: Values): Pick<MasterConfig, "alertWebhooks" | "alertDiskLowBytes" | "alertEmail"> {
   const alertWebhooks = typeof v["alert-webhook"] === "string" ? v["alert-webhook"].split(",").map((u) => u.trim()).filter(Boolean) : [];
@@ -191,7 +215,9 @@ async function parseAcme(v: Values): Promise<MasterConfig["acme"]> {
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new UsageError("--acme-email EMAIL is required with --acme-directory");
   const caFile = typeof v["acme-ca-file"] === "string" ? v["acme-ca-file"] : null;
   if (caFile && !existsSync(caFile)) throw new UsageError(`--acme-ca-file: no file at ${caFile}`);
-  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null };
+  const days = Number(v["acme-renew-before"] ?? 30);
+  if (!Number.isFinite(days) || days <= 0) throw new UsageError("--acme-renew-before must be a positive number of days");
+  return { directory, email, caPem: caFile ? readFileSync(caFile, "utf8") : null, renewBeforeMs: days * 24 * 3600 * 1000, dnsHook: typeof v["acme-dns-hook"] === "string" && v["acme-dns-hook"] ? v["acme-dns-hook"] : null };
 }
 
 /** parseQuotas reads the --quota-* flags, reporting every bad one at once. */

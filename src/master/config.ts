@@ -40,6 +40,8 @@ export interface MasterConfig {
   domainCheckEvery: number;
   /** acme: the ACME CA that issues certificates for custom domains, or null for none. */
   acme: AcmeConfig | null;
+  /** wildcard: the operator's certificate files for `*.<domain>` (--wildcard-cert/--wildcard-key), or null. */
+  wildcard?: { certFile: string; keyFile: string } | null;
 }
 
 /** AcmeConfig: where certificates come from (RFC 8555). */
@@ -49,6 +51,10 @@ export interface AcmeConfig {
   email: string;
   /** caPem: a CA certificate to trust for the directory's own HTTPS (pebble's), or null. */
   caPem: string | null;
+  /** renewBeforeMs: a certificate is renewed this long before it expires (default 30 days). */
+  renewBeforeMs?: number;
+  /** dnsHook: a command that publishes DNS-01 TXT records; with it the master gets `*.<domain>` itself. */
+  dnsHook?: string | null;
 }
 
 /** QuotaLimits bound what one account may hold and do; the master's flags set the defaults. */

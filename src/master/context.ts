@@ -63,6 +63,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const domains = new DomainService(db, config, sites, agents);
   const acme = config.acme ? new AcmeService(db, config.acme) : null;
   if (acme) domains.onVerified = (id) => void acme.issue(id);
+  if (acme && config.acme?.dnsHook) acme.wildcardDomain = config.domain;
   return {
     db,
     config,
@@ -75,7 +76,10 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     quotas,
     audit: new AuditService(db),
     traffic,
-    routes: new RouteService(db, config),
+    routes: new RouteService(db, config, () => {
+      const w = acme?.wildcard();
+      return w?.cert_pem && w.key_pem ? { cert_pem: w.cert_pem, key_pem: w.key_pem } : null;
+    }),
     domains,
     acme,
     upgrades: new UpgradeService(agents),

@@ -115,7 +115,7 @@ export async function createMaster({ db, config }: { db: Db; config: MasterConfi
   // Custom domains are re-checked: pending ones may have been set up, active ones may have moved away.
   const domainChecks = setInterval(() => void services.domains.checkAll(), config.domainCheckEvery * 1000);
   // Certificates: missing ones (after a failure's backoff) and those within 30 days of expiry.
-  const renewals = services.acme ? setInterval(() => void services.acme!.renewDue(), 30_000) : null;
+  const renewals = services.acme ? setInterval(() => void services.acme!.renewDue(), 10_000) : null;
   if (services.acme) setTimeout(() => void services.acme?.renewDue(), 1000);
   return {
     app,

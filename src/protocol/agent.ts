@@ -2,6 +2,10 @@ import { t } from "elysia";
 import { Id, SiteName } from "./common";
 import { Manifest } from "./deployment";
 import { SiteSettings } from "./site";
+import { PIN_PATTERN } from "../shared/tls";
+
+/** TlsPin is a certificate key pin, `sha256//<base64>` (curl's --pinnedpubkey form). */
+export const TlsPin = t.String({ pattern: PIN_PATTERN, error: "pin: sha256//<base64 of the key's SHA-256>" });
 
 /** AgentCreate is POST /api/agent (admin): registers a node and answers its token once. */
 /** AgentUrl is an agent API's base URL, as the admin sets it. */
@@ -76,6 +80,8 @@ export const Heartbeat = t.Object({
   url: t.String(),
   /** http_url: where this node's nginx serves sites. */
   http_url: t.String(),
+  /** tls_pin: the pin of the agent API's self-signed certificate, when it serves HTTPS with one. */
+  tls_pin: t.Optional(TlsPin),
   system: SystemReport,
   /** boot: the first heartbeat since the agent started (the master then re-checks what it should hold). */
   boot: t.Optional(t.Boolean()),
@@ -127,6 +133,8 @@ export const AgentInfo = t.Object({
   url_mismatch: t.Boolean(),
   reported_url: t.Union([t.String(), t.Null()]),
   http_url: t.Union([t.String(), t.Null()]),
+  /** tls_pin: the pin of the agent API's self-signed certificate, or null. */
+  tls_pin: t.Union([t.String(), t.Null()]),
   version: t.Union([t.String(), t.Null()]),
   connected: t.Boolean(),
   last_heartbeat_at: t.Union([t.String(), t.Null()]),
@@ -165,6 +173,8 @@ export const Task = t.Union([
     deployment_id: Id,
     manifest: Manifest,
     peers: t.Array(t.String()),
+    /** peer_pins: the certificate pin of each of `peers` (same order), null where it has none. */
+    peer_pins: t.Optional(t.Array(t.Union([TlsPin, t.Null()]))),
     /** production: activation follows; staging then only checks the rules it will bring. */
     production: t.Boolean(),
     /** owner: the site's account; the node records that it holds the deployment's blobs. */

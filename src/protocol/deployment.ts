@@ -83,6 +83,8 @@ export const UploadTarget = t.Object({
   agent_id: Id,
   /** agent_url: base URL of the agent API, e.g. http://10.0.0.5:7070 */
   agent_url: t.String(),
+  /** agent_pin: the pin of the agent API's self-signed certificate; the CLI accepts only that key. */
+  agent_pin: t.Optional(t.Union([t.String(), t.Null()])),
   /** grant: a short-lived token signed by the master, bound to site, deployment and manifest digest. */
   grant: t.String(),
 });

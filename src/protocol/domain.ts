@@ -67,6 +67,8 @@ export const RoutedDomain = t.Object({
   /** cert_pem/key_pem: the active certificate and its key (PEM), or null before one is issued. */
   cert_pem: t.Union([t.String(), t.Null()]),
   key_pem: t.Union([t.String(), t.Null()]),
+  /** keep_http: the site keeps plain HTTP (no redirect to HTTPS). */
+  keep_http: t.Optional(t.Boolean()),
 });
 export type RoutedDomain = typeof RoutedDomain.static;
 
@@ -83,5 +85,9 @@ export const GatewayRoutes = t.Object({
   /** sites: each site's upstream, by name. */
   sites: t.Record(t.String(), t.String()),
   domains: t.Array(RoutedDomain),
+  /** hsts: the sites whose HTTPS answers carry Strict-Transport-Security. */
+  hsts: t.Optional(t.Array(t.String())),
+  /** wildcard: the certificate of `*.<domain>` (operator's files), for the sites' own hosts over HTTPS. */
+  wildcard: t.Optional(t.Object({ cert_pem: t.String(), key_pem: t.String() })),
 });
 export type GatewayRoutes = typeof GatewayRoutes.static;

@@ -5,6 +5,10 @@ import { Id, SiteName } from "./common";
 export const SiteSettings = t.Object({
   /** spa serves index.html for unknown paths that do not name an asset. */
   spa: t.Boolean(),
+  /** keep_http: gateways keep serving the site's custom domains over plain HTTP once they have a certificate (default: redirect to HTTPS). */
+  keep_http: t.Optional(t.Boolean()),
+  /** hsts: gateways send Strict-Transport-Security (one year) with the site's HTTPS answers (opt-in: browsers then refuse HTTP for a year). */
+  hsts: t.Optional(t.Boolean()),
 });
 export type SiteSettings = typeof SiteSettings.static;
 
@@ -20,7 +24,7 @@ export const SiteRef = t.Object({ name: SiteName });
 export type SiteRef = typeof SiteRef.static;
 
 /** SiteUpdate is PATCH /api/site/:name: only the given settings change. */
-export const SiteUpdate = t.Object({ spa: t.Optional(t.Boolean()), replicas: t.Optional(Replicas) });
+export const SiteUpdate = t.Object({ spa: t.Optional(t.Boolean()), replicas: t.Optional(Replicas), keep_http: t.Optional(t.Boolean()), hsts: t.Optional(t.Boolean()) });
 export type SiteUpdate = typeof SiteUpdate.static;
 
 /**

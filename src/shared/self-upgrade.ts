@@ -1,3 +1,4 @@
+import { secureFetch } from "./tls";
 import { chmodSync, existsSync, linkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SproutError } from "./errors";
@@ -25,6 +26,8 @@ export interface UpgradeSource {
   sha256: string;
   /** version the binary must print with --version, when known beforehand. */
   version?: string;
+  /** pin of the master's self-signed certificate, if it has one. */
+  pin?: string | null;
 }
 
 /**
@@ -39,7 +42,7 @@ export async function installBinary(src: UpgradeSource, target: string): Promise
   try {
     let res: Response;
     try {
-      res = await fetch(src.url, { signal: AbortSignal.timeout(300_000) });
+      res = await secureFetch(src.url, { signal: AbortSignal.timeout(300_000) }, src.pin);
     } catch (e) {
       throw new SproutError(503, "download_failed", `Could not download ${src.url}: ${(e as Error).message}.`, "Check that the master is reachable from this machine.");
     }
@@ -96,8 +99,8 @@ function runVersion(bin: string) {
 }
 
 /** readSha256 fetches the `<sha>  <name>` line the master serves beside a binary. */
-export async function readSha256(url: string): Promise<string> {
-  const res = await fetch(`${url}.sha256`, { signal: AbortSignal.timeout(30_000) }).catch((e: Error) => {
+export async function readSha256(url: string, pin?: string | null): Promise<string> {
+  const res = await secureFetch(`${url}.sha256`, { signal: AbortSignal.timeout(30_000) }, pin).catch((e: Error) => {
     throw new SproutError(503, "unreachable", `Cannot reach ${url}.sha256: ${e.message}.`, "Is `sprout master` running, and is --master right?");
   });
   const sha = /^([0-9a-f]{64})\b/.exec(await res.text())?.[1];

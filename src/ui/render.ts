@@ -10,6 +10,7 @@ import siteLive from "../../views/partials/sites/_live.ejs" with { type: "text" 
 import siteSettings from "../../views/partials/sites/_settings.ejs" with { type: "text" };
 import siteDelete from "../../views/partials/sites/_delete.ejs" with { type: "text" };
 import siteDeploy from "../../views/partials/sites/_deploy.ejs" with { type: "text" };
+import siteDomains from "../../views/partials/sites/_domains.ejs" with { type: "text" };
 import deploymentShow from "../../views/pages/deployments/show.ejs" with { type: "text" };
 import deploymentLog from "../../views/partials/deployments/_log.ejs" with { type: "text" };
 import accountIndex from "../../views/pages/account/index.ejs" with { type: "text" };
@@ -30,7 +31,7 @@ import type { UserInfo } from "../protocol/user";
 // Templates are embedded in the binary and compiled once; nothing is read from disk at run time.
 const TEMPLATES = {
   layout, login, errorPage,
-  sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy,
+  sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains,
   deploymentShow, deploymentLog,
   accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel,
   nodesIndex, nodesList, nodesAdd,

@@ -5,6 +5,7 @@ import { SproutError, conflict, forbidden } from "../shared/errors";
 import { verifyGrant } from "../shared/grant";
 import { json } from "../shared/http-errors";
 import { logger } from "../shared/log";
+import { secureFetch } from "../shared/tls";
 
 const log = logger("ui-upload");
 
@@ -17,6 +18,8 @@ const UPLOAD_TTL_MS = 60 * 60 * 1000;
 interface Target {
   userId: string;
   agentUrl: string;
+  /** agentPin: the node API's certificate pin (self-signed), or null. */
+  agentPin: string | null;
   until: number;
 }
 
@@ -56,8 +59,8 @@ export class UploadProxy {
     this.sweep();
     if (req.headers.get("content-length") === null)
       throw new SproutError(411, "length_required", "The manifest must be sent with its length.", "Start the deploy again from the site's page.");
-    this.targets.set(deploymentId, { userId, agentUrl: agent.url, until: Date.now() + UPLOAD_TTL_MS });
-    return this.forward(`${agent.url}/api/upload/init`, req, { "content-type": "application/json", "content-length": req.headers.get("content-length")! }, agent.name);
+    this.targets.set(deploymentId, { userId, agentUrl: agent.url, agentPin: agent.tlsPin, until: Date.now() + UPLOAD_TTL_MS });
+    return this.forward(`${agent.url}/api/upload/init`, req, { "content-type": "application/json", "content-length": req.headers.get("content-length")! }, agent.name, agent.tlsPin);
   }
 
   /** file forwards one tar of missing files to the node that init named; the node verifies each. */
@@ -70,7 +73,7 @@ export class UploadProxy {
       throw new SproutError(411, "length_required", "The upload must declare its length.", "Send the tar as one Blob (the admin UI does).");
     const headers: Record<string, string> = { "content-type": "application/x-tar", "content-length": req.headers.get("content-length")! };
     for (const h of [UPLOAD_TOKEN_HEADER, DEPLOYMENT_ID_HEADER]) headers[h] = req.headers.get(h) ?? "";
-    return this.forward(`${t.agentUrl}/api/upload/file`, req, headers, "the node");
+    return this.forward(`${t.agentUrl}/api/upload/file`, req, headers, "the node", t.agentPin);
   }
 
   /** open throws 404 for a deployment that is not the caller's, 409 for one no longer uploading. */
@@ -80,17 +83,17 @@ export class UploadProxy {
       throw conflict("not_uploading", `Deployment ${deploymentId} is ${d.status}; it takes no more files.`, "Start a new deploy.");
   }
 
-  private async forward(url: string, req: Request, headers: Record<string, string>, who: string): Promise<Response> {
+  private async forward(url: string, req: Request, headers: Record<string, string>, who: string, pin: string | null): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await secureFetch(url, {
         method: "POST",
         headers,
         body: req.body,
         signal: req.signal,
         // @ts-expect-error: Bun needs `duplex` to stream a request body.
         duplex: "half",
-      });
+      }, pin);
     } catch (e) {
       log.warn("passing an upload on to a node failed", { url, error: e instanceof Error ? e.message : String(e) });
       return json(502, { error: { code: "agent_unreachable", message: `The master could not reach ${who} to pass the upload on.`, hint: "Check the node on the Nodes page, then deploy again." } });

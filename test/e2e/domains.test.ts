@@ -85,3 +85,32 @@ test("a domain claimed by another account is refused until that account proves i
   const mine = (await api(c.master, "GET", "/api/domains", undefined, c.admin.token)).body.map((d: any) => d.name);
   expect(mine).not.toContain("www.example.test");
 });
+
+test("the site's page in the admin UI adds a domain, shows its DNS records and state, and removes it", async () => {
+  const login = await fetch(`${c.master}/ui/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `email=${encodeURIComponent(c.admin.email)}&password=${encodeURIComponent(c.admin.password)}`,
+  });
+  const cookie = login.headers.getSetCookie().map((x) => x.split(";")[0]).join("; ");
+  const form = (path: string, body: string) =>
+    fetch(`${c.master}${path}`, { method: "POST", headers: { cookie, origin: c.master, "hx-request": "true", "content-type": "application/x-www-form-urlencoded" }, body });
+  const added = await (await form("/ui/sites/myblog/domains", "name=old.example.test")).text();
+  expect(added).toContain('id="site-domains"');
+  expect(added).toContain("old.example.test added");
+  expect(added).toContain("CNAME old.example.test myblog.sprout.test");
+  // The page shows it with its state; a name that is no host name is refused in the card.
+  const page = await (await fetch(`${c.master}/ui/sites/myblog`, { headers: { cookie } })).text();
+  // Its state as the API has it (the DNS of this file's other tests decides which), and its certificate's.
+  const state = (await api(c.master, "GET", "/api/domains/old.example.test", undefined, c.admin.token)).body.status;
+  expect(page).toMatch(new RegExp(`<strong>old\\.example\\.test</strong></td>\\s*<td data-label="Status"><span class="badge (online|offline)">${state}<`));
+  expect(page).toContain('<td data-label="Certificate"><span class="muted">none yet</span>');
+  expect(await (await form("/ui/sites/myblog/domains", "name=not a domain")).text()).toContain("host name");
+  // Another site's page cannot remove it.
+  expect((await c.sprout(["sites", "create", "othersite"])).code).toBe(0);
+  expect(await (await form("/ui/sites/othersite/domains/old.example.test/remove", "")).text()).toContain("not found");
+  const removed = await (await form("/ui/sites/myblog/domains/old.example.test/remove", "")).text();
+  expect(removed).toContain("old.example.test removed.");
+  expect((await api(c.master, "GET", "/api/domains/old.example.test", undefined, c.admin.token)).status).toBe(404);
+});

@@ -56,3 +56,27 @@ test("a verified domain gets a certificate from the ACME CA over HTTP-01 and is 
   expect(list.stdout).toContain('"status": "active"');
   expect(list.stdout).not.toContain("PRIVATE KEY");
 }, 90_000);
+
+test("a site opts in to HSTS and can keep plain HTTP for its domains; by default HTTP redirects", async () => {
+  const root = await pebble.rootFile();
+  const head = () =>
+    Bun.spawnSync(["curl", "-sSI", "--cacert", root, "--resolve", `www.example.test:${httpsPort}:127.0.0.1`, `https://www.example.test:${httpsPort}/`], { stdout: "pipe" }).stdout.toString().toLowerCase();
+  const plain = () => fetch(`${gw.httpUrl}/`, { headers: { host: "www.example.test" }, redirect: "manual" });
+  const until = async (what: string, f: () => Promise<boolean> | boolean) => {
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      if (await f()) return;
+      await Bun.sleep(300);
+    }
+    throw new Error(`${what} not within 20 s:\n${c.logs()}`);
+  };
+  expect((await c.sprout(["sites", "set", "tls", "--hsts", "true"])).code).toBe(0);
+  await until("HSTS sent", () => head().includes("strict-transport-security: max-age=31536000"));
+  expect((await c.sprout(["sites", "set", "tls", "--keep-http", "true"])).code).toBe(0);
+  await until("plain HTTP served", async () => (await plain()).status === 200);
+  expect(await (await plain()).text()).toBe("secure site");
+  expect((await plain()).headers.get("strict-transport-security")).toBeNull();
+  expect((await c.sprout(["sites", "set", "tls", "--keep-http", "false", "--hsts", "false"])).code).toBe(0);
+  await until("HTTP redirects again", async () => (await plain()).status === 301);
+  await until("HSTS no longer sent", () => !head().includes("strict-transport-security"));
+}, 90_000);

@@ -10,9 +10,35 @@ export interface GatewayListen {
   https: string | null;
 }
 
+/** WILDCARD: the name the platform's `*.<domain>` certificate is installed under (no host name has a `_`). */
+export const WILDCARD = "_wildcard";
+
 /** certFiles names the files a domain's certificate and key are installed as on a gateway. */
 export function certFiles(layout: NginxLayout, domain: string) {
   return { cert: join(layout.prefix, "certs", `${domain}.crt`), key: join(layout.prefix, "certs", `${domain}.key`) };
+}
+
+/**
+ * MasterTrust: how a gateway's nginx checks the master's HTTPS when it passes ACME challenges on (a
+ * man in the middle answering them could get certificates for the platform's domains): the master's
+ * pinned certificate as the only trusted one, or the system's CAs.
+ */
+export interface MasterTrust {
+  /** file: PEM of the certificates trusted for the master. */
+  file: string;
+  /** name: the name checked in the master's certificate (`localhost` for Sprout's self-signed one). */
+  name: string;
+}
+
+/** masterTls renders the checks of the master's certificate for an https:// master. */
+function masterTls(t: MasterTrust | null | undefined): string {
+  if (!t) return "";
+  return `
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate ${t.file};
+      proxy_ssl_name ${t.name};
+      proxy_ssl_server_name on;
+      proxy_set_header Host ${t.name};`;
 }
 
 const esc = (s: string) => s.replace(/[.]/g, "\\.");
@@ -26,11 +52,12 @@ const q = (s: string) => `"${s}"`;
  * (`proxy_next_upstream`, `max_fails`), so a node's death costs no request; unknown hosts get 404.
  * ACME HTTP-01 challenges are proxied to the master, so a new challenge needs no reload.
  */
-export function renderGatewayConf(o: { layout: NginxLayout; listen: GatewayListen; routes: GatewayRoutes; master: string; workerUser: string | null }): string {
+export function renderGatewayConf(o: { layout: NginxLayout; listen: GatewayListen; routes: GatewayRoutes; master: string; masterTrust?: MasterTrust | null; workerUser: string | null }): string {
   const { layout: l, routes: r } = o;
   const httpsPort = o.listen.https ? Number(o.listen.https.split(":").pop()) : null;
   const toHttps = httpsPort === 443 ? "https://$host$request_uri" : `https://$host:${httpsPort}$request_uri`;
   const secure = r.domains.filter((d) => d.cert_pem && d.key_pem && o.listen.https);
+  const wildcard = r.wildcard && o.listen.https ? certFiles(l, WILDCARD) : null;
   const upstreams = r.upstreams
     .map(
       (u) => `  # ${u.servers.map((s) => s.node).join(", ")}
@@ -45,9 +72,10 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
     .join("\n");
   const domainSites = r.domains.map((d) => `    ${d.name} ${d.site};`).join("\n");
   const domainHosts = r.domains.map((d) => `    ${d.name} ${d.site}.${r.domain};`).join("\n");
-  const proxy = `    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};
-    }
+  const challenges = `    location /.well-known/acme-challenge/ {
+      proxy_pass ${o.master};${masterTls(o.masterTrust)}
+    }`;
+  const proxy = `${challenges}
     location / {
       if ($sprout_upstream = "") { return 404; }
       proxy_pass http://$sprout_upstream;
@@ -60,31 +88,50 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
     listen ${o.listen.https} ssl http2 default_server;
     ssl_reject_handshake on;
   }
-${secure
+${
+  wildcard
+    ? `  # The sites' own hosts and previews (<site>.${r.domain}, <id>--<site>.${r.domain}): the operator's wildcard certificate.
+  server {
+    listen ${o.listen.https} ssl http2;
+    server_name *.${r.domain};
+    ssl_certificate ${wildcard.cert}$sprout_live_cert;
+    ssl_certificate_key ${wildcard.key}$sprout_live_cert;
+    add_header Strict-Transport-Security $sprout_hsts always;
+${proxy}
+  }
+`
+    : ""
+}${secure
   .map((d) => {
     const f = certFiles(l, d.name);
     return `  server {
     listen ${o.listen.https} ssl http2;
     server_name ${d.name};
-    ssl_certificate ${f.cert};
-    ssl_certificate_key ${f.key};
+    # Read at each full handshake (the path holds a variable): a renewed certificate is served
+    # without a reload, so no connection is cut.
+    ssl_certificate ${f.cert}$sprout_live_cert;
+    ssl_certificate_key ${f.key}$sprout_live_cert;
+    add_header Strict-Transport-Security $sprout_hsts always;
 ${proxy}
-  }
+  }${
+      d.keep_http
+        ? `
+  # ${d.name} keeps plain HTTP (sprout sites set ${d.site} --keep-http true): served by the default server.`
+        : `
   # ${d.name} has a certificate: plain HTTP redirects to HTTPS (challenges still answered).
   server {
     listen ${o.listen.http};
     server_name ${d.name};
-    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};
-    }
+${challenges}
     location / {
       return 301 ${toHttps};
     }
-  }`;
+  }`
+    }`;
   })
   .join("\n")}`
     : "";
-  return `# Generated by sprout agent --role gateway from the master's routes (version ${r.version}); edits are overwritten.
+  return `# Generated by sprout agent --role gateway from the master's routes; edits are overwritten.
 ${user}
 worker_processes auto;
 pcre_jit on;
@@ -134,6 +181,15 @@ http {
     default "";
     ${q(`~^(?:[a-z0-9]+--)?(?<sprout_s>[a-z0-9-]+)\\.${esc(r.domain)}$`)} $sprout_s;
 ${domainSites}
+  }
+  # Always empty: appended to certificate paths so nginx reads them per handshake (see HTTPS below).
+  map $host $sprout_live_cert {
+    default "";
+  }
+  # Strict-Transport-Security for the sites that opted in (sprout sites set NAME --hsts true); empty: not sent.
+  map $sprout_site $sprout_hsts {
+    default "";
+${(r.hsts ?? []).map((s) => `    ${s} "max-age=31536000";`).join("\n")}
   }
   # The Host the nodes are asked for.
   map $host $sprout_node_host {

@@ -39,8 +39,8 @@ export class Gateway {
     this.state = new StateFile(config.dataDir);
     const layout = nginxLayout(config.dataDir);
     this.nginx = new NginxProcess(config.nginxBin, layout);
-    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token);
-    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.());
+    this.link = new MasterLink(config.master.replace(/\/+$/, ""), config.token, config.masterPin);
+    this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.(), config.masterPin);
     const worker = workerIdentity(config.nginxUser);
     const hp = (l: { hostname: string; port: number }) => `${l.hostname.includes(":") ? `[${l.hostname}]` : l.hostname}:${l.port}`;
     this.httpUrl = `http://${hp(config.httpListen)}`;
@@ -48,10 +48,12 @@ export class Gateway {
       dataDir: config.dataDir,
       master: config.master.replace(/\/+$/, ""),
       token: config.token,
+      masterPin: config.masterPin,
       layout,
       listen: { http: hp(config.httpListen), https: config.httpsListen ? hp(config.httpsListen) : null },
       nginx: this.nginx,
       workerUser: worker ? `${worker.user} ${worker.group}` : null,
+      workerGid: worker?.gid ?? null,
       everyMs: config.routesEveryMs ?? 2000,
       onServing: () => this.announce(),
     });

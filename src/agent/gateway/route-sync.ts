@@ -1,13 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { versionHeaders } from "../../protocol/version";
 import { VERSION } from "../../shared/version";
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
+import { pinnedCertificate, secureFetch } from "../../shared/tls";
 import { FatalAuthError } from "../master-link";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
-import { certFiles, renderGatewayConf, type GatewayListen } from "./config";
+import { WILDCARD, certFiles, renderGatewayConf, type GatewayListen, type MasterTrust } from "./config";
 
 const log = logger("gateway");
 
@@ -15,7 +16,8 @@ const log = logger("gateway");
  * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
  * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
  * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
- * and applies the new config with one reload. A gateway restarted while the master is down routes
+ * (renamed into place: nginx reads them at each handshake, so a renewal needs no reload) and applies
+ * the new config with one reload when it changed. A gateway restarted while the master is down routes
  * from the saved document.
  */
 export class RouteSync {
@@ -30,18 +32,26 @@ export class RouteSync {
       dataDir: string;
       master: string;
       token: string;
+      /** masterPin: the master's certificate pin, when it is self-signed. */
+      masterPin?: string;
       layout: NginxLayout;
       listen: GatewayListen;
       nginx: NginxProcess;
       workerUser: string | null;
+      /** workerGid: the group of nginx's workers when they run as another user; they read the certificates. */
+      workerGid?: number | null;
       everyMs: number;
       /** started: called once nginx serves for the first time. */
       onServing: () => Promise<void>;
     },
   ) {
     this.file = join(o.dataDir, "routes.json");
-    mkdirSync(join(o.layout.prefix, "certs"), { recursive: true, mode: 0o700 });
-    chmodSync(join(o.layout.prefix, "certs"), 0o700);
+    // nginx's workers read certificates at each handshake (renewals need no reload): the folder and
+    // files are theirs to read (group), nobody else's. Gateways hold no tenant files.
+    const certs = join(o.layout.prefix, "certs");
+    mkdirSync(certs, { recursive: true, mode: 0o750 });
+    chmodSync(certs, 0o750);
+    if (o.workerGid != null) chownSync(certs, process.getuid?.() ?? 0, o.workerGid);
   }
 
   /** loadSaved applies the routes saved by an earlier run, so the gateway routes before the master answers. */
@@ -69,11 +79,11 @@ export class RouteSync {
   }
 
   private async pollOnce() {
-    const res = await fetch(`${this.o.master}/api/agent/routes`, {
+    const res = await secureFetch(`${this.o.master}/api/agent/routes`, {
       // Its build, so that a master that cannot work with it refuses (409) rather than be misread.
       headers: { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}`, authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
       signal: AbortSignal.timeout(10_000),
-    });
+    }, this.o.masterPin);
     if (res.status === 304) return;
     if (res.status === 401 || res.status === 403) {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
@@ -86,7 +96,7 @@ export class RouteSync {
   private async apply(routes: GatewayRoutes, save: boolean) {
     if (this.routes?.version === routes.version && this.o.nginx.state !== "stopped") return;
     this.installCerts(routes);
-    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, workerUser: this.o.workerUser });
+    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await this.masterTrust(), workerUser: this.o.workerUser });
     const changed = this.o.nginx.writeConf(conf);
     if (save) {
       writeFileSync(`${this.file}.tmp`, JSON.stringify(routes), { mode: 0o600 });
@@ -101,16 +111,39 @@ export class RouteSync {
     log.info("routes applied", { version: routes.version, sites: Object.keys(routes.sites).length, upstreams: routes.upstreams.length, domains: routes.domains.length });
   }
 
-  /** installCerts writes each domain's certificate and key (0600), and removes those of domains gone. */
+  /**
+   * masterTrust writes what nginx trusts for an https:// master: its pinned certificate (fetched and
+   * checked against the pin; kept on disk so a restart with the master down still renders), or the
+   * system's CA bundle.
+   */
+  private async masterTrust(): Promise<MasterTrust | null> {
+    if (!this.o.master.startsWith("https:")) return null;
+    if (!this.o.masterPin) return { file: "/etc/ssl/certs/ca-certificates.crt", name: new URL(this.o.master).hostname };
+    const file = join(this.o.layout.prefix, "master.pem");
+    try {
+      const pem = await pinnedCertificate(this.o.master, this.o.masterPin);
+      if (!existsSync(file) || readFileSync(file, "utf8") !== pem) {
+        writeFileSync(`${file}.tmp`, pem, { mode: 0o644 });
+        renameSync(`${file}.tmp`, file);
+      }
+    } catch (e) {
+      if (!existsSync(file)) throw e;
+    }
+    return { file, name: "localhost" };
+  }
+
+  /** installCerts writes each domain's (and the wildcard's) certificate and key, and removes those of domains gone. */
   private installCerts(routes: GatewayRoutes) {
     const keep = new Set<string>();
-    for (const d of routes.domains) {
+    const all = [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])];
+    for (const d of all) {
       if (!d.cert_pem || !d.key_pem) continue;
       const f = certFiles(this.o.layout, d.name);
       for (const [path, text] of [[f.cert, d.cert_pem], [f.key, d.key_pem]] as const) {
         keep.add(path);
         if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
-        writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+        writeFileSync(`${path}.tmp`, text, { mode: 0o640 });
+        if (this.o.workerGid != null) chownSync(`${path}.tmp`, process.getuid?.() ?? 0, this.o.workerGid);
         renameSync(`${path}.tmp`, path);
       }
     }

@@ -76,16 +76,23 @@ export const agentsCommand: Command = {
         process.stderr.write(`warning: the master is at ${masterUrl} here, which another machine cannot reach. Pass --master-url with an address the node reaches (and run the master with --listen on it, e.g. 0.0.0.0:7000).\n`);
       if (v.role !== undefined && v.role !== "node" && v.role !== "gateway") throw new UsageError("--role must be node or gateway");
       const role = v.role === "gateway" ? "gateway" : "node";
+      if (agentUrl?.startsWith("http://") && !isLoopback(agentUrl))
+        process.stderr.write(`warning: ${agentUrl} is plain HTTP: upload grants would cross the network in clear. Prefer https:// (the node serves HTTPS with a self-signed certificate whose pin the master hands out).\n`);
       const a = await api.call<AgentCreated>("POST", "/api/agent", { name, ...(agentUrl ? { url: agentUrl } : {}), ...(role === "gateway" ? { role } : {}) });
       const port = agentUrl ? new URL(agentUrl).port || (agentUrl.startsWith("https:") ? "443" : "80") : "7070";
       // The token goes in a file only root reads, never on a command line (visible in `ps`).
+      // A self-signed master is reached by its pin: the one this CLI itself checked.
+      const pin = api.pin;
       const env = [
         `SPROUT_MASTER=${masterUrl}`,
+        ...(pin ? [`SPROUT_MASTER_PIN=${pin}`] : []),
         `SPROUT_AGENT_TOKEN=${a.token}`,
         `SPROUT_AGENT_NAME=${a.name}`,
         `SPROUT_AGENT_ROLE=${role}`,
         `SPROUT_AGENT_LISTEN=0.0.0.0:${port}`,
-        `SPROUT_AGENT_URL=${agentUrl ?? `http://NODE-ADDRESS:${port}`}`,
+        `SPROUT_AGENT_URL=${agentUrl ?? `https://NODE-ADDRESS:${port}`}`,
+        // The admin asked for a plain HTTP address: the node serves its API so (it serves HTTPS otherwise).
+        ...(agentUrl?.startsWith("http://") ? ["SPROUT_AGENT_TLS=off"] : []),
         "SPROUT_HTTP_LISTEN=0.0.0.0:8080",
         "SPROUT_AGENT_DATA=/var/lib/sprout",
       ];
@@ -96,7 +103,7 @@ export const agentsCommand: Command = {
           "On the node, as root, one line installs nginx, the binary (from this master, checked), a systemd",
           "service and this token in a 0600 file:",
           "",
-          `  curl -fsSL ${masterUrl}/install.sh | sudo sh -s -- --token ${a.token} --name ${a.name}${role === "gateway" ? " --role gateway" : ""}${agentUrl ? ` --public-url ${agentUrl}` : ""}`,
+          `  curl -fsSL ${pin ? `-k --pinnedpubkey '${pin}' ` : ""}${masterUrl}/install.sh | sudo sh -s -- ${pin ? `--master-pin '${pin}' ` : ""}--token ${a.token} --name ${a.name}${role === "gateway" ? " --role gateway" : ""}${agentUrl ? ` --public-url ${agentUrl}` : ""}`,
           "",
           "Or by hand:",
           `save these lines as ${ENV_FILE} (chmod 600)${agentUrl ? "" : ", with NODE-ADDRESS the address other machines reach it at"}:`,

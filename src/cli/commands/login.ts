@@ -6,6 +6,7 @@ import { PROFILE_OPT, action } from "../action";
 import { loadStore, profileNameFor, putProfile, selectProfile } from "../credentials";
 import { normalizeMaster } from "../master-url";
 import { green, info } from "../output";
+import { normalizePin } from "../../shared/tls";
 
 export const loginCommand: Command = {
   name: "login",
@@ -17,6 +18,7 @@ export const loginCommand: Command = {
     email: { type: "string", value: "EMAIL", description: "Your email" },
     password: { type: "string", value: "PASSWORD", description: "Your password (prefer the prompt or SPROUT_PASSWORD)", env: "SPROUT_PASSWORD" },
     register: { type: "boolean", description: "Create the account first (when the master's registration is open)" },
+    pin: { type: "string", value: "sha256//...", description: "Pin of the master's self-signed certificate (printed by `sprout master`); kept with the profile", env: "SPROUT_MASTER_PIN" },
     ...PROFILE_OPT,
   },
   examples: [
@@ -24,6 +26,7 @@ export const loginCommand: Command = {
     "sprout login --master http://127.0.0.1:7000 --email me@example.com --password '...'",
     "sprout login --master sprout.example.com --profile prod      # https:// is assumed",
     "sprout login --register --master https://sprout.example.com",
+    "sprout login --master https://10.0.0.1:7000 --pin sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
   ],
   run: action(async (v) => {
     const interactive = Boolean(process.stdin.isTTY);
@@ -40,12 +43,13 @@ export const loginCommand: Command = {
     if (master !== typed.trim().replace(/\/+$/, "")) info(`Using ${master}`);
     const email = typeof v.email === "string" ? v.email : await ask("Email");
     const password = typeof v.password === "string" ? v.password : await ask("Password", true);
-    const api = new Api(master, null, null);
+    const pin = typeof v.pin === "string" && v.pin ? normalizePin(v.pin, "--pin") : undefined;
+    const api = new Api(master, null, null, pin ?? null);
     // Registration answers alike for new and existing emails; the login below tells which it was.
     if (v.register) await api.call<Registered>("POST", "/api/user", { email, password }, false);
     const pair = await api.call<TokenPair>("POST", "/api/user/token", { email, password }, false);
     const name = named ?? Object.entries(store.profiles).find(([, x]) => x.master === master)?.[0] ?? profileNameFor(master);
-    const { madeCurrent } = await putProfile(name, { master, email, access_token: pair.access_token, refresh_token: pair.refresh_token }, named ? "if-none" : "always");
+    const { madeCurrent } = await putProfile(name, { master, email, access_token: pair.access_token, refresh_token: pair.refresh_token, ...(pin ? { pin } : {}) }, named ? "if-none" : "always");
     process.stderr.write(`${green("✔")} Logged in to ${master} as ${email} (profile ${name}${madeCurrent ? ", the default" : `; use it with --profile ${name}`}).\n`);
   }),
 };

@@ -14,16 +14,18 @@ export const sitesCommand: Command = {
   name: "sites",
   group: "sites",
   summary: "List, create, change or delete your sites",
-  usage: "sites [list | NAME | create NAME [--spa true] [--replicas N] | set NAME [--spa true|false] [--replicas N] | delete NAME --yes] [--json]",
+  usage: "sites [list | NAME | create NAME [--spa true] [--replicas N] | set NAME [--spa true|false] [--replicas N] [--keep-http true|false] [--hsts true|false] | delete NAME --yes] [--json]",
   options: {
     spa: { type: "string", value: "true|false", description: "Single-page app: unknown paths serve index.html" },
     replicas: { type: "string", value: "N", description: "How many nodes serve the site (default 2)" },
+    "keep-http": { type: "string", value: "true|false", description: "Keep serving the site's custom domains over plain HTTP once they have a certificate (default: redirect to HTTPS)" },
+    hsts: { type: "string", value: "true|false", description: "Send Strict-Transport-Security (one year) with the site's HTTPS answers: browsers then refuse HTTP for it" },
     yes: { type: "boolean", description: "Confirm deleting a site" },
     ...JSON_OPT,
     ...API_OPTS,
   },
   subcommands: ["list", "create", "set", "delete"],
-  examples: ["sprout sites", "sprout sites blog", "sprout sites create blog", "sprout sites set app --spa true", "sprout sites set blog --replicas 3", "sprout sites delete blog --yes"],
+  examples: ["sprout sites", "sprout sites blog", "sprout sites create blog", "sprout sites set app --spa true", "sprout sites set blog --replicas 3", "sprout sites set blog --hsts true", "sprout sites delete blog --yes"],
   run: action(async (v, pos) => {
     const api = Api.fromEnv(v);
     const [sub = "list", name] = pos;
@@ -46,9 +48,15 @@ export const sitesCommand: Command = {
       return out(v, s, () => `Created ${s.name}: ${s.url}\n`);
     }
     if (sub === "set") {
-      if (v.spa === undefined && v.replicas === undefined) throw new UsageError("sites set needs a setting, e.g. --spa true or --replicas 3");
-      const s = await api.call<SiteInfo>("PATCH", `/api/site/${need()}`, { ...(v.spa !== undefined ? { spa: bool(v.spa, "--spa") } : {}), ...replicas() });
-      return out(v, s, () => `${s.name}: spa ${s.settings.spa}, replicas ${s.replicas}\n`);
+      if (v.spa === undefined && v.replicas === undefined && v["keep-http"] === undefined && v.hsts === undefined)
+        throw new UsageError("sites set needs a setting, e.g. --spa true, --replicas 3 or --hsts true");
+      const s = await api.call<SiteInfo>("PATCH", `/api/site/${need()}`, {
+        ...(v.spa !== undefined ? { spa: bool(v.spa, "--spa") } : {}),
+        ...(v["keep-http"] !== undefined ? { keep_http: bool(v["keep-http"], "--keep-http") } : {}),
+        ...(v.hsts !== undefined ? { hsts: bool(v.hsts, "--hsts") } : {}),
+        ...replicas(),
+      });
+      return out(v, s, () => `${s.name}: spa ${s.settings.spa}, replicas ${s.replicas}, keep-http ${s.settings.keep_http ?? false}, hsts ${s.settings.hsts ?? false}\n`);
     }
     if (sub === "delete") {
       if (!v.yes) throw new UsageError(`deleting ${need()} removes it from every node; add --yes to confirm`);

@@ -8,8 +8,28 @@ import { now, type AcmeConfig } from "../config";
 
 const log = logger("acme");
 
-/** RENEW_BEFORE_MS: a certificate is renewed 30 days before it expires. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+/** RENEW_BEFORE_MS: by default a certificate is renewed 30 days before it expires (`--acme-renew-before`). */
+export const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+const WILDCARD_KEY = "acme_wildcard";
+
+/** WildcardState is the platform's `*.<domain>` certificate got by DNS-01, kept in the master's kv table. */
+export interface WildcardState {
+  cert_pem: string | null;
+  key_pem: string | null;
+  expires_at: string;
+  last_error: string | null;
+  attempts: number;
+  next_attempt_at: string | null;
+}
+
+/** runDnsHook runs the operator's DNS-01 hook; it fails with the end of the hook's output when it exits non-zero. */
+async function runDnsHook(hook: string, action: "add" | "remove", name: string, value: string): Promise<void> {
+  const p = Bun.spawn(["sh", "-c", `${hook} "$@"`, "sprout-dns-hook", action, name, value], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 10 * 60_000 });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`--acme-dns-hook ${action} ${name} exited with ${code}: ${(err || out).trim().slice(-300)}`);
+}
 
 /** backoffMs: after the n-th failure in a row, wait 1 min, 2, 4, ... at most 24 h (CA rate limits). */
 export const backoffMs = (attempts: number) => Math.min(60_000 * 2 ** Math.max(0, attempts - 1), 24 * 3600 * 1000);
@@ -67,7 +87,9 @@ export class AcmeService {
     this.db.insert(certificates).values({ domainId, status: "pending", updatedAt: at }).onConflictDoNothing().run();
     try {
       const client = await this.account();
-      const [key, csr] = await acme.crypto.createCsr({ commonName: d.name, altNames: [d.name] });
+      // ECDSA P-256: gateways read certificates at each handshake (renewals need no reload), and an
+      // ECDSA handshake costs a fraction of an RSA-2048 one; every current client accepts it.
+      const [key, csr] = await acme.crypto.createCsr({ commonName: d.name, altNames: [d.name] }, await acme.crypto.createPrivateEcdsaKey());
       const cert = await client.auto({
         csr,
         email: this.config.email,
@@ -104,10 +126,10 @@ export class AcmeService {
 
   /**
    * due lists the active domains that need a certificate now: none yet (or a failed one whose backoff
-   * passed), or one that expires within 30 days.
+   * passed), or one that expires within the renewal window (30 days unless `--acme-renew-before`).
    */
   due(): string[] {
-    const soon = new Date(Date.now() + RENEW_BEFORE_MS).toISOString();
+    const soon = new Date(Date.now() + (this.config.renewBeforeMs ?? RENEW_BEFORE_MS)).toISOString();
     const at = now();
     return this.db
       .select({ id: domains.id, cert: certificates })
@@ -123,8 +145,65 @@ export class AcmeService {
       .map((r) => r.id);
   }
 
-  /** renewDue issues what is due, one at a time (the renewal job). */
+  /** renewDue issues what is due, one at a time (the renewal job), the platform's wildcard too. */
   async renewDue() {
     for (const id of this.due()) await this.issue(id);
+    if (this.wildcardDomain && this.config.dnsHook && this.wildcardDue()) await this.issueWildcard();
+  }
+
+  /** wildcardDomain: the platform domain whose `*.` certificate is got by DNS-01 (set with --acme-dns-hook). */
+  wildcardDomain: string | null = null;
+
+  /** wildcard answers the platform's wildcard certificate got by DNS-01, or null. */
+  wildcard(): WildcardState | null {
+    const v = this.db.select().from(kv).where(eq(kv.key, WILDCARD_KEY)).get()?.value;
+    return v ? (JSON.parse(v) as WildcardState) : null;
+  }
+
+  private saveWildcard(w: WildcardState) {
+    const value = JSON.stringify(w);
+    this.db.insert(kv).values({ key: WILDCARD_KEY, value }).onConflictDoUpdate({ target: kv.key, set: { value } }).run();
+  }
+
+  private wildcardDue(): boolean {
+    const w = this.wildcard();
+    if (!w?.cert_pem) return !w?.next_attempt_at || w.next_attempt_at <= now();
+    if (w.next_attempt_at && w.next_attempt_at > now()) return false;
+    return w.expires_at < new Date(Date.now() + (this.config.renewBeforeMs ?? RENEW_BEFORE_MS)).toISOString();
+  }
+
+  /**
+   * issueWildcard gets `*.<domain>` by DNS-01: the operator's hook (`--acme-dns-hook CMD`) is run as
+   * `CMD add _acme-challenge.<domain> VALUE` and must return once the TXT record is published (it may
+   * wait for its DNS provider), then `CMD remove _acme-challenge.<domain> VALUE` after validation.
+   */
+  async issueWildcard(): Promise<void> {
+    const domain = this.wildcardDomain;
+    if (!domain || !this.config.dnsHook || this.busy.has(WILDCARD_KEY)) return;
+    this.busy.add(WILDCARD_KEY);
+    const before = this.wildcard();
+    try {
+      const client = await this.account();
+      const [key, csr] = await acme.crypto.createCsr({ commonName: `*.${domain}`, altNames: [`*.${domain}`] }, await acme.crypto.createPrivateEcdsaKey());
+      const cert = await client.auto({
+        csr,
+        email: this.config.email,
+        termsOfServiceAgreed: true,
+        challengePriority: ["dns-01"],
+        skipChallengeVerification: true,
+        challengeCreateFn: async (a, _c, value) => runDnsHook(this.config.dnsHook!, "add", `_acme-challenge.${a.identifier.value}`, value),
+        challengeRemoveFn: async (a, _c, value) => runDnsHook(this.config.dnsHook!, "remove", `_acme-challenge.${a.identifier.value}`, value).catch((e) => log.warn("the DNS hook could not remove a challenge record", { error: (e as Error).message })),
+      });
+      const info = acme.crypto.readCertificateInfo(cert);
+      this.saveWildcard({ cert_pem: cert, key_pem: key.toString(), expires_at: info.notAfter.toISOString(), last_error: null, attempts: 0, next_attempt_at: null });
+      log.info("wildcard certificate issued", { domain: `*.${domain}`, expires: info.notAfter.toISOString() });
+    } catch (e) {
+      const attempts = (before?.attempts ?? 0) + 1;
+      const message = (e as Error).message.slice(0, 500);
+      this.saveWildcard({ cert_pem: before?.cert_pem ?? null, key_pem: before?.key_pem ?? null, expires_at: before?.expires_at ?? "", last_error: message, attempts, next_attempt_at: new Date(Date.now() + backoffMs(attempts)).toISOString() });
+      log.warn("wildcard certificate request failed; will retry", { domain: `*.${domain}`, attempts, error: message });
+    } finally {
+      this.busy.delete(WILDCARD_KEY);
+    }
   }
 }

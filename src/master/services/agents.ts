@@ -172,12 +172,16 @@ export class AgentService {
     const at = now();
     const system = JSON.stringify(hb.system);
     const seen = this.live.get(id);
-    const same = before.status === "online" && before.url === url && before.reportedUrl === reportedUrl && before.httpUrl === hb.http_url && before.version === hb.version;
+    // The API's certificate pin comes with the token-authenticated heartbeat (over the master's own
+    // HTTPS): a node whose self-signed certificate was remade is reached again at its next heartbeat.
+    const tlsPin = hb.tls_pin ?? null;
+    if (tlsPin !== before.tlsPin && before.tlsPin) log.warn("agent presents a new certificate pin", { agent: before.name, pin: tlsPin });
+    const same = before.status === "online" && before.url === url && before.reportedUrl === reportedUrl && before.httpUrl === hb.http_url && before.version === hb.version && before.tlsPin === tlsPin;
     if (same && !hb.boot && seen && Date.now() - seen.savedAt < PERSIST_MS) {
       seen.at = at;
       seen.system = system;
     } else {
-      this.db.update(agents).set({ status: "online", url, reportedUrl, httpUrl: hb.http_url, version: hb.version, system, lastHeartbeatAt: at }).where(eq(agents.id, id)).run();
+      this.db.update(agents).set({ status: "online", url, reportedUrl, httpUrl: hb.http_url, version: hb.version, system, lastHeartbeatAt: at, tlsPin }).where(eq(agents.id, id)).run();
       this.live.set(id, { at, system, savedAt: Date.now() });
     }
     if (before.status !== "online") log.info("agent online", { agent: before.name, url: hb.url });
@@ -249,6 +253,7 @@ export class AgentService {
       url_mismatch: r.reportedUrl !== null && r.reportedUrl !== r.url,
       reported_url: r.reportedUrl,
       http_url: r.httpUrl,
+      tls_pin: r.tlsPin,
       version: r.version,
       connected: this.tasks.connected(r.id),
       last_heartbeat_at: r.lastHeartbeatAt,

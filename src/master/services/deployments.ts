@@ -97,7 +97,7 @@ export class DeploymentService {
     const primary = targets[0]!;
     this.event(row.id, null, "info", `Deployment created: ${totals.files} files, ${totals.bytes} bytes, ${row.production ? "production" : "preview"}; uploading to ${primary.name}.`);
     const grant = await signGrant(this.keys.grant.privateJwk, { site: site.name, deployment_id: row.id, agent_id: primary.id, manifest_digest: digest, production: row.production, owner: site.ownerId });
-    return { deployment: this.info(row, site), upload: { agent_id: primary.id, agent_url: primary.url!, grant } };
+    return { deployment: this.info(row, site), upload: { agent_id: primary.id, agent_url: primary.url!, agent_pin: primary.tlsPin ?? null, grant } };
   }
 
   /** chooseAgents: the site's online nodes, or for a new site the online nodes with most free disk. */
@@ -218,10 +218,10 @@ export class DeploymentService {
    * for fetching the site account's blobs from that node only.
    */
   private async stageTask(row: Row, site: SiteRow, from: string, to: string): Promise<Task> {
-    const peer = this.agents.get(from).url;
+    const { url: peer, tlsPin } = this.agents.get(from);
     const peer_token = await signPeerToken(this.keys.grant.privateJwk, { deployment_id: row.id, owner: site.ownerId, from, to });
     const manifest = JSON.parse(row.manifest) as Manifest;
-    return { kind: "stage", site: site.name, deployment_id: row.id, manifest, peers: peer ? [peer] : [], production: row.production, owner: site.ownerId, peer_token };
+    return { kind: "stage", site: site.name, deployment_id: row.id, manifest, peers: peer ? [peer] : [], peer_pins: peer ? [tlsPin ?? null] : [], production: row.production, owner: site.ownerId, peer_token };
   }
 
   private afterActive(row: Row) {

@@ -1,9 +1,11 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, like } from "drizzle-orm";
+import type { SiteSettings } from "../../protocol/site";
 import type { Db } from "../../db";
 import { agents, certificates, domains, placements, sites } from "../../db/schema";
 import type { GatewayRoutes, RoutedDomain, Upstream } from "../../protocol/domain";
 import { sha256Hex } from "../../shared/ids";
 import type { MasterConfig } from "../config";
+import { PlatformCertFiles } from "./platform-cert";
 
 /**
  * RouteService answers what gateways route: for each site the nginx addresses of the nodes that hold
@@ -12,10 +14,16 @@ import type { MasterConfig } from "../config";
  * nodes' health at each request, so a gateway never needs an earlier message to have arrived.
  */
 export class RouteService {
+  private readonly wildcard: PlatformCertFiles | null;
+
   constructor(
     private db: Db,
     private config: MasterConfig,
-  ) {}
+    /** acmeWildcard: the `*.<domain>` certificate the master got by DNS-01, when it gets one. */
+    private acmeWildcard: () => { cert_pem: string; key_pem: string } | null = () => null,
+  ) {
+    this.wildcard = config.wildcard ? new PlatformCertFiles(config.wildcard.certFile, config.wildcard.keyFile, config.domain) : null;
+  }
 
   build(): GatewayRoutes {
     const rows = this.db
@@ -51,7 +59,7 @@ export class RouteService {
       siteUpstream[site] = u.name;
     }
     const routed: RoutedDomain[] = this.db
-      .select({ name: domains.name, site: sites.name, cert: certificates.certPem, key: certificates.keyPem, certStatus: certificates.status })
+      .select({ name: domains.name, site: sites.name, settings: sites.settings, cert: certificates.certPem, key: certificates.keyPem, certStatus: certificates.status })
       .from(domains)
       .innerJoin(sites, eq(sites.id, domains.siteId))
       .leftJoin(certificates, eq(certificates.domainId, domains.id))
@@ -59,8 +67,18 @@ export class RouteService {
       .orderBy(domains.name)
       .all()
       .filter((d) => siteUpstream[d.site])
-      .map((d) => ({ name: d.name, site: d.site, cert_pem: d.cert ?? null, key_pem: d.cert ? (d.key ?? null) : null }));
-    const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed };
+      .map((d) => ({ name: d.name, site: d.site, cert_pem: d.cert ?? null, key_pem: d.cert ? (d.key ?? null) : null, ...((JSON.parse(d.settings) as SiteSettings).keep_http ? { keep_http: true } : {}) }));
+    // Sites that opted in to HSTS (few: a LIKE keeps the scan of the others cheap).
+    const hsts = this.db
+      .select({ name: sites.name, settings: sites.settings })
+      .from(sites)
+      .where(like(sites.settings, '%"hsts":true%'))
+      .all()
+      .filter((s) => (JSON.parse(s.settings) as SiteSettings).hsts && siteUpstream[s.name])
+      .map((s) => s.name)
+      .sort();
+    const wildcard = this.wildcard?.get() ?? this.acmeWildcard();
+    const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed, ...(hsts.length ? { hsts } : {}), ...(wildcard ? { wildcard: { cert_pem: wildcard.cert_pem, key_pem: wildcard.key_pem } } : {}) };
     return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
   }
 }

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { SiteName } from "../../../protocol/common";
-import { badRequest, SproutError } from "../../../shared/errors";
+import { DomainName } from "../../../protocol/domain";
+import { badRequest, notFound, SproutError } from "../../../shared/errors";
 import { fragment, type Notice } from "../../../ui/render";
 import { deploymentWake, liveFragment } from "../../../ui/live";
 import type { Services } from "../../context";
@@ -29,7 +30,9 @@ export const uiSites = (s: Services) => {
   const sitesData = (userId: string) => ({
     sites: s.sites.list(userId).map((row) => ({ ...s.sites.info(row), latest: s.deployments.list(userId, row.name)[0] ?? null })),
   });
-  const siteData = (userId: string, name: string) => ({ site: s.sites.info(s.sites.owned(userId, name)), deployments: s.deployments.list(userId, name) });
+  const siteData = (userId: string, name: string) => ({ site: s.sites.info(s.sites.owned(userId, name)), deployments: s.deployments.list(userId, name), domains: domainsOf(userId, name) });
+  const domainsOf = (userId: string, name: string) => s.domains.list(userId).filter((d) => d.site === name);
+  const domainsCard = (userId: string, name: string, notice: Notice) => fragment("siteDomains", { site: s.sites.info(s.sites.owned(userId, name)), domains: domainsOf(userId, name), notice });
   /** waitLive gives the nodes a moment to activate, so the answer shows the outcome rather than a guess. */
   const waitLive = async (userId: string, id: string) => {
     for (let i = 0; i < 50; i++) {
@@ -73,8 +76,28 @@ export const uiSites = (s: Services) => {
       return liveFragment(req.signal, () => fragment("siteLive", siteData(sess.user.id, site.name)), { wake: deploymentWake(s, mine), everyMs: 5000 });
     }))
     .post("/ui/sites/:name/settings", signedIn(async (_req, sess, p, form) => {
-      const notice = await attempt(() => s.sites.update(sess.user.id, p.name!, { spa: form.spa === "true", replicas: wholeNumber(form, "replicas", "Replicas", 1, 16) }), "Settings saved; the nodes apply them within seconds.");
+      const notice = await attempt(() => s.sites.update(sess.user.id, p.name!, { spa: form.spa === "true", keep_http: form.keep_http === "true", hsts: form.hsts === "true", replicas: wholeNumber(form, "replicas", "Replicas", 1, 16) }), "Settings saved; the nodes apply them within seconds.");
       return respond(sess, fragment("siteSettings", { site: s.sites.info(s.sites.owned(sess.user.id, p.name!)), notice }));
+    }))
+    // Custom domains: the same service as `sprout domains` and /api/domains.
+    .post("/ui/sites/:name/domains", signedIn(async (_req, sess, p, form) => {
+      s.sites.owned(sess.user.id, p.name!);
+      const name = field(form, "name").trim().toLowerCase();
+      const notice = await attempt(async () => {
+        if (!new RegExp(DomainName.pattern!).test(name)) throw badRequest("invalid_request", "A domain is a host name such as www.example.com.");
+        const d = await s.domains.add(sess.user.id, name, p.name!);
+        return d;
+      }, `${name} added: create the DNS records shown; it is served once Sprout sees them.`);
+      return respond(sess, domainsCard(sess.user.id, p.name!, notice));
+    }))
+    .post("/ui/sites/:name/domains/:domain/remove", signedIn(async (_req, sess, p) => {
+      s.sites.owned(sess.user.id, p.name!);
+      const notice = await attempt(() => {
+        // Only a domain of this very site: the card must not remove another site's.
+        if (!domainsOf(sess.user.id, p.name!).some((d) => d.name === p.domain)) throw notFound(`Domain ${p.domain} of ${p.name}`);
+        s.domains.remove(sess.user.id, p.domain!);
+      }, `${p.domain} removed.`);
+      return respond(sess, domainsCard(sess.user.id, p.name!, notice));
     }))
     .post("/ui/sites/:name/delete", signedIn((req, sess, p, form) => {
       const site = s.sites.info(s.sites.owned(sess.user.id, p.name!));
