@@ -23,6 +23,7 @@ const ACTIONS: Record<string, string> = {
   "PATCH /api/site/:name": "site.update",
   "POST /api/site/:name/promote": "site.promote",
   "POST /api/site/:name/rollback": "site.rollback",
+  "POST /api/site/:name/cancel": "deployment.cancel",
   "POST /api/deployment": "deployment.create",
   "POST /api/agent": "agent.create",
   "POST /api/:agent_id/token": "agent.rotate_token",
