@@ -86,3 +86,8 @@ export class AlertService {
       })();
   }
 }
+
+/** firingAlerts lists the conditions firing now, oldest first (the admin's settings page shows them). */
+export function firingAlerts(db: Db): { kind: string; subject: string; message: string; fired_at: string }[] {
+  return db.select().from(alerts).orderBy(alerts.firedAt).all().map((a) => ({ kind: a.kind, subject: a.subject, message: a.message, fired_at: a.firedAt }));
+}

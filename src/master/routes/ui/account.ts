@@ -21,17 +21,18 @@ export const uiAccount = (s: Services) => {
   });
   return new Elysia({ name: "routes/ui/account" })
     .get("/ui/account", signedIn((req, sess) => view(req, sess, "accountIndex", "Account", {})))
-    .post("/ui/account/password", signedIn(async (req, sess, _p, form) => {
+    .post("/ui/account/password", signedIn(async (req, sess, _p, form, audit) => {
       const notice = await attempt(async () => {
         if (field(form, "new_password").length < 8) throw badRequest("invalid_request", "The new password needs at least 8 characters.");
         await s.auth.changePassword(sess.user.id, String(form.old_password ?? ""), String(form.new_password ?? ""));
+        audit("user.password", sess.user.email);
       }, "");
       if (notice?.error) return respond(sess, fragment("accountPassword", { notice }));
       // Every session ended with the change, this one too: log in again with the new password.
       return redirect(req, "/ui/login?changed=1", clearCookies());
     }))
     .get("/ui/tokens", signedIn((req, sess) => view(req, sess, "tokensIndex", "API tokens", tokensData(sess.user.id), "tokensPanel")))
-    .post("/ui/tokens", signedIn((_req, sess, _p, form) => {
+    .post("/ui/tokens", signedIn((_req, sess, _p, form, audit) => {
       let created = null;
       let notice: Notice = null;
       try {
@@ -45,14 +46,18 @@ export const uiAccount = (s: Services) => {
         const days = field(form, "expires");
         if (days && !/^\d{1,4}$/.test(days)) throw badRequest("invalid_request", "Expires must be a number of days.");
         created = s.apiTokens.create(sess.user.id, { name, scope, ...(sites.length ? { sites } : {}), ...(days ? { expires_in: Number(days) * 86400 } : {}) });
+        audit("token.create", name);
       } catch (e) {
         if (!(e instanceof Error) || !("status" in e)) throw e;
         notice = { text: e.message, error: true };
       }
       return respond(sess, fragment("tokensPanel", { user: sess.user, ...tokensData(sess.user.id, created, notice) }));
     }))
-    .post("/ui/tokens/:id/revoke", signedIn(async (_req, sess, p) => {
-      const notice = await attempt(() => s.apiTokens.revoke(sess.user.id, p.id!), "Token revoked.");
+    .post("/ui/tokens/:id/revoke", signedIn(async (_req, sess, p, _f, audit) => {
+      const notice = await attempt(() => {
+        s.apiTokens.revoke(sess.user.id, p.id!);
+        audit("token.revoke", p.id!);
+      }, "Token revoked.");
       return respond(sess, fragment("tokensPanel", { user: sess.user, ...tokensData(sess.user.id, null, notice) }));
     }));
 };

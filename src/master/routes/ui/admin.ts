@@ -5,9 +5,12 @@ import { SproutError, badRequest } from "../../../shared/errors";
 import { fragment, type Notice } from "../../../ui/render";
 import { liveFragment } from "../../../ui/live";
 import type { Services } from "../../context";
-import { field, respond, uiKit, view, type Server } from "./common";
+import { attempt, field, respond, uiKit, view, type Server } from "./common";
 
-/** uiAdmin: the admin's pages: users (list, invite) and nodes (health, live; add one: shows the command to run). */
+/**
+ * uiAdmin: the admin's pages: users (list, invite) and nodes (health, live; add one: shows the
+ * command to run; drain, put back, remove, rotate a node's token).
+ */
 export const uiAdmin = (s: Services) => {
   const { signedIn, client } = uiKit(s);
   const admin = { admin: true };
@@ -17,9 +20,12 @@ export const uiAdmin = (s: Services) => {
     if (!(e instanceof SproutError)) throw e;
     return { text: e.hint ? `${e.message} ${e.hint}` : e.message, error: true };
   };
+  /** nodeNotice is a node action's outcome; a refused removal offers to remove anyway (dropping the only copies). */
+  const nodeNotice = (n: Notice, name: string, offerForce = false) =>
+    fragment("nodesNotice", { notice: n, name, offerForce });
   return new Elysia({ name: "routes/ui/admin" })
     .get("/ui/users", signedIn((req, sess) => view(req, sess, "usersIndex", "Users", { users: s.auth.listUsers() }, "usersPanel"), admin))
-    .post("/ui/users", signedIn(async (_req, sess, _p, form) => {
+    .post("/ui/users", signedIn(async (_req, sess, _p, form, audit) => {
       let created: UserCreated | null = null;
       let notice: Notice = null;
       try {
@@ -28,14 +34,38 @@ export const uiAdmin = (s: Services) => {
         const password = String(form.password ?? "");
         if (password && password.length < 8) throw badRequest("invalid_request", "A first password needs at least 8 characters (or leave it empty).");
         created = await s.auth.createUser(email, password || undefined);
+        audit("user.invite", email);
       } catch (e) {
         notice = failed(e);
       }
       return respond(sess, fragment("usersPanel", { users: s.auth.listUsers(), created, notice }));
     }, admin))
     .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: s.agents.list(), masterUrl: "" }, "nodesList"), admin))
+    // Node lifecycle, as `sprout agents drain|undrain|remove|rotate-token`: the outcome goes to the
+    // page's notice area; the list (live) shows the node's new state by itself.
+    .post("/ui/nodes/:name/drain", signedIn(async (_req, sess, p, form, audit) => {
+      const undo = form.undo === "true";
+      const notice = await attempt(() => {
+        const a = s.agents.drain(s.agents.byName(p.name!).id, undo);
+        audit(undo ? "agent.undrain" : "agent.drain", a.name);
+      }, undo ? `${p.name} is back in service: it takes new sites again.` : `${p.name} is draining: its sites get their copies elsewhere, then it shows as drained and can be removed.`);
+      return respond(sess, nodeNotice(notice, p.name!));
+    }, admin))
+    .post("/ui/nodes/:name/remove", signedIn(async (_req, sess, p, form, audit) => {
+      const force = form.force === "true";
+      const notice = await attempt(() => {
+        s.agents.remove(s.agents.byName(p.name!).id, force);
+        audit("agent.remove", p.name!);
+      }, `${p.name} is removed; its token no longer works.`);
+      return respond(sess, nodeNotice(notice, p.name!, !!notice?.error && /only up-to-date copy/.test(notice.text)));
+    }, admin))
+    .post("/ui/nodes/:name/token", signedIn((req, sess, p, _f, audit) => {
+      const created = s.agents.rotateToken(s.agents.byName(p.name!).id);
+      audit("agent.rotate_token", created.name);
+      return respond(sess, fragment("nodesToken", { created, masterUrl: masterUrl(req, null) }));
+    }, admin))
     .get("/ui/events/nodes", signedIn((req) => liveFragment(req.signal, () => fragment("nodesList", { agents: s.agents.list() }), { everyMs: 3000 }), admin))
-    .post("/ui/nodes", signedIn((req, sess, _p, form) => {
+    .post("/ui/nodes", signedIn((req, sess, _p, form, audit) => {
       let created: AgentCreated | null = null;
       let notice: Notice = null;
       const name = field(form, "name");
@@ -44,6 +74,7 @@ export const uiAdmin = (s: Services) => {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) throw badRequest("invalid_request", "A node name is up to 63 letters, digits, dots, dashes or underscores.");
         if (url && !/^https?:\/\/[^\s/]+/.test(url)) throw badRequest("invalid_request", "The agent URL must start with http:// or https://.");
         created = s.agents.create(name, url || undefined);
+        audit("agent.create", name);
       } catch (e) {
         notice = failed(e);
       }

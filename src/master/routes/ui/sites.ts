@@ -5,6 +5,7 @@ import { fragment, type Notice } from "../../../ui/render";
 import { deploymentWake, liveFragment } from "../../../ui/live";
 import type { Services } from "../../context";
 import { DEFAULT_REPLICAS } from "../../services/sites";
+import { summarizeTraffic, TRAFFIC_HOURS, type TrafficRange } from "../../../ui/chart";
 import { attempt, field, redirect, respond, uiKit, view, wholeNumber } from "./common";
 
 /** noticeHtml is a one-line outcome for the page's notice area (the lists update by themselves). */
@@ -30,6 +31,18 @@ export const uiSites = (s: Services) => {
     sites: s.sites.list(userId).map((row) => ({ ...s.sites.info(row), latest: s.deployments.list(userId, row.name)[0] ?? null })),
   });
   const siteData = (userId: string, name: string) => ({ site: s.sites.info(s.sites.owned(userId, name)), deployments: s.deployments.list(userId, name) });
+  /** traffic is the site's traffic card's data for the range asked (24 h unless 7d). */
+  const traffic = (userId: string, name: string, range: string | null) => {
+    const r: TrafficRange = range === "7d" ? "7d" : "24h";
+    return summarizeTraffic(s.traffic.hours(s.sites.owned(userId, name).id, TRAFFIC_HOURS[r]), r);
+  };
+  /** pageData is the site page's: the live part, traffic, and its custom domains. */
+  const pageData = (userId: string, name: string) => ({
+    ...siteData(userId, name),
+    traffic: traffic(userId, name, null),
+    domains: s.domains.list(userId).filter((d) => d.site === name),
+    https: !!s.acme,
+  });
   /** waitLive gives the nodes a moment to activate, so the answer shows the outcome rather than a guess. */
   const waitLive = async (userId: string, id: string) => {
     for (let i = 0; i < 50; i++) {
@@ -45,7 +58,7 @@ export const uiSites = (s: Services) => {
     .get("/ui/sites", signedIn((req, sess) => view(req, sess, "sitesIndex", "Sites", sitesData(sess.user.id), "sitesList")))
     .get("/ui/events/sites", signedIn((req, sess) =>
       liveFragment(req.signal, () => fragment("sitesList", sitesData(sess.user.id)), { wake: deploymentWake(s, (id) => owns(sess.user.id, id)) })))
-    .post("/ui/sites", signedIn(async (req, sess, _p, form) => {
+    .post("/ui/sites", signedIn(async (req, sess, _p, form, audit) => {
       const name = field(form, "name");
       const spa = form.spa === "true";
       let replicas = DEFAULT_REPLICAS;
@@ -53,13 +66,16 @@ export const uiSites = (s: Services) => {
         if (!SITE_NAME.test(name)) throw badRequest("invalid_request", "A site name is 1-63 lower-case letters, digits or single dashes, not starting or ending with a dash.");
         replicas = wholeNumber(form, "replicas", "Replicas", 1, 16);
         s.sites.create(sess.user.id, name, { spa }, replicas);
+        audit("site.create", name);
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
         return respond(sess, fragment("siteCreate", { form: { name, spa, replicas: form.replicas ?? replicas }, notice: { text: e.message, error: true } }));
       }
       return redirect(req, `/ui/sites/${name}`);
     }))
-    .get("/ui/sites/:name", signedIn((req, sess, p) => view(req, sess, "sitesShow", p.name!, siteData(sess.user.id, p.name!), "siteLive")))
+    .get("/ui/sites/:name", signedIn((req, sess, p) => view(req, sess, "sitesShow", p.name!, pageData(sess.user.id, p.name!), "siteLive")))
+    .get("/ui/sites/:name/traffic", signedIn((req, sess, p) =>
+      view(req, sess, "sitesShow", p.name!, { ...pageData(sess.user.id, p.name!), traffic: traffic(sess.user.id, p.name!, new URL(req.url).searchParams.get("range")) }, "siteTraffic")))
     .get("/ui/events/sites/:name", signedIn((req, sess, p) => {
       const site = s.sites.owned(sess.user.id, p.name!);
       const mine = (id: string) => {
@@ -72,25 +88,42 @@ export const uiSites = (s: Services) => {
       // Node health changes without a deployment event: look again every few seconds as well.
       return liveFragment(req.signal, () => fragment("siteLive", siteData(sess.user.id, site.name)), { wake: deploymentWake(s, mine), everyMs: 5000 });
     }))
-    .post("/ui/sites/:name/settings", signedIn(async (_req, sess, p, form) => {
-      const notice = await attempt(() => s.sites.update(sess.user.id, p.name!, { spa: form.spa === "true", replicas: wholeNumber(form, "replicas", "Replicas", 1, 16) }), "Settings saved; the nodes apply them within seconds.");
+    .post("/ui/sites/:name/settings", signedIn(async (_req, sess, p, form, audit) => {
+      const notice = await attempt(() => {
+        s.sites.update(sess.user.id, p.name!, { spa: form.spa === "true", replicas: wholeNumber(form, "replicas", "Replicas", 1, 16) });
+        audit("site.update", p.name!);
+      }, "Settings saved; the nodes apply them within seconds.");
       return respond(sess, fragment("siteSettings", { site: s.sites.info(s.sites.owned(sess.user.id, p.name!)), notice }));
     }))
-    .post("/ui/sites/:name/delete", signedIn((req, sess, p, form) => {
+    .post("/ui/sites/:name/delete", signedIn((req, sess, p, form, audit) => {
       const site = s.sites.info(s.sites.owned(sess.user.id, p.name!));
       if (field(form, "confirm") !== site.name)
         return respond(sess, fragment("siteDelete", { site, notice: { text: `Type the site's name, ${site.name}, to delete it.`, error: true } }));
       s.sites.remove(sess.user.id, site.name);
+      audit("site.delete", site.name);
       return redirect(req, "/ui/sites");
     }))
-    .post("/ui/sites/:name/promote/:id", signedIn(async (_req, sess, p) => {
-      let notice = await attempt(() => s.deployments.promote(sess.user.id, p.name!, p.id!), "");
+    .post("/ui/sites/:name/promote/:id", signedIn(async (_req, sess, p, _f, audit) => {
+      let notice = await attempt(() => {
+        s.deployments.promote(sess.user.id, p.name!, p.id!);
+        audit("site.promote", p.name!);
+      }, "");
       if (!notice?.error) notice = await moved(sess.user.id, p.id!);
       return respond(sess, noticeHtml(notice));
     }))
-    .post("/ui/sites/:name/rollback", signedIn(async (_req, sess, p) => {
+    .post("/ui/sites/:name/cancel/:id", signedIn(async (_req, sess, p, _f, audit) => {
+      const notice = await attempt(() => {
+        s.deployments.cancel(sess.user.id, p.name!, p.id!, sess.user.email);
+        audit("deployment.cancel", p.name!);
+      }, `${p.id} is cancelled; nothing of it goes live.`);
+      return respond(sess, noticeHtml(notice));
+    }))
+    .post("/ui/sites/:name/rollback", signedIn(async (_req, sess, p, _f, audit) => {
       let id = "";
-      let notice = await attempt(() => (id = s.deployments.rollback(sess.user.id, p.name!).id), "");
+      let notice = await attempt(() => {
+        id = s.deployments.rollback(sess.user.id, p.name!).id;
+        audit("site.rollback", p.name!);
+      }, "");
       if (!notice?.error) notice = await moved(sess.user.id, id);
       return respond(sess, noticeHtml(notice));
     }));

@@ -1,0 +1,285 @@
+// The admin UI's second part, in the system's Chromium against the real master, agents and nginx:
+// custom domains (with a real DNS server), traffic, cancelling a deploy, node lifecycle, the audit
+// log and the settings page. Every page is also checked at 390 px and with axe-core.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { api, cleanup, cluster, startDns, type Cluster, type Dns } from "../helpers/cluster";
+import { checkPage, deployFiles, launch, login } from "./helpers";
+
+let c: Cluster;
+let dns: Dns;
+let browser: Browser;
+let adminState: Awaited<ReturnType<BrowserContext["storageState"]>>;
+// --local: names of these zones that are not listed answer NXDOMAIN, as an authoritative server's would.
+const zone = ["--local=/example.test/", "--local=/sprout.test/", "--host-record=shop.sprout.test,127.0.0.1"];
+/** The webhook's path is its secret (as Slack's are): the settings page must never show it. */
+const WEBHOOK_SECRET = "T000/B000/s3cr3t-path";
+
+beforeAll(async () => {
+  dns = await startDns(zone);
+  c = await cluster({
+    agents: 2,
+    // A disk-low threshold no node meets, so an alert is firing for the settings page to show.
+    masterArgs: ["--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "3600", "--alert-webhook", `http://127.0.0.1:9/${WEBHOOK_SECRET}`, "--alert-disk-low", "100000G"],
+  });
+  browser = await launch();
+  const ctx = await browser.newContext();
+  await login(await ctx.newPage(), c.master, c.admin.email, c.admin.password);
+  adminState = await ctx.storageState();
+  await ctx.close();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await c?.stop();
+  await cleanup();
+});
+
+/** adminPage is a new page at `path`, logged in as the admin, that accepts confirmation dialogs. */
+async function adminPage(path: string): Promise<Page> {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: adminState });
+  const page = await ctx.newPage();
+  page.on("dialog", (d) => void d.accept());
+  page.on("close", () => void ctx.close());
+  await page.goto(`${c.master}${path}`);
+  return page;
+}
+
+const adminCookie = () => adminState.cookies.map((k) => `${k.name}=${k.value}`).join("; ");
+const deploy = (name: string, files: Record<string, string>) => deployFiles(c.master, c.admin.token, name, files);
+const getApi = async (path: string) => (await api(c.master, "GET", path, undefined, c.admin.token)).body;
+
+async function until(f: () => Promise<boolean>, ms = 20_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await f().catch(() => false)) return;
+    await Bun.sleep(200);
+  }
+  throw new Error(`condition not met within ${ms} ms:\n${c.logs()}`);
+}
+
+test("add a custom domain on the site page: it shows the DNS record to create and stays pending until it exists; Check now verifies it; remove it", async () => {
+  await deploy("shop", { "index.html": "shop" });
+  const page = await adminPage("/ui/sites/shop");
+  expect(await page.textContent("#site-domains")).toContain("Serve this site at a domain of your own");
+  // Upper case and a trailing dot are what people paste; they mean the same name.
+  await page.fill("#domain-name", "WWW.Example.test.");
+  await page.click("#site-domains button[type=submit]");
+  await page.waitForSelector(`#site-domains tr[data-domain="www.example.test"]`);
+  const row = `#site-domains tr[data-domain="www.example.test"]`;
+  expect(await page.getAttribute(`${row} .badge`, "data-status")).toBe("pending");
+  const records = (await page.textContent(`${row} td[data-label="DNS records"]`))!.replace(/\s+/g, " ");
+  expect(records).toContain("CNAME");
+  expect(records).toContain("www.example.test");
+  expect(records).toContain("shop.sprout.test");
+  expect(await page.textContent(row)).toContain("has no CNAME to shop.sprout.test");
+  expect(await page.getAttribute(`${row} [data-cert]`, "data-cert")).toBe("none");
+  expect(await page.textContent(`${row} [data-cert]`)).toContain("HTTPS is not set up");
+  await checkPage(page);
+
+  // Not there yet: Check now says why, in the page.
+  await page.click(`${row} button:has-text("Check now")`);
+  await page.waitForSelector("#site-domains [role=alert]");
+  expect(await page.textContent("#site-domains [role=alert]")).toContain("pending");
+  // The record is created at the "DNS provider": Check now verifies it.
+  await dns.set([...zone, "--cname=www.example.test,shop.sprout.test"]);
+  await page.click(`${row} button:has-text("Check now")`);
+  await page.waitForSelector("#site-domains [role=status] >> text=is verified");
+  expect(await page.getAttribute(`${row} .badge`, "data-status")).toBe("active");
+  expect((await getApi("/api/domains/www.example.test")).status).toBe("active");
+
+  // A bad name is an error in the form, kept for correcting; nothing is added.
+  await page.fill("#domain-name", "not a domain");
+  await page.click("#site-domains button[type=submit]");
+  await page.waitForSelector("#site-domains [role=alert]");
+  expect(await page.inputValue("#domain-name")).toBe("not a domain");
+  expect((await getApi("/api/domains")).map((d: { name: string }) => d.name)).toEqual(["www.example.test"]);
+
+  await page.click(`${row} button:has-text("Remove")`);
+  await page.waitForSelector("#site-domains [role=status] >> text=is removed");
+  expect(await page.$(row)).toBeNull();
+  expect(await getApi("/api/domains")).toEqual([]);
+  await page.close();
+});
+
+test("another account cannot add, check or remove domains of a site that is not theirs", async () => {
+  await api(c.master, "POST", "/api/domains", { name: "mine.example.test", site: "shop" }, c.admin.token);
+  await c.user("mallory@example.com");
+  const page = await browser.newPage();
+  await login(page, c.master, "mallory@example.com", "another password");
+  const origin = new URL(c.master).origin;
+  const post = (path: string, body = "") =>
+    page.evaluate(
+      async ([p, b, o]) => (await fetch(p!, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: o! }, body: b })).status,
+      [path, body, origin],
+    );
+  expect(await post("/ui/sites/shop/domains", "domain=evil.example.test")).toBe(404);
+  expect(await post("/ui/sites/shop/domains/mine.example.test/check")).toBe(404);
+  expect(await post("/ui/sites/shop/domains/mine.example.test/remove")).toBe(404);
+  expect((await getApi("/api/domains")).map((d: { name: string }) => d.name)).toEqual(["mine.example.test"]);
+  await page.close();
+});
+
+test("the site page shows its traffic for the last 24 h as a chart, and the last 7 days on a click", async () => {
+  await deploy("counted", { "index.html": "counted" });
+  for (let i = 0; i < 12; i++) await (await c.get(`counted.${c.domain}`, "/")).text();
+  for (let i = 0; i < 5; i++) await (await c.get(`counted.${c.domain}`, "/missing")).text();
+  // nginx flushes its log every 5 s and the agent reports with its next heartbeat.
+  await until(async () => (await getApi("/api/site/counted/traffic")).reduce((n: number, h: { requests: number }) => n + h.requests, 0) >= 17, 30_000);
+  const page = await adminPage("/ui/sites/counted");
+  expect(await page.getAttribute("#traffic-summary [data-requests]", "data-requests")).toBe("17");
+  expect(await page.textContent(`#site-traffic [data-class="4xx"]`)).toBe("5");
+  expect(await page.$$("#site-traffic svg .bar")).not.toHaveLength(0);
+  expect(await page.$$("#site-traffic svg .bar-error")).not.toHaveLength(0);
+  expect(await page.getAttribute("#site-traffic svg", "aria-label")).toContain("17 in all");
+  expect(await page.getAttribute(`#site-traffic button[aria-pressed="true"]`, "hx-get")).toContain("range=24h");
+  await page.click("#site-traffic button:has-text('Last 7 days')");
+  await page.waitForSelector(`#site-traffic button[aria-pressed="true"]:has-text('Last 7 days')`);
+  expect(await page.getAttribute("#traffic-summary [data-requests]", "data-requests")).toBe("17");
+  expect(await page.getAttribute("#site-traffic svg", "viewBox")).toBe("0 0 1680 100");
+  await checkPage(page);
+  await page.close();
+});
+
+test("cancel a deployment in progress from the site page and from its own page: it fails as cancelled and production stays", async () => {
+  await deploy("halted", { "index.html": "v1 stays" });
+  const manifest = [{ path: "a.txt", sha256: "d".repeat(64), size: 1 }];
+  const first = (await api(c.master, "POST", "/api/deployment", { site: "halted", production: true, manifest }, c.admin.token)).body.deployment.id;
+  const page = await adminPage("/ui/sites/halted");
+  await page.bringToFront();
+  await page.click(`tr[data-deployment="${first}"] button:has-text("Cancel")`);
+  await page.waitForSelector("#site-notice >> text=is cancelled");
+  // The live list shows it failed, without a reload.
+  await page.waitForSelector(`tr[data-deployment="${first}"] [data-status="failed"]`, { timeout: 15_000 });
+  expect((await getApi(`/api/deployment/${first}`)).error).toBe("Cancelled");
+
+  const second = (await api(c.master, "POST", "/api/deployment", { site: "halted", production: true, manifest }, c.admin.token)).body.deployment.id;
+  await page.goto(`${c.master}/ui/deployments/${second}`);
+  await checkPage(page);
+  await page.click("#deploy-log button:has-text('Cancel deployment')");
+  await page.waitForSelector("#deploy-log .badge.failed", { timeout: 15_000 });
+  expect(await page.textContent("#deploy-log")).toContain(`Cancelled by ${c.admin.email}.`);
+  expect(await page.$("#deploy-log button")).toBeNull();
+  expect(await (await c.get(`halted.${c.domain}`, "/")).text()).toBe("v1 stays");
+  await page.close();
+});
+
+test("the admin drains a node and puts it back, gives a node a new token (the old one stops working), and removes nodes", async () => {
+  const page = await adminPage("/ui/nodes");
+  await page.click(`tr[data-node="node2"] button:has-text("Drain")`);
+  await page.waitForSelector("#nodes-notice [role=status] >> text=node2 is draining");
+  await until(async () => (await getApi("/api/agents")).find((a: { name: string }) => a.name === "node2").draining === true);
+  // The live list shows it (drained once its sites have their copies elsewhere).
+  await page.waitForSelector(`tr[data-node="node2"] [data-drain]`, { timeout: 15_000 });
+  await checkPage(page);
+  await page.click(`tr[data-node="node2"] button:has-text("Put back")`);
+  await page.waitForSelector("#nodes-notice >> text=back in service");
+  expect((await getApi("/api/agents")).find((a: { name: string }) => a.name === "node2").draining).toBe(false);
+
+  // A node registered but not started yet: a new token; the old one is refused.
+  const spare = (await api(c.master, "POST", "/api/agent", { name: "spare" }, c.admin.token)).body;
+  const asAgent = (token: string) => fetch(`${c.master}/api/agent/tasks?wait=0`, { headers: { authorization: `Bearer ${token}` } });
+  expect((await asAgent(spare.token)).status).toBe(200);
+  await page.reload();
+  await page.click(`tr[data-node="spare"] button:has-text("New token")`);
+  await page.waitForSelector("#node-token-command");
+  const fresh = (await page.textContent("#node-token-command"))!.match(/SPROUT_AGENT_TOKEN=(\S+)/)![1]!;
+  expect((await asAgent(spare.token)).status).toBe(401);
+  expect((await asAgent(fresh)).status).toBe(200);
+  await page.click(`tr[data-node="spare"] button:has-text("Remove")`);
+  await page.waitForSelector("#nodes-notice >> text=spare is removed");
+  expect((await asAgent(fresh)).status).toBe(401);
+  await page.waitForFunction(() => !document.querySelector(`tr[data-node="spare"]`), undefined, { timeout: 15_000 });
+
+  // A node holding the only copy of a site: removal is refused, with the way out offered.
+  await c.addAgent("node3");
+  for (const n of ["node1", "node2"]) await api(c.master, "POST", `/api/agent/${n}/drain`, {}, c.admin.token);
+  expect((await api(c.master, "POST", "/api/site", { name: "solo", replicas: 1 }, c.admin.token)).status).toBe(201);
+  await deploy("solo", { "index.html": "only on node3" });
+  for (const n of ["node1", "node2"]) await api(c.master, "POST", `/api/agent/${n}/drain`, { undo: true }, c.admin.token);
+  await page.reload();
+  await page.click(`tr[data-node="node3"] button:has-text("Remove")`);
+  await page.waitForSelector("#nodes-notice [role=alert]");
+  expect(await page.textContent("#nodes-notice [role=alert]")).toContain("only up-to-date copy");
+  expect((await getApi("/api/agents")).some((a: { name: string }) => a.name === "node3")).toBe(true);
+  await checkPage(page);
+  await page.click("#nodes-notice button:has-text('Remove node3 anyway')");
+  await page.waitForSelector("#nodes-notice >> text=node3 is removed");
+  expect((await getApi("/api/agents")).some((a: { name: string }) => a.name === "node3")).toBe(false);
+  await page.close();
+}, 90_000);
+
+test("node actions need the admin and the master's own origin", async () => {
+  await c.user("eve@example.com");
+  const them = await browser.newPage();
+  await login(them, c.master, "eve@example.com", "another password");
+  const origin = new URL(c.master).origin;
+  const status = await them.evaluate(async (o) => (await fetch("/ui/nodes/node1/drain", { method: "POST", headers: { origin: o } })).status, origin);
+  expect(status).toBe(403);
+  await them.close();
+  // The admin's own cookies, sent from another site: refused, nothing drained.
+  const r = await fetch(`${c.master}/ui/nodes/node1/drain`, { method: "POST", headers: { cookie: adminCookie(), origin: "https://evil.example" } });
+  expect(r.status).toBe(403);
+  expect((await getApi("/api/agents")).find((a: { name: string }) => a.name === "node1").draining).toBe(false);
+});
+
+test("the audit log lists what was done through the pages and the API, filtered by action and person, failed logins included", async () => {
+  // A failed login through the page.
+  const stranger = await browser.newPage();
+  await stranger.goto(`${c.master}/ui/login`);
+  await stranger.fill("#login-email", c.admin.email);
+  await stranger.fill("#login-password", "guessing");
+  await stranger.click("button[type=submit]");
+  await stranger.waitForSelector("[role=alert]");
+  await stranger.close();
+
+  const page = await adminPage("/ui/audit");
+  const actions = async () => page.$$eval("#audit tr[data-action]", (rows) => rows.map((r) => r.getAttribute("data-action")));
+  const all = await actions();
+  for (const a of ["deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
+  expect(await page.$(`#audit tr[data-action="user.login"][data-outcome="failed"]`)).not.toBeNull();
+  await checkPage(page);
+
+  await page.selectOption("#audit-action", "agent.");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForURL(/action=agent\./);
+  await page.waitForFunction(() => [...document.querySelectorAll("#audit tr[data-action]")].every((r) => r.getAttribute("data-action")!.startsWith("agent")));
+  expect((await actions()).length).toBeGreaterThan(3);
+  // The filter survives a reload (it is in the address).
+  await page.reload();
+  expect(await page.inputValue("#audit-action")).toBe("agent.");
+  expect((await actions()).every((a) => a!.startsWith("agent"))).toBe(true);
+
+  await page.selectOption("#audit-action", "");
+  await page.fill("#audit-user", "nobody@example.com");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForSelector("#audit .empty");
+  expect(await page.textContent("#audit")).toContain("Nothing matches these filters");
+  await page.close();
+});
+
+test("the settings page shows how the master runs and the alerts firing, never a webhook's secret path; people who are not the admin get a 403 page", async () => {
+  const page = await adminPage("/ui/settings");
+  const text = (await page.textContent("main"))!;
+  expect(text).toContain(`sites at NAME.${c.domain}`);
+  expect(await page.textContent(`[data-setting="registration"] .setting-value`)).toContain("Closed");
+  expect(await page.textContent(`[data-setting="alert-webhook"] .setting-value`)).toContain("127.0.0.1:9");
+  expect(await page.content()).not.toContain(WEBHOOK_SECRET);
+  expect(text).toContain("SPROUT_ACME_DIRECTORY");
+  // Every node is under the (huge) low-disk threshold: the alert is firing.
+  await until(async () => {
+    await page.reload();
+    return (await page.$(`#alerts li[data-alert="disk_low"]`)) !== null;
+  });
+  await checkPage(page);
+  await page.close();
+
+  const them = await browser.newPage();
+  await login(them, c.master, "eve@example.com", "another password");
+  for (const path of ["/ui/settings", "/ui/audit"]) {
+    const res = await them.goto(`${c.master}${path}`);
+    expect(res!.status()).toBe(403);
+    expect(await them.textContent("h1")).toBe("Not allowed");
+  }
+  expect(await them.$(`nav a[href="/ui/audit"]`)).toBeNull();
+  await them.close();
+});
