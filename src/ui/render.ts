@@ -20,6 +20,8 @@ import tokensIndex from "../../views/pages/tokens/index.ejs" with { type: "text"
 import tokensPanel from "../../views/partials/tokens/_tokens.ejs" with { type: "text" };
 import usersIndex from "../../views/pages/users/index.ejs" with { type: "text" };
 import usersPanel from "../../views/partials/users/_users.ejs" with { type: "text" };
+import userShow from "../../views/pages/users/show.ejs" with { type: "text" };
+import userQuota from "../../views/partials/users/_quota.ejs" with { type: "text" };
 import nodesIndex from "../../views/pages/nodes/index.ejs" with { type: "text" };
 import nodesList from "../../views/partials/nodes/_list.ejs" with { type: "text" };
 import nodesAdd from "../../views/partials/nodes/_add.ejs" with { type: "text" };
@@ -36,7 +38,7 @@ const TEMPLATES = {
   layout, login, errorPage,
   sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains, siteTraffic,
   deploymentShow, deploymentLog,
-  accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel,
+  accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota,
   nodesIndex, nodesList, nodesAdd, nodesNotice, nodesToken,
   auditIndex, auditList, settingsIndex,
 };

@@ -222,6 +222,41 @@ test("node actions need the admin and the master's own origin", async () => {
   expect((await getApi("/api/agents")).find((a: { name: string }) => a.name === "node1").draining).toBe(false);
 });
 
+test("the admin sets a person's quota on their page: a bad field is named and kept, an empty one means the default, and the limit applies", async () => {
+  const token = await c.user("limited@example.com");
+  const page = await adminPage("/ui/users");
+  await page.click(`tr[data-user="limited@example.com"] a`);
+  await page.waitForSelector("#user-quota");
+  expect(await page.textContent(`[data-usage="sites"]`)).toBe("0 of 50");
+  await checkPage(page);
+  await page.fill("#quota-sites", "1");
+  await page.fill("#quota-bytes", "lots");
+  await page.click("#user-quota button[type=submit]");
+  await page.waitForSelector("#user-quota [role=alert]");
+  expect(await page.textContent("#user-quota [role=alert]")).toContain("Storage must be a size");
+  expect(await page.inputValue("#quota-bytes")).toBe("lots");
+  expect(await page.inputValue("#quota-sites")).toBe("1");
+  const id = (await getApi("/api/users")).find((u: { email: string }) => u.email === "limited@example.com").id;
+  expect((await getApi(`/api/users/${id}/quota`)).overrides.sites).toBeNull();
+
+  await page.fill("#quota-bytes", "500M");
+  await page.click("#user-quota button[type=submit]");
+  await page.waitForSelector("#user-quota [role=status]");
+  const q = await getApi(`/api/users/${id}/quota`);
+  expect(q.overrides).toMatchObject({ sites: 1, bytes: 500 * 1024 ** 2, deploys_per_hour: null });
+  expect(await page.textContent(`[data-usage="bytes"]`)).toContain("500.0 MB");
+  // The limit applies: a second site is refused.
+  expect((await api(c.master, "POST", "/api/site", { name: "limited-one" }, token)).status).toBe(201);
+  expect((await api(c.master, "POST", "/api/site", { name: "limited-two" }, token)).status).toBe(403);
+  // Emptied: back to the default.
+  await page.fill("#quota-sites", "");
+  await page.click("#user-quota button[type=submit]");
+  await page.waitForSelector("#user-quota [role=status]");
+  expect((await getApi(`/api/users/${id}/quota`)).overrides.sites).toBeNull();
+  expect((await page.goto(`${c.master}/ui/users/no-such-id`))!.status()).toBe(404);
+  await page.close();
+});
+
 test("the audit log lists what was done through the pages and the API, filtered by action and person, failed logins included", async () => {
   // A failed login through the page.
   const stranger = await browser.newPage();
@@ -235,7 +270,7 @@ test("the audit log lists what was done through the pages and the API, filtered 
   const page = await adminPage("/ui/audit");
   const actions = async () => page.$$eval("#audit tr[data-action]", (rows) => rows.map((r) => r.getAttribute("data-action")));
   const all = await actions();
-  for (const a of ["deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
+  for (const a of ["quota.update", "deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
   expect(await page.$(`#audit tr[data-action="user.login"][data-outcome="failed"]`)).not.toBeNull();
   await checkPage(page);
 

@@ -1,14 +1,50 @@
 import { Elysia } from "elysia";
 import type { AgentCreated } from "../../../protocol/agent";
+import type { QuotaUpdate } from "../../../protocol/quota";
 import type { UserCreated } from "../../../protocol/user";
-import { SproutError, badRequest } from "../../../shared/errors";
+import { parseSize } from "../../command";
+import { SproutError, badRequest, notFound } from "../../../shared/errors";
 import { fragment, type Notice } from "../../../ui/render";
 import { liveFragment } from "../../../ui/live";
 import type { Services } from "../../context";
 import { attempt, field, respond, uiKit, view, type Server } from "./common";
 
 /**
- * uiAdmin: the admin's pages: users (list, invite) and nodes (health, live; add one: shows the
+ * quotaChange reads the quota form: an empty field returns that limit to the master's default (null),
+ * storage is a size such as 500M or 10G; every bad field is named at once.
+ */
+function quotaChange(form: Record<string, string>): QuotaUpdate {
+  const problems: string[] = [];
+  const count = (name: string, label: string) => {
+    const v = field(form, name);
+    if (!v) return null;
+    const n = Number(v);
+    if (Number.isInteger(n) && n >= 1 && n <= 1_000_000_000) return n;
+    problems.push(`${label} must be a whole number from 1 to 1000000000, or empty for the default.`);
+    return undefined;
+  };
+  const size = (name: string, label: string) => {
+    const v = field(form, name);
+    if (!v) return null;
+    try {
+      return parseSize(v, label);
+    } catch {
+      problems.push(`${label} must be a size such as 500M or 10G, or empty for the default.`);
+      return undefined;
+    }
+  };
+  const change = {
+    sites: count("sites", "Sites"),
+    deploys_per_hour: count("deploys_per_hour", "Deploys per hour"),
+    bytes: size("bytes", "Storage"),
+    files_per_deployment: count("files_per_deployment", "Files per deployment"),
+  };
+  if (problems.length) throw badRequest("invalid_request", problems.join(" "));
+  return change as QuotaUpdate;
+}
+
+/**
+ * uiAdmin: the admin's pages: users (list, invite, quotas) and nodes (health, live; add one: shows the
  * command to run; drain, put back, remove, rotate a node's token).
  */
 export const uiAdmin = (s: Services) => {
@@ -19,6 +55,12 @@ export const uiAdmin = (s: Services) => {
   const failed = (e: unknown): Notice => {
     if (!(e instanceof SproutError)) throw e;
     return { text: e.hint ? `${e.message} ${e.hint}` : e.message, error: true };
+  };
+  /** personOf finds an account by id (a 404 page when there is none). */
+  const personOf = (id: string) => {
+    const u = s.auth.listUsers().find((x) => x.id === id);
+    if (!u) throw notFound("User", "Pick one from the Users page.");
+    return u;
   };
   /** nodeNotice is a node action's outcome; a refused removal offers to remove anyway (dropping the only copies). */
   const nodeNotice = (n: Notice, name: string, offerForce = false) =>
@@ -39,6 +81,18 @@ export const uiAdmin = (s: Services) => {
         notice = failed(e);
       }
       return respond(sess, fragment("usersPanel", { users: s.auth.listUsers(), created, notice }));
+    }, admin))
+    .get("/ui/users/:id", signedIn((req, sess, p) => {
+      const person = personOf(p.id!);
+      return view(req, sess, "userShow", person.email, { person, quota: s.quotas.info(person.id), defaults: s.config.quotas });
+    }, admin))
+    .post("/ui/users/:id/quota", signedIn(async (_req, sess, p, form, audit) => {
+      const person = personOf(p.id!);
+      const notice = await attempt(() => {
+        s.quotas.set(person.id, quotaChange(form));
+        audit("quota.update", person.email);
+      }, `${person.email}'s quota is saved; it applies to their next site or deploy.`);
+      return respond(sess, fragment("userQuota", { person, quota: s.quotas.info(person.id), defaults: s.config.quotas, notice, form: notice?.error ? form : null }));
     }, admin))
     .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: s.agents.list(), masterUrl: "" }, "nodesList"), admin))
     // Node lifecycle, as `sprout agents drain|undrain|remove|rotate-token`: the outcome goes to the
