@@ -16,6 +16,7 @@ import deploymentShow from "../../views/pages/deployments/show.ejs" with { type:
 import deploymentLog from "../../views/partials/deployments/_log.ejs" with { type: "text" };
 import accountIndex from "../../views/pages/account/index.ejs" with { type: "text" };
 import accountPassword from "../../views/partials/account/_password.ejs" with { type: "text" };
+import accountSessions from "../../views/partials/account/_sessions.ejs" with { type: "text" };
 import tokensIndex from "../../views/pages/tokens/index.ejs" with { type: "text" };
 import tokensPanel from "../../views/partials/tokens/_tokens.ejs" with { type: "text" };
 import usersIndex from "../../views/pages/users/index.ejs" with { type: "text" };
@@ -38,7 +39,7 @@ const TEMPLATES = {
   layout, login, errorPage,
   sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains, siteTraffic,
   deploymentShow, deploymentLog,
-  accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota,
+  accountIndex, accountPassword, accountSessions, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota,
   nodesIndex, nodesList, nodesAdd, nodesNotice, nodesToken,
   auditIndex, auditList, settingsIndex,
 };

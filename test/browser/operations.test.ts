@@ -190,6 +190,16 @@ test("the admin drains a node and puts it back, gives a node a new token (the ol
   expect((await asAgent(fresh)).status).toBe(401);
   await page.waitForFunction(() => !document.querySelector(`tr[data-node="spare"]`), undefined, { timeout: 15_000 });
 
+  // Adding a gateway shows the one-line install with its role and public URL.
+  await page.fill("#node-name", "gw9");
+  await page.selectOption("#node-role", "gateway");
+  await page.fill("#node-url", "http://10.0.0.9:7070");
+  await page.click("#node-add button[type=submit]");
+  await page.waitForSelector("#node-install");
+  expect(await page.textContent("#node-install")).toMatch(new RegExp(`^curl -fsSL ${c.master}/install.sh \\| sudo sh -s -- --token spa_\\S+ --name gw9 --role gateway --public-url http://10.0.0.9:7070$`));
+  expect((await getApi("/api/agents")).find((a: { name: string }) => a.name === "gw9").role).toBe("gateway");
+  expect(await (await fetch(`${c.master}/install.sh`)).text()).toStartWith("#!/bin/sh");
+
   // A node holding the only copy of a site: removal is refused, with the way out offered.
   await c.addAgent("node3");
   for (const n of ["node1", "node2"]) await api(c.master, "POST", `/api/agent/${n}/drain`, {}, c.admin.token);
@@ -257,6 +267,27 @@ test("the admin sets a person's quota on their page: a bad field is named and ke
   await page.close();
 });
 
+test("a person sees where they are signed in and ends another session, which stops working at once", async () => {
+  // One login from the command line (as `sprout login` makes), one from this browser.
+  const cliAccess = await c.user("traveller@example.com");
+  const page = await browser.newPage();
+  await login(page, c.master, "traveller@example.com", "another password");
+  await page.goto(`${c.master}/ui/account`);
+  expect(await page.$$("#account-sessions tr[data-session]")).toHaveLength(2);
+  expect(await page.textContent(`#account-sessions tr[data-session="current"]`)).toContain("This browser");
+  expect(await page.$(`#account-sessions tr[data-session="current"] button`)).toBeNull();
+  await checkPage(page);
+  expect((await api(c.master, "GET", "/api/user/info", undefined, cliAccess)).status).toBe(200);
+  await page.click(`#account-sessions tr[data-session="other"] button`);
+  await page.waitForSelector("#account-sessions [role=status] >> text=Session ended");
+  expect(await page.$$("#account-sessions tr[data-session]")).toHaveLength(1);
+  expect((await api(c.master, "GET", "/api/user/info", undefined, cliAccess)).status).toBe(401);
+  // This browser is still signed in.
+  await page.reload();
+  expect(new URL(page.url()).pathname).toBe("/ui/account");
+  await page.close();
+});
+
 test("the audit log lists what was done through the pages and the API, filtered by action and person, failed logins included", async () => {
   // A failed login through the page.
   const stranger = await browser.newPage();
@@ -270,7 +301,7 @@ test("the audit log lists what was done through the pages and the API, filtered 
   const page = await adminPage("/ui/audit");
   const actions = async () => page.$$eval("#audit tr[data-action]", (rows) => rows.map((r) => r.getAttribute("data-action")));
   const all = await actions();
-  for (const a of ["quota.update", "deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
+  for (const a of ["user.session_end", "quota.update", "deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
   expect(await page.$(`#audit tr[data-action="user.login"][data-outcome="failed"]`)).not.toBeNull();
   await checkPage(page);
 

@@ -241,6 +241,41 @@ export class AuthService {
     }
   }
 
+  /**
+   * sessions lists a person's logins that are still alive (refresh families with a token neither
+   * revoked nor expired), the most recently used first: when each started and was last refreshed.
+   * An access token lasts at most --access-ttl past its login's last refresh.
+   */
+  sessions(userId: string): { id: string; started_at: string; last_used_at: string; expires_at: string }[] {
+    return this.db
+      .select({
+        id: refreshTokens.familyId,
+        started_at: sql<string>`min(${refreshTokens.createdAt})`,
+        last_used_at: sql<string>`max(${refreshTokens.createdAt})`,
+        expires_at: sql<string>`max(${refreshTokens.expiresAt})`,
+        live: sql<number>`sum(${refreshTokens.revokedAt} IS NULL AND ${refreshTokens.usedAt} IS NULL)`,
+      })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.userId, userId))
+      .groupBy(refreshTokens.familyId)
+      .all()
+      .filter((f) => f.live > 0 && f.expires_at > now())
+      .sort((a, b) => b.last_used_at.localeCompare(a.last_used_at))
+      .map(({ live: _, ...f }) => f);
+  }
+
+  /** sessionOf answers the login (refresh family) a refresh token belongs to, if any. */
+  sessionOf(refreshToken: string): string | null {
+    return this.db.select({ f: refreshTokens.familyId }).from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256Hex(refreshToken))).get()?.f ?? null;
+  }
+
+  /** endSession ends one of the person's logins at once (its access tokens stop too); another's is not found. */
+  endSession(userId: string, sessionId: string) {
+    const mine = this.db.select({ id: refreshTokens.id }).from(refreshTokens).where(and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId))).limit(1).get();
+    if (!mine) throw new SproutError(404, "not_found", "That session was not found.", "Reload the page to see your sessions.");
+    this.revokeFamily(sessionId);
+  }
+
   /** sessionAlive tells whether a login (refresh family) still has a token that was not revoked. */
   private sessionAlive(familyId: string): boolean {
     return !!this.db

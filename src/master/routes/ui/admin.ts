@@ -123,15 +123,16 @@ export const uiAdmin = (s: Services) => {
       let created: AgentCreated | null = null;
       let notice: Notice = null;
       const name = field(form, "name");
-      const url = field(form, "url");
+      const url = field(form, "url").replace(/\/+$/, "");
+      const role = form.role === "gateway" ? "gateway" : "node";
       try {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) throw badRequest("invalid_request", "A node name is up to 63 letters, digits, dots, dashes or underscores.");
         if (url && !/^https?:\/\/[^\s/]+/.test(url)) throw badRequest("invalid_request", "The agent URL must start with http:// or https://.");
-        created = s.agents.create(name, url || undefined);
+        created = s.agents.create(name, url || undefined, role);
         audit("agent.create", name);
       } catch (e) {
         notice = failed(e);
       }
-      return respond(sess, fragment("nodesAdd", { created, notice, form: created ? { name: "", url: "" } : { name, url }, masterUrl: masterUrl(req, null) }));
+      return respond(sess, fragment("nodesAdd", { created: created && { ...created, role }, notice, form: created ? { name: "", url: "", role: "node", createdUrl: url } : { name, url, role }, masterUrl: masterUrl(req, null) }));
     }, admin));
 };
