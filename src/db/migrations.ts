@@ -11,6 +11,7 @@ import m0007 from "./migrations/0007_gateway.sql" with { type: "text" };
 import m0008 from "./migrations/0008_audit.sql" with { type: "text" };
 import m0009 from "./migrations/0009_alerts.sql" with { type: "text" };
 import m0010 from "./migrations/0010_traffic.sql" with { type: "text" };
+import m0011 from "./migrations/0011_disabled_users.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -25,4 +26,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0008_audit", sql: m0008 },
   { name: "0009_alerts", sql: m0009 },
   { name: "0010_traffic", sql: m0010 },
+  { name: "0011_disabled_users", sql: m0011 },
 ];

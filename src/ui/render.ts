@@ -23,6 +23,7 @@ import usersIndex from "../../views/pages/users/index.ejs" with { type: "text" }
 import usersPanel from "../../views/partials/users/_users.ejs" with { type: "text" };
 import userShow from "../../views/pages/users/show.ejs" with { type: "text" };
 import userQuota from "../../views/partials/users/_quota.ejs" with { type: "text" };
+import userAccess from "../../views/partials/users/_access.ejs" with { type: "text" };
 import nodesIndex from "../../views/pages/nodes/index.ejs" with { type: "text" };
 import nodesList from "../../views/partials/nodes/_list.ejs" with { type: "text" };
 import nodesAdd from "../../views/partials/nodes/_add.ejs" with { type: "text" };
@@ -39,7 +40,7 @@ const TEMPLATES = {
   layout, login, errorPage,
   sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains, siteTraffic,
   deploymentShow, deploymentLog,
-  accountIndex, accountPassword, accountSessions, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota,
+  accountIndex, accountPassword, accountSessions, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota, userAccess,
   nodesIndex, nodesList, nodesAdd, nodesNotice, nodesToken,
   auditIndex, auditList, settingsIndex,
 };

@@ -38,8 +38,8 @@ afterAll(async () => {
 async function adminPage(path: string): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: adminState });
   const page = await ctx.newPage();
-  page.on("dialog", (d) => void d.accept());
-  page.on("close", () => void ctx.close());
+  page.on("dialog", (d) => void d.accept().catch(() => {}));
+  page.on("close", () => void ctx.close().catch(() => {}));
   await page.goto(`${c.master}${path}`);
   return page;
 }
@@ -267,6 +267,48 @@ test("the admin sets a person's quota on their page: a bad field is named and ke
   await page.close();
 });
 
+test("the admin disables an account: its open page and its tokens stop at once, it cannot log in, its site stays online; enabled again, it works", async () => {
+  const access = await c.user("suspended@example.com");
+  const apiToken = (await api(c.master, "POST", "/api/tokens", { name: "ci", scope: "deploy" }, access)).body.token as string;
+  await deployFiles(c.master, apiToken, "suspended-site", { "index.html": "still online" });
+  const them = await browser.newPage();
+  await login(them, c.master, "suspended@example.com", "another password");
+
+  const page = await adminPage("/ui/users");
+  await page.click(`tr[data-user="suspended@example.com"] a`);
+  await page.click("#user-access button:has-text('Disable account')");
+  await page.waitForSelector(`#user-access [data-access="disabled"]`);
+  expect(await page.textContent("#user-access [role=status]")).toContain("is disabled");
+  await checkPage(page);
+
+  await them.reload();
+  expect(new URL(them.url()).pathname).toBe("/ui/login");
+  const refused = await api(c.master, "GET", "/api/sites", undefined, apiToken);
+  expect(refused.status).toBe(403);
+  expect(refused.body.error.code).toBe("account_disabled");
+  expect((await api(c.master, "GET", "/api/sites", undefined, access)).status).toBe(401);
+  await them.fill("#login-email", "suspended@example.com");
+  await them.fill("#login-password", "another password");
+  await them.click("button[type=submit]");
+  expect(await them.textContent("[role=alert]")).toContain("This account is disabled");
+  expect(await (await c.get(`suspended-site.${c.domain}`, "/")).text()).toBe("still online");
+  await page.goto(`${c.master}/ui/users`);
+  expect(await page.textContent(`tr[data-user="suspended@example.com"]`)).toContain("disabled");
+
+  await page.click(`tr[data-user="suspended@example.com"] a`);
+  await page.click("#user-access button:has-text('Enable account')");
+  await page.waitForSelector(`#user-access [data-access="enabled"]`);
+  expect((await api(c.master, "GET", "/api/sites", undefined, apiToken)).status).toBe(200);
+  await login(them, c.master, "suspended@example.com", "another password");
+  await them.close();
+  // The admin's own account cannot be disabled, here or through the API.
+  const adminId = (await getApi("/api/users")).find((u: { email: string }) => u.email === c.admin.email).id;
+  await page.goto(`${c.master}/ui/users/${adminId}`);
+  expect(await page.$("#user-access button")).toBeNull();
+  expect((await api(c.master, "POST", `/api/users/${adminId}/disable`, { disabled: true }, c.admin.token)).status).toBe(403);
+  await page.close();
+});
+
 test("a person sees where they are signed in and ends another session, which stops working at once", async () => {
   // One login from the command line (as `sprout login` makes), one from this browser.
   const cliAccess = await c.user("traveller@example.com");
@@ -301,7 +343,7 @@ test("the audit log lists what was done through the pages and the API, filtered 
   const page = await adminPage("/ui/audit");
   const actions = async () => page.$$eval("#audit tr[data-action]", (rows) => rows.map((r) => r.getAttribute("data-action")));
   const all = await actions();
-  for (const a of ["user.session_end", "quota.update", "deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
+  for (const a of ["user.disable", "user.enable", "user.session_end", "quota.update", "deployment.cancel", "agent.drain", "agent.undrain", "agent.rotate_token", "agent.remove", "domain.add", "domain.remove", "user.login"]) expect(all).toContain(a);
   expect(await page.$(`#audit tr[data-action="user.login"][data-outcome="failed"]`)).not.toBeNull();
   await checkPage(page);
 

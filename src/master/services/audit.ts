@@ -29,6 +29,7 @@ const ACTIONS: Record<string, string> = {
   "POST /api/:agent_id/token": "agent.rotate_token",
   "POST /api/agent/:id/url": "agent.set_url",
   "PATCH /api/users/:id/quota": "quota.update",
+  "POST /api/users/:id/disable": "user.disable",
 };
 const IGNORED = new Set(["POST /api/agent/heartbeat", "POST /api/deployment/status", "POST /api/agent/tasks/:id/result", "POST /api/token/refresh"]);
 

@@ -23,7 +23,7 @@ export type UserCaller = Extract<Caller, { kind: "user" }>;
 type UserRow = typeof users.$inferSelect;
 
 /** toUserInfo is a user as the API shows it. */
-export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email, is_admin: u.isAdmin, created_at: u.createdAt });
+export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email, is_admin: u.isAdmin, created_at: u.createdAt, disabled_at: u.disabledAt });
 
 /**
  * AuthService registers and logs users in, issues and rotates tokens, and resolves a bearer token
@@ -101,6 +101,7 @@ export class AuthService {
       passwordHash: await Bun.password.hash(password, "argon2id"),
       isAdmin: false,
       createdAt: now(),
+      disabledAt: null,
     };
   }
 
@@ -120,6 +121,8 @@ export class AuthService {
       throw new SproutError(401, "bad_credentials", "Wrong email or password.");
     }
     this.throttle.succeeded(email, clientIp);
+    // Told only to someone who knows the password: it says what to do instead of "wrong password".
+    if (user.disabledAt) throw disabled();
     return this.issuePair(user.id, newId());
   }
 
@@ -134,6 +137,7 @@ export class AuthService {
       throw new SproutError(401, "token_reused", "This refresh token was already used; every session of its login is now revoked.", "Run `sprout login`.");
     }
     if (row.expiresAt < now()) throw new SproutError(401, "token_expired", "Your session expired.", "Run `sprout login`.");
+    if (this.user(row.userId).disabledAt) throw disabled();
     const claimed = this.db
       .update(refreshTokens)
       .set({ usedAt: now() })
@@ -159,6 +163,20 @@ export class AuthService {
     this.db.update(users).set({ passwordHash: await Bun.password.hash(newPassword, "argon2id") }).where(eq(users.id, userId)).run();
     this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))).run();
     this.db.delete(apiTokens).where(eq(apiTokens.userId, userId)).run();
+  }
+
+  /**
+   * setDisabled disables an account (it cannot log in; every login ends at once; its API tokens fail
+   * while it stays disabled) or enables it again (its API tokens work again; logins start anew). Its
+   * sites stay online: disabling stops a person, not their visitors. The admin cannot be disabled.
+   */
+  setDisabled(userId: string, disable: boolean): UserInfo {
+    const u = this.db.select().from(users).where(eq(users.id, userId)).get();
+    if (!u) throw new SproutError(404, "not_found", "User not found.", "List users with GET /api/users.");
+    if (u.isAdmin) throw forbidden("The admin's account cannot be disabled.");
+    this.db.update(users).set({ disabledAt: disable ? (u.disabledAt ?? now()) : null }).where(eq(users.id, userId)).run();
+    if (disable) this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))).run();
+    return toUserInfo(this.user(userId));
   }
 
   /** logout revokes the family of a refresh token (used by the UI and `sprout logout`). */
@@ -197,6 +215,7 @@ export class AuthService {
         throw new SproutError(401, "token_expired", `The API token "${row.name}" expired.`, "Create another with `sprout tokens create NAME`.");
       this.db.update(apiTokens).set({ lastUsedAt: now() }).where(eq(apiTokens.id, row.id)).run();
       const u = this.user(row.userId);
+      if (u.disabledAt) throw disabled();
       const sites = row.sites ? (JSON.parse(row.sites) as string[]) : null;
       return { kind: "user", userId: u.id, isAdmin: u.isAdmin && row.scope === "admin", via: "api_token", scope: row.scope, sites };
     }
@@ -218,6 +237,7 @@ export class AuthService {
     if (typeof sid !== "string" || !this.sessionAlive(sid))
       throw new SproutError(401, "session_ended", "This session has ended (logged out, password changed or revoked).", "Run `sprout login`.");
     const u = this.user(sub);
+    if (u.disabledAt) throw disabled();
     return { kind: "user", userId: u.id, isAdmin: u.isAdmin, via: "jwt", scope: "session", sites: null };
   }
 
@@ -317,6 +337,9 @@ export class AuthService {
   }
 }
 
+
+/** disabled is the answer to anything a disabled account tries. */
+const disabled = () => new SproutError(403, "account_disabled", "This account is disabled.", "Ask the admin to enable it again.");
 
 /** SESSION_ONLY are the routes only a logged-in person may call, never an API token. */
 const SESSION_ONLY: [string, string][] = [

@@ -94,6 +94,15 @@ export const uiAdmin = (s: Services) => {
       }, `${person.email}'s quota is saved; it applies to their next site or deploy.`);
       return respond(sess, fragment("userQuota", { person, quota: s.quotas.info(person.id), defaults: s.config.quotas, notice, form: notice?.error ? form : null }));
     }, admin))
+    .post("/ui/users/:id/disable", signedIn(async (_req, sess, p, form, audit) => {
+      const disable = form.disabled === "true";
+      let person = personOf(p.id!);
+      const notice = await attempt(() => {
+        person = s.auth.setDisabled(person.id, disable);
+        audit(disable ? "user.disable" : "user.enable", person.email);
+      }, disable ? `${person.email} is disabled: signed out everywhere, and their tokens fail until you enable the account. Their sites stay online.` : `${person.email} is enabled again: they can log in, and their API tokens work again.`);
+      return respond(sess, fragment("userAccess", { person, notice }));
+    }, admin))
     .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: s.agents.list(), masterUrl: "" }, "nodesList"), admin))
     // Node lifecycle, as `sprout agents drain|undrain|remove|rotate-token`: the outcome goes to the
     // page's notice area; the list (live) shows the node's new state by itself.
