@@ -63,3 +63,20 @@ function trafficSvg(hours: SiteTrafficHour[], range: TrafficRange, total: number
     .join("");
   return `<svg class="chart" viewBox="0 0 ${hours.length * W} ${H}" preserveAspectRatio="none" role="img" aria-label="${Bun.escapeHTML(label)}"><line class="axis" x1="0" y1="${H - 0.5}" x2="${hours.length * W}" y2="${H - 0.5}"/>${bars}</svg>`;
 }
+
+/**
+ * sparkline draws a small line of percentages (0 to 100), oldest first, for a node's CPU or memory
+ * over the last minutes. `label` names the measure for screen readers, which get the range in words.
+ */
+export function sparkline(values: number[], label: string): string {
+  if (values.length < 2) return "";
+  const W = 100;
+  const H = 24;
+  const step = W / (values.length - 1);
+  const y = (v: number) => (H - 1 - (Math.min(100, Math.max(0, v)) / 100) * (H - 2)).toFixed(1);
+  const points = values.map((v, i) => `${(i * step).toFixed(1)},${y(v)}`).join(" ");
+  const lo = Math.round(Math.min(...values));
+  const hi = Math.round(Math.max(...values));
+  const words = `${label} over the last ${Math.max(1, Math.round(values.length / 6))} min: from ${lo}% to ${hi}%, now ${Math.round(values.at(-1)!)}%`;
+  return `<svg class="spark" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${Bun.escapeHTML(words)}"><polyline points="${points}"/></svg>`;
+}

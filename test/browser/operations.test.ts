@@ -165,6 +165,9 @@ test("cancel a deployment in progress from the site page and from its own page: 
 
 test("the admin drains a node and puts it back, gives a node a new token (the old one stops working), and removes nodes", async () => {
   const page = await adminPage("/ui/nodes");
+  // Health over the last minutes: a sparkline of CPU and memory, from the heartbeats (one sample per 10 s).
+  await page.waitForSelector(`tr[data-node="node1"] td[data-label="CPU"] svg.spark`, { timeout: 30_000 });
+  expect(await page.getAttribute(`tr[data-node="node1"] td[data-label="Memory free"] svg.spark`, "aria-label")).toMatch(/^Memory in use over the last \d+ min: from \d+% to \d+%, now \d+%$/);
   await page.click(`tr[data-node="node2"] button:has-text("Drain")`);
   await page.waitForSelector("#nodes-notice [role=status] >> text=node2 is draining");
   await until(async () => (await getApi("/api/agents")).find((a: { name: string }) => a.name === "node2").draining === true);
@@ -265,7 +268,7 @@ test("the admin sets a person's quota on their page: a bad field is named and ke
   expect((await getApi(`/api/users/${id}/quota`)).overrides.sites).toBeNull();
   expect((await page.goto(`${c.master}/ui/users/no-such-id`))!.status()).toBe(404);
   await page.close();
-});
+}, 90_000);
 
 test("the admin disables an account: its open page and its tokens stop at once, it cannot log in, its site stays online; enabled again, it works", async () => {
   const access = await c.user("suspended@example.com");
@@ -307,7 +310,7 @@ test("the admin disables an account: its open page and its tokens stop at once, 
   expect(await page.$("#user-access button")).toBeNull();
   expect((await api(c.master, "POST", `/api/users/${adminId}/disable`, { disabled: true }, c.admin.token)).status).toBe(403);
   await page.close();
-});
+}, 90_000);
 
 test("a person sees where they are signed in and ends another session, which stops working at once", async () => {
   // One login from the command line (as `sprout login` makes), one from this browser.
@@ -328,7 +331,7 @@ test("a person sees where they are signed in and ends another session, which sto
   await page.reload();
   expect(new URL(page.url()).pathname).toBe("/ui/account");
   await page.close();
-});
+}, 90_000);
 
 test("the audit log lists what was done through the pages and the API, filtered by action and person, failed logins included", async () => {
   // A failed login through the page.
@@ -363,7 +366,7 @@ test("the audit log lists what was done through the pages and the API, filtered 
   await page.waitForSelector("#audit .empty");
   expect(await page.textContent("#audit")).toContain("Nothing matches these filters");
   await page.close();
-});
+}, 90_000);
 
 test("the settings page shows how the master runs and the alerts firing, never a webhook's secret path; people who are not the admin get a 403 page", async () => {
   const page = await adminPage("/ui/settings");
@@ -390,4 +393,4 @@ test("the settings page shows how the master runs and the alerts firing, never a
   }
   expect(await them.$(`nav a[href="/ui/audit"]`)).toBeNull();
   await them.close();
-});
+}, 90_000);

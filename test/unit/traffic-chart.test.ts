@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { summarizeTraffic } from "../../src/ui/chart";
+import { NodeHistory } from "../../src/master/services/node-history";
+import { sparkline, summarizeTraffic } from "../../src/ui/chart";
 
 const now = Date.parse("2026-11-26T10:30:00Z");
 const hour = (h: string, requests: number, s4xx = 0) => ({ hour: `2026-11-26T${h}:00:00Z`, requests, bytes: requests * 100, s2xx: requests - s4xx, s3xx: 0, s4xx, s5xx: 0 });
@@ -24,4 +25,20 @@ test("an hour older than the range is left out, and no traffic draws no bars", (
   expect(t.total.requests).toBe(0);
   expect(t.peak).toBeNull();
   expect(t.svg).not.toContain('class="bar"');
+});
+
+test("a node's history keeps one sample per 10 s for 10 minutes, and its sparkline says its range in words", () => {
+  const h = new NodeHistory();
+  const sys = (cpu: number) => ({ cpu_percent: cpu, cpus: 2, load: [0, 0, 0], mem_total: 1000, mem_free: 250, disk_total: 10, disk_free: 5, nginx: "running" as const, nginx_reloads: 0, uptime: 1, sites: 0 });
+  for (let i = 0; i < 300; i++) h.add("n1", sys(i % 100), i * 3000);
+  const samples = h.of("n1");
+  expect(samples).toHaveLength(60);
+  expect(samples.at(-1)!.at - samples[0]!.at).toBe(59 * 12_000);
+  expect(samples[0]!.mem).toBe(75);
+  expect(sparkline([10], "CPU")).toBe("");
+  const svg = sparkline([10, 50, 30], "CPU");
+  expect(svg).toContain('aria-label="CPU over the last 1 min: from 10% to 50%, now 30%"');
+  expect(/points="([^"]*)"/.exec(svg)![1]!.split(" ")).toHaveLength(3);
+  h.forget("n1");
+  expect(h.of("n1")).toEqual([]);
 });

@@ -6,6 +6,7 @@ import { parseSize } from "../../command";
 import { SproutError, badRequest, notFound } from "../../../shared/errors";
 import { fragment, type Notice } from "../../../ui/render";
 import { liveFragment } from "../../../ui/live";
+import { sparkline } from "../../../ui/chart";
 import type { Services } from "../../context";
 import { attempt, field, respond, uiKit, view, type Server } from "./common";
 
@@ -56,6 +57,12 @@ export const uiAdmin = (s: Services) => {
     if (!(e instanceof SproutError)) throw e;
     return { text: e.hint ? `${e.message} ${e.hint}` : e.message, error: true };
   };
+  /** nodes: every node with sparklines of its CPU and memory use over the last minutes. */
+  const nodes = () =>
+    s.agents.list().map((a) => {
+      const h = s.nodeHistory.of(a.id);
+      return { ...a, cpuSpark: sparkline(h.map((x) => x.cpu), "CPU"), memSpark: sparkline(h.map((x) => x.mem), "Memory in use") };
+    });
   /** personOf finds an account by id (a 404 page when there is none). */
   const personOf = (id: string) => {
     const u = s.auth.listUsers().find((x) => x.id === id);
@@ -103,7 +110,7 @@ export const uiAdmin = (s: Services) => {
       }, disable ? `${person.email} is disabled: signed out everywhere, and their tokens fail until you enable the account. Their sites stay online.` : `${person.email} is enabled again: they can log in, and their API tokens work again.`);
       return respond(sess, fragment("userAccess", { person, notice }));
     }, admin))
-    .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: s.agents.list(), masterUrl: "" }, "nodesList"), admin))
+    .get("/ui/nodes", signedIn((req, sess) => view(req, sess, "nodesIndex", "Nodes", { agents: nodes(), masterUrl: "" }, "nodesList"), admin))
     // Node lifecycle, as `sprout agents drain|undrain|remove|rotate-token`: the outcome goes to the
     // page's notice area; the list (live) shows the node's new state by itself.
     .post("/ui/nodes/:name/drain", signedIn(async (_req, sess, p, form, audit) => {
@@ -117,7 +124,9 @@ export const uiAdmin = (s: Services) => {
     .post("/ui/nodes/:name/remove", signedIn(async (_req, sess, p, form, audit) => {
       const force = form.force === "true";
       const notice = await attempt(() => {
-        s.agents.remove(s.agents.byName(p.name!).id, force);
+        const id = s.agents.byName(p.name!).id;
+        s.agents.remove(id, force);
+        s.nodeHistory.forget(id);
         audit("agent.remove", p.name!);
       }, `${p.name} is removed; its token no longer works.`);
       return respond(sess, nodeNotice(notice, p.name!, !!notice?.error && /only up-to-date copy/.test(notice.text)));
@@ -127,7 +136,7 @@ export const uiAdmin = (s: Services) => {
       audit("agent.rotate_token", created.name);
       return respond(sess, fragment("nodesToken", { created, masterUrl: masterUrl(req, null) }));
     }, admin))
-    .get("/ui/events/nodes", signedIn((req) => liveFragment(req.signal, () => fragment("nodesList", { agents: s.agents.list() }), { everyMs: 3000 }), admin))
+    .get("/ui/events/nodes", signedIn((req) => liveFragment(req.signal, () => fragment("nodesList", { agents: nodes() }), { everyMs: 3000 }), admin))
     .post("/ui/nodes", signedIn((req, sess, _p, form, audit) => {
       let created: AgentCreated | null = null;
       let notice: Notice = null;

@@ -111,12 +111,17 @@ export const uiSites = (s: Services) => {
       if (!notice?.error) notice = await moved(sess.user.id, p.id!);
       return respond(sess, noticeHtml(notice));
     }))
-    .post("/ui/sites/:name/cancel/:id", signedIn(async (_req, sess, p, _f, audit) => {
+    .post("/ui/sites/:name/cancel/:id", signedIn(async (_req, sess, p, form, audit) => {
       const notice = await attempt(() => {
         s.deployments.cancel(sess.user.id, p.name!, p.id!, sess.user.email);
         audit("deployment.cancel", p.name!);
       }, `${p.id} is cancelled; nothing of it goes live.`);
-      return respond(sess, noticeHtml(notice));
+      // The live view shows the change by its stream too; the answer carries it as well (out of band),
+      // so the page is right at once even if a stream message crossed this answer.
+      const fresh = form.from === "deployment"
+        ? fragment("deploymentLog", { d: s.deployments.get(sess.user.id, p.id!), oob: true })
+        : fragment("siteLive", { ...siteData(sess.user.id, p.name!), oob: true });
+      return respond(sess, noticeHtml(notice) + fresh);
     }))
     .post("/ui/sites/:name/rollback", signedIn(async (_req, sess, p, _f, audit) => {
       let id = "";
