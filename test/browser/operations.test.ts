@@ -101,6 +101,35 @@ test("add a custom domain on the site page: it shows the DNS record to create an
   await page.close();
 });
 
+test("keyboard only: the skip link leads to the content, a domain is added with Enter, and the focused button shows a visible ring", async () => {
+  await deploy("keys", { "index.html": "keys" });
+  const page = await adminPage("/ui/sites/keys");
+  await page.keyboard.press("Tab");
+  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+  await page.keyboard.press("Enter");
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+  await page.focus("#domain-name");
+  await page.keyboard.type("docs.example.test");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`#site-domains tr[data-domain="docs.example.test"]`);
+  // Back from the form with Shift+Tab: past the row's Remove to its Check now; focus is drawn (an outline).
+  await page.focus("#domain-name");
+  await page.keyboard.press("Shift+Tab");
+  await page.keyboard.press("Shift+Tab");
+  const ring = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement;
+    const st = getComputedStyle(el);
+    return { text: el.textContent, style: st.outlineStyle, width: parseFloat(st.outlineWidth) };
+  });
+  expect(ring.text).toContain("Check now");
+  expect(ring.style).not.toBe("none");
+  expect(ring.width).toBeGreaterThanOrEqual(2);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#site-domains [role=alert], #site-domains [role=status]");
+  await api(c.master, "DELETE", "/api/domains/docs.example.test", undefined, c.admin.token);
+  await page.close();
+});
+
 test("another account cannot add, check or remove domains of a site that is not theirs", async () => {
   await api(c.master, "POST", "/api/domains", { name: "mine.example.test", site: "shop" }, c.admin.token);
   await c.user("mallory@example.com");
