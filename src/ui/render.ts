@@ -32,6 +32,7 @@ import nodesToken from "../../views/partials/nodes/_token.ejs" with { type: "tex
 import auditIndex from "../../views/pages/audit/index.ejs" with { type: "text" };
 import auditList from "../../views/partials/audit/_list.ejs" with { type: "text" };
 import settingsIndex from "../../views/pages/settings/index.ejs" with { type: "text" };
+import settingsTestAlert from "../../views/partials/settings/_test-alert.ejs" with { type: "text" };
 import logo from "../../public/logo.svg" with { type: "text" };
 import type { UserInfo } from "../protocol/user";
 
@@ -42,7 +43,7 @@ const TEMPLATES = {
   deploymentShow, deploymentLog,
   accountIndex, accountPassword, accountSessions, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota, userAccess,
   nodesIndex, nodesList, nodesAdd, nodesNotice, nodesToken,
-  auditIndex, auditList, settingsIndex,
+  auditIndex, auditList, settingsIndex, settingsTestAlert,
 };
 export type TemplateName = Exclude<keyof typeof TEMPLATES, "layout">;
 const compiled = new Map<string, ejs.TemplateFunction>();

@@ -14,13 +14,23 @@ let adminState: Awaited<ReturnType<BrowserContext["storageState"]>>;
 const zone = ["--local=/example.test/", "--local=/sprout.test/", "--host-record=shop.sprout.test,127.0.0.1"];
 /** The webhook's path is its secret (as Slack's are): the settings page must never show it. */
 const WEBHOOK_SECRET = "T000/B000/s3cr3t-path";
+/** hook receives the alerts (a webhook as Slack's would); a second webhook points at a closed port. */
+const received: { path: string; body: { kind: string; status: string; message: string } }[] = [];
+const hook = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  async fetch(req) {
+    received.push({ path: new URL(req.url).pathname, body: await req.json() });
+    return new Response("ok");
+  },
+});
 
 beforeAll(async () => {
   dns = await startDns(zone);
   c = await cluster({
     agents: 2,
     // A disk-low threshold no node meets, so an alert is firing for the settings page to show.
-    masterArgs: ["--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "3600", "--alert-webhook", `http://127.0.0.1:9/${WEBHOOK_SECRET}`, "--alert-disk-low", "100000G"],
+    masterArgs: ["--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "3600", "--alert-webhook", `http://127.0.0.1:${hook.port}/${WEBHOOK_SECRET},http://127.0.0.1:9/closed`, "--alert-disk-low", "100000G"],
   });
   browser = await launch();
   const ctx = await browser.newContext();
@@ -29,6 +39,7 @@ beforeAll(async () => {
   await ctx.close();
 }, 60_000);
 afterAll(async () => {
+  void hook.stop(true);
   await browser?.close();
   await c?.stop();
   await cleanup();
@@ -402,19 +413,29 @@ test("the settings page shows how the master runs and the alerts firing, never a
   const text = (await page.textContent("main"))!;
   expect(text).toContain(`sites at NAME.${c.domain}`);
   expect(await page.textContent(`[data-setting="registration"] .setting-value`)).toContain("Closed");
-  expect(await page.textContent(`[data-setting="alert-webhook"] .setting-value`)).toContain("127.0.0.1:9");
+  expect(await page.textContent(`[data-setting="alert-webhook"] .setting-value`)).toContain(`2 (127.0.0.1:${hook.port}, 127.0.0.1:9)`);
   expect(await page.content()).not.toContain(WEBHOOK_SECRET);
+  // A test alert goes to every webhook once; the page says which answered.
+  await page.click("button:has-text('Send a test alert')");
+  await page.waitForSelector("#test-alert-result li");
+  expect(await page.getAttribute(`#test-alert-result li[data-webhook="127.0.0.1:${hook.port}"]`, "data-ok")).toBe("true");
+  expect(await page.getAttribute(`#test-alert-result li[data-webhook="127.0.0.1:9"]`, "data-ok")).toBe("false");
+  expect(await page.content()).not.toContain(WEBHOOK_SECRET);
+  expect(received.find((r) => r.body.kind === "test")).toMatchObject({ path: `/${WEBHOOK_SECRET}`, body: { status: "firing" } });
   expect(text).toContain("SPROUT_ACME_DIRECTORY");
   // Every node is under the (huge) low-disk threshold: the alert is firing.
   await until(async () => {
     await page.reload();
     return (await page.$(`#alerts li[data-alert="disk_low"]`)) !== null;
   });
+  // ...and it went to the webhook when it started.
+  await until(async () => received.some((r) => r.body.kind === "disk_low" && r.body.status === "firing"));
   await checkPage(page);
   await page.close();
 
+  await c.user("outsider@example.com");
   const them = await browser.newPage();
-  await login(them, c.master, "eve@example.com", "another password");
+  await login(them, c.master, "outsider@example.com", "another password");
   for (const path of ["/ui/settings", "/ui/audit"]) {
     const res = await them.goto(`${c.master}${path}`);
     expect(res!.status()).toBe(403);

@@ -1,15 +1,16 @@
 import { Elysia } from "elysia";
 import type { MasterConfig } from "../../config";
-import { firingAlerts } from "../../services/alerts";
+import { firingAlerts, testWebhooks } from "../../services/alerts";
+import { fragment } from "../../../ui/render";
 import type { Services } from "../../context";
-import { uiKit, view } from "./common";
+import { respond, uiKit, view } from "./common";
 
 /** AUDIT_LIMIT: entries the audit page shows at once (the newest). */
 const AUDIT_LIMIT = 200;
 
 /**
  * uiOps: the admin's audit log (filtered by action and person, as `sprout audit`) and the settings
- * page: how this master runs (flags), and the alerts firing now.
+ * page: how this master runs (flags), the alerts firing now, and a test alert to every webhook.
  */
 export const uiOps = (s: Services) => {
   const { signedIn } = uiKit(s);
@@ -22,7 +23,12 @@ export const uiOps = (s: Services) => {
       return view(req, sess, "auditIndex", "Audit log", { entries, filter, limit: AUDIT_LIMIT }, "auditList");
     }, admin))
     .get("/ui/settings", signedIn((req, sess) =>
-      view(req, sess, "settingsIndex", "Settings", { groups: settingsGroups(s.config), alerts: firingAlerts(s.db) }), admin));
+      view(req, sess, "settingsIndex", "Settings", { groups: settingsGroups(s.config), alerts: firingAlerts(s.db), webhooks: s.config.alertWebhooks.length }), admin))
+    .post("/ui/settings/test-alert", signedIn(async (_req, sess, _p, _f, audit) => {
+      const results = await testWebhooks(s.config.alertWebhooks);
+      audit("alerts.test", `${results.length} webhook(s)`);
+      return respond(sess, fragment("settingsTestAlert", { results }));
+    }, admin));
 };
 
 type Item = { label: string; value: string; flag: string; env: string; help?: string };
