@@ -28,6 +28,12 @@ const ACTIONS: Record<string, string> = {
   "POST /api/agent": "agent.create",
   "POST /api/:agent_id/token": "agent.rotate_token",
   "POST /api/agent/:id/url": "agent.set_url",
+  "POST /api/agent/:id/token": "agent.rotate_token",
+  "POST /api/agent/:id/drain": "agent.drain",
+  "DELETE /api/agent/:id": "agent.remove",
+  "POST /api/domains": "domain.add",
+  "POST /api/domains/:name/check": "domain.check",
+  "DELETE /api/domains/:name": "domain.remove",
   "PATCH /api/users/:id/quota": "quota.update",
   "POST /api/users/:id/disable": "user.disable",
 };
