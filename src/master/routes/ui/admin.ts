@@ -123,13 +123,19 @@ export const uiAdmin = (s: Services) => {
     }, admin))
     .post("/ui/nodes/:name/remove", signedIn(async (_req, sess, p, form, audit) => {
       const force = form.force === "true";
+      let onlyCopy = false;
       const notice = await attempt(() => {
         const id = s.agents.byName(p.name!).id;
-        s.agents.remove(id, force);
+        try {
+          s.agents.remove(id, force);
+        } catch (e) {
+          onlyCopy = e instanceof SproutError && e.code === "only_copy";
+          throw e;
+        }
         s.nodeHistory.forget(id);
         audit("agent.remove", p.name!);
       }, `${p.name} is removed; its token no longer works.`);
-      return respond(sess, nodeNotice(notice, p.name!, !!notice?.error && /only up-to-date copy/.test(notice.text)));
+      return respond(sess, nodeNotice(notice, p.name!, onlyCopy));
     }, admin))
     .post("/ui/nodes/:name/token", signedIn((req, sess, p, _f, audit) => {
       const created = s.agents.rotateToken(s.agents.byName(p.name!).id);
