@@ -13,6 +13,7 @@ import m0009 from "./migrations/0009_alerts.sql" with { type: "text" };
 import m0010 from "./migrations/0010_traffic.sql" with { type: "text" };
 import m0011 from "./migrations/0011_sites_page.sql" with { type: "text" };
 import m0012 from "./migrations/0012_agent_tls.sql" with { type: "text" };
+import m0013 from "./migrations/0013_disabled_users.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -29,4 +30,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0010_traffic", sql: m0010 },
   { name: "0011_sites_page", sql: m0011 },
   { name: "0012_agent_tls", sql: m0012 },
+  { name: "0013_disabled_users", sql: m0013 },
 ];

@@ -12,6 +12,8 @@ export const users = sqliteTable("users", {
   passwordHash: text("password_hash").notNull(),
   isAdmin: integer("is_admin", { mode: "boolean" }).notNull().default(false),
   createdAt: text("created_at").notNull(),
+  /** disabledAt: when the admin disabled the account (no login, no token works), or null. */
+  disabledAt: text("disabled_at"),
 }, (t) => [
   // Exactly one admin: a second can never be inserted, whatever races (made at start by --admin-email).
   uniqueIndex("users_one_admin").on(t.isAdmin).where(sql`is_admin = 1`),

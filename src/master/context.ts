@@ -13,6 +13,7 @@ import { TaskQueue } from "./services/tasks";
 import { RouteService } from "./services/routes";
 import { DomainService } from "./services/domains";
 import { AcmeService } from "./services/acme";
+import { NodeHistory } from "./services/node-history";
 import { unauthorized } from "../shared/errors";
 import { UpgradeService } from "./services/upgrades";
 
@@ -29,6 +30,8 @@ export interface Services {
   quotas: QuotaService;
   audit: AuditService;
   traffic: TrafficService;
+  /** nodeHistory: each node's measures of the last minutes (the nodes page's sparklines). */
+  nodeHistory: NodeHistory;
   routes: RouteService;
   domains: DomainService;
   /** acme issues certificates for verified domains; null when the master has no --acme-directory. */
@@ -59,6 +62,8 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const agents = new AgentService(db, config, keys, tasks);
   const traffic = new TrafficService(db);
   agents.onTraffic = (counts) => traffic.add(counts);
+  const nodeHistory = new NodeHistory();
+  agents.onMeasures = (id, system) => nodeHistory.add(id, system);
   const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
   const domains = new DomainService(db, config, sites, agents);
   const acme = config.acme ? new AcmeService(db, config.acme) : null;
@@ -76,6 +81,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
     quotas,
     audit: new AuditService(db),
     traffic,
+    nodeHistory,
     routes: new RouteService(db, config, () => {
       const w = acme?.wildcard();
       return w?.cert_pem && w.key_pem ? { cert_pem: w.cert_pem, key_pem: w.key_pem } : null;

@@ -104,6 +104,13 @@ export const PROMOTION_REQUESTED = "Promotion to production requested.";
 export const Promote = t.Object({ deployment_id: Id });
 export type Promote = typeof Promote.static;
 
+/** Cancel is POST /api/site/:name/cancel: stop a deployment of the site that is still uploading. */
+export const Cancel = t.Object({ deployment_id: Id });
+export type Cancel = typeof Cancel.static;
+
+/** CANCELLED is the error a cancelled deployment records (the CLI and the UI show it as is). */
+export const CANCELLED = "Cancelled";
+
 /** Rollback is POST /api/site/:name/rollback; without deployment_id, the previous production deployment. */
 export const Rollback = t.Object({ deployment_id: t.Optional(Id) });
 export type Rollback = typeof Rollback.static;

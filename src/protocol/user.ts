@@ -31,6 +31,8 @@ export const UserInfo = t.Object({
   email: t.String(),
   is_admin: t.Boolean(),
   created_at: t.String(),
+  /** disabled_at: when the admin disabled the account (it cannot log in, its tokens fail), else null. */
+  disabled_at: t.Optional(t.Union([t.String(), t.Null()])),
 });
 export type UserInfo = typeof UserInfo.static;
 
@@ -93,3 +95,7 @@ export type ApiTokenInfo = typeof ApiTokenInfo.static;
 /** ApiTokenCreated answers POST /api/tokens: the only time `token` is shown. */
 export const ApiTokenCreated = t.Composite([ApiTokenInfo, t.Object({ token: t.String() })]);
 export type ApiTokenCreated = typeof ApiTokenCreated.static;
+
+/** UserDisable is POST /api/users/:id/disable (admin): `disabled: false` enables the account again. */
+export const UserDisable = t.Object({ disabled: t.Boolean() });
+export type UserDisable = typeof UserDisable.static;

@@ -11,31 +11,39 @@ import siteSettings from "../../views/partials/sites/_settings.ejs" with { type:
 import siteDelete from "../../views/partials/sites/_delete.ejs" with { type: "text" };
 import siteDeploy from "../../views/partials/sites/_deploy.ejs" with { type: "text" };
 import siteDomains from "../../views/partials/sites/_domains.ejs" with { type: "text" };
+import siteTraffic from "../../views/partials/sites/_traffic.ejs" with { type: "text" };
 import deploymentShow from "../../views/pages/deployments/show.ejs" with { type: "text" };
 import deploymentLog from "../../views/partials/deployments/_log.ejs" with { type: "text" };
 import accountIndex from "../../views/pages/account/index.ejs" with { type: "text" };
 import accountPassword from "../../views/partials/account/_password.ejs" with { type: "text" };
+import accountSessions from "../../views/partials/account/_sessions.ejs" with { type: "text" };
 import tokensIndex from "../../views/pages/tokens/index.ejs" with { type: "text" };
 import tokensPanel from "../../views/partials/tokens/_tokens.ejs" with { type: "text" };
 import usersIndex from "../../views/pages/users/index.ejs" with { type: "text" };
 import usersPanel from "../../views/partials/users/_users.ejs" with { type: "text" };
+import userShow from "../../views/pages/users/show.ejs" with { type: "text" };
+import userQuota from "../../views/partials/users/_quota.ejs" with { type: "text" };
+import userAccess from "../../views/partials/users/_access.ejs" with { type: "text" };
 import nodesIndex from "../../views/pages/nodes/index.ejs" with { type: "text" };
 import nodesList from "../../views/partials/nodes/_list.ejs" with { type: "text" };
 import nodesAdd from "../../views/partials/nodes/_add.ejs" with { type: "text" };
+import nodesNotice from "../../views/partials/nodes/_notice.ejs" with { type: "text" };
+import nodesToken from "../../views/partials/nodes/_token.ejs" with { type: "text" };
 import auditIndex from "../../views/pages/audit/index.ejs" with { type: "text" };
 import auditList from "../../views/partials/audit/_list.ejs" with { type: "text" };
-import siteTraffic from "../../views/partials/sites/_traffic.ejs" with { type: "text" };
+import settingsIndex from "../../views/pages/settings/index.ejs" with { type: "text" };
+import settingsTestAlert from "../../views/partials/settings/_test-alert.ejs" with { type: "text" };
 import logo from "../../public/logo.svg" with { type: "text" };
 import type { UserInfo } from "../protocol/user";
 
 // Templates are embedded in the binary and compiled once; nothing is read from disk at run time.
 const TEMPLATES = {
   layout, login, errorPage,
-  sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains,
+  sitesIndex, sitesShow, sitesList, siteCreate, siteLive, siteSettings, siteDelete, siteDeploy, siteDomains, siteTraffic,
   deploymentShow, deploymentLog,
-  accountIndex, accountPassword, tokensIndex, tokensPanel, usersIndex, usersPanel,
-  nodesIndex, nodesList, nodesAdd,
-  auditIndex, auditList, siteTraffic,
+  accountIndex, accountPassword, accountSessions, tokensIndex, tokensPanel, usersIndex, usersPanel, userShow, userQuota, userAccess,
+  nodesIndex, nodesList, nodesAdd, nodesNotice, nodesToken,
+  auditIndex, auditList, settingsIndex, settingsTestAlert,
 };
 export type TemplateName = Exclude<keyof typeof TEMPLATES, "layout">;
 const compiled = new Map<string, ejs.TemplateFunction>();

@@ -50,7 +50,8 @@ export async function deployFiles(master: string, token: string, name: string, f
 
 /**
  * checkPage asserts what every page must do: at 390 px wide nothing scrolls sideways, and axe-core
- * finds no serious or critical accessibility violation (WCAG 2.1 A and AA rules, and axe's best practices).
+ * finds no serious or critical accessibility violation (WCAG 2.1 A and AA rules, and axe's best
+ * practices), in the light and in the dark colour scheme.
  */
 export async function checkPage(page: Page) {
   const before = page.viewportSize() ?? { width: 1280, height: 800 };
@@ -60,12 +61,17 @@ export async function checkPage(page: Page) {
   expect({ path, ...widths, fits: Math.max(widths.doc, widths.body) <= widths.view }).toMatchObject({ fits: true });
   const hasAxe = await page.evaluate(() => typeof (window as unknown as { axe?: unknown }).axe !== "undefined");
   if (!hasAxe) await page.addScriptTag({ content: AXE });
-  const violations = await page.evaluate(async () => {
-    type Result = { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-    const axe = (window as unknown as { axe: { run: (c: Document, o: unknown) => Promise<Result> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] });
-    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
-  });
-  expect({ path, violations }).toEqual({ path, violations: [] });
+  // Light and dark colour schemes alike (contrast is checked in both).
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    const violations = await page.evaluate(async () => {
+      type Result = { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+      const axe = (window as unknown as { axe: { run: (c: Document, o: unknown) => Promise<Result> } }).axe;
+      const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    });
+    expect({ path, colorScheme, violations }).toEqual({ path, colorScheme, violations: [] });
+  }
+  await page.emulateMedia({ colorScheme: "light" });
   await page.setViewportSize(before);
 }

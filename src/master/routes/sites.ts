@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { Promote, Rollback } from "../../protocol/deployment";
+import { Cancel, Promote, Rollback } from "../../protocol/deployment";
 import { SiteCreate, SiteRef, SitesPage, SiteUpdate } from "../../protocol/site";
 import type { Services } from "../context";
 import { badRequest } from "../../shared/errors";
@@ -38,4 +38,8 @@ export const siteRoutes = (s: Services) =>
       s.traffic.hours(s.sites.owned((await s.user(request)).userId, params.name).id, query.hours ?? 24), { query: t.Object({ hours: t.Optional(t.Numeric({ minimum: 1, maximum: 24 * 90 })) }) })
     .get("/api/site/:name/deployments", async ({ params, request }) => s.deployments.list((await s.user(request)).userId, params.name))
     .post("/api/site/:name/promote", async ({ params, body, request }) => s.deployments.promote((await s.user(request)).userId, params.name, body.deployment_id), { body: Promote })
+    .post("/api/site/:name/cancel", async ({ params, body, request }) => {
+      const u = await s.user(request);
+      return s.deployments.cancel(u.userId, params.name, body.deployment_id, s.auth.user(u.userId).email);
+    }, { body: Cancel })
     .post("/api/site/:name/rollback", async ({ params, body, request }) => s.deployments.rollback((await s.user(request)).userId, params.name, body?.deployment_id), { body: Rollback });

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { AuditQuery } from "../../protocol/audit";
 import { Ok } from "../../protocol/common";
-import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest, UserCreate } from "../../protocol/user";
+import { ApiTokenCreate, Credentials, PasswordChange, RefreshRequest, UserCreate, UserDisable } from "../../protocol/user";
 import { clientOf } from "../client";
 import { forbidden } from "../../shared/errors";
 import type { Services } from "../context";
@@ -13,7 +13,7 @@ function sessionOnly<T extends { via: string }>(c: T): T {
   return c;
 }
 
-/** userRoutes: register (when open), log in, who am I, password, refresh, API tokens, and the admin's users. */
+/** userRoutes: register (when open), log in, who am I, password, refresh, API tokens, and the admin's users (list, invite, disable). */
 export const userRoutes = (s: Services) =>
   new Elysia({ name: "routes/users" })
     .post("/api/user", async ({ body, set }) => {
@@ -53,6 +53,10 @@ export const userRoutes = (s: Services) =>
       requireAdmin(await s.user(request));
       return s.auth.listUsers();
     })
+    .post("/api/users/:id/disable", async ({ params, body, request }) => {
+      requireAdmin(await s.user(request));
+      return s.auth.setDisabled(params.id, body.disabled);
+    }, { body: UserDisable })
     .get("/api/audit", async ({ request, query }) => {
       requireAdmin(await s.user(request));
       return s.audit.list(query);

@@ -29,6 +29,8 @@ export class AgentService {
   onDown: (agentId: string) => void = () => {};
   /** onTraffic takes the request counts a heartbeat carries (set by the master to TrafficService.add). */
   onTraffic: (counts: NonNullable<Heartbeat["traffic"]>) => void = () => {};
+  /** onMeasures takes each heartbeat's measures (set by the master to NodeHistory.add, for the UI's sparklines). */
+  onMeasures: (agentId: string, system: SystemReport) => void = () => {};
 
   /** byId is prepared once: every heartbeat runs it. */
   private byId;
@@ -188,6 +190,7 @@ export class AgentService {
     // A node that was away or restarted may have missed changes: bring it to the recorded state.
     if (before.status !== "online" || hb.boot) this.onBack(id);
     if (hb.traffic?.length) this.onTraffic(hb.traffic);
+    this.onMeasures(id, hb.system);
     return { agent_id: id, domain: this.config.domain, grant_public_key: this.keys.grant.publicJwk, role: before.role };
   }
 

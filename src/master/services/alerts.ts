@@ -119,3 +119,28 @@ export class AlertService {
     }
   }
 }
+
+/** firingAlerts lists the conditions firing now, oldest first (the admin's settings page shows them). */
+export function firingAlerts(db: Db): { kind: string; subject: string; message: string; fired_at: string }[] {
+  return db.select().from(alerts).orderBy(alerts.firedAt).all().map((a) => ({ kind: a.kind, subject: a.subject, message: a.message, fired_at: a.firedAt }));
+}
+
+/**
+ * testWebhooks sends one test alert to each webhook, once (no retries), and answers how each went,
+ * by host only: a webhook's path is often its secret. The settings page's "Send a test alert".
+ */
+export async function testWebhooks(urls: string[]): Promise<{ host: string; ok: boolean; detail: string }[]> {
+  const at = now();
+  const body = JSON.stringify({ kind: "test", subject: "sprout", status: "firing", message: "Test alert sent from the Sprout admin UI.", at, text: "[sprout] Test alert sent from the Sprout admin UI." });
+  return Promise.all(
+    urls.map(async (url) => {
+      const host = new URL(url).host;
+      try {
+        const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(10_000) });
+        return { host, ok: r.ok, detail: `answered ${r.status}` };
+      } catch (e) {
+        return { host, ok: false, detail: (e as Error).name === "TimeoutError" ? "no answer within 10 s" : "could not be reached" };
+      }
+    }),
+  );
+}

@@ -23,12 +23,20 @@ const ACTIONS: Record<string, string> = {
   "PATCH /api/site/:name": "site.update",
   "POST /api/site/:name/promote": "site.promote",
   "POST /api/site/:name/rollback": "site.rollback",
+  "POST /api/site/:name/cancel": "deployment.cancel",
   "POST /api/deployment": "deployment.create",
   "POST /api/agent": "agent.create",
   "POST /api/:agent_id/token": "agent.rotate_token",
   "POST /api/agent/:id/url": "agent.set_url",
   "POST /api/agents/upgrade": "agent.upgrade",
+  "POST /api/agent/:id/token": "agent.rotate_token",
+  "POST /api/agent/:id/drain": "agent.drain",
+  "DELETE /api/agent/:id": "agent.remove",
+  "POST /api/domains": "domain.add",
+  "POST /api/domains/:name/check": "domain.check",
+  "DELETE /api/domains/:name": "domain.remove",
   "PATCH /api/users/:id/quota": "quota.update",
+  "POST /api/users/:id/disable": "user.disable",
 };
 const IGNORED = new Set(["POST /api/agent/heartbeat", "POST /api/deployment/status", "POST /api/agent/tasks/:id/result", "POST /api/token/refresh"]);
 

@@ -23,7 +23,7 @@ export type UserCaller = Extract<Caller, { kind: "user" }>;
 type UserRow = typeof users.$inferSelect;
 
 /** toUserInfo is a user as the API shows it. */
-export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email, is_admin: u.isAdmin, created_at: u.createdAt });
+export const toUserInfo = (u: UserRow): UserInfo => ({ id: u.id, email: u.email, is_admin: u.isAdmin, created_at: u.createdAt, disabled_at: u.disabledAt });
 
 /**
  * AuthService registers and logs users in, issues and rotates tokens, and resolves a bearer token
@@ -113,6 +113,7 @@ export class AuthService {
       passwordHash: await Bun.password.hash(password, "argon2id"),
       isAdmin: false,
       createdAt: now(),
+      disabledAt: null,
     };
   }
 
@@ -132,6 +133,8 @@ export class AuthService {
       throw new SproutError(401, "bad_credentials", "Wrong email or password.");
     }
     this.throttle.succeeded(email, clientIp);
+    // Told only to someone who knows the password: it says what to do instead of "wrong password".
+    if (user.disabledAt) throw disabled();
     return this.issuePair(user.id, newId());
   }
 
@@ -146,6 +149,7 @@ export class AuthService {
       throw new SproutError(401, "token_reused", "This refresh token was already used; every session of its login is now revoked.", "Run `sprout login`.");
     }
     if (row.expiresAt < now()) throw new SproutError(401, "token_expired", "Your session expired.", "Run `sprout login`.");
+    if (this.user(row.userId).disabledAt) throw disabled();
     const claimed = this.db
       .update(refreshTokens)
       .set({ usedAt: now() })
@@ -171,6 +175,20 @@ export class AuthService {
     this.db.update(users).set({ passwordHash: await Bun.password.hash(newPassword, "argon2id") }).where(eq(users.id, userId)).run();
     this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))).run();
     this.db.delete(apiTokens).where(eq(apiTokens.userId, userId)).run();
+  }
+
+  /**
+   * setDisabled disables an account (it cannot log in; every login ends at once; its API tokens fail
+   * while it stays disabled) or enables it again (its API tokens work again; logins start anew). Its
+   * sites stay online: disabling stops a person, not their visitors. The admin cannot be disabled.
+   */
+  setDisabled(userId: string, disable: boolean): UserInfo {
+    const u = this.db.select().from(users).where(eq(users.id, userId)).get();
+    if (!u) throw new SproutError(404, "not_found", "User not found.", "List users with GET /api/users.");
+    if (u.isAdmin) throw forbidden("The admin's account cannot be disabled.");
+    this.db.update(users).set({ disabledAt: disable ? (u.disabledAt ?? now()) : null }).where(eq(users.id, userId)).run();
+    if (disable) this.db.update(refreshTokens).set({ revokedAt: now() }).where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt))).run();
+    return toUserInfo(this.user(userId));
   }
 
   /** logout revokes the family of a refresh token (used by the UI and `sprout logout`). */
@@ -209,6 +227,7 @@ export class AuthService {
         throw new SproutError(401, "token_expired", `The API token "${row.name}" expired.`, "Create another with `sprout tokens create NAME`.");
       this.db.update(apiTokens).set({ lastUsedAt: now() }).where(eq(apiTokens.id, row.id)).run();
       const u = this.user(row.userId);
+      if (u.disabledAt) throw disabled();
       const sites = row.sites ? (JSON.parse(row.sites) as string[]) : null;
       return { kind: "user", userId: u.id, isAdmin: u.isAdmin && row.scope === "admin", via: "api_token", scope: row.scope, sites };
     }
@@ -230,6 +249,7 @@ export class AuthService {
     if (typeof sid !== "string" || !this.sessionAlive(sid))
       throw new SproutError(401, "session_ended", "This session has ended (logged out, password changed or revoked).", "Run `sprout login`.");
     const u = this.user(sub);
+    if (u.disabledAt) throw disabled();
     return { kind: "user", userId: u.id, isAdmin: u.isAdmin, via: "jwt", scope: "session", sites: null };
   }
 
@@ -251,6 +271,41 @@ export class AuthService {
       if (named ? !c.sites.includes(named) : !reads)
         throw forbidden(`This API token may only deploy to ${c.sites.join(", ")}.`, "Use a token created with --site for this site.");
     }
+  }
+
+  /**
+   * sessions lists a person's logins that are still alive (refresh families with a token neither
+   * revoked nor expired), the most recently used first: when each started and was last refreshed.
+   * An access token lasts at most --access-ttl past its login's last refresh.
+   */
+  sessions(userId: string): { id: string; started_at: string; last_used_at: string; expires_at: string }[] {
+    return this.db
+      .select({
+        id: refreshTokens.familyId,
+        started_at: sql<string>`min(${refreshTokens.createdAt})`,
+        last_used_at: sql<string>`max(${refreshTokens.createdAt})`,
+        expires_at: sql<string>`max(${refreshTokens.expiresAt})`,
+        live: sql<number>`sum(${refreshTokens.revokedAt} IS NULL AND ${refreshTokens.usedAt} IS NULL)`,
+      })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.userId, userId))
+      .groupBy(refreshTokens.familyId)
+      .all()
+      .filter((f) => f.live > 0 && f.expires_at > now())
+      .sort((a, b) => b.last_used_at.localeCompare(a.last_used_at))
+      .map(({ live: _, ...f }) => f);
+  }
+
+  /** sessionOf answers the login (refresh family) a refresh token belongs to, if any. */
+  sessionOf(refreshToken: string): string | null {
+    return this.db.select({ f: refreshTokens.familyId }).from(refreshTokens).where(eq(refreshTokens.tokenHash, sha256Hex(refreshToken))).get()?.f ?? null;
+  }
+
+  /** endSession ends one of the person's logins at once (its access tokens stop too); another's is not found. */
+  endSession(userId: string, sessionId: string) {
+    const mine = this.db.select({ id: refreshTokens.id }).from(refreshTokens).where(and(eq(refreshTokens.familyId, sessionId), eq(refreshTokens.userId, userId))).limit(1).get();
+    if (!mine) throw new SproutError(404, "not_found", "That session was not found.", "Reload the page to see your sessions.");
+    this.revokeFamily(sessionId);
   }
 
   /** sessionAlive tells whether a login (refresh family) still has a token that was not revoked. */
@@ -289,6 +344,9 @@ export class AuthService {
   }
 }
 
+
+/** disabled is the answer to anything a disabled account tries. */
+const disabled = () => new SproutError(403, "account_disabled", "This account is disabled.", "Ask the admin to enable it again.");
 
 /** SESSION_ONLY are the routes only a logged-in person may call, never an API token. */
 const SESSION_ONLY: [string, string][] = [

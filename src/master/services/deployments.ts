@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, deploymentEvents, deploymentReplicas, deployments, placements, sites as sitesTable } from "../../db/schema";
-import { PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
+import { CANCELLED, PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
 import { signGrant, signPeerToken } from "../../shared/grant";
@@ -425,6 +425,43 @@ export class DeploymentService {
     this.event(row.id, null, "info", PROMOTION_REQUESTED);
     this.activate(row, site);
     return this.info(row, site);
+  }
+
+  /**
+   * cancel stops a deployment of the site that is still pending or uploading: it fails with
+   * "Cancelled", its replicas that have not staged fail, and a report arriving later (the upload
+   * finishing, a replica staging) moves nothing, as for any failed deployment. It never reaches
+   * production. Cancelling a failed deployment changes nothing (so a second click is harmless); one
+   * that is staged or ready is past the point of cancelling: roll back or promote instead.
+   */
+  cancel(userId: string, siteName: string, deploymentId: string, by: string): DeploymentInfo {
+    const site = this.sites.owned(userId, siteName);
+    const row = this.db.select().from(deployments).where(and(eq(deployments.id, deploymentId), eq(deployments.siteId, site.id))).get();
+    if (!row) throw notFound(`Deployment ${deploymentId} of site "${siteName}"`);
+    if (row.status === "staged" || row.status === "ready")
+      throw conflict(
+        "not_running",
+        `Deployment ${deploymentId} is ${row.status === "staged" ? "going live now" : "ready"}; only a deployment still uploading can be cancelled.`,
+        row.production ? `Put the previous one back with \`sprout rollback --site ${siteName}\`.` : "A preview does nothing until you promote it; leave it.",
+      );
+    const at = now();
+    const stopped = this.db.transaction((tx) => {
+      const r = tx
+        .update(deployments)
+        .set({ status: "failed", error: CANCELLED, finishedAt: at })
+        .where(and(eq(deployments.id, row.id), inArray(deployments.status, ["pending", "uploading"])))
+        .returning({ id: deployments.id })
+        .all();
+      if (!r.length) return false;
+      tx.update(deploymentReplicas).set({ state: "failed", updatedAt: at }).where(and(eq(deploymentReplicas.deploymentId, row.id), eq(deploymentReplicas.state, "pending"))).run();
+      tx.insert(deploymentEvents).values({ deploymentId: row.id, agentId: null, level: "error", message: `Cancelled by ${by}.`, at }).run();
+      return true;
+    });
+    if (stopped) {
+      log.info("deployment cancelled", { deployment: row.id, site: site.name });
+      this.changed(row.id);
+    }
+    return this.info(this.db.select().from(deployments).where(eq(deployments.id, row.id)).get()!, site);
   }
 
   /** rollback promotes the given deployment, or the one that was production before the current one. */

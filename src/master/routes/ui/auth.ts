@@ -17,12 +17,16 @@ export const uiAuth = (s: Services) => {
     .post("/ui/login", async ({ request, body, server }: Ctx) => {
       checkSameOrigin(request);
       const form = (body ?? {}) as Record<string, string>;
+      const who = client(request, server);
+      const email = String(form.email ?? "").slice(0, 254);
       try {
-        const who = client(request, server);
-        const pair = await s.auth.login(String(form.email ?? ""), String(form.password ?? ""), who.ip);
+        const pair = await s.auth.login(email, String(form.password ?? ""), who.ip);
+        s.audit.record({ userId: null, action: "user.login", target: email, ip: who.ip });
         return redirect(request, "/ui/sites", sessionCookies(pair, who.https));
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
+        // A failed login through the page is audited as one through the API is: what an attack looks like.
+        if (e.status === 401) s.audit.record({ userId: null, action: "user.login", target: email, ip: who.ip, outcome: "failed" });
         return loginPage({ error: e.message, email: String(form.email ?? "") }, e.status);
       }
     })

@@ -8,8 +8,10 @@ import type { Services } from "../../context";
 export type Server = { requestIP(r: Request): { address: string } | null } | null;
 /** Ctx is what a UI handler receives from Elysia. */
 export type Ctx = { request: Request; params: Record<string, string>; body?: unknown; server: Server };
+/** Audit records an action the signed-in user took through the UI in the audit log (as the API's are). */
+export type Audit = (action: string, target: string | null) => void;
 /** Handler runs a page or fragment for a signed-in user. */
-export type Handler = (req: Request, sess: UiSession, params: Record<string, string>, form: Record<string, string>) => Promise<Response> | Response;
+export type Handler = (req: Request, sess: UiSession, params: Record<string, string>, form: Record<string, string>, audit: Audit) => Promise<Response> | Response;
 
 /** redirect answers htmx requests with HX-Redirect and plain ones with 303. */
 export function redirect(req: Request, to: string, cookies: string[] = []): Response {
@@ -62,7 +64,8 @@ export function wholeNumber(form: Record<string, string>, name: string, label: s
 /**
  * UiKit is what the UI's route files share: `signedIn` wraps a handler with the session check
  * (redirect to the login page when there is none), the same-origin check for anything but GET, and
- * HTML errors (a fragment for htmx, a page otherwise); `client` tells who is asking.
+ * HTML errors (a fragment for htmx, a page otherwise); `client` tells who is asking. A handler calls
+ * its `audit` once its action succeeded: the UI's changes land in the same audit log as the API's.
  */
 export function uiKit(s: Services) {
   const client = (req: Request, server: Server) => clientOf(req, server?.requestIP(req)?.address, s.config.trustedProxies);
@@ -75,7 +78,9 @@ export function uiKit(s: Services) {
         if (request.method !== "GET") checkSameOrigin(request);
         if (opts.admin && !sess.user.is_admin) throw new SproutError(403, "forbidden", "Only the admin can see this page.");
         const form = body && typeof body === "object" ? (body as Record<string, string>) : {};
-        return await f(request, sess, params ?? {}, form);
+        const audit: Audit = (action, target) =>
+          s.audit.record({ userId: sess.user.id, action, target, ip: client(request, server).ip });
+        return await f(request, sess, params ?? {}, form, audit);
       } catch (e) {
         if (!(e instanceof SproutError)) throw e;
         if (request.headers.get("hx-request"))
