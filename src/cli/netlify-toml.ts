@@ -27,7 +27,7 @@ export function addNetlifyToml(files: LocalFile[], publishDir: string, projectDi
   const useProject = projectFile !== null && existsSync(projectFile) && statSync(projectFile).isFile() && !sameFile(projectFile, join(publishDir, NETLIFY_TOML));
   const abs = useProject ? projectFile! : inPublish >= 0 ? files[inPublish]!.abs : null;
   if (!abs) return null;
-  const where = useProject ? "the project folder" : "the folder deployed";
+  const where = useProject ? `the project folder${inPublish >= 0 ? "; the one in the folder deployed is not used" : ""}` : "the folder deployed";
   const text = readFileSync(abs, "utf8");
   let doc: Record<string, unknown>;
   try {

@@ -105,11 +105,14 @@ describe("netlify.toml", () => {
     mkdirSync(join(project, "dist"));
     writeFileSync(join(project, "dist", "index.html"), "built");
     writeFileSync(join(project, "dist", "new.html"), "the new page");
+    // Netlify reads the project's file; one in the build output is not published either way.
+    writeFileSync(join(project, "dist", "netlify.toml"), `[[redirects]]\nfrom = "/old"\nto = "/from-dist"\n`);
     writeFileSync(join(project, "netlify.toml"), `[[redirects]]\nfrom = "/old"\nto = "/new"\nstatus = 301\n\n[[headers]]\nfor = "/*"\n[headers.values]\nX-From-Project = "yes"\n`);
     const d = await deploy("tomlproject", "dist", project);
-    expect(d.stderr).toContain("Rules from netlify.toml (the project folder)");
+    expect(d.stderr).toContain("Rules from netlify.toml (the project folder; the one in the folder deployed is not used)");
     expect((await get("tomlproject", "/old")).headers.get("location")).toBe("/new");
     expect((await get("tomlproject", "/")).headers.get("x-from-project")).toBe("yes");
+    expect((await get("tomlproject", "/netlify.toml")).status).toBe(404);
   });
 
   test("_redirects rules come first and netlify.toml's after them, as on Netlify; _headers and [[headers]] both apply", async () => {
