@@ -224,7 +224,8 @@ UNIT
   systemctl restart sprout-master
   port=${LISTEN##*:}
   i=0
-  until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+  # Beyond loopback the master serves HTTPS (self-signed: its pin is checked by agents, not here).
+  until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 || curl -fsSk "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
     i=$((i + 1))
     [ "$i" -lt 60 ] || die "the master did not answer on port $port within 60 s: see journalctl -u sprout-master"
     sleep 1
