@@ -1,17 +1,22 @@
 // scripts/bench-scale: one node with 10,000 sites, 2,000 of them with 50 `_redirects` rules and 10
 // `_headers` blocks each, against the same node with one site (issue: flat cost per request at
-// 10,000 sites). Real nginx with the agent's own configuration (renderNginxConf, renderSiteInclude,
-// NginxProcess): the sites' trees and rules are written straight to a data folder, as staging would
-// leave them, because 10,000 deploys through the CLI would take hours. What it measures:
+// 10,000 sites). Real nginx with the agent's own configuration and code (renderNginxConf,
+// renderSiteInclude, NginxShards: the main nginx and the shards serving rules sites): the sites'
+// trees and rules are written straight to a data folder, as staging would leave them, because
+// 10,000 deploys through the CLI would take hours. What it measures:
 // - requests/s and p99 latency of a plain site and a rules site on both nodes, alternated;
-// - the nginx part of a rules deploy (the site's include checked alone with `nginx -t`, then a
-//   reload awaited until new workers serve), for the first and the last 100 rules sites added;
-// - a reload with all 2,000 rules sites, and nginx's memory per process.
+// - the nginx part of a rules deploy, as the agent does it (NginxShards.install: the include
+//   checked alone with `nginx -t`, its shard reloaded and awaited until new workers serve), for the
+//   first and the last 100 rules sites added (a site's first rules also reload the main nginx) and
+//   for rules changed on sites that had rules already, at the start and at the end;
+// - reloads of a shard and of the main nginx with all 2,000 rules sites, and memory per process.
 // Takes 10-20 minutes on two cores. `bun scripts/bench.ts --only scale` runs it alone.
 import { chmodSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "../src/agent/nginx/config";
+import { nginxLayout, renderNginxConf, renderShardConf, shardLayout } from "../src/agent/nginx/config";
 import { NginxProcess } from "../src/agent/nginx/process";
+import { NginxShards } from "../src/agent/nginx/shards";
+import { DEFAULT_SITES_PER_SHARD } from "../src/agent/config";
 import { renderSiteInclude } from "../src/agent/nginx/site-include";
 import { freePort, tempDir } from "../test/helpers/cluster";
 
@@ -50,6 +55,7 @@ function wrk(port: number, host: string, path: string) {
   return { rps, p99: ms, errors };
 }
 
+const pssMb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const children = (pid: number) =>
   readdirSync("/proc")
@@ -64,22 +70,24 @@ const children = (pid: number) =>
     })
     .map(Number);
 
-/** A Node is one data folder with the agent's nginx configuration, its nginx and its sites. */
+/** A Node is one data folder with the agent's nginx configuration, its nginx, its shards and its sites. */
 class Node {
-  readonly layout;
   readonly nginx;
+  readonly shards;
   readonly port = freePort();
-  rulesSites = 0;
   constructor(readonly data: string, private template: string) {
-    this.layout = nginxLayout(data);
-    this.nginx = new NginxProcess(Bun.which("nginx") ?? "/usr/sbin/nginx", this.layout);
+    const bin = Bun.which("nginx") ?? "/usr/sbin/nginx";
+    const base = { dataDir: data, domain: "bench.test", workerUser: null };
+    this.nginx = new NginxProcess(bin, nginxLayout(data));
+    this.shards = new NginxShards(bin, data, DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...base, shard: n }), async () => {
+      if (this.nginx.writeConf(this.mainConf())) await this.nginx.reload();
+    });
     mkdirSync(join(data, "sites"), { recursive: true });
     mkdirSync(join(data, "nginx", "auth"), { recursive: true });
-    this.writeMain();
+    this.nginx.writeConf(this.mainConf());
   }
-  /** writeMain renders nginx.conf as the agent does (regex JIT only with few rules sites). */
-  writeMain() {
-    this.nginx.writeConf(renderNginxConf({ dataDir: this.data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, pcreJit: this.rulesSites <= JIT_MAX_RULES_SITES }));
+  mainConf() {
+    return renderNginxConf({ dataDir: this.data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, shards: this.shards.routes });
   }
   /** addTree makes sites/<site>/deploys/d1 of hard links to the template, and `current`. */
   addTree(site: string) {
@@ -88,13 +96,36 @@ class Node {
     for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(this.template, f), join(dep, f));
     symlinkSync("deploys/d1", join(this.data, "sites", site, "current"));
   }
-  /** include renders a rules site's include; `install` checks it alone with nginx -t, as a deploy does. */
-  include(site: string, i: number, install: boolean) {
-    const r = renderSiteInclude({ site, domain: "bench.test", listen: `127.0.0.1:${this.port}`, sitesDir: join(this.data, "sites"), filesDir: join(this.data, "nginx", "auth"), secret: new Uint8Array(8), production: { id: "d1", rules: { ...benchRules(i), spa: false } }, deployments: [{ id: "d1", rules: { ...benchRules(i), spa: false } }] });
+  /** render is a rules site's include (`variant` changes one rule, as a redeploy with new rules would). */
+  render(site: string, i: number, variant = 0) {
+    const rules = benchRules(i);
+    if (variant) rules.redirects += `\n/variant-${variant} /about 301`;
+    const r = renderSiteInclude({ site, domain: "bench.test", listen: this.shards.listenOf(site), sitesDir: join(this.data, "sites"), filesDir: join(this.data, "nginx", "auth"), secret: new Uint8Array(8), production: { id: "d1", rules: { ...rules, spa: false } }, deployments: [{ id: "d1", rules: { ...rules, spa: false } }] });
     for (const f of r.files) writeFileSync(f.path, f.content, { mode: 0o644 });
-    this.rulesSites++;
-    if (install) this.nginx.writeSiteInclude(site, r.text);
-    else writeFileSync(join(this.layout.sitesDir, `${site}.conf`), r.text!);
+    return r.text!;
+  }
+  /** install puts a rules site's include in place as a deploy does, and answers in ms once served. */
+  async install(site: string, i: number, variant = 0) {
+    const text = this.render(site, i, variant);
+    const t0 = performance.now();
+    await this.shards.install(site, text);
+    return performance.now() - t0;
+  }
+  /** write puts a rules site's include in its shard's folder without nginx (bulk set-up; see settle). */
+  write(site: string, i: number) {
+    const n = this.shards.shardOf(site);
+    const dir = shardLayout(this.data, n).sitesDir;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${site}.conf`), this.render(site, i));
+    this.shards.routes.set(site, n);
+  }
+  /** settle brings the main nginx and every shard in line with includes written by write(). */
+  async settle() {
+    this.nginx.writeConf(this.mainConf());
+    await Promise.all([this.nginx.reload(), this.shards.reloadAll()]);
+  }
+  async stop() {
+    await Promise.all([this.nginx.stop(), this.shards.stop()]);
   }
 }
 
@@ -122,51 +153,65 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
     // The node with one site: a plain site and a rules site (its one site either way).
     one.addTree("plain0");
     one.addTree("rules0");
-    one.include("rules0", 0, true);
     one.nginx.start();
+    await one.nginx.ready();
+    await one.install("rules0", 0);
 
-    say(`  building ${sites.toLocaleString()} sites (${rulesSites.toLocaleString()} with rules)`);
+    say(`  building ${sites.toLocaleString()} sites (${rulesSites.toLocaleString()} with rules, at most ${big.shards.perShard} per shard)`);
     for (let i = 0; i < rulesSites; i++) big.addTree(`rules${i}`);
     for (let i = 0; i < sites - rulesSites; i++) big.addTree(`plain${i}`);
     big.nginx.start();
-    // As deploys would add them: each rules site's include checked alone, then a reload awaited.
-    const deploy = async (i: number) => {
-      const t0 = performance.now();
-      big.include(`rules${i}`, i, true);
-      if (big.rulesSites === JIT_MAX_RULES_SITES + 1) big.writeMain();
-      await big.nginx.reload();
-      return performance.now() - t0;
-    };
-    const first: number[] = [];
-    for (let i = 0; i < n; i++) first.push(await deploy(i));
-    say(`  first ${n} rules sites added; writing ${rulesSites - 2 * n} more`);
-    for (let i = n; i < rulesSites - n; i++) big.include(`rules${i}`, i, false);
-    big.writeMain();
-    const bulk = performance.now();
-    await big.nginx.reload();
-    say(`  reload with ${rulesSites - n} rules sites: ${(performance.now() - bulk).toFixed(0)} ms`);
-    const last: number[] = [];
-    for (let i = rulesSites - n; i < rulesSites; i++) last.push(await deploy(i));
+    await big.nginx.ready();
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-    row(
-      `rules deploy, nginx part (include nginx -t + reload), last ${n} vs first ${n}`,
-      `mean ${mean(last).toFixed(0)} ms, median ${med(last).toFixed(0)} ms`,
-      `first ${n}: mean ${mean(first).toFixed(0)} ms, median ${med(first).toFixed(0)} ms`,
-      (mean(last) / mean(first)).toFixed(2),
-      "<= 1.2x (reload < 1 s)",
-    );
+    const compare = (label: string, first: number[], last: number[]) =>
+      row(`${label}, last ${last.length} vs first ${first.length}`, `mean ${mean(last).toFixed(0)} ms, median ${med(last).toFixed(0)} ms`, `first: mean ${mean(first).toFixed(0)} ms, median ${med(first).toFixed(0)} ms`, (mean(last) / mean(first)).toFixed(2), "<= 1.2x (reload < 1 s)");
+    // A site's first rules (its shard reloaded, and the main nginx: it now hands the site over), then
+    // new rules for sites that had some (their shard only), each awaited until nginx serves them.
+    const firstNew: number[] = [];
+    for (let i = 0; i < n; i++) firstNew.push(await big.install(`rules${i}`, i));
+    const firstRedeploy: number[] = [];
+    for (let i = 0; i < n; i++) firstRedeploy.push(await big.install(`rules${i}`, i, 1));
+    say(`  first ${n} rules sites added; writing ${rulesSites - 2 * n} more`);
+    for (let i = n; i < rulesSites - n; i++) big.write(`rules${i}`, i);
+    const bulk = performance.now();
+    await big.settle();
+    say(`  main nginx and ${big.shards.inUse} shards reloaded with ${rulesSites - n} rules sites: ${(performance.now() - bulk).toFixed(0)} ms`);
+    const lastNew: number[] = [];
+    for (let i = rulesSites - n; i < rulesSites; i++) lastNew.push(await big.install(`rules${i}`, i));
+    const lastRedeploy: number[] = [];
+    for (let i = rulesSites - n; i < rulesSites; i++) lastRedeploy.push(await big.install(`rules${i}`, i, 1));
+    compare("site's first rules deploy, nginx part (include nginx -t, shard + main reload)", firstNew, lastNew);
+    compare("rules redeploy, nginx part (include nginx -t, shard reload)", firstRedeploy, lastRedeploy);
     const reloads: number[] = [];
+    const mains: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      // A reload awaited until nginx's new workers run (and the old ones have finished).
-      await big.nginx.reload();
+      // Reloads awaited until nginx's new workers run (and the old ones have finished): a shard
+      // holding rules0 (${big.shards.perShard} of the rules sites), and the main nginx.
+      let t0 = performance.now();
+      await big.install("rules0", 0, 2 + i);
       reloads.push(performance.now() - t0);
+      t0 = performance.now();
+      await big.nginx.reload();
+      mains.push(performance.now() - t0);
     }
-    row(`nginx reload with ${rulesSites.toLocaleString()} rules sites (until new workers serve)`, `${Math.min(...reloads).toFixed(0)} ms best of 3, ${Math.max(...reloads).toFixed(0)} ms worst`, "", "", "< 1 s");
+    row(`rules redeploy with ${rulesSites.toLocaleString()} rules sites (shard reload until new workers serve)`, `${Math.min(...reloads).toFixed(0)} ms best of 3, ${Math.max(...reloads).toFixed(0)} ms worst`, "", "", "< 1 s");
+    row(`main nginx reload with ${sites.toLocaleString()} sites`, `${Math.min(...mains).toFixed(0)} ms best of 3, ${Math.max(...mains).toFixed(0)} ms worst`, "", "", "< 1 s");
     const pid = big.nginx.pid!;
-    const w = children(pid);
-    row(`nginx RSS with ${rulesSites.toLocaleString()} rules sites`, `master ${rssMb(pid).toFixed(0)} MB, workers ${w.map((x) => rssMb(x).toFixed(0)).join("/")} MB`, `one site: master ${rssMb(one.nginx.pid!).toFixed(0)} MB`, "", "< 500 MB per process");
+    const shardProcs = Object.values(big.shards.pids()).filter((p): p is number => !!p).flatMap((p) => [p, ...children(p)]);
+    const shardRss = shardProcs.map(rssMb);
+    const all = [pid, ...children(pid), ...shardProcs];
+    row(
+      `nginx RSS with ${rulesSites.toLocaleString()} rules sites`,
+      `main: master ${rssMb(pid).toFixed(0)} MB, workers ${children(pid).map((x) => rssMb(x).toFixed(0)).join("/")} MB; ${big.shards.inUse} shards: largest process ${Math.max(...shardRss).toFixed(0)} MB`,
+      `one site: main master ${rssMb(one.nginx.pid!).toFixed(0)} MB`,
+      "",
+      "< 500 MB per process",
+    );
+    // RSS counts pages shared between processes (libraries, a master's pages its worker inherited)
+    // in each; PSS shares them out: its sum is the memory all of nginx really takes.
+    const onePids = [one.nginx.pid!, ...children(one.nginx.pid!), ...Object.values(one.shards.pids()).filter((p): p is number => !!p).flatMap((p) => [p, ...children(p)])];
+    row(`nginx memory, all ${all.length} processes (PSS summed)`, `${all.map(pssMb).reduce((a, b) => a + b, 0).toFixed(0)} MB`, `one site: ${onePids.length} processes, ${onePids.map(pssMb).reduce((a, b) => a + b, 0).toFixed(0)} MB`, "", "");
 
     // Requests: both nodes alternated three times, each one's best run kept.
     for (const [label, host, path] of [
@@ -188,8 +233,8 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
       row(`req/s, ${label}, ${sites.toLocaleString()} sites vs 1`, `${ours.rps.toFixed(0)} (p99 ${ours.p99.toFixed(2)} ms${ours.errors ? `, ${ours.errors} errors` : ""})`, `${base.rps.toFixed(0)} (p99 ${base.p99.toFixed(2)} ms)`, `${(ours.rps / base.rps).toFixed(3)} / p99 ${(ours.p99 / base.p99).toFixed(2)}`, ">= 0.9 / <= 1.2");
     }
   } finally {
-    await one.nginx.stop();
-    await big.nginx.stop();
+    await one.stop();
+    await big.stop();
     sh(`rm -rf ${work}`);
   }
 }

@@ -58,8 +58,8 @@ async function main() {
   }
   if (only === "scale") {
     console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
-    const deploys = process.argv.includes("--deploys") ? Number(process.argv[process.argv.indexOf("--deploys") + 1]) : undefined;
-    await benchScale(row, { deploys });
+    const flag = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
+    await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites") });
     return printTable();
   }
   if (only === "deploy") {

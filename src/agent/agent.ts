@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
@@ -6,13 +6,14 @@ import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
 import { BlobStore } from "./blobs";
-import { DEFAULT_BROTLI_MODULE, type AgentConfig } from "./config";
+import { DEFAULT_BROTLI_MODULE, DEFAULT_SITES_PER_SHARD, type AgentConfig } from "./config";
 import { Deployments } from "./deployments";
 import { FatalAuthError, IncompatibleVersion, MasterLink } from "./master-link";
 import { SelfUpgrade } from "./self-upgrade";
 import { ARCH } from "../shared/self-upgrade";
-import { JIT_MAX_RULES_SITES, nginxLayout, renderNginxConf } from "./nginx/config";
+import { nginxLayout, renderNginxConf, renderShardConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
+import { NginxShards } from "./nginx/shards";
 import { StateFile } from "./state";
 import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
@@ -53,7 +54,9 @@ export class Agent {
   readonly blobs: BlobStore;
   readonly deployments: Deployments;
   readonly uploads: Uploads;
+  /** nginx: the main nginx, which visitors reach; shards: the ones serving sites with rules. */
   readonly nginx: NginxProcess;
+  readonly shards: NginxShards;
   readonly link: MasterLink;
   readonly tasks: TaskRunner;
   readonly siteConfig: SiteConfigurator;
@@ -90,19 +93,18 @@ export class Agent {
     this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.(), config.masterPin);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.traffic = new Traffic(nginxLayout(config.dataDir).prefix, () => this.state.state.domain, () => this.nginx.reopenLogs());
-    this.siteConfig = new SiteConfigurator(this.deployments, this.nginx, {
+    this.shards = new NginxShards(config.nginxBin, config.dataDir, config.sitesPerShard ?? DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...this.confOptions(), shard: n }), () => this.refreshMainConf());
+    this.siteConfig = new SiteConfigurator(this.deployments, this.shards, {
       dataDir: config.dataDir,
-      listen: `${config.httpListen.hostname}:${config.httpListen.port}`,
       domain: () => this.state.state.domain,
       secret: this.state.uploadSecret(),
       workerGid: this.worker?.gid ?? null,
       allowPrivateProxy: config.allowPrivateProxy ?? false,
-      includesChanged: () => this.refreshMainConf(),
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
     this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig, config.name || hostname());
-    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
+    this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.shards, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
   }
 
   /**
@@ -149,23 +151,25 @@ export class Agent {
     return `${s.hostname?.includes(":") ? `[${s.hostname}]` : s.hostname}:${s.port}`;
   }
 
-  /** mainConf renders nginx.conf; JIT for regexes only while the node has few sites with rules. */
-  private mainConf(): string {
-    const includes = readdirSync(nginxLayout(this.config.dataDir).sitesDir).filter((f) => f.endsWith(".conf")).length;
-    return renderNginxConf({
+  /** confOptions: what the main nginx's and the shards' configurations share. */
+  private confOptions() {
+    return {
       dataDir: this.config.dataDir,
-      listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
       domain: this.state.state.domain!,
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
       resolver: this.config.resolver,
-      pcreJit: includes <= JIT_MAX_RULES_SITES,
       brotliModule: this.brotliModule,
-    });
+    };
   }
 
-  /** refreshMainConf re-renders nginx.conf after a site's include came or went (see mainConf). */
-  refreshMainConf() {
-    if (this.state.state.domain) this.nginx.writeConf(this.mainConf());
+  /** mainConf renders the main nginx.conf, with the sites handed to shards. */
+  private mainConf(): string {
+    return renderNginxConf({ ...this.confOptions(), listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`, shards: this.shards.routes });
+  }
+
+  /** refreshMainConf brings the main nginx in line after a site came to or left a shard. */
+  async refreshMainConf() {
+    if (this.state.state.domain && this.nginx.writeConf(this.mainConf())) await this.nginx.reload();
   }
 
   private async startNginx() {
@@ -176,6 +180,7 @@ export class Agent {
     } catch (e) {
       log.error("a site's rules were rejected by nginx", { error: (e as Error).message });
     }
+    await this.shards.startAll();
     if (this.nginx.state === "stopped") {
       this.nginx.start();
       const url = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;
@@ -201,7 +206,7 @@ export class Agent {
           url: this.url,
           ...(this.config.tls?.selfSigned ? { tls_pin: this.config.tls.pin } : {}),
           http_url: `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`,
-          system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
+          system: systemReport(this.config.dataDir, this.nginxReport(), this.deployments.sites().length),
         });
         boot = false;
         this.traffic.acknowledged(traffic);
@@ -250,8 +255,14 @@ export class Agent {
       agent_id: this.state.state.agentId,
       version: VERSION,
       master_connected: this.link.connected,
-      system: systemReport(this.config.dataDir, { state: this.nginx.state, reloads: this.nginx.reloads }, this.deployments.sites().length),
+      system: systemReport(this.config.dataDir, this.nginxReport(), this.deployments.sites().length),
     };
+  }
+
+  /** nginxReport: the main nginx's state (a shard's trouble shows as "restarting"), all reloads. */
+  private nginxReport() {
+    const state = this.nginx.state === "running" && this.shards.problem() ? "restarting" : this.nginx.state;
+    return { state, reloads: this.nginx.reloads + this.shards.reloads };
   }
 
   async stop() {
@@ -259,7 +270,7 @@ export class Agent {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.link.close();
     this.tasks.stop();
-    await this.nginx.stop();
+    await Promise.all([this.nginx.stop(), this.shards.stop()]);
     await this.server?.stop(true);
   }
 }

@@ -5,7 +5,7 @@ import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
-import { DEFAULT_BROTLI_MODULE } from "./config";
+import { DEFAULT_BROTLI_MODULE, DEFAULT_SITES_PER_SHARD } from "./config";
 import { clearPid, relaunch, writePid } from "./self-upgrade";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { assertPrivateTransport, normalizePin } from "../shared/tls";
@@ -41,6 +41,7 @@ export const agentCommand: Command = {
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
     resolver: { type: "string", value: "ADDRESS", description: "DNS server nginx asks for proxy rules' host names (default: the first nameserver of /etc/resolv.conf)", env: "SPROUT_RESOLVER" },
+    "sites-per-shard": { type: "string", value: "N", description: "Most sites with _redirects/_headers one nginx shard serves: a rules deploy reloads only its shard", env: "SPROUT_SITES_PER_SHARD", default: String(DEFAULT_SITES_PER_SHARD) },
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
     "brotli-module": { type: "string", value: "PATH|off", description: "nginx's brotli_static module, to serve .br siblings made at deploy time (Debian: libnginx-mod-http-brotli-static); off: gzip only", env: "SPROUT_BROTLI_MODULE", default: DEFAULT_BROTLI_MODULE },
     "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
@@ -66,6 +67,11 @@ export const agentCommand: Command = {
     const num = (name: string) => {
       const n = Number(v[name]);
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
+      return n;
+    };
+    const perShard = () => {
+      const n = num("sites-per-shard");
+      if (n < 1) throw new UsageError("--sites-per-shard must be at least 1");
       return n;
     };
     const listen = (name: string) => {
@@ -124,6 +130,7 @@ export const agentCommand: Command = {
       uploadTtlSeconds: Math.max(1, num("upload-ttl")),
       resolver: typeof v.resolver === "string" ? v.resolver : undefined,
       allowPrivateProxy: v["allow-private-proxy"] === true,
+      sitesPerShard: perShard(),
       reverifySeconds: num("reverify-after"),
       brotliModule: brotliModule(String(v["brotli-module"])),
     });

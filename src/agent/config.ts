@@ -29,6 +29,8 @@ export interface AgentConfig {
   resolver?: string;
   /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
   allowPrivateProxy?: boolean;
+  /** sitesPerShard: the most sites with rules one nginx shard serves (nginx/shards.ts; default 50). */
+  sitesPerShard?: number;
   /**
    * brotliModule: nginx's brotli_static module, loaded when the file exists (undefined: Debian's
    * path, DEFAULT_BROTLI_MODULE; null: off). Without it the node makes and serves gzip only.
@@ -40,3 +42,9 @@ export interface AgentConfig {
 
 /** DEFAULT_BROTLI_MODULE is where Debian's libnginx-mod-http-brotli-static puts the module. */
 export const DEFAULT_BROTLI_MODULE = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so";
+
+/**
+ * DEFAULT_SITES_PER_SHARD: the most sites with rules one nginx shard serves (nginx/shards.ts). A
+ * rules deploy reloads its shard: reading 50 such sites takes about 0.1 s of CPU.
+ */
+export const DEFAULT_SITES_PER_SHARD = 50;

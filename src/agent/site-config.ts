@@ -1,20 +1,21 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployments } from "./deployments";
-import type { NginxProcess } from "./nginx/process";
+import type { NginxShards } from "./nginx/shards";
 import { fatalProblems, hasRules, rulesDigest, type RuleWarning, type RulesInput } from "./nginx/rules";
 import { renderSiteInclude, type DeploymentRules } from "./nginx/site-include";
 
 /**
  * SiteConfigurator keeps a site's own nginx include in step with its deployments' `_redirects` and
- * `_headers` and its settings. It writes the include only when its text changes, after `nginx -t`
- * accepts it, and asks for one (batched) reload then; otherwise nginx is left alone.
+ * `_headers` and its settings. It writes the include (in the site's shard, see nginx/shards.ts) only
+ * when its text changes, after `nginx -t` accepts it, and asks for one (batched) reload of that
+ * shard then; otherwise nginx is left alone.
  */
 export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
-    private nginx: NginxProcess,
-    private o: { dataDir: string; listen: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean; includesChanged?: () => void },
+    private shards: NginxShards,
+    private o: { dataDir: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean },
   ) {}
 
   /**
@@ -36,7 +37,7 @@ export class SiteConfigurator {
     const r = renderSiteInclude({
       site,
       domain,
-      listen: this.o.listen,
+      listen: this.shards.listenOf(site),
       sitesDir: this.deployments.sitesDir,
       filesDir,
       secret: this.o.secret,
@@ -54,12 +55,7 @@ export class SiteConfigurator {
       if (this.o.workerGid !== null) chownSync(`${f.path}.tmp`, 0, this.o.workerGid);
       renameSync(`${f.path}.tmp`, f.path);
     }
-    const had = this.nginx.hasSiteInclude(site);
-    if (this.nginx.writeSiteInclude(site, r.text)) {
-      // A site's include came or went: nginx.conf depends on how many there are (regex JIT).
-      if (had !== (r.text !== null)) this.o.includesChanged?.();
-      await this.nginx.reload();
-    }
+    await this.shards.install(site, r.text);
     return r.warnings;
   }
 

@@ -7,7 +7,7 @@ import { diskFullAs } from "./disk";
 import type { BlobStore } from "./blobs";
 import type { Deployments } from "./deployments";
 import type { MasterLink } from "./master-link";
-import type { NginxProcess } from "./nginx/process";
+import type { NginxShards } from "./nginx/shards";
 import type { Uploads } from "./uploads";
 import type { SiteConfigurator } from "./site-config";
 
@@ -23,7 +23,7 @@ export class TaskRunner {
     private deployments: Deployments,
     private blobs: BlobStore,
     private uploads: Uploads,
-    private nginx: NginxProcess,
+    private shards: NginxShards,
     private link: MasterLink,
     private siteConfig: SiteConfigurator,
     /** uploadTtlMs: how long an upload record (and the blobs it keeps) lives before it expires. */
@@ -84,7 +84,7 @@ export class TaskRunner {
         // The site's files go, then at once every blob no other deployment links (nor a pending
         // upload of another site keeps), with its upload records: deleting a site frees its disk.
         this.deployments.deleteSite(task.site);
-        if (this.nginx.writeSiteInclude(task.site, null)) await this.nginx.reload();
+        await this.shards.install(task.site, null);
         this.uploads.expire(this.uploadTtlMs, task.site);
         const blobs = this.blobs.collect(this.uploads.keepDigests());
         log.info("site deleted", { site: task.site, blobs });

@@ -19,7 +19,9 @@ beforeAll(() => {
       const url = new URL(req.url);
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (url.pathname.startsWith("/v1/cached")) headers["cache-control"] = "private, max-age=5";
-      return new Response(JSON.stringify({ path: url.pathname, query: url.search, host: req.headers.get("host"), auth: req.headers.get("authorization") }), { status: url.pathname.endsWith("/teapot") ? 418 : 200, headers });
+      // An upstream trying to steer nginx to another of the site's paths (an internal redirect).
+      if (url.pathname === "/v1/accel") headers["x-accel-redirect"] = "/index.html";
+      return new Response(JSON.stringify({ path: url.pathname, query: url.search, host: req.headers.get("host"), auth: req.headers.get("authorization"), xff: req.headers.get("x-forwarded-for") }), { status: url.pathname.endsWith("/teapot") ? 418 : 200, headers });
     },
   });
 });
@@ -211,6 +213,15 @@ describe("proxy rules", () => {
     expect(r.headers.get("x-from-headers")).toBe("yes");
     expect(r.headers.get("cache-control")).toBe(REVALIDATE);
     expect(((await (await get("proxied", "/fixed?x=1")).json()) as any).query).toBe("?from=rule");
+  });
+
+  test("the other site sees the visitor's address in X-Forwarded-For, and cannot steer nginx with X-Accel-Redirect", async () => {
+    const body = (await (await get("proxied", "/api/users/1", { headers: { "x-forwarded-for": "203.0.113.9" } })).json()) as any;
+    expect(body.xff).toBe("203.0.113.9, 127.0.0.1");
+    const r = await get("proxied", "/api/accel");
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as any).path).toBe("/v1/accel");
+    expect(r.headers.get("x-accel-redirect")).toBeNull();
   });
 
   test("the upstream's status and Cache-Control come through unchanged", async () => {

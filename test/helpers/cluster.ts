@@ -220,18 +220,14 @@ export async function cluster(opts: { agents?: number; domain?: string; agentArg
   return c;
 }
 
-/** killNginx stops an agent's nginx by its pid file (after SIGKILL of an agent, for instance). */
+/**
+ * killNginx stops an agent's nginx (the main one and its shards, masters and workers) by their pid
+ * files, after SIGKILL of an agent for instance.
+ */
 export function killNginx(agentData: string) {
-  const pidFile = join(agentData, "nginx", "nginx.pid");
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, "utf8").trim());
-  // An empty pid file (nginx starting or stopping) reads as 0, and kill(0) would end this test run.
-  if (!Number.isInteger(pid) || pid <= 1) return;
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    /* already gone */
-  }
+  const shards = join(agentData, "nginx", "shards");
+  const shardDirs = existsSync(shards) ? readdirSync(shards).map((d) => join("shards", d)) : [];
+  for (const dir of ["", ...shardDirs]) killNginxAt(join(agentData, "nginx", dir, "nginx.pid"));
 }
 
 /** cleanup kills every process the helpers started and removes every temporary folder. */
@@ -317,11 +313,23 @@ export async function addGateway(c: Cluster, name: string, extraArgs: string[] =
   return { id, name, httpUrl: match[1]!, data, token, p };
 }
 
-/** killNginxHard SIGKILLs an agent's nginx master and its workers, as a crashed machine would lose them. */
+/** killNginxHard SIGKILLs an agent's main nginx master and its workers, as a crashed machine would lose them. */
 export function killNginxHard(agentData: string) {
-  const pidFile = join(agentData, "nginx", "nginx.pid");
+  killNginxAt(join(agentData, "nginx", "nginx.pid"));
+}
+
+/** killNginxAt SIGKILLs the nginx master named by a pid file and its workers. */
+export function killNginxAt(pidFile: string) {
   if (!existsSync(pidFile)) return;
   const master = Number(readFileSync(pidFile, "utf8").trim());
+  // An empty pid file (nginx starting or stopping) reads as 0, and kill(0) would end this test run.
+  if (!Number.isInteger(master) || master <= 1) return;
+  // A stale pid file may name another process by now: only an nginx master is killed.
+  try {
+    if (!readFileSync(`/proc/${master}/cmdline`, "utf8").startsWith("nginx: master")) return;
+  } catch {
+    return;
+  }
   const kids = readdirSync("/proc")
     .filter((e) => /^\d+$/.test(e))
     .filter((e) => {

@@ -1,8 +1,8 @@
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, rmSync, mkdtempSync, chmodSync } from "node:fs";
+import { existsSync, rmSync, mkdtempSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nginxLayout, renderNginxConf } from "../../src/agent/nginx/config";
+import { nginxLayout, renderNginxConf, renderShardConf, shardLayout } from "../../src/agent/nginx/config";
 import { NginxProcess } from "../../src/agent/nginx/process";
 
 const nginx = Bun.which("nginx") ?? "/usr/sbin/nginx";
@@ -21,12 +21,14 @@ test("the generated nginx.conf passes nginx -t, keeps open_file_cache off and es
   expect(proc.test().ok).toBe(true);
 });
 
-test("a site include that nginx rejects is not installed and the error says why", () => {
-  const proc = new NginxProcess(nginx, nginxLayout(dir));
-  proc.writeConf(renderNginxConf({ dataDir: dir, listen: "127.0.0.1:1", domain: "example.com", workerUser: null }));
-  mkdirSync(join(dir, "nginx", "sites"), { recursive: true });
-  expect(() => proc.writeSiteInclude("broken", "server { listen 127.0.0.1:1; bogus_directive on; }")).toThrow(/nginx rejected.*bogus_directive/);
-  expect(existsSync(join(dir, "nginx", "sites", "broken.conf"))).toBe(false);
+test("a site include that nginx rejects is not installed in its shard and the error says why", () => {
+  const proc = new NginxProcess(nginx, shardLayout(dir, 0));
+  expect(proc.writeConf(renderShardConf({ dataDir: dir, domain: "example.com", workerUser: null, shard: 0 }))).toBe(true);
+  const sites = join(dir, "nginx", "shards", "0", "sites");
+  expect(() => proc.writeSiteInclude("broken", `server { listen unix:${shardLayout(dir, 0).socket}; bogus_directive on; }`)).toThrow(/nginx rejected.*bogus_directive/);
+  expect(existsSync(join(sites, "broken.conf"))).toBe(false);
+  expect(proc.writeSiteInclude("fine", `server { listen unix:${shardLayout(dir, 0).socket}; server_name fine.example.com; }`)).toBe(true);
+  expect(existsSync(join(sites, "fine.conf"))).toBe(true);
   expect(proc.test().ok).toBe(true);
   expect(proc.reloads).toBe(0);
 });

@@ -3,11 +3,12 @@
 // of all of them, so a site with rules must add a bounded, small number of maps and variable names,
 // and a plain site's host must never be tried against every rules site's server names.
 import { describe, expect, test } from "bun:test";
-import { renderNginxConf } from "../../src/agent/nginx/config";
+import { renderNginxConf, renderShardConf } from "../../src/agent/nginx/config";
 import { compileSite } from "../../src/agent/nginx/rules";
 import { headerSets, SEP } from "../../src/agent/nginx/rules/header-sets";
 import { parseHeaders } from "../../src/agent/nginx/rules/headers";
 import { renderSiteInclude } from "../../src/agent/nginx/site-include";
+import { pickShard } from "../../src/agent/nginx/shards";
 import { benchRules } from "../../scripts/bench-scale";
 
 const opts = { prefix: "sprout_s_0123456789", filesDir: "/x/auth", secret: new Uint8Array(8) };
@@ -25,16 +26,30 @@ describe("a site with rules costs nginx a bounded number of maps and variable na
     }
   });
 
-  test("a plain site's production host is matched before any site's own servers are tried", () => {
-    const conf = renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null });
-    const plain = conf.indexOf("server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.example\\.test$;");
-    const includes = conf.indexOf("include /d/nginx/sites/*.conf;");
-    const previews = conf.indexOf("server_name ~^(?<dep>[a-z0-9]+)--(?<site>");
-    expect(plain).toBeGreaterThan(0);
-    expect(includes).toBeGreaterThan(plain);
-    expect(previews).toBeGreaterThan(includes);
-    // A site name holds no "--", so the production regex never takes a preview host.
-    expect(new RegExp("^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.example\\.test$").test("abc--shop.example.test")).toBe(false);
+  test("the main nginx holds no site's rules: one map line hands each rules site to its shard", () => {
+    const shards = new Map([["shop", 3], ["blog", 0], ["default", 1]]);
+    const conf = renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null, shards });
+    expect(conf).not.toContain("include /d/nginx");
+    // The default server and the two wildcard servers, whatever the number of sites.
+    expect(conf.match(/^\s*server \{/gm)!.length).toBe(3);
+    const routes = conf.match(/map \$site \$sprout_shard \{([\s\S]*?)\}/)![1]!;
+    expect(routes.trim().split("\n").map((l) => l.trim())).toEqual(['default "";', "blog sprout_shard_0;", "\\default sprout_shard_1;", "shop sprout_shard_3;"]);
+    expect(conf).toContain("server unix:/d/nginx/shards/3/http.sock;");
+  });
+
+  test("shards fill one after the other up to their size, so none holds more than that; a freed place is taken first", () => {
+    expect(pickShard([], 50)).toBe(0);
+    expect(pickShard([49], 50)).toBe(0);
+    expect(pickShard([50], 50)).toBe(1);
+    expect(pickShard([50, 50, 12], 50)).toBe(2);
+    expect(pickShard([50, 49, 50], 50)).toBe(1);
+    const sizes: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const n = pickShard(sizes, 50);
+      sizes[n] = (sizes[n] ?? 0) + 1;
+    }
+    expect(sizes.length).toBe(40);
+    expect(Math.max(...sizes)).toBe(50);
   });
 
   test("a rules site's production host is an exact name, and one server serves it and its previews", () => {
@@ -44,9 +59,9 @@ describe("a site with rules costs nginx a bounded number of maps and variable na
     expect(r.text).toContain("root /d/sites/shop/$sprout_tree;");
   });
 
-  test("more than 100 sites with rules turn regex JIT off (1 MB per site per nginx process otherwise)", () => {
-    expect(renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null, pcreJit: true })).toContain("pcre_jit on;");
-    expect(renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null, pcreJit: false })).toContain("pcre_jit off;");
+  test("regex JIT is on in the main nginx and off in the shards (1 MB per rules site per process otherwise)", () => {
+    expect(renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null })).toContain("pcre_jit on;");
+    expect(renderShardConf({ dataDir: "/d", domain: "example.test", workerUser: null, shard: 0 })).toContain("pcre_jit off;");
   });
 });
 

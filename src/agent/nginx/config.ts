@@ -10,10 +10,24 @@ export interface NginxLayout {
   conf: string;
   sitesDir: string;
   pid: string;
+  /** socket: the unix socket it listens on, for shards (see shards.ts). */
+  socket?: string;
 }
 
 export function nginxLayout(dataDir: string): NginxLayout {
-  const prefix = join(dataDir, "nginx");
+  return layoutAt(join(dataDir, "nginx"));
+}
+
+/**
+ * shardLayout names the files of shard `n`, one of the small nginx instances that serve the sites
+ * with rules of their own (see shards.ts): `<data>/nginx/shards/<n>/`, its socket `http.sock`.
+ */
+export function shardLayout(dataDir: string, n: number): NginxLayout & { socket: string } {
+  const l = layoutAt(join(dataDir, "nginx", "shards", String(n)));
+  return { ...l, socket: join(l.prefix, "http.sock") };
+}
+
+function layoutAt(prefix: string): NginxLayout {
   return { prefix, conf: join(prefix, "nginx.conf"), sitesDir: join(prefix, "sites"), pid: join(prefix, "nginx.pid") };
 }
 
@@ -82,18 +96,145 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?:
     error_page 404 /404.html;`;
 }
 
-/** JIT_MAX_RULES_SITES: with more sites with rules of their own than this, regexes are not JIT-compiled. */
-export const JIT_MAX_RULES_SITES = 100;
+/**
+ * JIT_MAX_RULES_SITES: a shard with more sites with rules of its own than this does not JIT-compile
+ * its regexes (JIT costs about 1 MB per such site per nginx process).
+ */
+export const JIT_MAX_RULES_SITES = 25;
+
+/** MAP_KEYWORDS are words a map reads as its own parameters: a site so named is escaped with "\\". */
+const MAP_KEYWORDS = new Set(["default", "include", "hostnames", "volatile"]);
+
+/** SHARD_UPSTREAM names the upstream of shard `n` in nginx.conf. */
+export const shardUpstream = (n: number) => `sprout_shard_${n}`;
+
+interface ConfOptions {
+  dataDir: string;
+  domain: string;
+  workerUser: string | null;
+  resolver?: string;
+  pcreJit?: boolean;
+  brotliModule?: string | null;
+}
 
 /**
- * renderNginxConf renders <data>/nginx/nginx.conf. Sites are served by two wildcard servers whose
- * root comes from the Host header, so creating a site or deploying one needs no reload; a
- * default_server answers unknown hosts with 404 without touching any site. Per-site includes
- * (`sites/*.conf`, see site-include.ts) are for sites with rules of their own.
+ * renderNginxConf renders <data>/nginx/nginx.conf, the node's main nginx, the one visitors reach.
+ * Sites are served by two wildcard servers whose root comes from the Host header, so creating a
+ * site or deploying one needs no reload; a default_server answers unknown hosts with 404 without
+ * touching any site. A site with rules of its own (`_redirects`, `_headers`, netlify.toml, SPA) is
+ * served by its shard: `shards` maps such sites to their shard's number, and every request for them
+ * is handed over whole (see shards.ts). This file changes only when a site gains or loses rules of
+ * its own, never on a deploy of its rules, and it holds nothing per site but that one map line.
  */
-export function renderNginxConf(o: { dataDir: string; listen: string; domain: string; workerUser: string | null; resolver?: string; pcreJit?: boolean; brotliModule?: string | null }): string {
+export function renderNginxConf(o: ConfOptions & { listen: string; shards?: Map<string, number> }): string {
   const l = nginxLayout(o.dataDir);
   const sites = join(o.dataDir, "sites");
+  const inUse = [...new Set(o.shards?.values() ?? [])].sort((a, b) => a - b);
+  const upstreams = inUse.map((n) => `  upstream ${shardUpstream(n)} {
+    server unix:${shardLayout(o.dataDir, n).socket};
+    keepalive 16;
+    keepalive_requests 100000;
+  }`).join("\n");
+  const routes = [...(o.shards ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([site, n]) => `    ${MAP_KEYWORDS.has(site) ? "\\" : ""}${site} ${shardUpstream(n)};`).join("\n");
+  // The shard hand-over, in both wildcard servers: in the server's own rewrite phase, before any
+  // location, so a shard's site never meets the plain-site locations below.
+  const handOver = `
+    if ($sprout_shard) { return 418; }
+    error_page 418 = @sprout_shard;
+    location @sprout_shard {
+      proxy_pass http://$sprout_shard;
+      proxy_set_header Host $host;
+      proxy_set_header Connection "";
+      # The visitor's address, for the shard's logs and X-Forwarded-For (realip trusts only this socket).
+      proxy_set_header X-Sprout-Client $remote_addr;
+      # Longer than the shard's own proxy rules may take.
+      proxy_read_timeout 75s;
+      proxy_max_temp_file_size 0;
+      # The shard compressed what it should.
+      gzip off;
+    }`;
+  return `${head(o, l, "auto")}
+http {
+  # Traffic per site: one short line per request, buffered; the agent counts and rotates it.
+  log_format sprout_stats ${ACCESS_LOG_FORMAT};
+  access_log ${join(l.prefix, "access.log")} sprout_stats buffer=64k flush=5s;
+${httpBase(o, l)}
+
+  # Sites with rules of their own, and the shard that serves each (see shards.ts).
+  map $site $sprout_shard {
+    default "";
+${routes}
+  }
+${upstreams}
+
+  server {
+    listen ${o.listen} default_server;
+    server_name _;
+    return 404;
+  }
+  # A site's production host never holds "--" (site names cannot), so it matches this first regex
+  # whatever the number of sites; preview hosts the second.
+  server {
+    listen ${o.listen};
+    server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
+    root ${sites}/$site/current;${handOver}
+${siteLocations()}
+  }
+  server {
+    listen ${o.listen};
+    server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
+    root ${sites}/$site/deploys/$dep;${handOver}
+${siteLocations()}
+  }
+}
+`;
+}
+
+/**
+ * renderShardConf renders a shard's nginx.conf: one worker, listening only on its socket, with the
+ * sites of the shard's own includes (site-include.ts) and the machinery their rules share. Without
+ * regex JIT: it would run a rules site's regexes faster, but costs about 1 MB per such site per
+ * nginx process; a rules site is served alike on a node with one of them and one with thousands.
+ */
+export function renderShardConf(o: ConfOptions & { shard: number }): string {
+  const l = shardLayout(o.dataDir, o.shard);
+  const sites = join(o.dataDir, "sites");
+  return `${head({ ...o, pcreJit: false }, l, "1")}
+http {
+  # The main nginx logs every request, these included.
+  access_log off;
+${httpBase(o, l)}
+  # The visitor's address comes from the main nginx, the only client of this socket.
+  set_real_ip_from unix:;
+  real_ip_header X-Sprout-Client;
+${rulesMachinery(o)}
+
+  server {
+    listen unix:${l.socket} default_server;
+    server_name _;
+    return 404;
+  }
+  include ${l.sitesDir}/*.conf;
+  # A routed site's hosts its include does not name (a production or preview without rules of its
+  # own while another deployment has some) are served as plain sites are, after the includes.
+  server {
+    listen unix:${l.socket};
+    server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
+    root ${sites}/$site/current;
+${siteLocations()}
+  }
+  server {
+    listen unix:${l.socket};
+    server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
+    root ${sites}/$site/deploys/$dep;
+${siteLocations()}
+  }
+}
+`;
+}
+
+/** head is the part of a config before `http`: modules, user, workers, pid, error log. */
+function head(o: ConfOptions, l: NginxLayout, workers: string): string {
   const user = o.workerUser
     ? `# Workers run unprivileged: they can traverse the data folder and read served trees and the
 # htpasswd files, nothing else (state, blobs, uploads and rules sources are the agent's alone).
@@ -101,23 +242,21 @@ user ${o.workerUser};`
     : "# nginx runs as the agent's own user (it was not started as root, so it cannot switch users).";
   // ngx_brotli's static module (Debian: libnginx-mod-http-brotli-static) serves the `.br` siblings
   // made at deploy time; without it, gzip only.
-  const brotli = o.brotliModule
-    ? { main: `# Serves the .br siblings made at deploy time to clients that accept br.\nload_module ${o.brotliModule};\n`, http: `\n  brotli_static on;` }
-    : { main: "", http: "" };
+  const brotli = o.brotliModule ? `# Serves the .br siblings made at deploy time to clients that accept br.\nload_module ${o.brotliModule};\n` : "";
   return `# Generated by sprout agent; edits are overwritten.
-${brotli.main}${user}
-worker_processes auto;
-# JIT-compiled regexes run several times faster, but each site with rules then costs about 1 MB
-# per nginx process and 8 ms more per reload: so JIT only while a node has few such sites.
+${brotli}${user}
+worker_processes ${workers};
+# JIT-compiled regexes run faster, but each site with rules would cost about 1 MB per process:
+# on in the main nginx (no site's regexes), off in the shards.
 pcre_jit ${o.pcreJit === false ? "off" : "on"};
 pid ${l.pid};
 error_log ${join(l.prefix, "error.log")} warn;
-events { worker_connections 4096; }
-http {
-  # Traffic per site: one short line per request, buffered; the agent counts and rotates it.
-  log_format sprout_stats ${ACCESS_LOG_FORMAT};
-  access_log ${join(l.prefix, "access.log")} sprout_stats buffer=64k flush=5s;
-  client_body_temp_path ${join(l.prefix, "tmp/body")};
+events { worker_connections 4096; }`;
+}
+
+/** httpBase is what every site's serving needs, in the main nginx and in the shards alike. */
+function httpBase(o: ConfOptions, l: NginxLayout): string {
+  return `  client_body_temp_path ${join(l.prefix, "tmp/body")};
   proxy_temp_path ${join(l.prefix, "tmp/proxy")};
   fastcgi_temp_path ${join(l.prefix, "tmp/fastcgi")};
   uwsgi_temp_path ${join(l.prefix, "tmp/uwsgi")};
@@ -140,7 +279,7 @@ http {
   gzip_static on;
   gzip_vary on;
   gzip_min_length 256;
-  gzip_types ${gzipTypes().filter((t) => t !== "text/html").join(" ")};${brotli.http}
+  gzip_types ${gzipTypes().filter((t) => t !== "text/html").join(" ")};${o.brotliModule ? "\n  brotli_static on;" : ""}
   # Every answer must be revalidated, as on Netlify, so a deploy shows at once and no browser keeps a
   # stale un-hashed asset; a proxied answer keeps the Cache-Control its upstream sent.
   map $upstream_http_cache_control $sprout_cache_control {
@@ -153,7 +292,16 @@ http {
     "~^(?<sprout_s>/.+?)/+$" $sprout_s.html;
     default "";
   }
+  # An upstream's answer never steers nginx: X-Accel-Redirect from a proxy rule's target would be an
+  # internal redirect to any path.
+  proxy_ignore_headers X-Accel-Redirect X-Accel-Expires X-Accel-Limit-Rate X-Accel-Buffering X-Accel-Charset;
+  proxy_http_version 1.1;
+  ${nginxTypes()}`;
+}
 
+/** rulesMachinery is what the rules sites' servers share (see rules/compile.ts): in shards only. */
+function rulesMachinery(o: ConfOptions): string {
+  return `
   # The resource a request is served from, for access control and _headers: without a trailing "/",
   # ".gz"/".br", ".html" or a final "/index", so /secret, /secret.html, /secret.html.gz and a rewrite
   # to /secret.html are one resource. Volatile: a rewrite or fallback changes it mid-request.
@@ -182,7 +330,6 @@ http {
   proxy_connect_timeout 5s;
   proxy_send_timeout 30s;
   proxy_read_timeout 30s;
-  proxy_http_version 1.1;
   proxy_redirect off;
   proxy_ssl_server_name on;${existsSync(CA_BUNDLE) ? `
   proxy_ssl_verify on;
@@ -248,34 +395,5 @@ http {
   map $host $sprout_tree {
     "~^(?<sprout_d>[a-z0-9]+)--" deploys/$sprout_d;
     default current;
-  }
-
-  server {
-    listen ${o.listen} default_server;
-    server_name _;
-    return 404;
-  }
-  # Server names are found by exact name (a hash), then by regex in the order written. A site with
-  # rules has its own server: its production host by exact name, its preview hosts by a regex. So the
-  # production host of a site without rules, nearly all traffic, matches this first regex (no "--"
-  # in a site name) whatever the number of sites; only preview hosts try the rules sites' regexes.
-  server {
-    listen ${o.listen};
-    server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
-    root ${sites}/$site/current;
-${siteLocations()}
-  }
-
-  include ${l.sitesDir}/*.conf;
-
-  server {
-    listen ${o.listen};
-    server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
-    root ${sites}/$site/deploys/$dep;
-${siteLocations()}
-  }
-
-  ${nginxTypes()}
-}
-`;
+  }`;
 }

@@ -48,6 +48,11 @@ export class NginxProcess {
     return this.install(join(this.layout.sitesDir, `${site}.conf`), text);
   }
 
+  /** ready resolves once nginx's workers exist (it has read its configuration and listens). */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
   /** pid of nginx's master process, while it runs. */
   get pid(): number | null {
     return this.proc?.pid ?? null;
@@ -119,6 +124,8 @@ export class NginxProcess {
     // A master killed hard leaves its workers holding the port, and an agent killed hard leaves its
     // nginx running: either way a new nginx could not listen. Stop what an earlier run left first.
     this.stopLeftovers();
+    // A unix socket left by an nginx killed hard would make this one fail to listen.
+    if (this.layout.socket) Bun.spawnSync(["rm", "-f", this.layout.socket]);
     const started = Date.now();
     const proc = Bun.spawn([this.bin, "-p", this.layout.prefix, "-c", this.layout.conf, "-g", "daemon off;"], { stdout: "ignore", stderr: "pipe", env: NGINX_ENV });
     this.proc = proc;
@@ -163,7 +170,7 @@ export class NginxProcess {
    * to quit, then killed), and workers whose master was killed, by the pids recorded at start. Only
    * processes that are nginx's are touched.
    */
-  private stopLeftovers() {
+  stopLeftovers() {
     const readPids = (f: string) => (existsSync(f) ? readFileSync(f, "utf8").split(/\s+/).map(Number).filter((n) => n > 0) : []);
     const isNginx = (pid: number, kind: string) => {
       try {

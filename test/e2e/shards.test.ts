@@ -1,0 +1,114 @@
+// Sites with rules of their own are served by nginx shards behind the node's main nginx (issue:
+// flat cost at 10,000 sites): a rules deploy reloads only its site's shard, never the main nginx that
+// serves every plain site nor another shard; shards that die come back; sites move in and out.
+// Real agent, real nginx processes, observed through /proc as an operator would.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { api, cleanup, cluster, killNginxAt, site, type Cluster } from "../helpers/cluster";
+
+let c: Cluster;
+
+// One site per shard here (--sites-per-shard 1), so each site below has a shard of its own, in the
+// order they first bring rules: a -> 0, b -> 1, lone -> 2.
+const names = { a: "alpha", b: "beta", lone: "lone" };
+const shardOf = (name: string) => ({ alpha: 0, beta: 1, lone: 2 })[name]!;
+
+const pidFile = (shard: number | null) => join(c.nodes[0]!.data, "nginx", ...(shard === null ? [] : ["shards", String(shard)]), "nginx.pid");
+const masterPid = (shard: number | null) => (existsSync(pidFile(shard)) ? Number(readFileSync(pidFile(shard), "utf8").trim()) : 0);
+/** workers lists the worker pids of the main nginx (null) or of a shard, from /proc. */
+const workers = (shard: number | null) => {
+  const master = masterPid(shard);
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
+      } catch {
+        return false;
+      }
+    })
+    .sort();
+};
+const running = (shard: number) => {
+  const pid = masterPid(shard);
+  try {
+    return pid > 1 && readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("nginx: master");
+  } catch {
+    return false;
+  }
+};
+const deploy = async (name: string, files: Record<string, string>) => {
+  const r = await c.sprout(["deploy", site(files), "--site", name, "--prod", "--json"]);
+  if (r.code !== 0) throw new Error(`deploy failed:\n${r.stdout}\n${r.stderr}\n${c.logs()}`);
+};
+const location = async (name: string, path: string) => (await c.get(`${name}.${c.domain}`, path)).headers.get("location");
+const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${c.logs()}`);
+    await Bun.sleep(100);
+  }
+};
+
+beforeAll(async () => {
+  c = await cluster({ agentArgs: ["--sites-per-shard", "1"] });
+  await deploy(names.a, { "index.html": "a", _redirects: "/go /one 301\n" });
+  await deploy(names.b, { "index.html": "b", _headers: "/*\n  X-Site: b\n" });
+  await deploy("plainsite", { "index.html": "plain" });
+});
+afterAll(async () => {
+  await c?.stop();
+  await cleanup();
+});
+
+describe("nginx shards", () => {
+  test("each site with rules is served by a shard (here one each); a plain site by the main nginx alone", async () => {
+    expect(await location(names.a, "/go")).toBe("/one");
+    expect((await c.get(`${names.b}.${c.domain}`, "/")).headers.get("x-site")).toBe("b");
+    expect(await (await c.get(`plainsite.${c.domain}`, "/")).text()).toBe("plain");
+    expect(running(shardOf(names.a))).toBe(true);
+    expect(running(shardOf(names.b))).toBe(true);
+    const main = readFileSync(join(c.nodes[0]!.data, "nginx", "nginx.conf"), "utf8");
+    expect(main).not.toContain("/go");
+    expect(main).toContain(`${names.a} sprout_shard_${shardOf(names.a)};`);
+    expect(main).not.toContain("plainsite");
+  });
+
+  test("a deploy that changes a site's rules reloads its shard only: the main nginx and the other shard keep their workers", async () => {
+    const sa = shardOf(names.a);
+    const sb = shardOf(names.b);
+    const before = { main: workers(null), a: workers(sa), b: workers(sb) };
+    expect(before.main.length).toBeGreaterThan(0);
+    expect(before.a.length).toBe(1);
+    await deploy(names.a, { "index.html": "a2", _redirects: "/go /two 301\n" });
+    expect(await location(names.a, "/go")).toBe("/two");
+    expect(workers(null)).toEqual(before.main);
+    expect(workers(sb)).toEqual(before.b);
+    expect(workers(sa)).not.toEqual(before.a);
+  });
+
+  test("a shard killed hard is started again and serves its sites", async () => {
+    const sa = shardOf(names.a);
+    const pid = masterPid(sa);
+    killNginxAt(pidFile(sa));
+    await waitFor("the shard to come back", async () => masterPid(sa) !== pid && running(sa) && (await location(names.a, "/go").catch(() => null)) === "/two");
+    // The main nginx was not touched.
+    expect(await (await c.get(`plainsite.${c.domain}`, "/")).text()).toBe("plain");
+  });
+
+  test("a deleted site leaves its shard, and a shard left with no site stops", async () => {
+    await deploy(names.lone, { "index.html": "lone", _redirects: "/x /y 302\n" });
+    const sl = shardOf(names.lone);
+    expect(await location(names.lone, "/x")).toBe("/y");
+    expect(running(sl)).toBe(true);
+    const del = await api(c.master, "DELETE", `/api/site/${names.lone}`, undefined, c.admin.token);
+    expect(del.status).toBeLessThan(300);
+    await waitFor("the shard to stop", () => !running(sl));
+    expect(readFileSync(join(c.nodes[0]!.data, "nginx", "nginx.conf"), "utf8")).not.toContain(`${names.lone} sprout_shard_`);
+    expect((await c.get(`${names.lone}.${c.domain}`, "/x")).status).toBe(404);
+    // The other shards serve on.
+    expect(await location(names.a, "/go")).toBe("/two");
+  });
+});
