@@ -142,6 +142,9 @@ if [ "$ROLE" != master ] && [ -z "$ROOT" ] && ! command -v nginx >/dev/null 2>&1
   # Serves the .br siblings the agent makes; older distributions lack the package (gzip only then).
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-brotli-static >/dev/null 2>&1 \
     || say "nginx's brotli module is not packaged here: sites are served with gzip only"
+  # Visitors' countries for Country= rules (nginx's geoip module and the country database).
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-geoip geoip-database >/dev/null 2>&1 \
+    || say "nginx's geoip module is not packaged here: Country= rules are skipped"
   # The agent runs its own nginx; the distribution's service is not needed for Sprout.
   systemctl disable --now nginx >/dev/null 2>&1 || true
 fi

@@ -14,6 +14,11 @@ if [ ! -f /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] && command -
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libnginx-mod-http-brotli-static >/dev/null 2>&1 \
     || echo "nginx's brotli module is not packaged here: sites are served with gzip only"
 fi
+# nginx's geoip module and the country database: Country= rules (skipped with a warning without).
+if [ ! -f /usr/share/GeoIP/GeoIP.dat ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libnginx-mod-http-geoip geoip-database >/dev/null 2>&1 \
+    || echo "nginx's geoip module is not packaged here: Country= rules are skipped"
+fi
 command -v bun >/dev/null 2>&1 || $SUDO npm i -g bun >/dev/null
 bun install --frozen-lockfile >/dev/null
 bun run build

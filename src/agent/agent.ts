@@ -1,12 +1,11 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
 import { BlobStore } from "./blobs";
-import { DEFAULT_BROTLI_MODULE, DEFAULT_SITES_PER_SHARD, type AgentConfig } from "./config";
+import { DEFAULT_BROTLI_MODULE, DEFAULT_GEOIP_COUNTRY, DEFAULT_GEOIP_MODULE, DEFAULT_SITES_PER_SHARD, type AgentConfig } from "./config";
 import { Deployments } from "./deployments";
 import { FatalAuthError, IncompatibleVersion, MasterLink } from "./master-link";
 import { SelfUpgrade } from "./self-upgrade";
@@ -14,6 +13,7 @@ import { ARCH } from "../shared/self-upgrade";
 import { nginxLayout, renderNginxConf, renderShardConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
 import { NginxShards } from "./nginx/shards";
+import { moduleProblem } from "./nginx/modules";
 import { StateFile } from "./state";
 import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
@@ -25,24 +25,20 @@ import { Traffic } from "./traffic";
 
 const log = logger("agent");
 
-/**
- * brotliModuleProblem says why nginx cannot serve brotli with the module at `path`, or null when it
- * can: the file must exist and load into this nginx (a module built for another nginx version
- * would stop nginx from starting at all). One `nginx -t` of a small configuration, at start.
- */
+/** brotliModuleProblem says why nginx cannot serve brotli with the module at `path`, or null. */
 function brotliModuleProblem(nginxBin: string, path: string, prefix: string): string | null {
   if (!existsSync(path)) return `nginx's brotli_static module is not at ${path}`;
-  mkdirSync(prefix, { recursive: true, mode: 0o700 });
-  const conf = join(prefix, "brotli-probe.conf");
-  writeFileSync(conf, `load_module ${path};\nerror_log stderr;\nevents {}\nhttp { brotli_static on; }\n`, { mode: 0o600 });
-  try {
-    const r = Bun.spawnSync([nginxBin, "-t", "-q", "-e", "stderr", "-p", prefix, "-c", conf], { stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode === 0) return null;
-    const why = r.stderr.toString().split("\n").find((l) => l.includes("[emerg]")) ?? r.stderr.toString().trim().split("\n")[0] ?? "";
-    return `nginx cannot load the brotli_static module at ${path} (${why.replace(/^.*\[emerg\]\s*/, "").slice(0, 300)})`;
-  } finally {
-    rmSync(conf, { force: true });
-  }
+  return moduleProblem(nginxBin, prefix, { what: "the brotli_static module", path, directives: "brotli_static on;" });
+}
+
+/**
+ * geoipProblem says why nginx cannot tell visitors' countries with the geoip module at `module` and
+ * the country database `db`, or null (`Country=` rules need both).
+ */
+function geoipProblem(nginxBin: string, module: string, db: string, prefix: string): string | null {
+  if (!existsSync(module)) return `nginx's geoip module is not at ${module}`;
+  if (!existsSync(db)) return `there is no GeoIP country database at ${db}`;
+  return moduleProblem(nginxBin, prefix, { what: "the geoip module and its country database", path: module, directives: `geoip_country ${db};` });
 }
 
 /**
@@ -72,6 +68,9 @@ export class Agent {
   /** brotliModule: the brotli_static module nginx loads, or null (gzip only: off, or brotliProblem says why). */
   private brotliModule: string | null;
   private brotliProblem: string | null;
+  /** geoip: the module and country database for `Country=` rules, or null (geoipProblem says why). */
+  private geoip: { module: string; db: string } | null;
+  private geoipProblem: string | null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -85,6 +84,10 @@ export class Agent {
     this.brotliProblem = brotli ? brotliModuleProblem(config.nginxBin, brotli, nginxLayout(config.dataDir).prefix) : null;
     this.brotliModule = brotli && !this.brotliProblem ? brotli : null;
     this.blobs.brotli = this.brotliModule !== null;
+    const geoipDb = config.geoipCountry === undefined ? DEFAULT_GEOIP_COUNTRY : config.geoipCountry;
+    const geoipModule = config.geoipModule ?? DEFAULT_GEOIP_MODULE;
+    this.geoipProblem = geoipDb ? geoipProblem(config.nginxBin, geoipModule, geoipDb, nginxLayout(config.dataDir).prefix) : null;
+    this.geoip = geoipDb && !this.geoipProblem ? { module: geoipModule, db: geoipDb } : null;
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
@@ -100,6 +103,7 @@ export class Agent {
       secret: this.state.uploadSecret(),
       workerGid: this.worker?.gid ?? null,
       allowPrivateProxy: config.allowPrivateProxy ?? false,
+      geoip: () => this.geoip !== null,
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
@@ -130,6 +134,9 @@ export class Agent {
     if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
     else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
     else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
+    if (this.geoip) log.info(`Country= rules on (GeoIP database ${this.geoip.db})`);
+    else if (this.config.geoipCountry === null) log.info("Country= rules off (--geoip-country off): such rules are skipped with a warning");
+    else log.info(`Country= rules off: ${this.geoipProblem}; such rules are skipped with a warning. Install libnginx-mod-http-geoip and geoip-database (Debian/Ubuntu) or pass --geoip-country PATH`);
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<"restart">((resolve, reject) => {
@@ -159,6 +166,8 @@ export class Agent {
       workerUser: this.worker ? `${this.worker.user} ${this.worker.group}` : null,
       resolver: this.config.resolver,
       brotliModule: this.brotliModule,
+      geoip: this.geoip,
+      trustedProxies: this.config.trustedProxies ?? [],
     };
   }
 

@@ -5,7 +5,7 @@ import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
 import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
-import { DEFAULT_BROTLI_MODULE, DEFAULT_SITES_PER_SHARD } from "./config";
+import { DEFAULT_BROTLI_MODULE, DEFAULT_GEOIP_COUNTRY, DEFAULT_GEOIP_MODULE, DEFAULT_SITES_PER_SHARD } from "./config";
 import { clearPid, relaunch, writePid } from "./self-upgrade";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { assertPrivateTransport, normalizePin } from "../shared/tls";
@@ -41,6 +41,9 @@ export const agentCommand: Command = {
     "max-file-size": { type: "string", value: "BYTES", description: "Largest file accepted", env: "SPROUT_MAX_FILE_SIZE", default: String(DEFAULT_LIMITS.maxFileBytes) },
     "upload-ttl": { type: "string", value: "SECONDS", description: "Age at which an unfinished upload is abandoned and its files freed", env: "SPROUT_UPLOAD_TTL", default: String(24 * 60 * 60) },
     resolver: { type: "string", value: "ADDRESS", description: "DNS server nginx asks for proxy rules' host names (default: the first nameserver of /etc/resolv.conf)", env: "SPROUT_RESOLVER" },
+    "geoip-country": { type: "string", value: "PATH|off", description: "GeoIP country database (legacy .dat) for Country= rules (Debian: geoip-database); off: such rules are skipped", env: "SPROUT_GEOIP_COUNTRY", default: DEFAULT_GEOIP_COUNTRY },
+    "geoip-module": { type: "string", value: "PATH", description: "nginx's geoip module (Debian: libnginx-mod-http-geoip)", env: "SPROUT_GEOIP_MODULE", default: DEFAULT_GEOIP_MODULE },
+    "trusted-proxies": { type: "string", value: "CIDR,...", description: "Gateways or load balancers in front of this node: their X-Forwarded-For names the visitor (logs, Country= rules)", env: "SPROUT_TRUSTED_PROXIES" },
     "sites-per-shard": { type: "string", value: "N", description: "Most sites with _redirects/_headers one nginx shard serves: a rules deploy reloads only its shard", env: "SPROUT_SITES_PER_SHARD", default: String(DEFAULT_SITES_PER_SHARD) },
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
     "brotli-module": { type: "string", value: "PATH|off", description: "nginx's brotli_static module, to serve .br siblings made at deploy time (Debian: libnginx-mod-http-brotli-static); off: gzip only", env: "SPROUT_BROTLI_MODULE", default: DEFAULT_BROTLI_MODULE },
@@ -98,6 +101,22 @@ export const agentCommand: Command = {
       if (!/^\/[A-Za-z0-9._/+-]+$/.test(p)) throw new UsageError("--brotli-module must be an absolute path (letters, digits, . _ - + and /) or off");
       return p;
     };
+    const nginxPath = (name: string, offOk: boolean) => {
+      const p = String(v[name]);
+      if (offOk && p === "off") return null;
+      if (!/^\/[A-Za-z0-9._/+-]+$/.test(p)) throw new UsageError(`--${name} must be an absolute path (letters, digits, . _ - + and /)${offOk ? " or off" : ""}`);
+      return p;
+    };
+    // Each goes into nginx.conf: an IPv4 or IPv6 address, with an optional prefix length, only.
+    const cidrs = (list: string) =>
+      list
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .map((x) => {
+          if (!/^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:\/\d{1,3})?)$/.test(x)) throw new UsageError(`--trusted-proxies: ${JSON.stringify(x)} is not an address or CIDR like 10.0.0.5 or 10.0.0.0/24`);
+          return x;
+        });
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
@@ -133,6 +152,9 @@ export const agentCommand: Command = {
       sitesPerShard: perShard(),
       reverifySeconds: num("reverify-after"),
       brotliModule: brotliModule(String(v["brotli-module"])),
+      geoipCountry: nginxPath("geoip-country", true),
+      geoipModule: nginxPath("geoip-module", false) ?? undefined,
+      trustedProxies: typeof v["trusted-proxies"] === "string" ? cidrs(v["trusted-proxies"]) : [],
     });
     let code = 0;
     let restart = false;

@@ -29,6 +29,12 @@ export interface AgentConfig {
   resolver?: string;
   /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
   allowPrivateProxy?: boolean;
+  /** geoipCountry: the GeoIP country database for `Country=` rules (undefined: Debian's; null: off). */
+  geoipCountry?: string | null;
+  /** geoipModule: nginx's geoip module (default: Debian's libnginx-mod-http-geoip). */
+  geoipModule?: string;
+  /** trustedProxies: addresses (CIDR) whose X-Forwarded-For names the visitor: gateways, load balancers. */
+  trustedProxies?: string[];
   /** sitesPerShard: the most sites with rules one nginx shard serves (nginx/shards.ts; default 50). */
   sitesPerShard?: number;
   /**
@@ -48,3 +54,7 @@ export const DEFAULT_BROTLI_MODULE = "/usr/lib/nginx/modules/ngx_http_brotli_sta
  * rules deploy reloads its shard: reading 50 such sites takes about 0.1 s of CPU.
  */
 export const DEFAULT_SITES_PER_SHARD = 50;
+
+/** DEFAULT_GEOIP_MODULE and DEFAULT_GEOIP_COUNTRY: Debian's libnginx-mod-http-geoip and geoip-database. */
+export const DEFAULT_GEOIP_MODULE = "/usr/lib/nginx/modules/ngx_http_geoip_module.so";
+export const DEFAULT_GEOIP_COUNTRY = "/usr/share/GeoIP/GeoIP.dat";

@@ -15,7 +15,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private shards: NginxShards,
-    private o: { dataDir: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean },
+    private o: { dataDir: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean; geoip: () => boolean },
   ) {}
 
   /**
@@ -42,6 +42,7 @@ export class SiteConfigurator {
       filesDir,
       secret: this.o.secret,
       allowPrivateProxy: this.o.allowPrivateProxy,
+      geoip: this.o.geoip(),
       production,
       productionRoot: opts.production ? `deploys/${opts.production}` : "current",
       deployments: ids.map(rules),

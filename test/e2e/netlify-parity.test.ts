@@ -183,13 +183,13 @@ describe("rules with conditions", () => {
     expect(await loc({ "accept-language": "de", cookie: "nf_lang=fr" })).toBe("/fr/welcome");
   });
 
-  test("Cookie= rules apply only when the cookie is there; Country= rules are skipped with a warning", async () => {
-    const d = await deploy("beta", { "index.html": "x", "beta-on.html": "beta on", _redirects: "/beta /beta-on.html 200 Cookie=beta_opt\n/au /anz 302 Country=au,nz\n" });
+  test("Cookie= rules apply only when the cookie is there; unknown conditions are skipped with a warning", async () => {
+    const d = await deploy("beta", { "index.html": "x", "beta-on.html": "beta on", _redirects: "/beta /beta-on.html 200 Cookie=beta_opt\n/au /anz 302 Flavour=x\n" });
     expect((await get("beta", "/beta")).status).toBe(404);
     expect(await (await get("beta", "/beta", { headers: { cookie: "other=1; beta_opt=yes" } })).text()).toBe("beta on");
     const info = await api(c.master, "GET", `/api/deployment/${d.deployment_id}`, undefined, c.admin.token);
     const log = (info.body.events as { message: string }[]).map((e) => e.message).join("\n");
-    expect(log).toContain("_redirects line 2 skipped: Country conditions are not supported");
+    expect(log).toContain('_redirects line 2 skipped: the condition "Flavour" is not supported');
   });
 });
 
@@ -238,5 +238,22 @@ describe("proxy rules", () => {
     const body = (await r.json()) as any;
     expect(body.path).toBe("/v1/locked/x");
     expect(body.auth).toBeNull();
+  });
+});
+
+// Last in this file: it adds a second node, which later deploys would also land on.
+describe("Country= rules (GeoIP: Debian's geoip-database through nginx's geoip module)", () => {
+  test("follow the visitor's country; X-Forwarded-For names the visitor only when it comes from --trusted-proxies", async () => {
+    const geo = await c.addAgent("geo", ["--trusted-proxies", "127.0.0.1"]);
+    await deploy("regional", { "index.html": "x", _redirects: "/shop /shop/anz 302 Country=au,nz\n/shop /shop/world 302\n" });
+    const from = (xff: string | null, node = geo) => c.get(`regional.${c.domain}`, "/shop", node, { headers: xff ? { "x-forwarded-for": xff } : {} }).then((r) => r.headers.get("location"));
+    // Behind a trusted proxy: 1.1.1.1 is in Australia and 8.8.8.8 in the United States in the database.
+    expect(await from("1.1.1.1")).toBe("/shop/anz");
+    expect(await from("8.8.8.8")).toBe("/shop/world");
+    expect(await from("8.8.8.8, 1.1.1.1")).toBe("/shop/anz");
+    // No country for a loopback visitor.
+    expect(await from(null)).toBe("/shop/world");
+    // Straight to a node that trusts no proxy: a visitor cannot choose a country with the header.
+    expect(await from("1.1.1.1", c.nodes[0]!)).toBe("/shop/world");
   });
 });

@@ -206,10 +206,10 @@ describe("netlify.toml", () => {
   });
 
   test("unknown keys and rules Sprout cannot use are listed in the deploy log with their line; the rest is served", async () => {
-    const toml = `[[redirects]]\nfrom = "/a"\nto = "/b"\ncolour = "blue"\n\n[[redirects]]\nfrom = "/geo"\nto = "/us"\nconditions = {Country = ["US"]}\n\n[[redirects]]\nfrom = "/c"\nto = "/d"\nstatus = 302\n`;
+    const toml = `[[redirects]]\nfrom = "/a"\nto = "/b"\ncolour = "blue"\n\n[[redirects]]\nfrom = "/geo"\nto = "/us"\nconditions = {Flavour = ["x"]}\n\n[[redirects]]\nfrom = "/c"\nto = "/d"\nstatus = 302\n`;
     const d = await deploy("tomlwarn", site({ "index.html": "x", "netlify.toml": toml }));
     expect(d.stderr).toContain('netlify.toml line 1: unknown key "colour" in [[redirects]] is ignored');
-    expect(d.stderr).toContain("netlify.toml line 6 skipped: Country conditions are not supported");
+    expect(d.stderr).toContain('netlify.toml line 6 skipped: the condition "Flavour" is not supported');
     expect((await get("tomlwarn", "/a")).headers.get("location")).toBe("/b");
     expect((await get("tomlwarn", "/c")).headers.get("location")).toBe("/d");
     expect((await get("tomlwarn", "/geo")).status).toBe(404);

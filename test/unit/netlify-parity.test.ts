@@ -37,7 +37,7 @@ describe("_redirects conditions", () => {
     expect(r.rules[1]).toMatchObject({ from: "/members/*", to: "/login", status: 401, force: true, denied: false });
   });
 
-  test("Language= takes tags, Cookie= one name; Country= and unknown conditions are skipped with a warning", () => {
+  test("Language= takes tags, Cookie= one name; Country= without a GeoIP database and unknown conditions are skipped with a warning", () => {
     const r = parseRedirects("/a /fr 302 Language=fr,pt-BR\n/b /c 302 Cookie=beta\n/d /e 302 Country=au\n/f /g 302 Flavour=x\n/h /i 302 Cookie=a,b\n");
     expect(r.rules.map((x) => [x.line, x.languages, x.cookie])).toEqual([
       [1, ["fr", "pt-br"], null],
@@ -45,6 +45,15 @@ describe("_redirects conditions", () => {
     ]);
     expect(r.warnings.map((w) => w.line)).toEqual([3, 4, 5]);
     expect(r.warnings.some((w) => w.fatal)).toBe(false);
+  });
+
+  test("with a GeoIP database, Country= takes two-letter codes (any case); anything else is skipped with a warning", () => {
+    const r = parseRedirects("/d /e 302 Country=au,NZ\n/x /y 302 Country=Australia\n/z /w 302 Country=\n", { geoip: true });
+    expect(r.rules.map((x) => [x.line, x.countries])).toEqual([[1, ["AU", "NZ"]]]);
+    expect(r.warnings.map((w) => [w.line, w.fatal ?? false])).toEqual([
+      [2, false],
+      [3, false],
+    ]);
   });
 
   test("a forward rule keeps its path as the target", () => {

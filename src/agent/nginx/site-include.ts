@@ -24,6 +24,8 @@ export function renderSiteInclude(o: {
   secret: Uint8Array;
   /** allowPrivateProxy: proxy rules may target localhost and private addresses. */
   allowPrivateProxy?: boolean;
+  /** geoip: `Country=` rules apply (the node has a GeoIP country database). */
+  geoip?: boolean;
   production: DeploymentRules | null;
   /** productionRoot: the production host's tree under the site: "current", or "deploys/<id>". */
   productionRoot?: string;
@@ -47,7 +49,7 @@ export function renderSiteInclude(o: {
   const files: { path: string; content: string }[] = [];
   const warnings = new Map<string, RuleWarning[]>();
   const compile = (rules: RulesInput, digest: string, ids: string[]) => {
-    const c = compileSite(rules, { prefix: `${base}_${digest.slice(0, 10)}`, filesDir: o.filesDir, secret: o.secret, allowPrivateProxy: o.allowPrivateProxy });
+    const c = compileSite(rules, { prefix: `${base}_${digest.slice(0, 10)}`, filesDir: o.filesDir, secret: o.secret, allowPrivateProxy: o.allowPrivateProxy, geoip: o.geoip });
     http.push(c.http);
     files.push(...c.files);
     for (const id of ids) warnings.set(id, c.warnings);

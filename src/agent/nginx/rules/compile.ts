@@ -104,10 +104,11 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
   if (rules.length) {
     // Query parameters are read with $arg_<name> (one bounded lookup each, at most MAX_QUERY_PARAMS
     // names), never by a regex over the whole query string: a 7 KB query costs what a short one does.
-    // Cookie conditions only ask whether the cookie is there; Language= reads $sprout_lang (nginx.conf).
+    // Cookie conditions only ask whether the cookie is there; Language= reads $sprout_lang (nginx.conf);
+    // Country= reads the geoip module's $geoip_country_code (the shard's nginx.conf, --geoip-country).
     const params = [...new Set(rules.flatMap((r) => r.query.map((q) => q.key)))];
     const cookies = [...new Set(rules.flatMap((r) => (r.cookie ? [r.cookie] : [])))];
-    const slots: Slots = { params, cookies, language: rules.some((r) => r.languages.length > 0) };
+    const slots: Slots = { params, cookies, language: rules.some((r) => r.languages.length > 0), country: rules.some((r) => r.countries.length > 0) };
     params.forEach((name, j) =>
       http.push(`map $arg_${name} $${p}_a${j} {\n  volatile;\n  "~^[^|#]{0,256}$" $arg_${name};\n  default "//"; # over 256 bytes: no rule matches\n}`),
     );
@@ -119,12 +120,12 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
       server.push(`set $sprout_e "";`, `if (-e $request_filename) { set $sprout_e 1; }`, `if (-f $request_filename.html) { set $sprout_e 1; }`);
     } else server.push(`set $sprout_e "";`);
-    // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>". With many rules it
+    // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>|<country>". With many rules it
     // stays empty unless one combined test (in chunks: nginx takes 4 KB per parameter) says a rule can
     // match; an empty key is an exact hit in the map below, so most requests run no rule's regex at
     // all. Otherwise the map tries the rules in file order: first match wins, and answers
     // "<status or proxy>|<target>", which nginx.conf's maps split into $sprout_st, $sprout_to...
-    const key = `${RULES_URI}#$sprout_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}`;
+    const key = `${RULES_URI}#$sprout_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}${slots.country ? "|$geoip_country_code" : ""}`;
     if (rules.length > PREFILTER_FROM) {
       const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
       server.push(`set $sprout_b "${key}";`, `set $sprout_k "";`);
@@ -230,10 +231,11 @@ interface Slots {
   params: string[];
   cookies: string[];
   language: boolean;
+  country: boolean;
 }
 
 /**
- * ruleRegex matches the key "<uri>#<exists>|<params>|<cookies>|<language>" for one rule. A query
+ * ruleRegex matches the key "<uri>#<exists>|<params>|<cookies>|<language>|<country>" for one rule. A query
  * placeholder takes one segment's worth of a value: no `/`, no backslash, never `.` or `..`. A
  * language `en` takes `en` and `en-GB`; `pt-br` takes only itself (case aside).
  */
@@ -249,7 +251,8 @@ function ruleRegex(r: RedirectRule, slots: Slots): string {
   const cookies = slots.cookies.map((name) => (r.cookie === name ? "\\|1" : "\\|[^|]*")).join("");
   const langs = r.languages.map((l) => (l.includes("-") ? escapeRegex(l) : `${l}(?:-[a-z0-9]+)?`));
   const language = !slots.language ? "" : langs.length ? `\\|(?i:${langs.join("|")})` : "\\|[^|]*";
-  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${params}${cookies}${language}$`;
+  const country = !slots.country ? "" : r.countries.length ? `\\|(?:${r.countries.join("|")})` : "\\|[^|]*";
+  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${params}${cookies}${language}${country}$`;
 }
 
 /** target rewrites `:name` placeholders into the captures ${s_name} (path) or ${q_name} (query). */

@@ -19,6 +19,8 @@ export interface RedirectRule {
   languages: string[];
   /** cookie: the `Cookie=` condition, a cookie that must be present; null for none. */
   cookie: string | null;
+  /** countries: the `Country=` condition, upper-case ISO 3166 codes (`AU`); empty for any country. */
+  countries: string[];
   /**
    * denied: the rule carried a `Role=` condition, which nginx cannot check. Its deployment fails
    * (see RuleWarning.fatal); were it ever compiled, its paths answer 404 instead of the content.
@@ -30,6 +32,8 @@ export interface RedirectRule {
 export interface RedirectOptions {
   /** allowPrivateProxy: proxy rules may target loopback and private addresses (`--allow-private-proxy`). */
   allowPrivateProxy?: boolean;
+  /** geoip: the node knows visitors' countries (`--geoip-country`): `Country=` rules apply. */
+  geoip?: boolean;
 }
 
 export const MAX_REDIRECTS = 1000;
@@ -123,6 +127,7 @@ export class RedirectRules {
       if (!STATUSES.has(status)) return warn(line, `status ${status} is not supported (use 200, 301, 302, 303, 307, 308, 401, 403, 404, 410 or 451)`);
     }
     let languages: string[] = [];
+    let countries: string[] = [];
     let cookie: string | null = null;
     for (const cond of tokens) {
       const eq = cond.indexOf("=");
@@ -136,9 +141,14 @@ export class RedirectRules {
       } else if (key === "cookie") {
         if (values.length !== 1 || !/^[A-Za-z0-9_]{1,64}$/.test(values[0]!)) return warn(line, "a Cookie condition names one cookie (letters, digits and _ only)");
         cookie = values[0]!;
-      } else if (key === "country") return warn(line, "Country conditions are not supported (this node has no GeoIP database); the rule is skipped");
+      } else if (key === "country") {
+        if (!opts.geoip) return warn(line, "Country conditions are not supported (this node has no GeoIP database); the rule is skipped");
+        countries = values.map((v) => v.toUpperCase());
+        const bad = countries.find((c) => !/^[A-Z]{2}$/.test(c));
+        if (bad !== undefined || !countries.length) return warn(line, `the country ${JSON.stringify(bad ?? "")} is not a two-letter code like AU or US`);
+      }
       else if (key === "sign" || key === "signed") return warn(line, "signed proxy rules (Sign=) are not supported");
-      else if (key) return warn(line, `the condition ${JSON.stringify(cond.slice(0, eq))} is not supported (Language and Cookie are)`);
+      else if (key) return warn(line, `the condition ${JSON.stringify(cond.slice(0, eq))} is not supported (Language, Country and Cookie are)`);
       else if (/^\d/.test(cond)) return warn(line, `the status must be a number like 301 or 200! (got ${JSON.stringify(cond)})`);
       else return warn(line, `unsupported options ${JSON.stringify(tokens.join(" "))}`);
     }
@@ -166,8 +176,8 @@ export class RedirectRules {
     for (const q of query) params.add(q.key);
     if (cookie) params.add(`cookie ${cookie}`);
     if (params.size > MAX_QUERY_PARAMS) return warn(line, `the rules test more than ${MAX_QUERY_PARAMS} different query parameters and cookies; this one is skipped`);
-    if (denied) rules.push({ file, line, from, query: [], to: "/404.html", status: 404, force: true, proxy: false, languages: [], cookie: null, denied });
-    else rules.push({ file, line, from, query, to, status, force, proxy, languages, cookie, denied });
+    if (denied) rules.push({ file, line, from, query: [], to: "/404.html", status: 404, force: true, proxy: false, languages: [], countries: [], cookie: null, denied });
+    else rules.push({ file, line, from, query, to, status, force, proxy, languages, countries, cookie, denied });
   }
 }
 
