@@ -111,4 +111,17 @@ describe("nginx shards", () => {
     // The other shards serve on.
     expect(await location(names.a, "/go")).toBe("/two");
   });
+
+  test("flags that reach nginx's configuration take only plain values", async () => {
+    for (const [flag, value, said] of [
+      ["--trusted-proxies", "10.0.0.1; include /etc/passwd", "--trusted-proxies:"],
+      ["--trusted-proxies", "10.0.0.1 10.0.0.2", "--trusted-proxies:"],
+      ["--geoip-country", "/tmp/x.dat;evil", "--geoip-country must be an absolute path"],
+      ["--sites-per-shard", "0", "--sites-per-shard must be at least 1"],
+    ]) {
+      const r = await c.sprout(["agent", "--master", c.master, "--token", "x", flag!, value!]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(said!);
+    }
+  });
 });
