@@ -38,7 +38,7 @@ function brotliModuleProblem(nginxBin: string, path: string, prefix: string): st
 function geoipProblem(nginxBin: string, module: string, db: string, prefix: string): string | null {
   if (!existsSync(module)) return `nginx's geoip module is not at ${module}`;
   if (!existsSync(db)) return `there is no GeoIP country database at ${db}`;
-  return moduleProblem(nginxBin, prefix, { what: "the geoip module and its country database", path: module, directives: `geoip_country ${db};` });
+  return moduleProblem(nginxBin, prefix, { what: "the geoip module (with its country database)", path: module, directives: `geoip_country ${db};` });
 }
 
 /**

@@ -15,7 +15,7 @@ export function moduleProblem(nginxBin: string, prefix: string, o: { what: strin
     const r = Bun.spawnSync([nginxBin, "-t", "-q", "-e", "stderr", "-p", prefix, "-c", conf], { stdout: "pipe", stderr: "pipe" });
     if (r.exitCode === 0) return null;
     const why = r.stderr.toString().split("\n").find((l) => l.includes("[emerg]")) ?? r.stderr.toString().trim().split("\n")[0] ?? "";
-    return `nginx cannot use ${o.what} at ${o.path} (${why.replace(/^.*\[emerg\]\s*/, "").slice(0, 300)})`;
+    return `nginx cannot load ${o.what} at ${o.path} (${why.replace(/^.*\[emerg\]\s*/, "").slice(0, 300)})`;
   } finally {
     rmSync(conf, { force: true });
   }
