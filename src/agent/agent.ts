@@ -96,7 +96,7 @@ export class Agent {
     this.upgrader = new SelfUpgrade(config.master.replace(/\/+$/, ""), () => this.restart?.(), config.masterPin);
     this.nginx = new NginxProcess(config.nginxBin, nginxLayout(config.dataDir));
     this.traffic = new Traffic(nginxLayout(config.dataDir).prefix, () => this.state.state.domain, () => this.nginx.reopenLogs());
-    this.shards = new NginxShards(config.nginxBin, config.dataDir, config.sitesPerShard ?? DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...this.confOptions(), shard: n }), () => this.refreshMainConf());
+    this.shards = new NginxShards(config.nginxBin, config.dataDir, this.nginx, `${config.httpListen.hostname}:${config.httpListen.port}`, config.sitesPerShard ?? DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...this.confOptions(), shard: n }), () => this.refreshMainConf());
     this.siteConfig = new SiteConfigurator(this.deployments, this.shards, {
       dataDir: config.dataDir,
       domain: () => this.state.state.domain,

@@ -1,6 +1,6 @@
-// Sites with rules of their own are served by nginx shards behind the node's main nginx (issue:
-// flat cost at 10,000 sites): a rules deploy reloads only its site's shard, never the main nginx that
-// serves every plain site nor another shard; shards that die come back; sites move in and out.
+// Sites with rules of their own are served by shards (issue: flat cost at 10,000 sites): the first
+// ones by the main nginx itself (shard 0), the next ones by nginx shards of their own behind it. A
+// rules deploy reloads only its site's shard; shards that die come back; sites move in and out.
 // Real agent, real nginx processes, observed through /proc as an operator would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -10,14 +10,14 @@ import { api, cleanup, cluster, killNginxAt, site, type Cluster } from "../helpe
 let c: Cluster;
 
 // One site per shard here (--sites-per-shard 1), so each site below has a shard of its own, in the
-// order they first bring rules: a -> 0, b -> 1, lone -> 2.
-const names = { a: "alpha", b: "beta", lone: "lone" };
-const shardOf = (name: string) => ({ alpha: 0, beta: 1, lone: 2 })[name]!;
+// order they first bring rules: alpha -> 0 (the main nginx), beta -> 1, gamma -> 2, lone -> 3.
+const names = { a: "alpha", b: "beta", g: "gamma", lone: "lone" };
+const shardOf = (name: string) => ({ alpha: 0, beta: 1, gamma: 2, lone: 3 })[name]!;
 
-const pidFile = (shard: number | null) => join(c.nodes[0]!.data, "nginx", ...(shard === null ? [] : ["shards", String(shard)]), "nginx.pid");
-const masterPid = (shard: number | null) => (existsSync(pidFile(shard)) ? Number(readFileSync(pidFile(shard), "utf8").trim()) : 0);
-/** workers lists the worker pids of the main nginx (null) or of a shard, from /proc. */
-const workers = (shard: number | null) => {
+const pidFile = (shard: number) => join(c.nodes[0]!.data, "nginx", ...(shard === 0 ? [] : ["shards", String(shard)]), "nginx.pid");
+const masterPid = (shard: number) => (existsSync(pidFile(shard)) ? Number(readFileSync(pidFile(shard), "utf8").trim()) : 0);
+/** workers lists the worker pids of a shard's nginx (0: the main nginx), from /proc. */
+const workers = (shard: number) => {
   const master = masterPid(shard);
   return readdirSync("/proc")
     .filter((e) => /^\d+$/.test(e))
@@ -56,6 +56,7 @@ beforeAll(async () => {
   c = await cluster({ agentArgs: ["--sites-per-shard", "1"] });
   await deploy(names.a, { "index.html": "a", _redirects: "/go /one 301\n" });
   await deploy(names.b, { "index.html": "b", _headers: "/*\n  X-Site: b\n" });
+  await deploy(names.g, { "index.html": "g", _redirects: "/go /gamma 302\n" });
   await deploy("plainsite", { "index.html": "plain" });
 });
 afterAll(async () => {
@@ -64,36 +65,45 @@ afterAll(async () => {
 });
 
 describe("nginx shards", () => {
-  test("each site with rules is served by a shard (here one each); a plain site by the main nginx alone", async () => {
+  test("the first site with rules is served by the main nginx, the next ones by shards of their own; a plain site by the main nginx", async () => {
     expect(await location(names.a, "/go")).toBe("/one");
     expect((await c.get(`${names.b}.${c.domain}`, "/")).headers.get("x-site")).toBe("b");
+    expect(await location(names.g, "/go")).toBe("/gamma");
     expect(await (await c.get(`plainsite.${c.domain}`, "/")).text()).toBe("plain");
-    expect(running(shardOf(names.a))).toBe(true);
-    expect(running(shardOf(names.b))).toBe(true);
+    expect(running(1)).toBe(true);
+    expect(running(2)).toBe(true);
+    expect(existsSync(join(c.nodes[0]!.data, "nginx", "sites", `${names.a}.conf`))).toBe(true);
     const main = readFileSync(join(c.nodes[0]!.data, "nginx", "nginx.conf"), "utf8");
-    expect(main).not.toContain("/go");
-    expect(main).toContain(`${names.a} sprout_shard_${shardOf(names.a)};`);
+    expect(main).not.toContain(`${names.a} sprout_shard_`);
+    expect(main).toContain(`${names.b} sprout_shard_1;`);
+    expect(main).toContain(`${names.g} sprout_shard_2;`);
     expect(main).not.toContain("plainsite");
   });
 
-  test("a deploy that changes a site's rules reloads its shard only: the main nginx and the other shard keep their workers", async () => {
-    const sa = shardOf(names.a);
-    const sb = shardOf(names.b);
-    const before = { main: workers(null), a: workers(sa), b: workers(sb) };
+  test("a deploy that changes a shard's site's rules reloads that shard only: the main nginx and the other shard keep their workers", async () => {
+    const before = { main: workers(0), b: workers(1), g: workers(2) };
     expect(before.main.length).toBeGreaterThan(0);
-    expect(before.a.length).toBe(1);
+    expect(before.b.length).toBe(1);
+    await deploy(names.b, { "index.html": "b2", _headers: "/*\n  X-Site: b2\n" });
+    expect((await c.get(`${names.b}.${c.domain}`, "/")).headers.get("x-site")).toBe("b2");
+    expect(workers(0)).toEqual(before.main);
+    expect(workers(2)).toEqual(before.g);
+    expect(workers(1)).not.toEqual(before.b);
+  });
+
+  test("a deploy that changes the rules of a site the main nginx serves leaves the shards alone", async () => {
+    const before = { b: workers(1), g: workers(2) };
     await deploy(names.a, { "index.html": "a2", _redirects: "/go /two 301\n" });
     expect(await location(names.a, "/go")).toBe("/two");
-    expect(workers(null)).toEqual(before.main);
-    expect(workers(sb)).toEqual(before.b);
-    expect(workers(sa)).not.toEqual(before.a);
+    expect(workers(1)).toEqual(before.b);
+    expect(workers(2)).toEqual(before.g);
   });
 
   test("a shard killed hard is started again and serves its sites", async () => {
-    const sa = shardOf(names.a);
-    const pid = masterPid(sa);
-    killNginxAt(pidFile(sa));
-    await waitFor("the shard to come back", async () => masterPid(sa) !== pid && running(sa) && (await location(names.a, "/go").catch(() => null)) === "/two");
+    const sg = shardOf(names.g);
+    const pid = masterPid(sg);
+    killNginxAt(pidFile(sg));
+    await waitFor("the shard to come back", async () => masterPid(sg) !== pid && running(sg) && (await location(names.g, "/go").catch(() => null)) === "/gamma");
     // The main nginx was not touched.
     expect(await (await c.get(`plainsite.${c.domain}`, "/")).text()).toBe("plain");
   });

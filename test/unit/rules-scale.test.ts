@@ -26,14 +26,21 @@ describe("a site with rules costs nginx a bounded number of maps and variable na
     }
   });
 
-  test("the main nginx holds no site's rules: one map line hands each rules site to its shard", () => {
-    const shards = new Map([["shop", 3], ["blog", 0], ["default", 1]]);
+  test("the main nginx names the sites of the shards with one map line each; its own rules sites come after the plain sites' regex", () => {
+    const shards = new Map([["shop", 3], ["blog", 1], ["default", 1]]);
     const conf = renderNginxConf({ dataDir: "/d", listen: "127.0.0.1:8080", domain: "example.test", workerUser: null, shards });
-    expect(conf).not.toContain("include /d/nginx");
-    // The default server and the two wildcard servers, whatever the number of sites.
+    // The default server and the two wildcard servers; shard 0's sites (the main nginx's own) come from the include.
     expect(conf.match(/^\s*server \{/gm)!.length).toBe(3);
+    const plain = conf.indexOf("server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.example\\.test$;");
+    const includes = conf.indexOf("include /d/nginx/sites/*.conf;");
+    const previews = conf.indexOf("server_name ~^(?<dep>[a-z0-9]+)--(?<site>");
+    expect(plain).toBeGreaterThan(0);
+    expect(includes).toBeGreaterThan(plain);
+    expect(previews).toBeGreaterThan(includes);
+    // A site name holds no "--", so the production regex never takes a preview host.
+    expect(new RegExp("^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.example\\.test$").test("abc--shop.example.test")).toBe(false);
     const routes = conf.match(/map \$site \$sprout_shard \{([\s\S]*?)\}/)![1]!;
-    expect(routes.trim().split("\n").map((l) => l.trim())).toEqual(['default "";', "blog sprout_shard_0;", "\\default sprout_shard_1;", "shop sprout_shard_3;"]);
+    expect(routes.trim().split("\n").map((l) => l.trim())).toEqual(['default "";', "blog sprout_shard_1;", "\\default sprout_shard_1;", "shop sprout_shard_3;"]);
     expect(conf).toContain("server unix:/d/nginx/shards/3/http.sock;");
   });
 

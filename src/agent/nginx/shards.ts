@@ -20,16 +20,18 @@ export function pickShard(sizes: number[], max: number): number {
 }
 
 /**
- * NginxShards serves the sites with rules of their own: each such site's include lives in a shard,
- * a small nginx instance (a master and one worker, listening on a unix socket) holding at most
- * `perShard` sites, and the main nginx hands every request for the site to that shard.
+ * NginxShards serves the sites with rules of their own: each such site's include lives in a shard
+ * holding at most `perShard` sites. Shard 0 is the main nginx itself, the one visitors reach: the
+ * first sites with rules are served there, with no detour. Shards 1 and up are small nginx
+ * instances of their own (a master and one worker, listening on a unix socket), and the main nginx
+ * hands every request for their sites to them (a second nginx on the way: about twice the work per
+ * request).
  *
  * Why: nginx reads its whole configuration on every reload, and a site's rules are thousands of
  * lines of maps and regexes. With every rules site in one nginx, a deploy of one site's rules cost a
  * reload of all of them (seconds at 2,000 such sites) and every worker held all of them in memory.
  * Now a rules deploy reloads only its shard (at most `perShard` sites, however many the node has),
- * and the main nginx, which serves every plain site, reloads only when a site gains or loses rules
- * of its own.
+ * and the main nginx reloads for its own rules sites, or when a site enters or leaves a shard.
  *
  * Where a site's include lies is the record of its shard: an agent killed at any line finds the
  * includes where they were and starts the shards that hold any.
@@ -46,6 +48,9 @@ export class NginxShards {
   constructor(
     private bin: string,
     private dataDir: string,
+    /** main: the main nginx (shard 0), started and configured by its owner; mainListen: where it serves. */
+    private main: NginxProcess,
+    private mainListen: string,
     /** perShard: the most sites with rules one shard holds (`--sites-per-shard`). */
     readonly perShard: number,
     /** renderConf renders shard `n`'s nginx.conf. */
@@ -56,16 +61,13 @@ export class NginxShards {
     if (!Number.isInteger(perShard) || perShard < 1) throw new Error("--sites-per-shard must be a whole number from 1");
     const socket = shardLayout(dataDir, 99_999).socket;
     if (socket.length > MAX_SOCKET_PATH) throw new Error(`the data folder's path is too long for nginx's sockets (${socket.length} bytes; at most ${MAX_SOCKET_PATH}): use a shorter --data`);
-    // Before shards (one nginx for every site), sites' includes lived in <data>/nginx/sites: they are
-    // rewritten into their shards at start (applyAll), so the old ones go.
-    rmSync(nginxLayout(dataDir).sitesDir, { recursive: true, force: true });
     for (const n of this.shardNumbers())
       for (const site of this.sitesOf(n)) {
         // Never in two shards; if it were (a copy by hand), the first keeps it.
-        if (this.routes.has(site)) rmSync(join(shardLayout(dataDir, n).sitesDir, `${site}.conf`), { force: true });
-        else this.routes.set(site, n);
+        if (this.placed.has(site)) rmSync(join(this.layout(n).sitesDir, `${site}.conf`), { force: true });
+        else this.placed.set(site, n);
       }
-    for (const [site, n] of this.routes) this.placed.set(site, n);
+    for (const [site, n] of this.placed) if (n > 0) this.routes.set(site, n);
   }
 
   /** shardOf is the shard of a site: where its include is, or where it will go. */
@@ -80,13 +82,10 @@ export class NginxShards {
     return n;
   }
 
-  /** listenOf is the `listen` address of a site's servers: its shard's socket. */
+  /** listenOf is the `listen` address of a site's servers: the main nginx's, or its shard's socket. */
   listenOf(site: string): string {
-    return `unix:${shardLayout(this.dataDir, this.shardOf(site)).socket}`;
-  }
-
-  hasSiteInclude(site: string): boolean {
-    return this.routes.has(site);
+    const n = this.shardOf(site);
+    return n === 0 ? this.mainListen : `unix:${shardLayout(this.dataDir, n).socket}`;
   }
 
   /**
@@ -98,6 +97,13 @@ export class NginxShards {
   async install(site: string, text: string | null): Promise<boolean> {
     const n = this.shardOf(site);
     const p = this.proc(n);
+    if (n === 0) {
+      // The main nginx: tested and reloaded (if it runs already: at start it reads them all).
+      if (text === null) this.placed.delete(site);
+      if (!p.writeSiteInclude(site, text)) return false;
+      await p.reload();
+      return true;
+    }
     const had = this.routes.has(site);
     if (text === null) {
       this.placed.delete(site);
@@ -131,7 +137,7 @@ export class NginxShards {
 
   /** startAll starts every shard that holds sites and is not running (agent start). */
   async startAll() {
-    for (const n of this.shardNumbers()) {
+    for (const n of this.shardNumbers().filter((m) => m > 0)) {
       // An nginx left running by an agent killed hard, for a shard that holds nothing now.
       if (!this.sitesOf(n).length) {
         if (existsSync(shardLayout(this.dataDir, n).pid)) this.proc(n).stopLeftovers();
@@ -146,7 +152,9 @@ export class NginxShards {
   /** reloadAll brings every shard in line with the includes in its folder (written in bulk: the bench). */
   async reloadAll() {
     await Promise.all(
-      this.shardNumbers().map(async (n) => {
+      this.shardNumbers()
+        .filter((n) => n > 0)
+        .map(async (n) => {
         if (!this.sitesOf(n).length) return;
         const p = this.proc(n);
         p.writeConf(this.renderConf(n));
@@ -163,7 +171,7 @@ export class NginxShards {
     log.info("nginx shard serving", { shard: n, sites: this.sitesOf(n).length });
   }
 
-  /** inUse counts the shards that hold sites. */
+  /** inUse counts the shards (1 and up) that hold sites. */
   get inUse(): number {
     return new Set(this.routes.values()).size;
   }
@@ -181,16 +189,22 @@ export class NginxShards {
     return null;
   }
 
-  /** pids of the shards' nginx masters (tests check that a deploy left other shards alone). */
+  /** pids of the shards' nginx masters, 1 and up (the bench reads their memory). */
   pids(): Record<number, number | null> {
     return Object.fromEntries([...this.procs].map(([n, p]) => [n, p.pid]));
   }
 
+  /** stop ends the shards 1 and up (the main nginx is its owner's to stop). */
   async stop() {
     await Promise.all([...this.procs.values()].map((p) => p.stop()));
   }
 
+  private layout(n: number) {
+    return n === 0 ? nginxLayout(this.dataDir) : shardLayout(this.dataDir, n);
+  }
+
   private proc(n: number): NginxProcess {
+    if (n === 0) return this.main;
     let p = this.procs.get(n);
     if (!p) {
       p = new NginxProcess(this.bin, shardLayout(this.dataDir, n));
@@ -199,14 +213,15 @@ export class NginxShards {
     return p;
   }
 
-  /** shardNumbers lists the shards that have a folder. */
+  /** shardNumbers lists the shards: the main nginx (0), and those that have a folder. */
   private shardNumbers(): number[] {
     const root = join(this.dataDir, "nginx", "shards");
-    return existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b) : [];
+    const others = existsSync(root) ? readdirSync(root).filter((d) => /^[1-9]\d*$/.test(d)).map(Number) : [];
+    return [0, ...others.sort((a, b) => a - b)];
   }
 
   private sitesOf(n: number): string[] {
-    const dir = shardLayout(this.dataDir, n).sitesDir;
+    const dir = this.layout(n).sitesDir;
     return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".conf")).map((f) => f.slice(0, -5)) : [];
   }
 }
