@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, masterTls, type MasterTrust } from "../cert-files";
 import type { GatewayRoutes } from "../../protocol/domain";
 import type { NginxLayout } from "../nginx/config";
 
@@ -10,36 +11,7 @@ export interface GatewayListen {
   https: string | null;
 }
 
-/** WILDCARD: the name the platform's `*.<domain>` certificate is installed under (no host name has a `_`). */
-export const WILDCARD = "_wildcard";
-
-/** certFiles names the files a domain's certificate and key are installed as on a gateway. */
-export function certFiles(layout: NginxLayout, domain: string) {
-  return { cert: join(layout.prefix, "certs", `${domain}.crt`), key: join(layout.prefix, "certs", `${domain}.key`) };
-}
-
-/**
- * MasterTrust: how a gateway's nginx checks the master's HTTPS when it passes ACME challenges on (a
- * man in the middle answering them could get certificates for the platform's domains): the master's
- * pinned certificate as the only trusted one, or the system's CAs.
- */
-export interface MasterTrust {
-  /** file: PEM of the certificates trusted for the master. */
-  file: string;
-  /** name: the name checked in the master's certificate (`localhost` for Sprout's self-signed one). */
-  name: string;
-}
-
-/** masterTls renders the checks of the master's certificate for an https:// master. */
-function masterTls(t: MasterTrust | null | undefined): string {
-  if (!t) return "";
-  return `
-      proxy_ssl_verify on;
-      proxy_ssl_trusted_certificate ${t.file};
-      proxy_ssl_name ${t.name};
-      proxy_ssl_server_name on;
-      proxy_set_header Host ${t.name};`;
-}
+export { WILDCARD, certFiles, type MasterTrust } from "../cert-files";
 
 const esc = (s: string) => s.replace(/[.]/g, "\\.");
 const q = (s: string) => `"${s}"`;
@@ -151,12 +123,7 @@ http {
   server_names_hash_bucket_size 128;
 
   # Mozilla "intermediate" TLS settings.
-  ssl_protocols TLSv1.2 TLSv1.3;
-  ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384;
-  ssl_prefer_server_ciphers off;
-  ssl_session_cache shared:sprout_tls:10m;
-  ssl_session_timeout 1d;
-  ssl_session_tickets off;
+  ${MOZILLA_INTERMEDIATE}
 
   # To the nodes: keep-alive connections; the node sees the visitor's host (a custom domain becomes
   # the site's platform host, which every node serves) and the original host and scheme as headers.
