@@ -17,8 +17,8 @@ const log = logger("gateway");
  * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
  * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
  * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
- * (renamed into place: nginx reads them at each handshake, so a renewal needs no reload) and applies
- * the new config with one reload when it changed. A gateway restarted while the master is down routes
+ * (renamed into place) and applies the new config and certificates with one reload when either
+ * changed: a batch of renewals fetched together costs one reload. A gateway restarted while the master is down routes
  * from the saved document.
  */
 export class RouteSync {
@@ -47,8 +47,7 @@ export class RouteSync {
     },
   ) {
     this.file = join(o.dataDir, "routes.json");
-    // nginx's workers read certificates at each handshake (renewals need no reload): the folder and
-    // files are theirs to read (group), nobody else's. Gateways hold no tenant files.
+    // The certificates' folder and files are nginx's to read (group), nobody else's.
     prepareCertDir(o.layout, o.workerGid);
   }
 
@@ -93,7 +92,7 @@ export class RouteSync {
 
   private async apply(routes: GatewayRoutes, save: boolean) {
     if (this.routes?.version === routes.version && this.o.nginx.state !== "stopped") return;
-    installCertificates(this.o.layout, [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])], this.o.workerGid);
+    const certsChanged = installCertificates(this.o.layout, [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])], this.o.workerGid);
     const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await masterTrustFor(this.o.layout, this.o.master, this.o.masterPin), workerUser: this.o.workerUser });
     const changed = this.o.nginx.writeConf(conf);
     if (save) {
@@ -105,7 +104,7 @@ export class RouteSync {
     if (this.o.nginx.state === "stopped") {
       this.o.nginx.start();
       await this.o.onServing();
-    } else if (changed) await this.o.nginx.reload();
+    } else if (changed || certsChanged) await this.o.nginx.reload();
     log.info("routes applied", { version: routes.version, sites: Object.keys(routes.sites).length, upstreams: routes.upstreams.length, domains: routes.domains.length });
   }
 
