@@ -148,6 +148,11 @@ http {
   proxy_read_timeout 30s;
   # Responses stream to the visitor; none is spooled to disk (the workers may not write there).
   proxy_max_temp_file_size 0;
+  # A typical page or asset's answer (headers and up to ~16 KB) comes in one read rather than four:
+  # ~15% less gateway CPU per request than nginx's 4 KB default (scripts/bench-gateway.ts); at most
+  # 80 KB per request being sent to a slow visitor.
+  proxy_buffer_size 16k;
+  proxy_buffers 4 16k;
 
   # Which site a host is: verified custom domains by name, then the platform's hosts by pattern
   # (production <site>.${r.domain} and previews <deployment>--<site>.${r.domain}).
