@@ -106,6 +106,7 @@ export class Agent {
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
     this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig, config.name || hostname());
     this.tlsSync = config.httpsListen ? new TlsSync({ dataDir: config.dataDir, master: config.master.replace(/\/+$/, ""), token: config.token, masterPin: config.masterPin, layout: nginxLayout(config.dataDir), httpListen: `${config.httpListen.hostname}:${config.httpListen.port}`, httpsListen: `${config.httpsListen.hostname.includes(":") ? `[${config.httpsListen.hostname}]` : config.httpsListen.hostname}:${config.httpsListen.port}`, nginx: this.nginx, workerGid: this.worker?.gid ?? null, everyMs: 2000 }) : null;
+    if (!this.tlsSync) TlsSync.clear(config.dataDir, nginxLayout(config.dataDir));
     this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.nginx, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
   }
 

@@ -119,4 +119,13 @@ export class TlsSync {
   stop() {
     this.running = false;
   }
+
+  /**
+   * clear removes what an earlier run with --https-listen left (servers and saved document), so a
+   * node started without it serves no HTTPS and keeps no keys.
+   */
+  static clear(dataDir: string, layout: NginxLayout) {
+    rmSync(httpsConfFile(layout), { force: true });
+    rmSync(join(dataDir, "tls.json"), { force: true });
+  }
 }

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type Cluster, type Node, type Pebble, api, cleanup, cluster, freePort, site, startDns, startPebble } from "../helpers/cluster";
+import { type Cluster, type Node, type Pebble, api, cleanup, cluster, freePort, site, start, startDns, startPebble } from "../helpers/cluster";
 
 let c: Cluster;
 let node: Node;
@@ -106,4 +106,21 @@ test("a node receives the certificates and keys of its own sites' domains only",
   expect(theirs.status).toBe(200);
   expect(theirs.body.domains).toEqual([]);
   expect(JSON.stringify(theirs.body)).not.toContain("PRIVATE KEY");
+}, 60_000);
+
+test("a node restarted while the master is down serves HTTPS from the certificates it saved", async () => {
+  const root = await pebble.rootFile();
+  await c.masterProc.kill();
+  await node.p.kill();
+  const { p } = await start(
+    "agent node1 (restarted, master down)",
+    ["agent", "--master", c.master, "--name", "node1", "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${httpPort}`, "--https-listen", `127.0.0.1:${httpsPort}`, "--data", node.data],
+    { SPROUT_AGENT_TOKEN: node.token },
+    /nginx serving on/,
+  );
+  try {
+    await until("the site over HTTPS", () => curl(root, []).stdout.toString() === "served by the node");
+  } finally {
+    await p.kill();
+  }
 }, 60_000);
