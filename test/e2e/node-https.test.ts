@@ -1,10 +1,11 @@
 // HTTPS on a node without a gateway (issue 10: `--https-listen HOST:PORT` on nodes and gateways): the
 // node answers HTTP-01 through its own nginx, takes the certificate from the master and serves the
 // site over HTTPS with HTTP/2; HTTP redirects once the certificate is active; keep-HTTP and HSTS.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { type Cluster, type Node, type Pebble, api, cleanup, cluster, freePort, site, start, startDns, startPebble } from "../helpers/cluster";
+import { type Cluster, type Node, type Pebble, api, cleanup, cluster, freePort, site, start, startDns, startPebble, tempDir } from "../helpers/cluster";
+import { selfSignedCertificate } from "../../src/shared/tls";
 
 let c: Cluster;
 let node: Node;
@@ -12,14 +13,20 @@ let pebble: Pebble;
 const httpPort = freePort();
 const httpsPort = freePort();
 const host = "www.node.test";
+const wildDir = tempDir();
+const wildcardCert = join(wildDir, "wildcard.crt");
 
 beforeAll(async () => {
   const dns = await startDns(["--local=/node.test/", "--local=/sprout.test/", "--host-record=direct.sprout.test,127.0.0.1", `--cname=${host},direct.sprout.test`]);
   // pebble validates HTTP-01 on the name's address at httpPort: the node's own nginx.
   pebble = await startPebble(dns.port, httpPort);
+  // The operator's wildcard certificate for the sites' own hosts.
+  const w = await selfSignedCertificate("sprout.test wildcard", ["*.sprout.test"]);
+  writeFileSync(wildcardCert, w.certPem);
+  writeFileSync(join(wildDir, "wildcard.key"), w.keyPem, { mode: 0o600 });
   c = await cluster({
     agents: 0,
-    masterArgs: ["--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "2", "--acme-directory", pebble.directory, "--acme-email", "ops@example.test", "--acme-ca-file", pebble.caFile],
+    masterArgs: ["--wildcard-cert", wildcardCert, "--wildcard-key", join(wildDir, "wildcard.key"), "--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "2", "--acme-directory", pebble.directory, "--acme-email", "ops@example.test", "--acme-ca-file", pebble.caFile],
   });
   node = await c.addAgent("node1", ["--http-listen", `127.0.0.1:${httpPort}`, "--https-listen", `127.0.0.1:${httpsPort}`]);
   // One replica: the second node of the last test holds none of it.
@@ -96,6 +103,14 @@ test("on a node, a site opts in to HSTS and can keep plain HTTP for its domains"
   await until("HSTS no longer sent", () => !head().includes("strict-transport-security"));
 }, 90_000);
 
+test("with the platform's wildcard certificate, a node serves its sites' own hosts over HTTPS", async () => {
+  const get = (name: string) => Bun.spawnSync(["curl", "-sS", "--max-time", "10", "--cacert", wildcardCert, "--resolve", `${name}:${httpsPort}:127.0.0.1`, `https://${name}:${httpsPort}/about`], { stdout: "pipe", stderr: "pipe" });
+  await until("the site's own host over HTTPS", () => get("direct.sprout.test").stdout.toString() === "about");
+  // A site the node does not hold: the handshake succeeds, the node answers 404 as over HTTP.
+  const none = Bun.spawnSync(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", wildcardCert, "--resolve", `nosuch.sprout.test:${httpsPort}:127.0.0.1`, `https://nosuch.sprout.test:${httpsPort}/`], { stdout: "pipe" });
+  expect(none.stdout.toString()).toBe("404");
+}, 60_000);
+
 test("a node receives the certificates and keys of its own sites' domains only", async () => {
   // The node's own token: GET /api/agent/tls lists only its sites' domains.
   const mine = await api(c.master, "GET", "/api/agent/tls", undefined, node.token);
@@ -105,7 +120,9 @@ test("a node receives the certificates and keys of its own sites' domains only",
   const theirs = await api(c.master, "GET", "/api/agent/tls", undefined, other.token);
   expect(theirs.status).toBe(200);
   expect(theirs.body.domains).toEqual([]);
-  expect(JSON.stringify(theirs.body)).not.toContain("PRIVATE KEY");
+  // The domain's key reaches the node that serves it only (the platform's wildcard goes to all nodes).
+  expect(mine.body.domains[0].key_pem).toContain("PRIVATE KEY");
+  expect(JSON.stringify(theirs.body.domains)).not.toContain("PRIVATE KEY");
 }, 60_000);
 
 test("a node restarted while the master is down serves HTTPS from the certificates it saved", async () => {
