@@ -19,7 +19,7 @@
 #   --role node|gateway|master                                                         SPROUT_ROLE
 #   --listen HOST:PORT  agent API (default 0.0.0.0:7070); master API (0.0.0.0:7000)    SPROUT_LISTEN
 #   --http-listen HOST:PORT  where nginx serves (default 0.0.0.0:8080)                 SPROUT_HTTP_LISTEN
-#   --https-listen HOST:PORT  gateway: where it serves HTTPS                           SPROUT_HTTPS_LISTEN
+#   --https-listen HOST:PORT  node or gateway: where it serves HTTPS                   SPROUT_HTTPS_LISTEN
 #   --public-url URL    how the master and CLIs reach the agent API                    SPROUT_AGENT_URL
 #   --domain DOMAIN     master: the platform domain (sites at <site>.DOMAIN)           SPROUT_DOMAIN
 #   --admin-email EMAIL master: create this admin at first start (password in the journal, once)
@@ -128,7 +128,7 @@ rules() {
   api=${LISTEN##*:}
   case "$ROLE" in
     master) firewall "$api:API and admin UI (agents, gateways, CLIs, admins' browsers)" ;;
-    node) firewall "$api:agent API (the master, CLIs uploading, peer nodes)" "${HTTP_LISTEN##*:}:sites (gateways; visitors when there is no gateway)" ;;
+    node) if [ -n "$HTTPS_LISTEN" ]; then firewall "$api:agent API (the master, CLIs uploading, peer nodes)" "${HTTP_LISTEN##*:}:sites (gateways; visitors when there is no gateway)" "${HTTPS_LISTEN##*:}:HTTPS (visitors)"; else firewall "$api:agent API (the master, CLIs uploading, peer nodes)" "${HTTP_LISTEN##*:}:sites (gateways; visitors when there is no gateway)"; fi ;;
     gateway) if [ -n "$HTTPS_LISTEN" ]; then firewall "${HTTP_LISTEN##*:}:HTTP (visitors)" "${HTTPS_LISTEN##*:}:HTTPS (visitors)" "$api:liveness (the master)"; else firewall "${HTTP_LISTEN##*:}:HTTP (visitors)" "$api:liveness (the master)"; fi ;;
   esac
 }

@@ -1,20 +1,54 @@
-// The gateway's figures for scripts/bench.ts (issue 10): requests/s through a gateway against the
-// same node asked directly, and HTTPS (keep-alive requests/s, TLS handshakes/s) of the gateway against
-// a bare nginx that terminates TLS with the same certificate in front of the same node. Baselines
-// are measured in the same run, alternating with the subject (A B A B), best run of each kept.
-import { mkdirSync, writeFileSync } from "node:fs";
+// The gateway's and a node's HTTPS figures for scripts/bench.ts (issue 10), each against a baseline
+// measured in the same run, runs alternating (A B A B ...), min and median reported:
+// - requests/s through a gateway vs the same node asked directly, and the CPU time per request of
+//   the gateway's nginx + the node's nginx vs the node's nginx alone (on one 2-core machine the
+//   gateway, the node and wrk share the cores, so CPU per request says more than requests/s);
+// - HTTPS keep-alive requests/s and TLS handshakes/s of the gateway and of a node (--https-listen)
+//   vs a bare nginx with the same certificate: as a TLS proxy in front of the node (what both do)
+//   and serving the file itself.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type TLSSocket } from "node:tls";
 import { addGateway, api, cluster, freePort, site, startDns, startPebble, tempDir } from "../test/helpers/cluster";
+import { med, min } from "./bench-lib";
 
 type Row = (name: string, value: string, baseline?: string, ratio?: string, target?: string) => void;
 
-function wrk(url: string, host: string) {
-  const r = Bun.spawnSync(["wrk", "-t2", "-c64", "-d3s", "-H", `Host: ${host}`, url], { stdout: "pipe", stderr: "pipe" });
+/** wrk runs `seconds` of wrk (2 threads, 64 connections): requests/s, requests and errors. */
+function wrk(url: string, host: string, seconds = 3) {
+  const r = Bun.spawnSync(["wrk", "-t2", "-c64", `-d${seconds}s`, "-H", `Host: ${host}`, url], { stdout: "pipe", stderr: "pipe" });
   const out = r.stdout.toString();
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+)/.exec(out)?.[1] ?? 0) };
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors: connect (\d+)/.exec(out)?.[1] ?? 0),
+  };
 }
 
+/** nginxCpuMs answers the user + system CPU time (ms) of the nginx whose pid file is given, master and workers. */
+function nginxCpuMs(pidFile: string): number {
+  const master = Number(readFileSync(pidFile, "utf8").trim());
+  let ticks = 0;
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const f = readFileSync(`/proc/${e}/stat`, "utf8").split(") ")[1]!.split(" ");
+      if (Number(e) === master || Number(f[1]) === master) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks * 10;
+}
+
+/** cpuDuring answers what `f` returns and the CPU ms each nginx (by pid file) spent meanwhile. */
+async function cpuDuring<T>(pidFiles: string[], f: () => T | Promise<T>): Promise<{ r: T; cpu: number[] }> {
+  const before = pidFiles.map(nginxCpuMs);
+  const r = await f();
+  return { r, cpu: pidFiles.map((p, i) => nginxCpuMs(p) - before[i]!) };
+}
+
+const mm = (a: number[], d = 0) => `${min(a).toFixed(d)} / ${med(a).toFixed(d)}`;
 const tlsConnect = (port: number, name: string, ca: string) =>
   new Promise<TLSSocket>((resolve, reject) => {
     const s = connect({ host: "127.0.0.1", port, servername: name, ca, ALPNProtocols: ["http/1.1"] }, () => resolve(s));
@@ -82,19 +116,22 @@ async function handshakes(port: number, name: string, ca: string, seconds = 3, p
   return n / seconds;
 }
 
-/** benchGateway runs the gateway scenario and adds its rows. */
-export async function benchGateway(row: Row) {
-  console.error("== gateway: requests through a gateway vs to the node directly; HTTPS vs bare nginx with the same certificate");
+/** benchGateway runs the gateway scenario (and a node's HTTPS) and adds its rows. */
+export async function benchGateway(row: Row, o: { runs?: number } = {}) {
+  const runs = o.runs ?? 5;
+  console.error("== gateway: requests through a gateway vs to the node directly; HTTPS of a gateway and a node vs bare nginx with the same certificate");
   const httpPort = freePort();
   const httpsPort = freePort();
+  const nodeHttpsPort = freePort();
   const name = "www.bench.test";
   const dns = await startDns(["--local=/bench.test/", "--local=/sprout.test/", "--host-record=bench.sprout.test,127.0.0.1", `--cname=${name},bench.sprout.test`]);
   const pebble = await startPebble(dns.port, httpPort);
   const c = await cluster({
-    agents: 1,
+    agents: 0,
     masterArgs: ["--dns-server", `127.0.0.1:${dns.port}`, "--domain-check-interval", "2", "--acme-directory", pebble.directory, "--acme-email", "ops@bench.test", "--acme-ca-file", pebble.caFile],
   });
   try {
+    const n = await c.addAgent("node1", ["--https-listen", `127.0.0.1:${nodeHttpsPort}`]);
     const gw = await addGateway(c, "gw", ["--http-listen", `127.0.0.1:${httpPort}`, "--https-listen", `127.0.0.1:${httpsPort}`]);
     const page = `<!doctype html><title>bench</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(300)}`;
     const d = await c.sprout(["deploy", site({ "index.html": page }), "--site", "bench", "--prod"]);
@@ -102,70 +139,105 @@ export async function benchGateway(row: Row) {
     const added = await c.sprout(["domains", "add", name, "--site", "bench", "--json"]);
     if (added.code !== 0) throw new Error(added.stderr);
     const root = await Bun.file(await pebble.rootFile()).text();
-    // Served over HTTPS by the gateway once the certificate is issued and the routes are applied.
+    // Served over HTTPS by the gateway and the node once the certificate is issued and applied.
     const until = Date.now() + 60_000;
-    for (;;) {
-      const ok = await httpsKeepAlive(httpsPort, name, root, 0.05, 1).then((r) => r.rps > 0, () => false);
-      if (ok) break;
-      if (Date.now() > until) throw new Error(`no certificate served:\n${c.logs()}`);
-      await Bun.sleep(500);
-    }
+    for (const port of [httpsPort, nodeHttpsPort])
+      for (;;) {
+        const ok = await httpsKeepAlive(port, name, root, 0.05, 1).then((r) => r.rps > 0, () => false);
+        if (ok) break;
+        if (Date.now() > until) throw new Error(`no certificate served:\n${c.logs()}`);
+        await Bun.sleep(500);
+      }
     const host = `bench.${c.domain}`;
-    const node = c.nodes[0]!.httpUrl;
-    // Baselines: nginx terminating TLS with the gateway's certificate files in front of the same node,
-    // and the same nginx as a plain HTTP proxy (what any load balancer on this machine costs).
+    const node = n.httpUrl;
+    const nodePid = join(n.data, "nginx", "nginx.pid");
+    const gwPid = join(gw.data, "nginx", "nginx.pid");
+    // Baselines: a bare nginx with the gateway's certificate files, as a TLS proxy in front of the
+    // same node, as a plain HTTP proxy, and serving the page itself over TLS.
     const bare = tempDir("sprout-bench-tls-");
     mkdirSync(join(bare, "tmp"), { recursive: true });
+    mkdirSync(join(bare, "www"), { recursive: true });
+    writeFileSync(join(bare, "www", "index.html"), page);
     const barePort = freePort();
     const bareHttpPort = freePort();
+    const bareStaticPort = freePort();
+    const bareLivePort = freePort();
     const certs = join(gw.data, "nginx", "certs");
+    const tls = `ssl_certificate ${certs}/${name}.crt; ssl_certificate_key ${certs}/${name}.key;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:bare:10m; ssl_session_tickets off;`;
     writeFileSync(
       join(bare, "nginx.conf"),
       `${process.getuid?.() === 0 ? "user nobody nogroup;" : ""}
 worker_processes auto; pid ${bare}/nginx.pid; error_log ${bare}/error.log;
 events { worker_connections 4096; }
-http { access_log off; keepalive_timeout 65;
+http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default_type text/html;
   client_body_temp_path ${bare}/tmp; proxy_temp_path ${bare}/tmp; fastcgi_temp_path ${bare}/tmp; uwsgi_temp_path ${bare}/tmp; scgi_temp_path ${bare}/tmp;
   upstream node { server ${new URL(node).host}; keepalive 32; }
-  server { listen 127.0.0.1:${barePort} ssl http2; server_name ${name};
-    ssl_certificate ${certs}/${name}.crt; ssl_certificate_key ${certs}/${name}.key;
-    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:bare:10m; ssl_session_tickets off;
+  server { listen 127.0.0.1:${barePort} ssl http2; server_name ${name}; ${tls}
     location / { proxy_pass http://node; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host ${host}; } }
+  server { listen 127.0.0.1:${bareStaticPort} ssl http2; server_name ${name}; ${tls} root ${bare}/www; }
+  # The same, reading the certificate at each handshake (a variable in the path), as gateways did before.
+  map $host $bare_live { default ""; }
+  server { listen 127.0.0.1:${bareLivePort} ssl http2; server_name ${name}; ${tls.replace(/\.crt;/, ".crt$bare_live;").replace(/\.key;/, ".key$bare_live;")} root ${bare}/www; }
   server { listen 127.0.0.1:${bareHttpPort};
     location / { proxy_pass http://node; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host ${host}; } } }`,
     );
     const bareProc = Bun.spawn(["nginx", "-p", bare, "-c", join(bare, "nginx.conf"), "-g", "daemon off;"], { stderr: "inherit" });
-    await Bun.sleep(500);
+    const barePid = join(bare, "nginx.pid");
+    for (let i = 0; i < 100 && !existsSync(barePid); i++) await Bun.sleep(50);
+    await Bun.sleep(300);
     try {
-      let direct = 0;
-      let through = 0;
-      let proxied = 0;
+      // Plain HTTP: node directly, through the gateway, through a bare nginx proxy; alternating.
+      const direct: number[] = [];
+      const through: number[] = [];
+      const proxied: number[] = [];
+      const cpuDirect: number[] = [];
+      const cpuThrough: number[] = [];
+      const cpuGw: number[] = [];
       let errors = 0;
-      for (let i = 0; i < 3; i++) {
-        direct = Math.max(direct, wrk(`${node}/`, host).rps);
-        const r = wrk(`${gw.httpUrl}/`, host);
-        through = Math.max(through, r.rps);
-        errors += r.errors;
-        proxied = Math.max(proxied, wrk(`http://127.0.0.1:${bareHttpPort}/`, host).rps);
+      for (let i = 0; i < runs; i++) {
+        const a = await cpuDuring([nodePid], () => wrk(`${node}/`, host));
+        direct.push(a.r.rps);
+        cpuDirect.push((a.cpu[0]! * 1000) / a.r.requests);
+        const b = await cpuDuring([gwPid, nodePid], () => wrk(`${gw.httpUrl}/`, host));
+        through.push(b.r.rps);
+        errors += b.r.errors;
+        cpuThrough.push(((b.cpu[0]! + b.cpu[1]!) * 1000) / b.r.requests);
+        cpuGw.push((b.cpu[0]! * 1000) / b.r.requests);
+        proxied.push(wrk(`http://127.0.0.1:${bareHttpPort}/`, host).rps);
       }
-      // On one machine the gateway, the node and wrk share the cores: a proxy hop does about the work
-      // of the node again, so "node directly" is a bound for separate machines, and the bare proxy is
-      // the like-for-like baseline here.
-      row("requests/s through a gateway (10 KB page)", `${through.toFixed(0)} (${errors} errors)`, `node directly ${direct.toFixed(0)}`, (through / direct).toFixed(3), ">= 0.8");
-      row("requests/s through a gateway vs a bare nginx proxy", through.toFixed(0), `bare proxy ${proxied.toFixed(0)}`, (through / proxied).toFixed(3), ">= 0.9");
-      let base = { rps: 0, hs: 0 };
-      let ours = { rps: 0, hs: 0 };
+      row("requests/s through a gateway, min / median (10 KB page)", `${mm(through)} (${errors} errors)`, `node directly ${mm(direct)}`, `${(min(through) / min(direct)).toFixed(2)} / ${(med(through) / med(direct)).toFixed(2)}`, ">= 0.8");
+      row("nginx CPU µs per request, gateway + node vs node alone", mm(cpuThrough), `node alone ${mm(cpuDirect)}`, (med(cpuThrough) / med(cpuDirect)).toFixed(2), "");
+      // The bound on one machine: with every core busy, the gateway's share of the CPU is taken from the node.
+      row("  of which the gateway's nginx", mm(cpuGw), `node alone ${mm(cpuDirect)}`, (med(cpuGw) / med(cpuDirect)).toFixed(2), "");
+      row("requests/s through a gateway vs a bare nginx proxy", mm(through), `bare proxy ${mm(proxied)}`, (med(through) / med(proxied)).toFixed(2), ">= 0.9");
+      // HTTPS: keep-alive requests/s and full handshakes/s, each subject alternating with the baselines.
+      const subjects = { gateway: httpsPort, node: nodeHttpsPort, bareProxy: barePort, bareStatic: bareStaticPort, bareLive: bareLivePort };
+      const pids: Record<string, string> = { gateway: gwPid, node: nodePid, bareProxy: barePid, bareStatic: barePid, bareLive: barePid };
+      const hsCpu: Record<string, number[]> = { gateway: [], node: [], bareProxy: [], bareStatic: [], bareLive: [] };
+      const ka: Record<string, number[]> = { gateway: [], node: [], bareProxy: [], bareStatic: [], bareLive: [] };
+      const hs: Record<string, number[]> = { gateway: [], node: [], bareProxy: [], bareStatic: [], bareLive: [] };
       let errs = 0;
-      for (let i = 0; i < 3; i++) {
-        base.rps = Math.max(base.rps, (await httpsKeepAlive(barePort, name, root)).rps);
-        const r = await httpsKeepAlive(httpsPort, name, root);
-        ours.rps = Math.max(ours.rps, r.rps);
-        errs += r.errors;
-        base.hs = Math.max(base.hs, await handshakes(barePort, name, root));
-        ours.hs = Math.max(ours.hs, await handshakes(httpsPort, name, root));
-      }
-      row("HTTPS keep-alive requests/s via the gateway", `${ours.rps.toFixed(0)} (${errs} errors)`, `bare nginx, same cert ${base.rps.toFixed(0)}`, (ours.rps / base.rps).toFixed(3), ">= 0.8");
-      row("TLS handshakes/s via the gateway (cert read per handshake)", ours.hs.toFixed(0), `bare nginx, same cert ${base.hs.toFixed(0)}`, (ours.hs / base.hs).toFixed(3), "");
+      for (let i = 0; i < Math.max(3, runs - 2); i++)
+        for (const [k, port] of Object.entries(subjects)) {
+          const r = await httpsKeepAlive(port, name, root, 2);
+          ka[k]!.push(r.rps);
+          errs += r.errors;
+          const h = await cpuDuring([pids[k]!], () => handshakes(port, name, root, 2));
+          hs[k]!.push(h.r);
+          hsCpu[k]!.push((h.cpu[0]! * 1000) / (h.r * 2));
+        }
+      const ratio = (a: number[], b: number[]) => (med(a) / med(b)).toFixed(2);
+      row("HTTPS keep-alive requests/s, gateway", `${mm(ka.gateway!)} (${errs} errors, all)`, `bare TLS proxy ${mm(ka.bareProxy!)}`, ratio(ka.gateway!, ka.bareProxy!), ">= 0.8");
+      row("HTTPS keep-alive requests/s, node (--https-listen)", mm(ka.node!), `bare TLS proxy ${mm(ka.bareProxy!)}`, ratio(ka.node!, ka.bareProxy!), "");
+      row("HTTPS keep-alive requests/s, node vs bare nginx serving the file", mm(ka.node!), `bare static ${mm(ka.bareStatic!)}`, ratio(ka.node!, ka.bareStatic!), "");
+      row("TLS handshakes/s, gateway", mm(hs.gateway!), `bare nginx ${mm(hs.bareStatic!)}`, ratio(hs.gateway!, hs.bareStatic!), "");
+      row("TLS handshakes/s, node (--https-listen)", mm(hs.node!), `bare nginx ${mm(hs.bareStatic!)}`, ratio(hs.node!, hs.bareStatic!), "");
+      // The client above is the bottleneck of those rates; nginx's CPU time per handshake is the steadier figure.
+      row("nginx CPU µs per full TLS handshake, gateway", mm(hsCpu.gateway!), `bare nginx ${mm(hsCpu.bareStatic!)}`, ratio(hsCpu.gateway!, hsCpu.bareStatic!), "~1");
+      row("nginx CPU µs per full TLS handshake, node", mm(hsCpu.node!), `bare nginx ${mm(hsCpu.bareStatic!)}`, ratio(hsCpu.node!, hsCpu.bareStatic!), "~1");
+      row("  bare nginx reading the certificate per handshake", mm(hsCpu.bareLive!), `bare nginx ${mm(hsCpu.bareStatic!)}`, ratio(hsCpu.bareLive!, hsCpu.bareStatic!), "");
+      console.error(`(raw) ka=${JSON.stringify(ka)} hs=${JSON.stringify(hs)} http direct=${direct} through=${through} proxied=${proxied} cpu direct=${cpuDirect.map((x) => x.toFixed(1))} through=${cpuThrough.map((x) => x.toFixed(1))}`);
     } finally {
       bareProc.kill("SIGQUIT");
       await bareProc.exited;

@@ -22,6 +22,7 @@ import { SiteConfigurator } from "./site-config";
 import { secureLayout, workerIdentity, type WorkerIdentity } from "./layout";
 import { agentMetrics, agentReadiness } from "./health";
 import { Traffic } from "./traffic";
+import { TlsSync } from "./tls-sync";
 
 const log = logger("agent");
 
@@ -57,6 +58,8 @@ export class Agent {
   readonly tasks: TaskRunner;
   readonly siteConfig: SiteConfigurator;
   readonly traffic: Traffic;
+  /** tlsSync: the node's HTTPS (--https-listen), or null without it. */
+  private readonly tlsSync: TlsSync | null;
   private server: ReturnType<ReturnType<typeof agentApp>["listen"]> | null = null;
   private running = true;
   private fatal: ((e: Error) => void) | null = null;
@@ -108,6 +111,8 @@ export class Agent {
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
     this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig, config.name || hostname());
+    this.tlsSync = config.httpsListen ? new TlsSync({ dataDir: config.dataDir, master: config.master.replace(/\/+$/, ""), token: config.token, masterPin: config.masterPin, layout: nginxLayout(config.dataDir), httpListen: `${config.httpListen.hostname}:${config.httpListen.port}`, httpsListen: `${config.httpsListen.hostname.includes(":") ? `[${config.httpsListen.hostname}]` : config.httpsListen.hostname}:${config.httpsListen.port}`, nginx: this.nginx, workerGid: this.worker?.gid ?? null, everyMs: 2000 }) : null;
+    if (!this.tlsSync) TlsSync.clear(config.dataDir, nginxLayout(config.dataDir));
     this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.shards, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
   }
 
@@ -137,12 +142,14 @@ export class Agent {
     if (this.geoip) log.info(`Country= rules on (GeoIP database ${this.geoip.db})`);
     else if (this.config.geoipCountry === null) log.info("Country= rules off (--geoip-country off): such rules are skipped with a warning");
     else log.info(`Country= rules off: ${this.geoipProblem}; such rules are skipped with a warning. Install libnginx-mod-http-geoip and geoip-database (Debian/Ubuntu) or pass --geoip-country PATH`);
+    await this.tlsSync?.loadSaved();
     // With a domain known from an earlier run, serve at once, before the master answers.
     if (this.state.state.domain) await this.startNginx();
     const failed = new Promise<"restart">((resolve, reject) => {
       this.fatal = reject;
       this.restart = () => resolve("restart");
     });
+    void this.tlsSync?.run().catch((e: Error) => this.fatal?.(e));
     void this.heartbeatLoop();
     void this.taskLoop();
     // Abandoned uploads expire after the upload TTL; checked a few times per TTL (1 s to 1 h apart).
@@ -276,6 +283,7 @@ export class Agent {
 
   async stop() {
     this.running = false;
+    this.tlsSync?.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.link.close();
     this.tasks.stop();

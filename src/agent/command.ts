@@ -24,7 +24,7 @@ export const agentCommand: Command = {
   usage: "agent --master URL --token TOKEN [--role node|gateway] [--name NAME] [--listen HOST:PORT] [--http-listen HOST:PORT] [--https-listen HOST:PORT] [--data DIR]",
   options: {
     role: { type: "string", value: "node|gateway", description: "node: store and serve sites; gateway: load-balance visitors to the nodes (as registered with `sprout agents create NAME --role`)", env: "SPROUT_AGENT_ROLE", default: "node" },
-    "https-listen": { type: "string", value: "HOST:PORT", description: "Address where a gateway serves HTTPS for domains with a certificate", env: "SPROUT_HTTPS_LISTEN" },
+    "https-listen": { type: "string", value: "HOST:PORT", description: "Address where nginx serves HTTPS (HTTP/2) for the domains with a certificate, on a node or a gateway", env: "SPROUT_HTTPS_LISTEN" },
     master: { type: "string", value: "URL", description: "The master's URL (https://, or http:// on this machine only: the token must not cross a network in clear)", env: "SPROUT_MASTER" },
     "master-pin": { type: "string", value: "sha256//...", description: "Pin of the master's self-signed certificate (printed by `sprout master` and `sprout agents create`); only that key is accepted", env: "SPROUT_MASTER_PIN" },
     ...TLS_FLAGS("SPROUT_AGENT_"),

@@ -12,6 +12,8 @@ export interface AgentConfig {
   name: string;
   listen: { hostname: string; port: number };
   httpListen: { hostname: string; port: number };
+  /** httpsListen: where nginx serves HTTPS for the domains with a certificate (--https-listen), if anywhere. */
+  httpsListen?: { hostname: string; port: number };
   dataDir: string;
   /** publicUrl: where the master and CLIs reach the agent API; defaults to http://<listen>. */
   publicUrl?: string;

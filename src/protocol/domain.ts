@@ -91,3 +91,18 @@ export const GatewayRoutes = t.Object({
   wildcard: t.Optional(t.Object({ cert_pem: t.String(), key_pem: t.String() })),
 });
 export type GatewayRoutes = typeof GatewayRoutes.static;
+
+/**
+ * NodeTls is GET /api/agent/tls (a node's token): what a node with `--https-listen` serves over
+ * HTTPS. Only the verified domains of the sites placed on that node, with their certificates (a node
+ * never holds the keys of sites it does not serve), the sites that opted in to HSTS, and the
+ * platform's wildcard certificate when there is one. `version` is a digest of the rest and the ETag.
+ */
+export const NodeTls = t.Object({
+  version: t.String(),
+  domain: t.String(),
+  domains: t.Array(RoutedDomain),
+  hsts: t.Optional(t.Array(t.String())),
+  wildcard: t.Optional(t.Object({ cert_pem: t.String(), key_pem: t.String() })),
+});
+export type NodeTls = typeof NodeTls.static;

@@ -94,7 +94,7 @@ test("a renewal due puts a new certificate on the gateway while HTTPS requests k
   expect(d.certificate.status).toBe("active");
   expect(d.certificate.expires_at >= firstExpiry).toBe(true);
   expect(d.certificate.last_error ?? null).toBeNull();
-  // nginx read the new files at the next handshakes: the renewal cost no reload (which would cut
-  // HTTP/2 connections that were just opened).
-  expect(await reloads()).toBe(reloadsBefore);
+  // The new certificate came with a reload (certificates are loaded once per reload, so a handshake
+  // costs what bare nginx's does): graceful, the requests above all succeeded.
+  expect(await reloads()).toBeGreaterThan(reloadsBefore);
 }, 120_000);

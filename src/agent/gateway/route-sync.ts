@@ -1,14 +1,15 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { versionHeaders } from "../../protocol/version";
 import { VERSION } from "../../shared/version";
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
-import { pinnedCertificate, secureFetch } from "../../shared/tls";
+import { secureFetch } from "../../shared/tls";
 import { FatalAuthError } from "../master-link";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
-import { WILDCARD, certFiles, renderGatewayConf, type GatewayListen, type MasterTrust } from "./config";
+import { WILDCARD, installCertificates, masterTrustFor, prepareCertDir } from "../cert-files";
+import { renderGatewayConf, type GatewayListen } from "./config";
 
 const log = logger("gateway");
 
@@ -16,8 +17,8 @@ const log = logger("gateway");
  * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
  * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
  * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
- * (renamed into place: nginx reads them at each handshake, so a renewal needs no reload) and applies
- * the new config with one reload when it changed. A gateway restarted while the master is down routes
+ * (renamed into place) and applies the new config and certificates with one reload when either
+ * changed: a batch of renewals fetched together costs one reload. A gateway restarted while the master is down routes
  * from the saved document.
  */
 export class RouteSync {
@@ -46,12 +47,8 @@ export class RouteSync {
     },
   ) {
     this.file = join(o.dataDir, "routes.json");
-    // nginx's workers read certificates at each handshake (renewals need no reload): the folder and
-    // files are theirs to read (group), nobody else's. Gateways hold no tenant files.
-    const certs = join(o.layout.prefix, "certs");
-    mkdirSync(certs, { recursive: true, mode: 0o750 });
-    chmodSync(certs, 0o750);
-    if (o.workerGid != null) chownSync(certs, process.getuid?.() ?? 0, o.workerGid);
+    // The certificates' folder and files are nginx's to read (group), nobody else's.
+    prepareCertDir(o.layout, o.workerGid);
   }
 
   /** loadSaved applies the routes saved by an earlier run, so the gateway routes before the master answers. */
@@ -95,8 +92,8 @@ export class RouteSync {
 
   private async apply(routes: GatewayRoutes, save: boolean) {
     if (this.routes?.version === routes.version && this.o.nginx.state !== "stopped") return;
-    this.installCerts(routes);
-    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await this.masterTrust(), workerUser: this.o.workerUser });
+    const certsChanged = installCertificates(this.o.layout, [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])], this.o.workerGid);
+    const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await masterTrustFor(this.o.layout, this.o.master, this.o.masterPin), workerUser: this.o.workerUser });
     const changed = this.o.nginx.writeConf(conf);
     if (save) {
       writeFileSync(`${this.file}.tmp`, JSON.stringify(routes), { mode: 0o600 });
@@ -107,48 +104,8 @@ export class RouteSync {
     if (this.o.nginx.state === "stopped") {
       this.o.nginx.start();
       await this.o.onServing();
-    } else if (changed) await this.o.nginx.reload();
+    } else if (changed || certsChanged) await this.o.nginx.reload();
     log.info("routes applied", { version: routes.version, sites: Object.keys(routes.sites).length, upstreams: routes.upstreams.length, domains: routes.domains.length });
-  }
-
-  /**
-   * masterTrust writes what nginx trusts for an https:// master: its pinned certificate (fetched and
-   * checked against the pin; kept on disk so a restart with the master down still renders), or the
-   * system's CA bundle.
-   */
-  private async masterTrust(): Promise<MasterTrust | null> {
-    if (!this.o.master.startsWith("https:")) return null;
-    if (!this.o.masterPin) return { file: "/etc/ssl/certs/ca-certificates.crt", name: new URL(this.o.master).hostname };
-    const file = join(this.o.layout.prefix, "master.pem");
-    try {
-      const pem = await pinnedCertificate(this.o.master, this.o.masterPin);
-      if (!existsSync(file) || readFileSync(file, "utf8") !== pem) {
-        writeFileSync(`${file}.tmp`, pem, { mode: 0o644 });
-        renameSync(`${file}.tmp`, file);
-      }
-    } catch (e) {
-      if (!existsSync(file)) throw e;
-    }
-    return { file, name: "localhost" };
-  }
-
-  /** installCerts writes each domain's (and the wildcard's) certificate and key, and removes those of domains gone. */
-  private installCerts(routes: GatewayRoutes) {
-    const keep = new Set<string>();
-    const all = [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])];
-    for (const d of all) {
-      if (!d.cert_pem || !d.key_pem) continue;
-      const f = certFiles(this.o.layout, d.name);
-      for (const [path, text] of [[f.cert, d.cert_pem], [f.key, d.key_pem]] as const) {
-        keep.add(path);
-        if (existsSync(path) && readFileSync(path, "utf8") === text) continue;
-        writeFileSync(`${path}.tmp`, text, { mode: 0o640 });
-        if (this.o.workerGid != null) chownSync(`${path}.tmp`, process.getuid?.() ?? 0, this.o.workerGid);
-        renameSync(`${path}.tmp`, path);
-      }
-    }
-    const dir = join(this.o.layout.prefix, "certs");
-    for (const f of readdirSync(dir)) if (!keep.has(join(dir, f))) rmSync(join(dir, f), { force: true });
   }
 
   stop() {

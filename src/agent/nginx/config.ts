@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ACCESS_LOG_FORMAT } from "../traffic";
 import { gzipTypes, nginxTypes } from "./mime";
 import { globalHeaderMaps } from "./rules/header-sets";
+import { httpsInclude } from "./https";
 
 /** NginxLayout names the files of the agent's own nginx, all under <data>/nginx so it runs unprivileged. */
 export interface NginxLayout {
@@ -202,6 +203,8 @@ ${siteLocations()}
     root ${sites}/$site/deploys/$dep;${handOver}
 ${siteLocations()}
   }
+
+  ${httpsInclude(l)}
 }
 `;
 }

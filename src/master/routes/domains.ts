@@ -38,4 +38,16 @@ export const domainRoutes = (s: Services) =>
         return "";
       }
       return routes;
+    })
+    // Nodes with --https-listen: the certificates of the domains of their own sites (ETag as above).
+    .get("/api/agent/tls", async ({ request, set }) => {
+      const a = s.agents.get((await s.agent(request)).agentId);
+      if (a.role !== "node") throw forbidden("Only nodes receive certificates this way.", "Gateways read GET /api/agent/routes.");
+      const tls = s.routes.forNode(a.id);
+      set.headers.etag = `"${tls.version}"`;
+      if (request.headers.get("if-none-match") === `"${tls.version}"`) {
+        set.status = 304;
+        return "";
+      }
+      return tls;
     });

@@ -87,8 +87,8 @@ export class AcmeService {
     this.db.insert(certificates).values({ domainId, status: "pending", updatedAt: at }).onConflictDoNothing().run();
     try {
       const client = await this.account();
-      // ECDSA P-256: gateways read certificates at each handshake (renewals need no reload), and an
-      // ECDSA handshake costs a fraction of an RSA-2048 one; every current client accepts it.
+      // ECDSA P-256: an ECDSA handshake costs a fraction of an RSA-2048 one, and every current
+      // client accepts it.
       const [key, csr] = await acme.crypto.createCsr({ commonName: d.name, altNames: [d.name] }, await acme.crypto.createPrivateEcdsaKey());
       const cert = await client.auto({
         csr,

@@ -2,7 +2,7 @@ import { and, eq, like } from "drizzle-orm";
 import type { SiteSettings } from "../../protocol/site";
 import type { Db } from "../../db";
 import { agents, certificates, domains, placements, sites } from "../../db/schema";
-import type { GatewayRoutes, RoutedDomain, Upstream } from "../../protocol/domain";
+import type { GatewayRoutes, NodeTls, RoutedDomain, Upstream } from "../../protocol/domain";
 import { sha256Hex } from "../../shared/ids";
 import type { MasterConfig } from "../config";
 import { PlatformCertFiles } from "./platform-cert";
@@ -79,6 +79,31 @@ export class RouteService {
       .sort();
     const wildcard = this.wildcard?.get() ?? this.acmeWildcard();
     const body = { domain: this.config.domain, upstreams: [...upstreams.values()], sites: siteUpstream, domains: routed, ...(hsts.length ? { hsts } : {}), ...(wildcard ? { wildcard: { cert_pem: wildcard.cert_pem, key_pem: wildcard.key_pem } } : {}) };
+    return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
+  }
+
+  /**
+   * forNode answers what the node `agentId` serves over HTTPS (--https-listen): the domains of the
+   * sites placed on it, with their certificates, its sites that opted in to HSTS, and the wildcard.
+   * A node gets no key of a site it does not hold: one node's disk leaking gives away only its own.
+   */
+  forNode(agentId: string): NodeTls {
+    const held = new Set(
+      this.db
+        .select({ site: sites.name })
+        .from(placements)
+        .innerJoin(sites, eq(sites.id, placements.siteId))
+        .where(eq(placements.agentId, agentId))
+        .all()
+        .map((r) => r.site),
+    );
+    const all = this.build();
+    const body = {
+      domain: all.domain,
+      domains: all.domains.filter((d) => held.has(d.site)),
+      ...(all.hsts?.some((s) => held.has(s)) ? { hsts: all.hsts.filter((s) => held.has(s)) } : {}),
+      ...(all.wildcard ? { wildcard: all.wildcard } : {}),
+    };
     return { version: sha256Hex(JSON.stringify(body)).slice(0, 24), ...body };
   }
 }
