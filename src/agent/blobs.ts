@@ -157,6 +157,44 @@ export class BlobStore {
   }
 
   /**
+   * putSmall stores a small blob whose bytes were just verified against `sha`, written straight
+   * under its final name: a temporary file and a rename cost two more directory changes per file,
+   * the largest cost of uploading a site of thousands of small files. Open, write and close run
+   * with no await between them, so no other work of this agent sees a half-written blob; a process
+   * killed mid-write can leave a short file under the digest's name, which is never trusted
+   * unchecked: after a restart every blob counts as unverified, `verify` checks one before a new
+   * deployment reuses it, and putSmall compares an unverified one with the bytes it holds (and
+   * replaces it, through a rename, when they differ). Answers whether the blob is new here.
+   */
+  putSmall(sha: string, bytes: Uint8Array): boolean {
+    const dest = this.path(sha);
+    const shard = sha.slice(0, 2);
+    if (!this.shards.has(shard)) {
+      mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
+      this.shards.add(shard);
+    }
+    if (existsSync(dest)) {
+      if (this.verifiedAt.has(sha) || Buffer.from(bytes).equals(readFileSync(dest))) {
+        this.verifiedAt.set(sha, Date.now());
+        return false;
+      }
+      const tmp = this.tmpPath();
+      writeNew(tmp, bytes);
+      renameSync(tmp, dest);
+      this.verifiedAt.set(sha, Date.now());
+      return false;
+    }
+    try {
+      writeNew(dest, bytes);
+    } catch (e) {
+      rmSync(dest, { force: true });
+      throw e;
+    }
+    this.verifiedAt.set(sha, Date.now());
+    return true;
+  }
+
+  /**
    * verify checks the bytes of the present blobs among `digests` that were not checked within the
    * re-verify period, before a new deployment links them: a blob whose bytes no longer hash to its
    * name (a flipped bit, a file changed behind the agent's back) is moved to the quarantine, so the

@@ -10,7 +10,7 @@ import { MAX_RULES_FILE } from "./nginx/rules/headers";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
 import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
-import { writeNew, yieldToLoop, type BlobStore } from "./blobs";
+import { yieldToLoop, type BlobStore } from "./blobs";
 import { DeploymentLock, InitLimiter } from "./deployment-lock";
 import type { Deployments } from "./deployments";
 import { isCompressible } from "./compressible";
@@ -286,10 +286,7 @@ export class Uploads {
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
-        if (this.blobs.has(sha256)) return false;
-        writeNew(tmp, body);
-        // Nothing awaited since has(): the store still lacks it.
-        if (!this.blobs.adopt(tmp, sha256, true)) return false;
+        if (!this.blobs.putSmall(sha256, body)) return false;
         if (isCompressible(name, size)) void this.blobs.precompress(sha256, body, true).catch(() => {});
         return true;
       } else {
