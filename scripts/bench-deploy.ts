@@ -204,7 +204,7 @@ export async function deployScenarios(c: Cluster, work: string) {
     .query<{ n: number; refs: number; bytes: number; entries: number; files: number }, []>(
       `SELECT (SELECT count(*) FROM deployments WHERE site_id = ${site}) AS n,
               (SELECT count(*) FROM deployment_chunks WHERE deployment_id IN (SELECT id FROM deployments WHERE site_id = ${site})) AS refs,
-              sum(length(entries)) AS bytes, sum(files) AS entries,
+              sum(length(CAST(entries AS BLOB))) AS bytes, sum(files) AS entries,
               (SELECT sum(files_total) FROM deployments WHERE site_id = ${site}) AS files
        FROM manifest_chunks WHERE digest IN (SELECT digest FROM deployment_chunks WHERE deployment_id IN (SELECT id FROM deployments WHERE site_id = ${site}))`,
     )

@@ -249,7 +249,7 @@ export const certificates = sqliteTable("certificates", {
  */
 export const manifestChunks = sqliteTable("manifest_chunks", {
   digest: text("digest").primaryKey(),
-  /** entries: one `path\0sha256\0size\n` line per file, in path order. */
+  /** entries: one `path\tsha256\tsize\n` line per file, in path order. */
   entries: text("entries").notNull(),
   files: integer("files").notNull(),
 });

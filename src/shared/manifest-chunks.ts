@@ -17,7 +17,10 @@ const MAX_CHUNK = 256;
 /** ManifestChunk is one stored chunk: its canonical text and the SHA-256 of that text. */
 export interface ManifestChunk {
   digest: string;
-  /** text: one `path\0sha256\0size\n` line per entry, in path order (the manifest digest's lines). */
+  /**
+   * text: one `path\tsha256\tsize\n` line per entry, in path order. Tabs, not the NULs of the
+   * manifest digest's lines: SQLite's text functions stop at a NUL. Paths hold no control character.
+   */
   text: string;
   files: number;
 }
@@ -43,7 +46,7 @@ export function chunkManifest(sorted: Manifest): ManifestChunk[] {
     lines = [];
   };
   for (const e of sorted) {
-    lines.push(`${e.path}\0${e.sha256}\0${e.size}\n`);
+    lines.push(`${e.path}\t${e.sha256}\t${e.size}\n`);
     if ((pathHash(e.path) & BOUNDARY_MASK) === 0 || lines.length >= MAX_CHUNK) cut();
   }
   cut();
@@ -56,8 +59,8 @@ export function parseChunk(text: string): Manifest {
   let at = 0;
   while (at < text.length) {
     const end = text.indexOf("\n", at);
-    const a = text.indexOf("\0", at);
-    const b = text.indexOf("\0", a + 1);
+    const a = text.indexOf("\t", at);
+    const b = text.indexOf("\t", a + 1);
     out.push({ path: text.slice(at, a), sha256: text.slice(a + 1, b), size: Number(text.slice(b + 1, end)) });
     at = end + 1;
   }

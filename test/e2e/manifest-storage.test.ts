@@ -20,7 +20,7 @@ function storage() {
     return {
       chunks: q("SELECT count(*) AS n FROM manifest_chunks"),
       chunkEntries: q("SELECT sum(files) AS n FROM manifest_chunks"),
-      chunkBytes: q("SELECT sum(length(entries)) AS n FROM manifest_chunks"),
+      chunkBytes: q("SELECT sum(length(CAST(entries AS BLOB))) AS n FROM manifest_chunks"),
       rowManifestBytes: q("SELECT sum(length(manifest)) AS n FROM deployments"),
     };
   } finally {
