@@ -20,6 +20,10 @@ const r = await Bun.build({
   // bundle at every run), which is most of a quick command's latency.
   bytecode: true,
   format: "esm",
+  // Chunks per dynamic import: a command loads only the code it runs (src/cli/commands/lazy.ts). In
+  // one chunk, every start loads the bytecode of everything (master, UI, ACME, mail...): about
+  // 130 ms to a CLI's first request, 50 ms when split.
+  splitting: true,
 });
 if (!r.success) {
   for (const log of r.logs) console.error(log);

@@ -3,8 +3,22 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
 import { promisify } from "node:util";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { BlobOwners } from "./blob-owners";
+
+/**
+ * writeNew writes `bytes` to a file that must not exist yet (a fresh temporary name): one open,
+ * write and close, where writeFileSync also truncates, which costs a system call per file that a
+ * site of thousands of small files pays thousands of times.
+ */
+export function writeNew(path: string, bytes: Uint8Array) {
+  const fd = openSync(path, "wx", 0o644);
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
@@ -121,8 +135,38 @@ export class BlobStore {
     return join(this.tmpDir, `${this.tmpPrefix}${++this.tmpCount}`);
   }
 
-  /** adopt moves a verified temporary file into the store (a no-op when the blob is already there); answers whether it was new. */
-  adopt(tmp: string, sha: string): boolean {
+  /**
+   * adopt moves a verified temporary file into the store (a no-op when the blob is already there);
+   * answers whether it was new. `absent`: the caller saw the store lack it just now, with no await
+   * in between, so it is not asked again.
+   */
+  adopt(tmp: string, sha: string, absent = false): boolean {
+    const dest = this.path(sha);
+    const shard = sha.slice(0, 2);
+    if (!this.shards.has(shard)) {
+      mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
+      this.shards.add(shard);
+    }
+    if (!absent && existsSync(dest)) {
+      unlinkSync(tmp);
+      return false;
+    }
+    renameSync(tmp, dest);
+    this.verifiedAt.set(sha, Date.now());
+    return true;
+  }
+
+  /**
+   * putSmall stores a small blob whose bytes were just verified against `sha`, written straight
+   * under its final name: a temporary file and a rename cost two more directory changes per file,
+   * the largest cost of uploading a site of thousands of small files. Open, write and close run
+   * with no await between them, so no other work of this agent sees a half-written blob; a process
+   * killed mid-write can leave a short file under the digest's name, which is never trusted
+   * unchecked: after a restart every blob counts as unverified, `verify` checks one before a new
+   * deployment reuses it, and putSmall compares an unverified one with the bytes it holds (and
+   * replaces it, through a rename, when they differ). Answers whether the blob is new here.
+   */
+  putSmall(sha: string, bytes: Uint8Array): boolean {
     const dest = this.path(sha);
     const shard = sha.slice(0, 2);
     if (!this.shards.has(shard)) {
@@ -130,10 +174,22 @@ export class BlobStore {
       this.shards.add(shard);
     }
     if (existsSync(dest)) {
-      unlinkSync(tmp);
+      if (this.verifiedAt.has(sha) || Buffer.from(bytes).equals(readFileSync(dest))) {
+        this.verifiedAt.set(sha, Date.now());
+        return false;
+      }
+      const tmp = this.tmpPath();
+      writeNew(tmp, bytes);
+      renameSync(tmp, dest);
+      this.verifiedAt.set(sha, Date.now());
       return false;
     }
-    renameSync(tmp, dest);
+    try {
+      writeNew(dest, bytes);
+    } catch (e) {
+      rmSync(dest, { force: true });
+      throw e;
+    }
     this.verifiedAt.set(sha, Date.now());
     return true;
   }
@@ -215,9 +271,12 @@ export class BlobStore {
    * shared by every deployment that links it; `precompress` usually made it while the upload ran.
    */
   async gzPath(sha: string): Promise<string | null> {
+    const gz = `${this.path(sha)}.gz`;
+    // Usually made while the upload ran: one stat, not the three of precompress's checks.
+    if (!this.compressing.has(sha) && existsSync(gz)) return gz;
     // A sibling that could not be made (a full disk) only costs on-the-fly compression.
     await this.precompress(sha).catch(() => {});
-    return existsSync(`${this.path(sha)}.gz`) ? `${this.path(sha)}.gz` : null;
+    return existsSync(gz) ? gz : null;
   }
 
   /**
@@ -242,7 +301,7 @@ export class BlobStore {
         if (raw && raw.length <= SYNC_GZIP_MAX) {
           this.keepGz(base, raw.length, Bun.gzipSync(raw as Uint8Array<ArrayBuffer>, { level: 6 }));
           this.lastBusy = Date.now();
-          void this.brotliLater(sha);
+          void this.brotliLater(sha, fresh);
           return Promise.resolve();
         }
       } catch (e) {
@@ -293,11 +352,13 @@ export class BlobStore {
    * (Deployments.stage), and each waits for a moment without uploads. The bytes are read again from the store (page cache), so queued jobs hold
    * no memory.
    */
-  brotliLater(sha: string): Promise<string | null> {
+  brotliLater(sha: string, fresh = false): Promise<string | null> {
     const base = this.path(sha);
     const answer = () => this.brPath(sha);
-    if (!this.brotli || existsSync(`${base}.nobr`)) return Promise.resolve(null);
-    if (existsSync(`${base}.br`)) return Promise.resolve(answer());
+    if (!this.brotli) return Promise.resolve(null);
+    // A blob adopted just now has no sibling yet (the job checks again before it works).
+    if (!fresh && existsSync(`${base}.nobr`)) return Promise.resolve(null);
+    if (!fresh && existsSync(`${base}.br`)) return Promise.resolve(answer());
     let job = this.brotliJobs.get(sha);
     if (!job) {
       job = this.brotliQueue.then(async () => {
@@ -336,7 +397,7 @@ export class BlobStore {
     }
     const tmp = this.tmpPath();
     try {
-      writeFileSync(tmp, packed, { mode: 0o644 });
+      writeNew(tmp, packed);
       renameSync(tmp, `${base}.gz`);
     } catch (e) {
       rmSync(tmp, { force: true });

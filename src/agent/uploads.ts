@@ -286,9 +286,7 @@ export class Uploads {
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
-        if (this.blobs.has(sha256)) return false;
-        writeFileSync(tmp, body, { mode: 0o644 });
-        if (!this.blobs.adopt(tmp, sha256)) return false;
+        if (!this.blobs.putSmall(sha256, body)) return false;
         if (isCompressible(name, size)) void this.blobs.precompress(sha256, body, true).catch(() => {});
         return true;
       } else {

@@ -1,5 +1,5 @@
 import { UsageError, type Values } from "../shared/command";
-import { PROJECT_FILE } from "../protocol/project";
+import { PROJECT_FILE } from "../shared/project-file";
 import { printError } from "./output";
 import { findProject } from "./project";
 

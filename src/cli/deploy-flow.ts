@@ -1,5 +1,6 @@
 import type { DeploymentCreated, DeploymentEvent, DeploymentInfo, Manifest } from "../protocol/deployment";
-import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER, type UploadFileAnswer, type UploadInitAnswer } from "../protocol/upload";
+import type { UploadFileAnswer, UploadInitAnswer } from "../protocol/upload";
+import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER } from "../protocol/upload-headers";
 import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
 import { Progress, bytes, dim, info, red } from "./output";

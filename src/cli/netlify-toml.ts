@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parse, stringify, TomlError } from "smol-toml";
 import { badRequest } from "../shared/errors";
 import { isPasswordHash } from "../shared/htpasswd";
 import { basicAuthValues } from "../shared/netlify-toml";
 import { passwordHasher, type LocalFile } from "./walk";
+
+/** toml: the TOML parser, loaded when a netlify.toml is there to read (most deploys have none). */
+const toml = (): typeof import("smol-toml") => require("smol-toml");
 
 /** NETLIFY_TOML is the file's name, in a project's folder or at the root of the folder deployed. */
 export const NETLIFY_TOML = "netlify.toml";
@@ -31,9 +33,9 @@ export function addNetlifyToml(files: LocalFile[], publishDir: string, projectDi
   const text = readFileSync(abs, "utf8");
   let doc: Record<string, unknown>;
   try {
-    doc = parse(text) as Record<string, unknown>;
+    doc = toml().parse(text) as Record<string, unknown>;
   } catch (e) {
-    const at = e instanceof TomlError ? ` line ${e.line}, column ${e.column}` : "";
+    const at = e instanceof toml().TomlError ? ` line ${e.line}, column ${e.column}` : "";
     const why = (e as Error).message.split("\n")[0]!.replace(/^Invalid TOML document:\s*/i, "");
     throw badRequest("bad_netlify_toml", `${NETLIFY_TOML}${at} (in ${where}) is not valid TOML: ${why}.`, "Fix the file, or remove it; its [[redirects]] and [[headers]] are this site's rules.");
   }
@@ -107,9 +109,9 @@ function rulesText(text: string, doc: Record<string, unknown>, site: string): st
   });
   const candidate = kept.join("\n");
   try {
-    if (JSON.stringify(parse(candidate)) === JSON.stringify(want)) return candidate;
+    if (JSON.stringify(toml().parse(candidate)) === JSON.stringify(want)) return candidate;
   } catch {
     /* written anew below */
   }
-  return `# ${NETLIFY_TOML}'s [[redirects]] and [[headers]], as sprout deploy sends them\n${stringify(want)}\n`;
+  return `# ${NETLIFY_TOML}'s [[redirects]] and [[headers]], as sprout deploy sends them\n${toml().stringify(want)}\n`;
 }

@@ -1,9 +1,8 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { Value } from "@sinclair/typebox/value";
-import { PROJECT_FILE, ProjectFile, SCHEMA_URL } from "../protocol/project";
+import type { ProjectFile } from "../protocol/project";
+import { PROJECT_FILE, SCHEMA_URL } from "../shared/project-file";
 import { SproutError } from "../shared/errors";
-import { describeProblems } from "../shared/http-errors";
 
 /** Project is a sprout.json found on disk: its folder (what `publish` is relative to) and its content. */
 export interface Project {
@@ -36,11 +35,12 @@ export function readProject(file: string): ProjectFile {
   } catch (e) {
     throw new SproutError(400, "bad_project_file", `${PROJECT_FILE} is not valid JSON: ${(e as Error).message}.`, `Fix it, or write it again with \`sprout init --force\`.`);
   }
-  if (!Value.Check(ProjectFile, data)) {
-    const problems = describeProblems([...Value.Errors(ProjectFile, data)]);
+  // The schema and its checker load only when a project file is read (most commands never do).
+  const problems = (require("./project-check") as typeof import("./project-check")).projectProblems(data);
+  if (problems.length) {
     throw new SproutError(400, "bad_project_file", `${PROJECT_FILE}: ${problems.join("; ")}.`, `Fix ${PROJECT_FILE} (its schema is ${SCHEMA_URL}).`);
   }
-  return data;
+  return data as ProjectFile;
 }
 
 /** writeProject writes sprout.json in `dir` with `$schema` first and the fields in a stable order. */
@@ -55,6 +55,7 @@ export function writeProject(dir: string, data: ProjectFile): string {
 
 /** projectSchemaJson is sprout.schema.json: the JSON schema of ProjectFile, for editors. */
 export function projectSchemaJson(): string {
-  const schema = { $schema: "http://json-schema.org/draft-07/schema#", $id: SCHEMA_URL, ...JSON.parse(JSON.stringify(ProjectFile)) };
+  const { projectSchema } = require("./project-check") as typeof import("./project-check");
+  const schema = { $schema: "http://json-schema.org/draft-07/schema#", $id: SCHEMA_URL, ...projectSchema() };
   return `${JSON.stringify(schema, null, 2)}\n`;
 }

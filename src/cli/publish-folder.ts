@@ -1,6 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { PROJECT_FILE } from "../protocol/project";
+import { PROJECT_FILE } from "../shared/project-file";
 import { SproutError, badRequest } from "../shared/errors";
 import { detectGenerator } from "./detect";
 import type { Project } from "./project";

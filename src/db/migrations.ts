@@ -14,6 +14,7 @@ import m0010 from "./migrations/0010_traffic.sql" with { type: "text" };
 import m0011 from "./migrations/0011_sites_page.sql" with { type: "text" };
 import m0012 from "./migrations/0012_agent_tls.sql" with { type: "text" };
 import m0013 from "./migrations/0013_disabled_users.sql" with { type: "text" };
+import m0014 from "./migrations/0014_manifest_chunks.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -31,4 +32,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0011_sites_page", sql: m0011 },
   { name: "0012_agent_tls", sql: m0012 },
   { name: "0013_disabled_users", sql: m0013 },
+  { name: "0014_manifest_chunks", sql: m0014 },
 ];

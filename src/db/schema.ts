@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
 
 /**
  * The master's tables. Times are ISO-8601 strings (UTC). Ids are lower-case nanoids (shared/ids.ts).
@@ -69,7 +69,10 @@ export const deployments = sqliteTable("deployments", {
   status: text("status", { enum: ["pending", "uploading", "staged", "ready", "failed"] }).notNull(),
   production: integer("production", { mode: "boolean" }).notNull(),
   manifestDigest: text("manifest_digest").notNull(),
-  /** manifest: JSON array of protocol ManifestEntry, kept to replicate the deployment to other nodes. */
+  /**
+   * manifest: "" since manifests are stored as shared chunks (deploymentChunks). A row made before
+   * that held its JSON array here until the master's first start converted it.
+   */
   manifest: text("manifest").notNull(),
   filesTotal: integer("files_total").notNull(),
   bytesTotal: integer("bytes_total").notNull(),
@@ -238,3 +241,22 @@ export const certificates = sqliteTable("certificates", {
   nextAttemptAt: text("next_attempt_at"),
   updatedAt: text("updated_at").notNull(),
 });
+
+/**
+ * manifestChunks: each distinct run of manifest entries, stored once whatever the number of
+ * deployments listing it (shared/manifest-chunks.ts says where chunks end). Chunks no deployment
+ * lists are removed by ManifestStore.collect.
+ */
+export const manifestChunks = sqliteTable("manifest_chunks", {
+  digest: text("digest").primaryKey(),
+  /** entries: one `path\tsha256\tsize\n` line per file, in path order. */
+  entries: text("entries").notNull(),
+  files: integer("files").notNull(),
+});
+
+/** deploymentChunks: a deployment's manifest, as its chunks in order. */
+export const deploymentChunks = sqliteTable("deployment_chunks", {
+  deploymentId: text("deployment_id").notNull().references(() => deployments.id, { onDelete: "cascade" }),
+  seq: integer("seq").notNull(),
+  digest: text("digest").notNull(),
+}, (t) => [primaryKey({ columns: [t.deploymentId, t.seq] }), index("deployment_chunks_digest").on(t.digest)]);

@@ -65,6 +65,7 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   const nodeHistory = new NodeHistory();
   agents.onMeasures = (id, system) => nodeHistory.add(id, system);
   const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
+  sites.onRemoved = () => deployments.manifests.collect();
   const domains = new DomainService(db, config, sites, agents);
   const acme = config.acme ? new AcmeService(db, config.acme) : null;
   if (acme) domains.onVerified = (id) => void acme.issue(id);

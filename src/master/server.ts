@@ -44,6 +44,8 @@ const PAGE_HEADERS = {
  */
 export async function createMaster({ db, config }: { db: Db; config: MasterConfig }) {
   const services = await createServices(db, config);
+  // Deployments recorded before manifests were shared hold their JSON in their row: moved at start.
+  services.deployments.manifests.convertLegacy();
   const metrics = new MasterMetrics(db);
   const alerts = new AlertService(db, { webhooks: config.alertWebhooks, diskLowBytes: config.alertDiskLowBytes, email: config.alertEmail });
   services.deployments.onFinished = (status, d) => {

@@ -2,14 +2,7 @@ import { t } from "elysia";
 import { SiteName } from "./common";
 import { Type } from "@sinclair/typebox";
 
-/** PROJECT_FILE is the name of a project's Sprout file, at its root (next to package.json). */
-export const PROJECT_FILE = "sprout.json";
-
-/**
- * SCHEMA_URL is what `sprout init` writes as `$schema`, so editors complete and check sprout.json.
- * The file is sprout.schema.json at the root of Sprout's repository, generated from ProjectFile.
- */
-export const SCHEMA_URL = "https://raw.githubusercontent.com/sprout-hosting/sprout/main/sprout.schema.json";
+export { PROJECT_FILE, SCHEMA_URL } from "../shared/project-file";
 
 /**
  * ProjectFile is sprout.json: what `sprout deploy` needs to run without flags in a project. Flags

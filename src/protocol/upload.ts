@@ -24,8 +24,7 @@ export type UploadInitAnswer = typeof UploadInitAnswer.static;
  *   the missing files under their manifest paths. Regular files only.
  * Headers rather than a JSON/multipart body so the files stream through without buffering.
  */
-export const UPLOAD_TOKEN_HEADER = "x-upload-token";
-export const DEPLOYMENT_ID_HEADER = "x-deployment-id";
+export { UPLOAD_TOKEN_HEADER, DEPLOYMENT_ID_HEADER } from "./upload-headers";
 
 /** UploadFileAnswer: what the agent kept, and that it staged the deployment. */
 export const UploadFileAnswer = t.Object({

@@ -1,6 +1,9 @@
-import { X509Certificate, createHash, webcrypto } from "node:crypto";
-import { connect } from "node:tls";
 import { SproutError } from "./errors";
+
+// node:crypto and node:tls are loaded when first used, not when this module is: every CLI command
+// imports this file, and loading both costs about a fifth of a quick command's start-up.
+const nodeCrypto = (): typeof import("node:crypto") => require("node:crypto");
+const nodeTls = (): typeof import("node:tls") => require("node:tls");
 
 /**
  * Transport security between Sprout's parts (master, agents, gateways, CLI).
@@ -18,6 +21,7 @@ export const PIN_PATTERN = "^sha256//[A-Za-z0-9+/]{43}=$";
 
 /** pinOf answers the pin (`sha256//<base64 SHA-256 of the SPKI>`) of a PEM or DER certificate. */
 export function pinOf(cert: string | Uint8Array): string {
+  const { X509Certificate, createHash } = nodeCrypto();
   const spki = new X509Certificate(typeof cert === "string" ? cert : Buffer.from(cert)).publicKey.export({ type: "spki", format: "der" });
   return `sha256//${createHash("sha256").update(spki).digest("base64")}`;
 }
@@ -64,6 +68,7 @@ export interface SelfSigned {
  */
 export async function selfSignedCertificate(commonName: string, names: string[], days = 3650): Promise<SelfSigned> {
   const x509 = await import("@peculiar/x509");
+  const { webcrypto } = nodeCrypto();
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
   const keys = (await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
@@ -95,7 +100,7 @@ const pemOfPin = new Map<string, string>();
 function peerCertificate(url: URL): Promise<string> {
   return new Promise((resolve, reject) => {
     const host = url.hostname.replace(/^\[|\]$/g, "");
-    const sock = connect({ host, port: Number(url.port || 443), servername: /^[0-9.]+$|:/.test(host) ? undefined : host, rejectUnauthorized: false }, () => {
+    const sock = nodeTls().connect({ host, port: Number(url.port || 443), servername: /^[0-9.]+$|:/.test(host) ? undefined : host, rejectUnauthorized: false }, () => {
       const raw = sock.getPeerCertificate()?.raw;
       sock.end();
       if (!raw) return reject(new Error("no certificate presented"));

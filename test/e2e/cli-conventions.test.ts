@@ -190,7 +190,7 @@ test("every list command answers --json, and deploy --json prints nothing but it
   expect(d.stdout.trim().startsWith("{") && d.stdout.trim().endsWith("}")).toBe(true);
   expect(d.stderr).toContain("Left out 1 file");
   expect(d.stderr).toContain("Uploading");
-  for (const args of [["sites"], ["deployments", "--site", "json-site"], ["tokens"], ["users"], ["agents"], ["profiles"], ["status", "--site", "json-site"], ["whoami"]]) {
+  for (const args of [["sites"], ["deployments", "--site", "json-site"], ["tokens"], ["users"], ["agents"], ["profiles"], ["status", "--site", "json-site"], ["whoami"], ["domains"], ["audit"], ["stats", "json-site"]]) {
     const r = await c().sprout([...args, "--json"]);
     expect(r.code).toBe(0);
     expect(() => json(r.stdout)).not.toThrow();

@@ -1,7 +1,7 @@
 import { relative } from "node:path";
 import * as p from "@clack/prompts";
 import { UsageError, type Command } from "../../shared/command";
-import { PROJECT_FILE } from "../../protocol/project";
+import { PROJECT_FILE } from "../../shared/project-file";
 import type { SiteInfo } from "../../protocol/site";
 import { SproutError } from "../../shared/errors";
 import { Api } from "../api";

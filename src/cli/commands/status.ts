@@ -2,7 +2,7 @@ import type { Command } from "../../shared/command";
 import type { DeploymentInfo } from "../../protocol/deployment";
 import type { SiteInfo } from "../../protocol/site";
 import type { UserInfo } from "../../protocol/user";
-import { PROJECT_FILE } from "../../protocol/project";
+import { PROJECT_FILE } from "../../shared/project-file";
 import { Api } from "../api";
 import { API_OPTS, JSON_OPT, SITE_OPT, action, out } from "../action";
 import { bold } from "../output";

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db";
 import { agents, deploymentEvents, deploymentReplicas, deployments, placements, sites as sitesTable } from "../../db/schema";
-import { CANCELLED, PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type Manifest, type StatusReport } from "../../protocol/deployment";
+import { CANCELLED, PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
 import { signGrant, signPeerToken } from "../../shared/grant";
@@ -15,6 +15,7 @@ import { DEFAULT_REPLICAS, type SiteRow, type SiteService } from "./sites";
 import { logger } from "../../shared/log";
 import type { QuotaService } from "./quotas";
 import type { TaskQueue } from "./tasks";
+import { ManifestStore } from "./manifests";
 
 type Row = typeof deployments.$inferSelect;
 const log = logger("deployments");
@@ -33,6 +34,9 @@ type Level = "info" | "warn" | "error";
  * promote and rollback.
  */
 export class DeploymentService {
+  /** manifests: every deployment's manifest, stored as chunks shared between deployments. */
+  readonly manifests: ManifestStore;
+
   constructor(
     private db: Db,
     private config: MasterConfig,
@@ -42,6 +46,7 @@ export class DeploymentService {
     private tasks: TaskQueue,
     private quotas: QuotaService,
   ) {
+    this.manifests = new ManifestStore(db);
     tasks.onResult = (agentId, task, ok, error) => this.onTaskResult(agentId, task, ok, error);
     const warn = (what: string) => (e: Error) => log.warn(`${what} failed`, { error: e.message });
     agents.onBack = (agentId) => void this.reconcileAgent(agentId).catch(warn("catching a node up"));
@@ -78,7 +83,7 @@ export class DeploymentService {
       status: "pending",
       production: body.production ?? false,
       manifestDigest: digest,
-      manifest: JSON.stringify(manifest),
+      manifest: "",
       filesTotal: totals.files,
       bytesTotal: totals.bytes,
       filesUploaded: 0,
@@ -91,6 +96,7 @@ export class DeploymentService {
     };
     this.db.transaction((tx) => {
       tx.insert(deployments).values(row).run();
+      this.manifests.put(tx, row.id, manifest);
       for (const a of targets) tx.insert(deploymentReplicas).values({ deploymentId: row.id, agentId: a.id, state: "pending", updatedAt: at }).run();
     });
     this.quotas.recordDeployment(userId);
@@ -220,7 +226,7 @@ export class DeploymentService {
   private async stageTask(row: Row, site: SiteRow, from: string, to: string): Promise<Task> {
     const { url: peer, tlsPin } = this.agents.get(from);
     const peer_token = await signPeerToken(this.keys.grant.privateJwk, { deployment_id: row.id, owner: site.ownerId, from, to });
-    const manifest = JSON.parse(row.manifest) as Manifest;
+    const manifest = this.manifests.get(row.id);
     return { kind: "stage", site: site.name, deployment_id: row.id, manifest, peers: peer ? [peer] : [], peer_pins: peer ? [tlsPin ?? null] : [], production: row.production, owner: site.ownerId, peer_token };
   }
 

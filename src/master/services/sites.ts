@@ -129,11 +129,15 @@ export class SiteService {
       this.tasks.enqueue(agentId, { kind: "sync_site", site: site.name, settings: this.settings(site), production_deployment_id: site.productionDeploymentId });
   }
 
+  /** onRemoved runs after a site's rows are deleted (the master drops manifest chunks no longer listed). */
+  onRemoved: () => void = () => {};
+
   /** remove deletes a site everywhere: its nodes drop its files, the master its rows. */
   remove(ownerId: string, name: string) {
     const site = this.owned(ownerId, name);
     for (const agentId of this.placementAgents(site.id)) this.tasks.enqueue(agentId, { kind: "delete_site", site: site.name });
     this.db.delete(sites).where(eq(sites.id, site.id)).run();
+    this.onRemoved();
   }
 
   settings(site: SiteRow): SiteSettings {
