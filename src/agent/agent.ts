@@ -227,7 +227,11 @@ export class Agent {
         boot = false;
         this.traffic.acknowledged(traffic);
         const changed = this.state.update({ agentId: answer.agent_id, domain: answer.domain, grantPublicKey: answer.grant_public_key });
-        if (changed || this.nginx.state === "stopped") await this.startNginx();
+        if (changed || this.nginx.state === "stopped") {
+          await this.startNginx();
+          // Tell the master at once that nginx serves now (it was told "stopped" a moment ago).
+          if (changed) continue;
+        }
         this.upgrader.handle(answer.upgrade);
       } catch (e) {
         if (e instanceof FatalAuthError) return this.fatal?.(e);

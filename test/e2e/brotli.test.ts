@@ -122,7 +122,7 @@ describe("brotli", () => {
     const node = await c.addAgent("nobrotli", ["--brotli-module", join(c.home, "no-such-module.so")]);
     expect(node.p.output()).toContain("brotli off: nginx's brotli_static module is not at");
     expect(node.p.output()).toContain("libnginx-mod-http-brotli-static");
-    expect(readFileSync(join(node.data, "nginx", "nginx.conf"), "utf8")).not.toContain("brotli");
+    expect(readFileSync(join(node.data, "nginx", "nginx.conf"), "utf8")).not.toContain("brotli_static");
     // Each site lives on two nodes: this one holds the next deploy too.
     await deploy("brgz", { "index.html": "<h1>home</h1>", "app.js": JS });
     const here = await raw(`brgz.${c.domain}`, "/app.js", "br, gzip", node);
@@ -140,7 +140,7 @@ describe("brotli", () => {
     writeFileSync(bogus, "this is not a shared object");
     const node = await c.addAgent("badbrotli", ["--brotli-module", bogus]);
     expect(node.p.output()).toContain(`brotli off: nginx cannot load the brotli_static module at ${bogus}`);
-    expect(readFileSync(join(node.data, "nginx", "nginx.conf"), "utf8")).not.toContain("brotli");
+    expect(readFileSync(join(node.data, "nginx", "nginx.conf"), "utf8")).not.toContain("brotli_static");
     expect((await c.get(`brjs.${c.domain}`, "/", node)).status).toBeLessThan(500);
   });
 

@@ -22,7 +22,9 @@ test("sprout up starts master, agent and nginx, serves the example site, and Ctr
   try {
     expect(match[1]).toBe(`http://example.localhost:${http}`);
     expect(p.output()).toMatch(/password: \S+/);
-    const page = await fetch(`http://127.0.0.1:${http}/`, { headers: { host: "example.localhost" } });
+    const page = await fetch(`http://127.0.0.1:${http}/`, { headers: { host: "example.localhost" } }).catch((e: Error) => {
+      throw new Error(`${e.message}; sprout up said:\n${p.output()}`);
+    });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("It works.");
     const css = await fetch(`http://127.0.0.1:${http}/style.css`, { headers: { host: "example.localhost" } });
