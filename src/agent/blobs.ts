@@ -261,6 +261,8 @@ export class BlobStore {
     this.owners.forget([sha]);
     try {
       rmdirSync(join(this.root, sha.slice(0, 2)));
+      // Gone: the next blob of this shard makes the folder again (putSmall and adopt trust the cache).
+      this.shards.delete(sha.slice(0, 2));
     } catch {
       /* other blobs share the shard */
     }

@@ -203,6 +203,10 @@ export const upCommand: Command = {
       } finally {
         rmSync(site, { recursive: true, force: true });
       }
+      // Live on the node is not yet served: on a first start the agent may still be starting its
+      // nginx. The URL is printed once it answers, so that opening it at once works.
+      const host = new URL(r.url).hostname;
+      await waitFor("nginx", async () => ((await fetch(`http://${httpAddr}/`, { headers: { host }, signal: AbortSignal.timeout(2000) }).catch(() => null))?.status === 200 ? true : undefined), 30_000);
 
       process.stdout.write(`
 ${green("🌱 Sprout is up.")}
