@@ -11,14 +11,14 @@
 //   for rules changed on sites that had rules already, at the start and at the end;
 // - reloads of a shard and of the main nginx with all 2,000 rules sites, and memory per process.
 // Takes 10-20 minutes on two cores. `bun scripts/bench.ts --only scale` runs it alone.
-import { chmodSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nginxLayout, renderNginxConf, renderShardConf, shardLayout } from "../src/agent/nginx/config";
 import { NginxProcess } from "../src/agent/nginx/process";
 import { NginxShards } from "../src/agent/nginx/shards";
 import { DEFAULT_SITES_PER_SHARD } from "../src/agent/config";
 import { renderSiteInclude } from "../src/agent/nginx/site-include";
-import { freePort, tempDir } from "../test/helpers/cluster";
+import { childPids, freePort, tempDir } from "../test/helpers/cluster";
 
 type Row = (name: string, value: string, baseline?: string, ratio?: string, target?: string) => void;
 
@@ -57,18 +57,7 @@ function wrk(port: number, host: string, path: string) {
 
 const pssMb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-const children = (pid: number) =>
-  readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const s = readFileSync(`/proc/${e}/stat`, "utf8");
-        return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+const children = childPids;
 
 /** A Node is one data folder with the agent's nginx configuration, its nginx, its shards and its sites. */
 class Node {

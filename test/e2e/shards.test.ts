@@ -3,9 +3,9 @@
 // rules deploy reloads only its site's shard; shards that die come back; sites move in and out.
 // Real agent, real nginx processes, observed through /proc as an operator would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, cleanup, cluster, killNginxAt, site, type Cluster } from "../helpers/cluster";
+import { api, childPids, cleanup, cluster, killNginxAt, site, type Cluster } from "../helpers/cluster";
 
 let c: Cluster;
 
@@ -17,20 +17,7 @@ const shardOf = (name: string) => ({ alpha: 0, beta: 1, gamma: 2, lone: 3 })[nam
 const pidFile = (shard: number) => join(c.nodes[0]!.data, "nginx", ...(shard === 0 ? [] : ["shards", String(shard)]), "nginx.pid");
 const masterPid = (shard: number) => (existsSync(pidFile(shard)) ? Number(readFileSync(pidFile(shard), "utf8").trim()) : 0);
 /** workers lists the worker pids of a shard's nginx (0: the main nginx), from /proc. */
-const workers = (shard: number) => {
-  const master = masterPid(shard);
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
-      } catch {
-        return false;
-      }
-    })
-    .sort();
-};
+const workers = (shard: number) => childPids(masterPid(shard)).sort();
 const running = (shard: number) => {
   const pid = masterPid(shard);
   try {

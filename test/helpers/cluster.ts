@@ -318,6 +318,22 @@ export function killNginxHard(agentData: string) {
   killNginxAt(join(agentData, "nginx", "nginx.pid"));
 }
 
+/** childPids lists the processes whose parent is `pid` (an nginx master's workers), from /proc. */
+export function childPids(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+        // Field 4 (after the parenthesised command name) is the parent pid.
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** killNginxAt SIGKILLs the nginx master named by a pid file and its workers. */
 export function killNginxAt(pidFile: string) {
   if (!existsSync(pidFile)) return;
@@ -330,17 +346,7 @@ export function killNginxAt(pidFile: string) {
   } catch {
     return;
   }
-  const kids = readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+  const kids = childPids(master);
   for (const pid of [master, ...kids]) {
     try {
       process.kill(pid, "SIGKILL");
