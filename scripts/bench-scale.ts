@@ -64,11 +64,11 @@ class Node {
   readonly nginx;
   readonly shards;
   readonly port = freePort();
-  constructor(readonly data: string, private template: string) {
+  constructor(readonly data: string, private template: string, private opts: { perShard?: number; jit?: boolean } = {}) {
     const bin = Bun.which("nginx") ?? "/usr/sbin/nginx";
     const base = { dataDir: data, domain: "bench.test", workerUser: null };
     this.nginx = new NginxProcess(bin, nginxLayout(data));
-    this.shards = new NginxShards(bin, data, this.nginx, `127.0.0.1:${this.port}`, DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...base, shard: n }), async () => {
+    this.shards = new NginxShards(bin, data, this.nginx, `127.0.0.1:${this.port}`, opts.perShard ?? DEFAULT_SITES_PER_SHARD, (n) => renderShardConf({ ...base, shard: n }), async () => {
       if (this.nginx.writeConf(this.mainConf())) await this.nginx.reload();
     });
     mkdirSync(join(data, "sites"), { recursive: true });
@@ -76,7 +76,7 @@ class Node {
     this.nginx.writeConf(this.mainConf());
   }
   mainConf() {
-    return renderNginxConf({ dataDir: this.data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, shards: this.shards.routes });
+    return renderNginxConf({ dataDir: this.data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, shards: this.shards.routes, pcreJit: this.opts.jit });
   }
   /** addTree makes sites/<site>/deploys/d1 of hard links to the template, and `current`. */
   addTree(site: string) {
@@ -103,7 +103,7 @@ class Node {
   /** write puts a rules site's include in its shard's folder without nginx (bulk set-up; see settle). */
   write(site: string, i: number) {
     const n = this.shards.shardOf(site);
-    const dir = shardLayout(this.data, n).sitesDir;
+    const dir = (n === 0 ? nginxLayout(this.data) : shardLayout(this.data, n)).sitesDir;
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${site}.conf`), this.render(site, i));
     this.shards.routes.set(site, n);
@@ -118,7 +118,7 @@ class Node {
   }
 }
 
-export async function benchScale(row: Row, o: { sites?: number; rulesSites?: number; deploys?: number; say?: (l: string) => void } = {}) {
+export async function benchScale(row: Row, o: { sites?: number; rulesSites?: number; deploys?: number; perShard?: number; jit?: boolean; say?: (l: string) => void } = {}) {
   const sites = o.sites ?? 10_000;
   const rulesSites = o.rulesSites ?? 2_000;
   // How many rules deploys are timed at the start and at the end (each waits for a reload).
@@ -136,8 +136,8 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
   writeFileSync(join(template, "assets/app.js"), "console.log('scale');\n".repeat(200));
   writeFileSync(join(template, "assets/app.js.gz"), Bun.gzipSync(readFileSync(join(template, "assets/app.js"))));
 
-  const one = new Node(join(work, "one"), template);
-  const big = new Node(join(work, "big"), template);
+  const one = new Node(join(work, "one"), template, { jit: o.jit });
+  const big = new Node(join(work, "big"), template, { perShard: o.perShard, jit: o.jit });
   try {
     // The node with one site: a plain site and a rules site (its one site either way).
     one.addTree("plain0");

@@ -2,7 +2,8 @@
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
 // `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts);
-// `--only deploy` only the deploy targets of scripts/bench-deploy.ts; `--only scale [--deploys N]`
+// `--only deploy` only the deploy targets of scripts/bench-deploy.ts; `--only scale [--deploys N --sites N
+// --rules-sites N --sites-per-shard N --jit on|off]`
 // only the 10,000-site node (scripts/bench-scale.ts, 10-20 minutes or more); `--only gateway` only the
 // gateway's (scripts/bench-gateway.ts).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
@@ -59,7 +60,7 @@ async function main() {
   if (only === "scale") {
     console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
     const flag = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
-    await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites") });
+    await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites"), perShard: flag("--sites-per-shard"), jit: process.argv.includes("--jit") ? process.argv[process.argv.indexOf("--jit") + 1] !== "off" : undefined });
     return printTable();
   }
   if (only === "deploy") {
