@@ -39,14 +39,14 @@ export function benchRules(i: number): { redirects: string; headers: string } {
   return { redirects: r.join("\n"), headers: h };
 }
 
-function sh(cmd: string) {
+export function sh(cmd: string) {
   const r = Bun.spawnSync(["bash", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr.toString()}`);
   return r.stdout.toString();
 }
 
 /** wrk answers requests/s, p99 latency in ms and non-2xx/3xx answers for one host and path. */
-function wrk(port: number, host: string, path: string) {
+export function wrk(port: number, host: string, path: string) {
   const out = sh(`wrk -t2 -c32 -d3s --latency -H 'Host: ${host}' http://127.0.0.1:${port}${path}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
@@ -60,7 +60,7 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 const children = childPids;
 
 /** A Node is one data folder with the agent's nginx configuration, its nginx, its shards and its sites. */
-class Node {
+export class Node {
   readonly nginx;
   readonly shards;
   readonly port = freePort();

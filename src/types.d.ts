@@ -7,3 +7,4 @@ declare module "*.sh" { const text: string; export default text; }
 declare module "*.svg" { const text: string; export default text; }
 // The admin UI's browser scripts (public/*.client.js), served as they are.
 declare module "*.client.js" { const text: string; export default text; }
+declare module "*.lua" { const text: string; export default text; }

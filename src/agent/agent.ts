@@ -14,6 +14,7 @@ import { nginxLayout, renderNginxConf, renderShardConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
 import { NginxShards } from "./nginx/shards";
 import { moduleProblem } from "./nginx/modules";
+import { installLua, LUA_MODULES, luaProblem, validateRules } from "./nginx/lua-engine";
 import { StateFile } from "./state";
 import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
@@ -74,6 +75,9 @@ export class Agent {
   /** geoip: the module and country database for `Country=` rules, or null (geoipProblem says why). */
   private geoip: { module: string; db: string } | null;
   private geoipProblem: string | null;
+  /** lua: the Lua rules engine nginx runs (nginx/lua-engine.ts), or null: per-site includes in shards (luaProblem says why). */
+  private lua: { dir: string; modules: string[] } | null;
+  private luaProblem: string | null;
   url = "";
 
   constructor(private config: AgentConfig) {
@@ -91,6 +95,10 @@ export class Agent {
     const geoipModule = config.geoipModule ?? DEFAULT_GEOIP_MODULE;
     this.geoipProblem = geoipDb ? geoipProblem(config.nginxBin, geoipModule, geoipDb, nginxLayout(config.dataDir).prefix) : null;
     this.geoip = geoipDb && !this.geoipProblem ? { module: geoipModule, db: geoipDb } : null;
+    const engine = config.rulesEngine ?? "auto";
+    this.luaProblem = engine === "nginx" ? null : luaProblem(config.nginxBin, nginxLayout(config.dataDir).prefix);
+    if (engine === "lua" && this.luaProblem) throw new Error(`--rules-engine lua: ${this.luaProblem}. Install libnginx-mod-http-lua (Debian/Ubuntu), or use --rules-engine nginx`);
+    this.lua = engine !== "nginx" && !this.luaProblem ? { dir: installLua(nginxLayout(config.dataDir).prefix), modules: LUA_MODULES } : null;
     this.state = new StateFile(config.dataDir);
     this.deployments = new Deployments(config.dataDir, this.blobs, config.retain, this.state.uploadSecret());
     // Once more, now that the stores made their folders (blobs 0700, sites 0711...).
@@ -107,6 +115,8 @@ export class Agent {
       workerGid: this.worker?.gid ?? null,
       allowPrivateProxy: config.allowPrivateProxy ?? false,
       geoip: () => this.geoip !== null,
+      engine: this.lua ? "lua" : "nginx",
+      lua: { validate: (file) => validateRules(config.nginxBin, nginxLayout(config.dataDir).prefix, this.lua!.dir, this.lua!.modules, file) },
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
@@ -139,6 +149,9 @@ export class Agent {
     if (this.brotliModule) log.info(`brotli on: nginx serves .br siblings (module ${this.brotliModule})`);
     else if (this.config.brotliModule === null) log.info("brotli off (--brotli-module off): compressible files are served with gzip only");
     else log.warn(`brotli off: ${this.brotliProblem}; compressible files are served with gzip only. Install libnginx-mod-http-brotli-static (Debian/Ubuntu) or pass --brotli-module PATH`);
+    if (this.lua) log.info("rules engine: Lua (sites' _redirects and _headers are read at request time; a deploy reloads nothing)");
+    else if (this.config.rulesEngine === "nginx") log.info("rules engine: nginx includes in shards (--rules-engine nginx)");
+    else log.warn(`rules engine: nginx includes in shards, because ${this.luaProblem}. Install libnginx-mod-http-lua (Debian/Ubuntu): with it a rules deploy reloads nothing`);
     if (this.geoip) log.info(`Country= rules on (GeoIP database ${this.geoip.db})`);
     else if (this.config.geoipCountry === null) log.info("Country= rules off (--geoip-country off): such rules are skipped with a warning");
     else log.info(`Country= rules off: ${this.geoipProblem}; such rules are skipped with a warning. Install libnginx-mod-http-geoip and geoip-database (Debian/Ubuntu) or pass --geoip-country PATH`);
@@ -180,7 +193,7 @@ export class Agent {
 
   /** mainConf renders the main nginx.conf, with the sites handed to shards. */
   private mainConf(): string {
-    return renderNginxConf({ ...this.confOptions(), listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`, shards: this.shards.routes });
+    return renderNginxConf({ ...this.confOptions(), listen: `${this.config.httpListen.hostname}:${this.config.httpListen.port}`, shards: this.shards.routes, lua: this.lua });
   }
 
   /** refreshMainConf brings the main nginx in line after a site came to or left a shard. */
@@ -189,6 +202,8 @@ export class Agent {
   }
 
   private async startNginx() {
+    // With the Lua engine no site has an include or a shard: an earlier run's go first.
+    if (this.lua) this.shards.retire();
     const changed = this.nginx.writeConf(this.mainConf());
     // Site includes name the domain too: bring them in line before nginx (re)loads.
     try {
@@ -196,7 +211,7 @@ export class Agent {
     } catch (e) {
       log.error("a site's rules were rejected by nginx", { error: (e as Error).message });
     }
-    await this.shards.startAll();
+    if (!this.lua) await this.shards.startAll();
     if (this.nginx.state === "stopped") {
       this.nginx.start();
       const url = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;

@@ -44,7 +44,8 @@ export const agentCommand: Command = {
     "geoip-country": { type: "string", value: "PATH|off", description: "GeoIP country database (legacy .dat) for Country= rules (Debian: geoip-database); off: such rules are skipped", env: "SPROUT_GEOIP_COUNTRY", default: DEFAULT_GEOIP_COUNTRY },
     "geoip-module": { type: "string", value: "PATH", description: "nginx's geoip module (Debian: libnginx-mod-http-geoip)", env: "SPROUT_GEOIP_MODULE", default: DEFAULT_GEOIP_MODULE },
     "trusted-proxies": { type: "string", value: "CIDR,...", description: "Gateways or load balancers in front of this node: their X-Forwarded-For names the visitor (logs, Country= rules)", env: "SPROUT_TRUSTED_PROXIES" },
-    "sites-per-shard": { type: "string", value: "N", description: "Most sites with _redirects/_headers one nginx shard serves: a rules deploy reloads only its shard", env: "SPROUT_SITES_PER_SHARD", default: String(DEFAULT_SITES_PER_SHARD) },
+    "rules-engine": { type: "string", value: "auto|lua|nginx", description: "How sites' _redirects/_headers are served: lua (nginx's Lua module reads them per request: no reload per deploy), nginx (includes in shards), auto (lua when nginx can load it)", env: "SPROUT_RULES_ENGINE", default: "auto" },
+    "sites-per-shard": { type: "string", value: "N", description: "With --rules-engine nginx: most sites with _redirects/_headers one nginx shard serves (a rules deploy reloads only its shard)", env: "SPROUT_SITES_PER_SHARD", default: String(DEFAULT_SITES_PER_SHARD) },
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
     "brotli-module": { type: "string", value: "PATH|off", description: "nginx's brotli_static module, to serve .br siblings made at deploy time (Debian: libnginx-mod-http-brotli-static); off: gzip only", env: "SPROUT_BROTLI_MODULE", default: DEFAULT_BROTLI_MODULE },
     "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
@@ -76,6 +77,11 @@ export const agentCommand: Command = {
       const n = num("sites-per-shard");
       if (n < 1) throw new UsageError("--sites-per-shard must be at least 1");
       return n;
+    };
+    const engine = () => {
+      const e = String(v["rules-engine"] ?? "auto");
+      if (e !== "auto" && e !== "lua" && e !== "nginx") throw new UsageError(`--rules-engine must be auto, lua or nginx (got ${JSON.stringify(e)})`);
+      return e;
     };
     const listen = (name: string) => {
       try {
@@ -150,6 +156,7 @@ export const agentCommand: Command = {
       resolver: typeof v.resolver === "string" ? v.resolver : undefined,
       allowPrivateProxy: v["allow-private-proxy"] === true,
       sitesPerShard: perShard(),
+      rulesEngine: engine(),
       reverifySeconds: num("reverify-after"),
       brotliModule: brotliModule(String(v["brotli-module"])),
       geoipCountry: nginxPath("geoip-country", true),

@@ -37,6 +37,8 @@ export interface AgentConfig {
   geoipModule?: string;
   /** trustedProxies: addresses (CIDR) whose X-Forwarded-For names the visitor: gateways, load balancers. */
   trustedProxies?: string[];
+  /** rulesEngine: how sites' rules are served: "lua" (nginx's Lua module), "nginx" (includes in shards), "auto" (lua when nginx can load it). */
+  rulesEngine?: "auto" | "lua" | "nginx";
   /** sitesPerShard: the most sites with rules one nginx shard serves (nginx/shards.ts; default 50). */
   sitesPerShard?: number;
   /**

@@ -1,4 +1,5 @@
-// Sites with rules of their own are served by shards (issue: flat cost at 10,000 sites): the first
+// With --rules-engine nginx (a node whose nginx has no Lua module), sites with rules of their own
+// are served by shards (issue: flat cost at 10,000 sites): the first
 // ones by the main nginx itself (shard 0), the next ones by nginx shards of their own behind it. A
 // rules deploy reloads only its site's shard; shards that die come back; sites move in and out.
 // Real agent, real nginx processes, observed through /proc as an operator would.
@@ -40,7 +41,7 @@ const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, ms = 
 };
 
 beforeAll(async () => {
-  c = await cluster({ agentArgs: ["--sites-per-shard", "1"] });
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1"] });
   await deploy(names.a, { "index.html": "a", _redirects: "/go /one 301\n" });
   await deploy(names.b, { "index.html": "b", _headers: "/*\n  X-Site: b\n" });
   await deploy(names.g, { "index.html": "g", _redirects: "/go /gamma 302\n" });
@@ -115,6 +116,7 @@ describe("nginx shards", () => {
       ["--trusted-proxies", "10.0.0.1 10.0.0.2", "--trusted-proxies:"],
       ["--geoip-country", "/tmp/x.dat;evil", "--geoip-country must be an absolute path"],
       ["--sites-per-shard", "0", "--sites-per-shard must be at least 1"],
+      ["--rules-engine", "php", "--rules-engine must be auto, lua or nginx"],
     ]) {
       const r = await c.sprout(["agent", "--master", c.master, "--token", "x", flag!, value!]);
       expect(r.code).toBe(2);

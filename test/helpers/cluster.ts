@@ -465,11 +465,11 @@ export async function startPebble(dnsPort: number, httpPort: number): Promise<Pe
  * restartAgent starts node `i` of a cluster again after it was killed: same name, token, data
  * folder and ports, as an operator's restart would. The cluster's node entry takes the new process.
  */
-export async function restartAgent(c: Cluster, i: number): Promise<Node> {
+export async function restartAgent(c: Cluster, i: number, args: string[] = []): Promise<Node> {
   const node = c.nodes[i]!;
   const { p } = await start(
     `agent ${node.name} (restarted)`,
-    ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${new URL(node.httpUrl).port}`, "--data", node.data],
+    ["agent", "--master", c.master, "--name", node.name, "--listen", `127.0.0.1:${new URL(node.url).port}`, "--http-listen", `127.0.0.1:${new URL(node.httpUrl).port}`, "--data", node.data, ...args],
     { SPROUT_AGENT_TOKEN: node.token },
     /nginx serving on/,
   );

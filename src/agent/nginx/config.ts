@@ -67,16 +67,19 @@ export const ASSET_EXTENSIONS = ["js", "mjs", "cjs", "css", "map", "json", "wasm
  * modules; a folder without index.html (nginx's 403) is a miss like any other. `cacheControl` is
  * the variable holding Cache-Control, sent on every answer (404s included) as Netlify does.
  */
-export function siteLocations(o: { cacheControl?: string; spa?: boolean; guard?: boolean; prelude?: string } = {}): string {
+export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua"; guard?: boolean; prelude?: string } = {}): string {
   // nginx applies an error page only while the request has not had one yet, unless the location
   // that met the first error allows recursion: so `location /` allows it (its 404 goes to the
   // clean-URL fallback, whose 404 may still get 404.html) and the fallback does not (a site without
   // 404.html ends in nginx's plain 404 instead of looping). `prelude` runs first in each location
   // (a rules site's header sets follow the resource there).
   const pre = o.prelude ? `\n      ${o.prelude}` : "";
+  // With the Lua rules engine one server serves every site: its SPA fallback asks the site's rules.
   const spa = o.spa
     ? `
-    location @spa {${pre}
+    location @spa {${pre}${o.spa === "lua" ? `
+      set_by_lua_block $sprout_spa { return sprout.spa() }
+      if ($sprout_spa = "") { return 404; }` : ""}
       if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }
       rewrite ^ /index.html break;${pre}
     }`
@@ -111,6 +114,8 @@ export const shardUpstream = (n: number) => `sprout_shard_${n}`;
 
 interface ConfOptions {
   dataDir: string;
+  /** lua: the Lua rules engine (lua/sprout.lua in `dir`, loaded with `modules`), or null for per-site includes. */
+  lua?: { dir: string; modules: string[] } | null;
   domain: string;
   workerUser: string | null;
   resolver?: string;
@@ -171,7 +176,7 @@ ${o.trustedProxies.map((c) => `  set_real_ip_from ${c};`).join("\n")}
   real_ip_header X-Forwarded-For;
   real_ip_recursive on;` : ""}
 ${rulesMachinery(o)}
-
+${o.lua ? luaServers(o, sites) : `
   # Sites with rules of their own in a shard, and that shard (see shards.ts).
   map $site $sprout_shard {
     default "";
@@ -202,11 +207,76 @@ ${siteLocations()}
     server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
     root ${sites}/$site/deploys/$dep;${handOver}
 ${siteLocations()}
-  }
+  }`}
 
   ${httpsInclude(l)}
 }
 `;
+}
+
+/** REDIRECT_STATUSES and BODY_STATUSES: what a `_redirects` rule may answer (redirects.ts STATUSES). */
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+const BODY_STATUSES = [401, 403, 404, 410, 451];
+
+/**
+ * luaServers: with the Lua rules engine, every site, with rules or without, is served by the same
+ * two wildcard servers; lua/sprout.lua reads a site's rules at request time from the data the agent
+ * wrote for its deployment (rules/rules-data.ts). The directives are compile.ts's, for every site at
+ * once: the engine answers the same $sprout_rv ("<status>|<target>") and $sprout_hs (header set)
+ * that a site's own maps would, and the shared machinery above takes them from there.
+ */
+function luaServers(o: ConfOptions & { listen: string }, sites: string): string {
+  const prelude = "set_by_lua_block $sprout_hs { return sprout.header_set() }";
+  const machinery = `
+    set $sprout_rules_file "";
+    ${prelude}
+    set_by_lua_block $sprout_rv { return sprout.redirect() }
+    # A deployment whose rules cannot be read is never served without them.
+    if ($sprout_st = fail) { return 503; }
+    if ($sprout_unsafe) { return 400; }
+    if ($sprout_args_from_rule) { set $args $sprout_qs; }
+${REDIRECT_STATUSES.map((s) => `    if ($sprout_st = ${s}) { return ${s} $sprout_to; }`).join("\n")}
+    if ($sprout_st = 200) { rewrite ^ $sprout_path last; }
+${BODY_STATUSES.map((s) => `    if ($sprout_st = ${s}) { rewrite ^ /__sprout_status_${s}? last; }
+    location = /__sprout_status_${s} { internal; error_page ${s} @sprout_status_body_${s}; return ${s}; }
+    location @sprout_status_body_${s} { rewrite ^ $sprout_path break; ${prelude} try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
+    error_page 599 = @sprout_proxy;
+    if ($sprout_st = proxy) { return 599; }
+    location @sprout_proxy {
+      ${prelude}
+      proxy_pass $sprout_to;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header Connection "";
+      set_by_lua_block $sprout_proxy_auth { return sprout.proxy_authorization() }
+      proxy_set_header Authorization $sprout_proxy_auth;
+    }
+    auth_basic $sprout_realm;
+    auth_basic_user_file $sprout_htpasswd;
+    header_filter_by_lua_block { sprout.send_headers() }
+${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" })}`;
+  return `
+  lua_package_path "${o.lua!.dir}/?.lua;;";
+  # Compiled regexes of the rules a worker served lately (one per rule, no JIT: bounded memory).
+  lua_regex_cache_max_entries 65536;
+  init_by_lua_block { sprout = require("sprout"); sprout.init("${sites}") }
+
+  server {
+    listen ${o.listen} default_server;
+    server_name _;
+    return 404;
+  }
+  server {
+    listen ${o.listen};
+    server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
+    set $dep "";
+    root ${sites}/$site/current;${machinery}
+  }
+  server {
+    listen ${o.listen};
+    server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
+    root ${sites}/$site/deploys/$dep;${machinery}
+  }`;
 }
 
 /**
@@ -263,8 +333,9 @@ user ${o.workerUser};`
   // made at deploy time; without it, gzip only.
   const brotli = o.brotliModule ? `# Serves the .br siblings made at deploy time to clients that accept br.\nload_module ${o.brotliModule};\n` : "";
   const geoip = geoipModule ? `load_module ${geoipModule};\n` : "";
+  const lua = o.lua ? `# The rules engine (lua/sprout.lua): sites' _redirects and _headers, read at request time.\n${o.lua.modules.map((m) => `load_module ${m};\n`).join("")}` : "";
   return `# Generated by sprout agent; edits are overwritten.
-${brotli}${geoip}${user}
+${brotli}${geoip}${lua}${user}
 worker_processes ${workers};
 # JIT-compiled regexes run faster, but each site with rules costs about 1 MB more per process:
 # on in the main nginx (at most --sites-per-shard sites with rules), off in the shards.

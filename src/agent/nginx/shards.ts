@@ -135,6 +135,22 @@ export class NginxShards {
     return changed || !had;
   }
 
+  /**
+   * retire ends the shard layout (the agent now serves rules with the Lua engine): shard nginx left
+   * by an earlier run are stopped, and every include goes, the main nginx's own too. The caller
+   * rewrites the main config without shards.
+   */
+  retire() {
+    for (const n of this.shardNumbers()) {
+      if (n > 0) {
+        if (existsSync(shardLayout(this.dataDir, n).pid)) this.proc(n).stopLeftovers();
+        rmSync(shardLayout(this.dataDir, n).prefix, { recursive: true, force: true });
+      } else for (const site of this.sitesOf(0)) rmSync(join(nginxLayout(this.dataDir).sitesDir, `${site}.conf`), { force: true });
+    }
+    this.placed.clear();
+    this.routes.clear();
+  }
+
   /** startAll starts every shard that holds sites and is not running (agent start). */
   async startAll() {
     for (const n of this.shardNumbers().filter((m) => m > 0)) {

@@ -31,7 +31,7 @@ export interface CompiledSite {
 const COMPILER_VERSION = "3";
 
 /** PREFILTER_FROM: with more rules than this, one combined test spares most requests the map's rules one by one. */
-const PREFILTER_FROM = 32;
+export const PREFILTER_FROM = 32;
 
 /** rulesDigest identifies a RulesInput: equal digests compile to equal configuration. */
 export function rulesDigest(input: RulesInput): string {
@@ -221,13 +221,18 @@ function headerMaps(blocks: HeaderBlock[], authFiles: Map<HeaderBlock, string>, 
 const RESOURCE = "$sprout_resource";
 const RULES_URI = "$sprout_rules_uri";
 
+/** prefilterRegex is one regex that matches every key some rule of `rules` matches (no captures). */
+export function prefilterRegex(rules: RedirectRule[], slots: Slots): string {
+  return `^(?:${rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:")).join("|")})`;
+}
+
 /** resourceRegex is the regex a `_headers` path matches on `$sprout_resource`. */
-function resourceRegex(path: string): string {
+export function resourceRegex(path: string): string {
   return compilePattern(resourcePattern(path)).regex;
 }
 
 /** Slots are the parts of a site's rules key after "<uri>#<exists>", in order. */
-interface Slots {
+export interface Slots {
   params: string[];
   cookies: string[];
   language: boolean;
@@ -239,7 +244,7 @@ interface Slots {
  * placeholder takes one segment's worth of a value: no `/`, no backslash, never `.` or `..`. A
  * language `en` takes `en` and `en-GB`; `pt-br` takes only itself (case aside).
  */
-function ruleRegex(r: RedirectRule, slots: Slots): string {
+export function ruleRegex(r: RedirectRule, slots: Slots): string {
   const params = slots.params
     .map((name) => {
       const q = r.query.find((x) => x.key === name);
@@ -273,7 +278,7 @@ function target(r: RedirectRule): string {
  * redirects and proxied requests, unless the rule matched on it or the target sets its own; a 200 rewrite keeps it as
  * nginx's rewrite does.
  */
-function targetWithQuery(r: RedirectRule): string {
+export function targetWithQuery(r: RedirectRule): string {
   const to = target(r);
   const passQuery = !r.query.length && !to.includes("?");
   if ((r.status >= 300 && r.status < 400) || r.proxy) return passQuery ? `${to}$is_args$args` : to;
@@ -281,7 +286,7 @@ function targetWithQuery(r: RedirectRule): string {
 }
 
 /** htpasswd writes `user:$6$...` lines (hashes of a redacted file, `{SSHA}` of older deploys included, stay as they are). */
-function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
+export function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
   return b.basicAuth.map(({ user, password }) => `${user}:${htpasswdHash(user, password, secret)}`).join("\n") + "\n";
 }
 

@@ -1,0 +1,57 @@
+import { chmodSync, mkdirSync, writeFileSync, renameSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import SPROUT_LUA from "./lua/sprout.lua" with { type: "text" };
+import { moduleProblem } from "./modules";
+import { SproutError } from "../../shared/errors";
+
+/** LUA_MODULES: Debian's lua-nginx-module and the development kit it needs, loaded in this order. */
+export const LUA_MODULES = ["/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so"];
+
+/**
+ * luaProblem says why this nginx cannot run the Lua rules engine, or null when it can: both modules
+ * must exist and load (Debian/Ubuntu: libnginx-mod-http-lua), with resty.core found.
+ */
+export function luaProblem(nginxBin: string, prefix: string, modules = LUA_MODULES): string | null {
+  const missing = modules.find((m) => !existsSync(m));
+  if (missing) return `nginx's Lua module is not at ${missing}`;
+  return moduleProblem(nginxBin, prefix, { what: "the Lua module", paths: modules, directives: `init_by_lua_block { require("ffi") }` });
+}
+
+/** installLua writes the engine (lua/sprout.lua) where nginx's workers can read it; answers its folder. */
+export function installLua(nginxPrefix: string): string {
+  const dir = join(nginxPrefix, "lua");
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, "sprout.lua.tmp"), SPROUT_LUA, { mode: 0o644 });
+  chmodSync(join(dir, "sprout.lua.tmp"), 0o644);
+  renameSync(join(dir, "sprout.lua.tmp"), join(dir, "sprout.lua"));
+  return dir;
+}
+
+/**
+ * validateRules compiles every regex of a rules file with the engine's own PCRE, in an nginx started
+ * for that alone (the Lua module skips its init code under `nginx -t`): it reads the file at init
+ * and exits at once, serving nothing. Throws the reason PCRE gives when one is refused: the
+ * deployment fails, as it would with an include nginx rejects, instead of failing its visitors later.
+ */
+export function validateRules(nginxBin: string, nginxPrefix: string, luaDir: string, modules: string[], file: string) {
+  const base = join(nginxPrefix, `rules-check-${process.pid}-${++checks}`);
+  const q = (s: string) => JSON.stringify(s);
+  writeFileSync(
+    `${base}.conf`,
+    `${modules.map((m) => `load_module ${m};\n`).join("")}error_log stderr;\npid ${base}.pid;\nevents {}\nhttp {\n  lua_package_path ${q(`${luaDir}/?.lua;;`)};\n  init_by_lua_block { local why = require("sprout").check(${q(file)}); if why then io.stderr:write("RULES: " .. why .. "\\n"); os.exit(3) end; os.exit(0) }\n}\n`,
+    { mode: 0o600 },
+  );
+  try {
+    const r = Bun.spawnSync([nginxBin, "-e", "stderr", "-p", nginxPrefix, "-c", `${base}.conf`, "-g", "daemon off; master_process off;"], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+    if (r.exitCode === 0) return;
+    const out = r.stderr.toString();
+    const why = /RULES: ([^\n]*)/.exec(out)?.[1] ?? out.split("\n").find((l) => l.includes("[emerg]"))?.replace(/^.*\[emerg\]\s*/, "") ?? `exit code ${r.exitCode}`;
+    throw new SproutError(422, "nginx_rejected", `nginx rejected the generated configuration: ${why.replaceAll(file, "rules").slice(0, 300)}`);
+  } finally {
+    rmSync(`${base}.conf`, { force: true });
+    rmSync(`${base}.pid`, { force: true });
+  }
+}
+
+let checks = 0;

@@ -1,0 +1,75 @@
+// The Lua rules engine (issue: flat cost at 10,000 sites): nginx reads a deployment's compiled rules
+// at request time, so every site is served by the same server and a rules deploy reloads nothing
+// (rules.test.ts and netlify-parity.test.ts run on it). Here: a node moving from the include engine
+// (shards) to it, and a deployment whose compiled rules cannot be read. Real agent, real nginx.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chmodSync, existsSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, cluster, restartAgent, site, type Cluster } from "../helpers/cluster";
+
+let c: Cluster;
+
+beforeAll(async () => {
+  // The include engine first, one site per shard: beta gets a shard nginx of its own.
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1"] });
+});
+afterAll(cleanup);
+
+const deploy = async (name: string, files: Record<string, string>, prod = true) => {
+  const r = await c.sprout(["deploy", site(files), "--site", name, ...(prod ? ["--prod"] : []), "--json"]);
+  if (r.code !== 0) throw new Error(`deploy failed:\n${r.stdout}\n${r.stderr}\n${c.logs()}`);
+  return JSON.parse(r.stdout) as { deployment_id: string };
+};
+const location = async (host: string, path: string) => (await c.get(host, path)).headers.get("location");
+const alive = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("nginx");
+  } catch {
+    return false;
+  }
+};
+
+test("a node moved from shards to the Lua engine serves every site's rules as before and stops its shards", async () => {
+  await deploy("alpha", { "index.html": "a", _redirects: "/go /one 301\n" });
+  await deploy("beta", { "index.html": "b", _redirects: "/go /two 301\n" });
+  const data = c.nodes[0]!.data;
+  const shardPidFile = join(data, "nginx", "shards", "1", "nginx.pid");
+  expect(existsSync(shardPidFile)).toBe(true);
+  const shardPid = Number(readFileSync(shardPidFile, "utf8").trim());
+  expect(alive(shardPid)).toBe(true);
+  expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
+
+  await c.nodes[0]!.p.kill();
+  await restartAgent(c, 0, ["--rules-engine", "lua"]);
+  expect(await location(`alpha.${c.domain}`, "/go")).toBe("/one");
+  expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
+  expect(alive(shardPid)).toBe(false);
+  expect(existsSync(join(data, "nginx", "shards", "1"))).toBe(false);
+  const conf = readFileSync(join(data, "nginx", "nginx.conf"), "utf8");
+  expect(conf).toContain("sprout.redirect()");
+  expect(conf).not.toContain("sprout_shard_");
+});
+
+test("a deployment whose compiled rules cannot be read answers 503, never its files without their Basic-Auth", async () => {
+  await deploy("guarded", { "index.html": "secret page", _headers: "/*\n  Basic-Auth: alice:wonderland\n" });
+  const host = `guarded.${c.domain}`;
+  expect((await c.get(host, "/")).status).toBe(401);
+  // A preview with other rules: its compiled file is new, so no worker has read it yet.
+  const preview = await deploy("guarded", { "index.html": "secret page 2", _headers: "/*\n  Basic-Auth: alice:wonderland\n  X-Preview: yes\n" }, false);
+  const dir = join(c.nodes[0]!.data, "sites", "guarded", "lua");
+  const file = join(dir, readlinkSync(join(dir, preview.deployment_id)));
+  const ph = `${preview.deployment_id}--${host}`;
+  chmodSync(file, 0o000);
+  try {
+    const r = await c.get(ph, "/");
+    expect(r.status).toBe(503);
+    expect(await r.text()).not.toContain("secret page");
+  } finally {
+    chmodSync(file, 0o640);
+  }
+  // Readable again: the engine tries again (a failure is not remembered).
+  expect((await c.get(ph, "/")).status).toBe(401);
+  const ok = await c.get(ph, "/", undefined, { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
+  expect(ok.status).toBe(200);
+  expect(ok.headers.get("x-preview")).toBe("yes");
+});
