@@ -145,6 +145,9 @@ if [ "$ROLE" != master ] && [ -z "$ROOT" ] && ! command -v nginx >/dev/null 2>&1
   # Visitors' countries for Country= rules (nginx's geoip module and the country database).
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-geoip geoip-database >/dev/null 2>&1 \
     || say "nginx's geoip module is not packaged here: Country= rules are skipped"
+  # The rules engine: sites' _redirects and _headers read at request time, no reload per deploy.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-lua >/dev/null 2>&1 \
+    || say "nginx's Lua module is not packaged here: sites' rules are served from nginx includes (shards)"
   # The agent runs its own nginx; the distribution's service is not needed for Sprout.
   systemctl disable --now nginx >/dev/null 2>&1 || true
 fi

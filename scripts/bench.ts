@@ -2,8 +2,9 @@
 // (DESIGN.md section 11). Run with `bun run bench`. Starts a real master, agent and nginx (the test
 // fixtures), generates sites in a temporary folder, and removes everything at the end.
 // `bun scripts/bench.ts --only nodes` runs only the 1,000-node scenario (scripts/bench-nodes.ts);
-// `--only deploy` only the deploy targets of scripts/bench-deploy.ts; `--only scale [--deploys N --sites N
-// --rules-sites N --sites-per-shard N --jit on|off]`
+// `--only deploy` only the deploy targets of scripts/bench-deploy.ts; `--only scale [--sites N --rules-sites N]`
+// the rules engine at 10,000 sites (scripts/bench-rules-engine.ts; with `--rules-engine nginx [--deploys N
+// --sites-per-shard N --jit on|off]` the include engine's, scripts/bench-scale.ts)
 // only the 10,000-site node (scripts/bench-scale.ts, 10-20 minutes or more); `--only gateway` only the
 // gateway's (scripts/bench-gateway.ts).
 import { mkdirSync, readFileSync, writeFileSync, realpathSync } from "node:fs";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { api, cleanup, cluster, freePort, tempDir } from "../test/helpers/cluster";
 import { benchNodes } from "./bench-nodes";
 import { benchScale } from "./bench-scale";
+import { benchScaleLua } from "./bench-rules-engine";
 import { benchGateway } from "./bench-gateway";
 import { deployScenarios } from "./bench-deploy";
 
@@ -60,7 +62,9 @@ async function main() {
   if (only === "scale") {
     console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
     const flag = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
-    await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites"), perShard: flag("--sites-per-shard"), jit: process.argv.includes("--jit") ? process.argv[process.argv.indexOf("--jit") + 1] !== "off" : undefined });
+    if (process.argv.includes("--rules-engine") && process.argv[process.argv.indexOf("--rules-engine") + 1] === "nginx")
+      await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites"), perShard: flag("--sites-per-shard"), jit: process.argv.includes("--jit") ? process.argv[process.argv.indexOf("--jit") + 1] !== "off" : undefined });
+    else await benchScaleLua(row, { sites: flag("--sites"), rulesSites: flag("--rules-sites") });
     return printTable();
   }
   if (only === "deploy") {
@@ -202,7 +206,7 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
     await cleanup();
   }
   console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
-  await benchScale(row);
+  await benchScaleLua(row);
   await nodesScenario();
   printTable();
 }

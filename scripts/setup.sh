@@ -19,6 +19,11 @@ if [ ! -f /usr/share/GeoIP/GeoIP.dat ] && command -v apt-get >/dev/null 2>&1; th
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libnginx-mod-http-geoip geoip-database >/dev/null 2>&1 \
     || echo "nginx's geoip module is not packaged here: Country= rules are skipped"
 fi
+# nginx's Lua module: the rules engine, so that a deploy of _redirects/_headers reloads nothing.
+if [ ! -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libnginx-mod-http-lua >/dev/null 2>&1 \
+    || echo "nginx's Lua module is not packaged here: sites' rules are served from nginx includes (shards)"
+fi
 command -v bun >/dev/null 2>&1 || $SUDO npm i -g bun >/dev/null
 bun install --frozen-lockfile >/dev/null
 bun run build
