@@ -73,3 +73,15 @@ test("a deployment whose compiled rules cannot be read answers 503, never its fi
   expect(ok.status).toBe(200);
   expect(ok.headers.get("x-preview")).toBe("yes");
 });
+
+test("a site with a thousand long rules deploys and serves every one (its combined test is split under PCRE's size limit)", async () => {
+  // About 400 KB of patterns: over what PCRE compiles as one regex.
+  const long = "archived-".repeat(40);
+  const lines = Array.from({ length: 1000 }, (_, k) => `/documentation/${long}${k}/* /moved-${k}/:splat 301`).join("\n");
+  await deploy("many", { "index.html": "many", _redirects: `${lines}\n` });
+  const host = `many.${c.domain}`;
+  expect(await location(host, `/documentation/${long}999/x`)).toBe("/moved-999/x");
+  expect(await location(host, `/documentation/${long}0/`)).toBe("/moved-0/");
+  expect((await c.get(host, "/")).status).toBe(200);
+  expect((await c.get(host, `/documentation/${long}1000/x`)).status).toBe(404);
+});

@@ -127,9 +127,8 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     // "<status or proxy>|<target>", which nginx.conf's maps split into $sprout_st, $sprout_to...
     const key = `${RULES_URI}#$sprout_e${params.map((_, j) => `|$${p}_a${j}`).join("")}${cookies.map((_, j) => `|$${p}_c${j}`).join("")}${slots.language ? "|$sprout_lang" : ""}${slots.country ? "|$geoip_country_code" : ""}`;
     if (rules.length > PREFILTER_FROM) {
-      const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
       server.push(`set $sprout_b "${key}";`, `set $sprout_k "";`);
-      for (const chunk of chunks(alternatives, 3000)) server.push(`if ($sprout_b ~ "^(?:${chunk.join("|")})") { set $sprout_k $sprout_b; }`);
+      for (const re of prefilterRegexes(rules, slots)) server.push(`if ($sprout_b ~ "${re}") { set $sprout_k $sprout_b; }`);
     } else server.push(`set $sprout_k "${key}";`);
     const comment = (r: RedirectRule) => (r.denied ? `# ${r.file} line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# ${r.file} line ${r.line}`);
     http.push(
@@ -221,9 +220,13 @@ function headerMaps(blocks: HeaderBlock[], authFiles: Map<HeaderBlock, string>, 
 const RESOURCE = "$sprout_resource";
 const RULES_URI = "$sprout_rules_uri";
 
-/** prefilterRegex is one regex that matches every key some rule of `rules` matches (no captures). */
-export function prefilterRegex(rules: RedirectRule[], slots: Slots): string {
-  return `^(?:${rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:")).join("|")})`;
+/**
+ * prefilterRegexes: regexes that together match every key some rule of `rules` matches (no
+ * captures), in chunks: PCRE refuses a compiled pattern over 64 KB.
+ */
+export function prefilterRegexes(rules: RedirectRule[], slots: Slots): string[] {
+  const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
+  return chunks(alternatives, 3000).map((chunk) => `^(?:${chunk.join("|")})`);
 }
 
 /** resourceRegex is the regex a `_headers` path matches on `$sprout_resource`. */
@@ -291,7 +294,7 @@ export function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
 }
 
 /** chunks groups strings so that each group joined with "|" stays under `max` characters. */
-function chunks(items: string[], max: number): string[][] {
+export function chunks(items: string[], max: number): string[][] {
   const out: string[][] = [];
   let cur: string[] = [];
   let len = 0;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { htpasswd, PREFILTER_FROM, prefilterRegex, resourceRegex, ruleRegex, targetWithQuery, type RulesInput, type Slots } from "./compile";
+import { htpasswd, PREFILTER_FROM, prefilterRegexes, resourceRegex, ruleRegex, targetWithQuery, type RulesInput, type Slots } from "./compile";
 import { readRules } from "./read";
 import type { RedirectOptions } from "./redirects";
 import type { RuleWarning } from "./types";
@@ -40,7 +40,7 @@ export function renderRulesData(input: RulesInput, opts: { filesDir: string; sec
     const cookies = [...new Set(rules.flatMap((r) => (r.cookie ? [r.cookie] : [])))];
     const slots: Slots = { params, cookies, language: rules.some((r) => r.languages.length > 0), country: rules.some((r) => r.countries.length > 0) };
     fields.push(`unforced = ${rules.some((r) => !r.force)}`, `params = ${list(params)}`, `cookies = ${list(cookies)}`, `language = ${slots.language}`, `country = ${slots.country}`);
-    if (rules.length > PREFILTER_FROM) fields.push(`prefilter = ${lua(prefilterRegex(rules, slots))}`);
+    if (rules.length > PREFILTER_FROM) fields.push(`prefilter = ${list(prefilterRegexes(rules, slots))}`);
     fields.push(`rules = {\n${rules.map((r) => `    { ${lua(ruleRegex(r, slots))}, ${lua(`${r.proxy ? "proxy" : r.status}|${targetWithQuery(r).replace("$is_args$args", "${__args}")}`)} },`).join("\n")}\n  }`);
   }
   const blocks = read.blocks;
