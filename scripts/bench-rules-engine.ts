@@ -38,13 +38,16 @@ class LuaNode {
     for (const d of ["", "assets", "blog"]) mkdirSync(join(dep, d), { recursive: true });
     for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(this.template, f), join(dep, f));
     symlinkSync("deploys/d1", join(this.data, "sites", site, "current"));
+    // Every staged deployment has a link (none: no rules), as the agent gives it.
+    mkdirSync(join(this.data, "sites", site, "lua"));
+    symlinkSync("none", join(this.data, "sites", site, "lua", "d1"));
   }
   /** deploy does what the agent does for a rules deployment (SiteConfigurator.applyData); answers ms. */
   deploy(site: string, i: number, variant = 0) {
     const t0 = performance.now();
     const rules = benchRules(i);
     if (variant) rules.redirects += `\n/variant-${variant} /about 301`;
-    const r = renderRulesData({ ...rules, spa: false }, { filesDir: join(this.data, "nginx", "auth"), secret: new Uint8Array(8), prefix: `sprout_${site}_${variant}` });
+    const r = renderRulesData({ ...rules, spa: false }, { filesDir: join(this.data, "nginx", "auth"), secret: new Uint8Array(8), site });
     for (const f of r.files) writeFileSync(f.path, f.content, { mode: 0o644 });
     const dir = join(this.data, "sites", site, "lua");
     mkdirSync(dir, { recursive: true });

@@ -202,8 +202,6 @@ export class Agent {
   }
 
   private async startNginx() {
-    // With the Lua engine no site has an include or a shard: an earlier run's go first.
-    if (this.lua) this.shards.retire();
     const changed = this.nginx.writeConf(this.mainConf());
     // Site includes name the domain too: bring them in line before nginx (re)loads.
     try {
@@ -212,6 +210,9 @@ export class Agent {
       log.error("a site's rules were rejected by nginx", { error: (e as Error).message });
     }
     if (!this.lua) await this.shards.startAll();
+    // With the Lua engine no site has an include or a shard: an earlier run's go once nginx serves
+    // every site without them (until then an nginx left running may still hand requests to them).
+    const retire = () => this.lua && this.shards.retire();
     if (this.nginx.state === "stopped") {
       this.nginx.start();
       const url = `http://${this.config.httpListen.hostname}:${this.config.httpListen.port}`;
@@ -220,6 +221,7 @@ export class Agent {
       while (Date.now() < end && !(await fetch(url, { signal: AbortSignal.timeout(1000) }).then(() => true, () => false))) await Bun.sleep(25);
       log.info(`nginx serving on ${url}`, { domain: this.state.state.domain });
     } else if (changed) await this.nginx.reload();
+    retire();
   }
 
   private async heartbeatLoop() {

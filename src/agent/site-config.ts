@@ -1,10 +1,13 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, renameSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Deployments } from "./deployments";
 import type { NginxShards } from "./nginx/shards";
 import { fatalProblems, hasRules, rulesDigest, type RuleWarning, type RulesInput } from "./nginx/rules";
 import { renderSiteInclude, type DeploymentRules } from "./nginx/site-include";
-import { renderRulesData } from "./nginx/rules/rules-data";
+import { renderRulesData, rulesDataName } from "./nginx/rules/rules-data";
+import { logger } from "../shared/log";
+
+const log = logger("agent");
 
 /** UNUSED_RULES_GRACE_MS: a compiled rules file no deployment names is removed this long after it was written. */
 const UNUSED_RULES_GRACE_MS = 10 * 60_000;
@@ -31,7 +34,8 @@ export class SiteConfigurator {
    */
   async apply(site: string, opts: { extra?: string; production?: string } = {}): Promise<Map<string, RuleWarning[]>> {
     const domain = this.o.domain();
-    if (!domain) return new Map();
+    // Includes name the domain; the Lua engine's data does not (and every deployment needs its link).
+    if (!domain && this.o.engine !== "lua") return new Map();
     const rec = this.deployments.record(site);
     const rules = (id: string): DeploymentRules => ({ id, rules: this.rulesOf(site, id, rec.settings.spa) });
     // `extra`: a deployment whose tree is built but not yet in place (staging, see Uploads.configure).
@@ -41,10 +45,10 @@ export class SiteConfigurator {
     const prodId = opts.production ?? rec.production;
     const production = prodId && ids.includes(prodId) ? rules(prodId) : null;
     const filesDir = join(this.o.dataDir, "nginx", "auth");
-    if (this.o.engine === "lua") return this.applyData(site, ids.map(rules), filesDir);
+    if (this.o.engine === "lua") return this.applyData(site, ids.map(rules), filesDir, opts.extra);
     const r = renderSiteInclude({
       site,
-      domain,
+      domain: domain!,
       listen: this.shards.listenOf(site),
       sitesDir: this.deployments.sitesDir,
       filesDir,
@@ -62,51 +66,67 @@ export class SiteConfigurator {
   }
 
   /**
-   * applyData writes the Lua engine's data for each deployment of the site (see the class comment).
-   * A file is named by its content and never changed; a deployment's link moves atomically, so a
-   * request reads either the old rules or the new, whole. Files no link names go after a grace
-   * period (a worker may have read the link and not yet the file).
+   * applyData writes the Lua engine's data for each deployment of the site (see the class comment):
+   * every staged deployment gets a link, to its compiled rules or to "none" (nginx answers 503 for a
+   * deployment without one: never its files without their rules). A rules file is named by what
+   * goes into it and never changed, so a deployment whose link already names its file costs no
+   * compiling; a link moves atomically, so a request reads the old rules or the new, whole. What no
+   * deployment names any more goes after a grace period (a worker may have read a link and not yet
+   * its file; a deployment being staged has its link before its tree).
    */
-  private applyData(site: string, deployments: DeploymentRules[], filesDir: string): Map<string, RuleWarning[]> {
+  private applyData(site: string, deployments: DeploymentRules[], filesDir: string, extra?: string): Map<string, RuleWarning[]> {
     const dir = join(this.deployments.sitesDir, site, "lua");
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     mkdirSync(filesDir, { recursive: true, mode: 0o750 });
     const warnings = new Map<string, RuleWarning[]>();
-    const named = new Set<string>();
-    const ids = new Set(deployments.map((d) => d.id));
+    const opts = { filesDir, secret: this.o.secret, site, allowPrivateProxy: this.o.allowPrivateProxy, geoip: this.o.geoip() };
+    const now = new Date();
     for (const d of deployments) {
       const link = join(dir, d.id);
-      if (!hasRules(d.rules)) {
-        rmSync(link, { force: true });
-        warnings.set(d.id, []);
-        continue;
-      }
-      const r = renderRulesData(d.rules, { filesDir, secret: this.o.secret, prefix: `sprout_${site.replace(/-/g, "_")}_${rulesDigest(d.rules).slice(0, 10)}`, allowPrivateProxy: this.o.allowPrivateProxy, geoip: this.o.geoip() });
-      for (const f of r.files) this.writeForNginx(f.path, f.content);
-      const file = join(dir, r.name);
-      if (!existsSync(file)) {
-        this.writeForNginx(`${file}.new`, r.text);
-        try {
-          this.o.lua!.validate(`${file}.new`);
-        } catch (e) {
-          rmSync(`${file}.new`, { force: true });
-          throw e;
+      let target = "none";
+      warnings.set(d.id, []);
+      if (hasRules(d.rules)) {
+        target = rulesDataName(d.rules, opts);
+        const file = join(dir, target);
+        // A new deployment's rules are compiled for their warnings; the others' only when missing.
+        if (!existsSync(file) || d.id === extra) {
+          const r = renderRulesData(d.rules, opts);
+          warnings.set(d.id, r.warnings);
+          for (const f of r.files) this.writeForNginx(f.path, f.content);
+          if (!existsSync(file)) {
+            this.writeForNginx(`${file}.new`, r.text);
+            try {
+              this.o.lua!.validate(`${file}.new`);
+            } catch (e) {
+              rmSync(`${file}.new`, { force: true });
+              throw e;
+            }
+            renameSync(`${file}.new`, file);
+          }
         }
-        renameSync(`${file}.new`, file);
       }
-      named.add(r.name);
-      if (readLink(link) !== r.name) {
+      const was = readLink(link);
+      if (was !== target) {
         rmSync(`${link}.tmp`, { force: true });
-        symlinkSync(r.name, `${link}.tmp`);
+        symlinkSync(target, `${link}.tmp`);
         renameSync(`${link}.tmp`, link);
+        // The grace period of a file no link names starts now (its time says when it was let go).
+        if (was && was !== "none" && existsSync(join(dir, was))) utimesSync(join(dir, was), now, now);
       }
-      warnings.set(d.id, r.warnings);
     }
-    for (const f of readdirSync(dir)) {
+    const ids = new Set(deployments.map((d) => d.id));
+    const old = (path: string) => Date.now() - lstatSync(path).mtimeMs > UNUSED_RULES_GRACE_MS;
+    const entries = readdirSync(dir);
+    const named = new Set(entries.map((f) => readLink(join(dir, f))).filter(Boolean));
+    for (const f of entries) {
       const path = join(dir, f);
-      if (f.endsWith(".lua")) {
-        if (!named.has(f) && Date.now() - statSync(path).mtimeMs > UNUSED_RULES_GRACE_MS && ![...readdirSync(dir)].some((l) => readLink(join(dir, l)) === f)) rmSync(path, { force: true });
-      } else if (!ids.has(f)) rmSync(path, { force: true });
+      try {
+        if (f.endsWith(".lua")) {
+          if (!named.has(f) && old(path)) rmSync(path, { force: true });
+        } else if (!ids.has(f) && !existsSync(join(this.deployments.sitesDir, site, "deploys", f)) && old(path)) rmSync(path, { force: true });
+      } catch {
+        /* gone meanwhile */
+      }
     }
     return warnings;
   }
@@ -155,7 +175,9 @@ export class SiteConfigurator {
 
   /** applyAll re-renders every site (start-up, or when the domain changed). */
   async applyAll() {
-    for (const site of this.deployments.sites()) await this.serial(site, () => this.apply(site));
+    // One site's rules failing (nginx rejects them now) must not leave the others unconfigured.
+    for (const site of this.deployments.sites())
+      await this.serial(site, () => this.apply(site)).catch((e: Error) => log.error("a site's rules could not be applied", { site, error: e.message }));
   }
 
   private rulesOf(site: string, id: string, spa: boolean): RulesInput {

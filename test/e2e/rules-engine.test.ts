@@ -3,7 +3,7 @@
 // (rules.test.ts and netlify-parity.test.ts run on it). Here: a node moving from the include engine
 // (shards) to it, and a deployment whose compiled rules cannot be read. Real agent, real nginx.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, cluster, restartAgent, site, type Cluster } from "../helpers/cluster";
 
@@ -11,7 +11,7 @@ let c: Cluster;
 
 beforeAll(async () => {
   // The include engine first, one site per shard: beta gets a shard nginx of its own.
-  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1"] });
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1", "--allow-private-proxy"] });
 });
 afterAll(cleanup);
 
@@ -40,7 +40,7 @@ test("a node moved from shards to the Lua engine serves every site's rules as be
   expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
 
   await c.nodes[0]!.p.kill();
-  await restartAgent(c, 0, ["--rules-engine", "lua"]);
+  await restartAgent(c, 0, ["--rules-engine", "lua", "--allow-private-proxy"]);
   expect(await location(`alpha.${c.domain}`, "/go")).toBe("/one");
   expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
   expect(alive(shardPid)).toBe(false);
@@ -84,4 +84,47 @@ test("a site with a thousand long rules deploys and serves every one (its combin
   expect(await location(host, `/documentation/${long}0/`)).toBe("/moved-0/");
   expect((await c.get(host, "/")).status).toBe(200);
   expect((await c.get(host, `/documentation/${long}1000/x`)).status).toBe(404);
+});
+
+test("a deployment without its link to compiled rules answers 503 (never served as if it had none); a plain site has a link to none", async () => {
+  const plain = await deploy("plainsite", { "index.html": "plain" });
+  const dir = join(c.nodes[0]!.data, "sites", "plainsite", "lua");
+  expect(readlinkSync(join(dir, plain.deployment_id))).toBe("none");
+  expect(await (await c.get(`plainsite.${c.domain}`, "/")).text()).toBe("plain");
+  const guarded = await deploy("guarded2", { "index.html": "secret", _headers: "/*\n  Basic-Auth: alice:wonderland\n" });
+  const link = join(c.nodes[0]!.data, "sites", "guarded2", "lua", guarded.deployment_id);
+  const target = readlinkSync(link);
+  rmSync(link);
+  try {
+    const r = await c.get(`guarded2.${c.domain}`, "/");
+    expect(r.status).toBe(503);
+    expect(await r.text()).not.toContain("secret");
+  } finally {
+    symlinkSync(target, link);
+  }
+  expect((await c.get(`guarded2.${c.domain}`, "/")).status).toBe(401);
+});
+
+test("_headers lines are added to what the answer has, as add_header does: a proxied site's cookies stay, names of any case all go out", async () => {
+  const upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: () => new Response("from upstream", { headers: { "set-cookie": "session=abc", "x-robots-tag": "upstream" } }),
+  });
+  try {
+    await deploy("proxied", {
+      "index.html": "home",
+      "blog/post.html": "post",
+      _redirects: `/api/* http://127.0.0.1:${upstream.port}/:splat 200\n`,
+      _headers: "/*\n  Set-Cookie: consent=1\n  X-Robots-Tag: all\n/blog/*\n  x-robots-tag: noindex\n",
+    });
+    const api = await c.get(`proxied.${c.domain}`, "/api/x");
+    expect(await api.text()).toBe("from upstream");
+    expect(api.headers.getSetCookie().sort()).toEqual(["consent=1", "session=abc"]);
+    const blog = await c.get(`proxied.${c.domain}`, "/blog/post");
+    const tags = (blog.headers.get("x-robots-tag") ?? "").split(/,\s*/).sort();
+    expect(tags).toEqual(["all", "noindex"]);
+  } finally {
+    upstream.stop(true);
+  }
 });

@@ -227,8 +227,13 @@ const BODY_STATUSES = [401, 403, 404, 410, 451];
  */
 function luaServers(o: ConfOptions & { listen: string }, sites: string): string {
   const prelude = "set_by_lua_block $sprout_hs { return sprout.header_set() }";
+  // $sprout_rules_file and $sprout_root are set by the engine once per request: the deployment's
+  // rules file, and the production host's tree (the deployment \`current\` named when the request
+  // came, so its files and its rules are one deployment's). Declared by assigning them to
+  // themselves: an internal redirect, which runs these lines again, keeps what they hold.
   const machinery = `
-    set $sprout_rules_file "";
+    uninitialized_variable_warn off;
+    set $sprout_rules_file $sprout_rules_file;
     ${prelude}
     set_by_lua_block $sprout_rv { return sprout.redirect() }
     # A deployment whose rules cannot be read is never served without them.
@@ -257,8 +262,9 @@ ${BODY_STATUSES.map((s) => `    if ($sprout_st = ${s}) { rewrite ^ /__sprout_sta
 ${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" })}`;
   return `
   lua_package_path "${o.lua!.dir}/?.lua;;";
-  # Compiled regexes of the rules a worker served lately (one per rule, no JIT: bounded memory).
-  lua_regex_cache_max_entries 65536;
+  # Compiled regexes of the rules a worker served lately (no JIT; about 5 KB each at most: bounded).
+  lua_regex_cache_max_entries 16384;
+
   init_by_lua_block { sprout = require("sprout"); sprout.init("${sites}") }
 
   server {
@@ -270,7 +276,10 @@ ${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" 
     listen ${o.listen};
     server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
     set $dep "";
-    root ${sites}/$site/current;${machinery}
+    set $sprout_root $sprout_root;
+    root ${sites}/$site/$sprout_root;${machinery}
+    # Never the site's own folder (its compiled rules are there).
+    if ($sprout_root !~ "^(?:current|deploys/[a-z0-9]+)$") { return 503; }
   }
   server {
     listen ${o.listen};

@@ -1,6 +1,7 @@
 -- Sprout's rules engine for nginx (lua-nginx-module). A site's _redirects, _headers, netlify.toml
 -- and SPA setting are compiled by the agent to data (rules/rules-data.ts), one file per rules text:
---   <sites>/<site>/lua/<name>.lua, and a link <sites>/<site>/lua/<deployment> -> <name>.lua.
+--   <sites>/<site>/lua/<name>.lua, and a link <sites>/<site>/lua/<deployment> -> <name>.lua, or
+--   -> none for a deployment without rules. A deployment without a link is not served (503).
 -- This module applies them per request. nginx reads no site's rules when it starts or reloads, so a
 -- deploy of rules reloads nothing, and every site is served by the same server{} with no hand-over.
 local ffi = require("ffi")
@@ -13,11 +14,10 @@ ffi.cdef([[
 local M = {}
 local sites_dir = nil
 local buf = ffi.new("char[256]")
--- Each worker keeps the rules it served lately, by file name: a name is its content's digest, so an
--- entry is never stale. Bounded: past MAX_CACHED entries or MAX_BYTES of rules read, it starts again.
-local MAX_CACHED = 4096
+-- Each worker keeps the rules it served lately, by file name: a name stands for the rules' content,
+-- so an entry is never stale. Bounded by MAX_BYTES of files read: the least recently used go first.
 local MAX_BYTES = 64 * 1024 * 1024
-local cache, cached, bytes = {}, 0, 0
+local cache, bytes, clock = {}, 0, 0
 local SEP, PAIR = "\31", "\30"
 -- add_header's statuses: a site's header lines go out with these only, as nginx's add_header does.
 local HEADER_STATUS = { [200] = true, [201] = true, [204] = true, [206] = true, [301] = true, [302] = true, [303] = true, [304] = true, [307] = true, [308] = true }
@@ -36,55 +36,108 @@ end
 -- served without them (without its Basic-Auth, say).
 local BROKEN = { broken = true }
 
-local function load(name)
-  local t = cache[name]
-  if t ~= nil then return t end
-  t = BROKEN
-  local f = io.open(name, "rb")
-  if f then
-    local src = f:read("*a")
-    f:close()
-    if bytes + #src > MAX_BYTES then cache, cached, bytes = {}, 0, 0 end
-    bytes = bytes + #src
-    local chunk = loadstring(src, "=rules")
-    if chunk then
-      -- Data only: the chunk sees no globals (and the agent escaped every string it holds).
-      setfenv(chunk, {})
-      local ok, v = pcall(chunk)
-      if ok and type(v) == "table" then t = v end
+-- prefilters: one regex per chunk of rules (PCRE refuses a pattern too large) that matches every
+-- key some rule matches, without captures: most requests match no rule and try nothing else.
+local function prefilters(rules)
+  local out, cur, len = {}, {}, 0
+  for i = 1, #rules do
+    local alt = rules[i][1]:sub(2):gsub("%(%?<[a-z]_[%w_]+>", "(?:")
+    if #cur > 0 and len + #alt > 3000 then
+      out[#out + 1] = "^(?:" .. table.concat(cur, "|") .. ")"
+      cur, len = {}, 0
     end
+    cur[#cur + 1] = alt
+    len = len + #alt + 1
   end
-  if t == BROKEN then return t end -- not kept: the next request tries again
-  if cached >= MAX_CACHED then cache, cached, bytes = {}, 0, 0 end
-  cache[name] = t
-  cached = cached + 1
+  if #cur > 0 then out[#out + 1] = "^(?:" .. table.concat(cur, "|") .. ")" end
+  return out
+end
+
+local function evict(need)
+  while bytes + need > MAX_BYTES do
+    local oldest, at = nil, math.huge
+    for k, e in pairs(cache) do
+      if e.used < at then oldest, at = k, e.used end
+    end
+    if not oldest then return end
+    bytes = bytes - cache[oldest].size
+    cache[oldest] = nil
+  end
+end
+
+local function parse(src)
+  -- Text only, no globals: data, never code (and the agent quoted every string it holds).
+  local chunk = load(src, "=rules", "t", {})
+  if not chunk then return nil end
+  local ok, t = pcall(chunk)
+  if not ok or type(t) ~= "table" then return nil end
+  if t.prefilter and t.rules then t.prefilter = prefilters(t.rules) else t.prefilter = nil end
   return t
 end
 
--- rules answers the request's rules (a table) or false. The deployment is the preview host's, else
--- the one `current` points at, read per request, so an activation is seen by the next request with
--- its own rules. Which file applies is kept in $sprout_rules_file for the request's later phases
--- (nginx variables live through internal redirects; ngx.ctx does not).
+local function read(path)
+  clock = clock + 1
+  local e = cache[path]
+  if e then
+    e.used = clock
+    return e.rules
+  end
+  local f = io.open(path, "rb")
+  if not f then return BROKEN end
+  local src = f:read("*a")
+  f:close()
+  local t = parse(src or "")
+  if not t then return BROKEN end -- not kept: the next request tries again
+  evict(#src)
+  cache[path] = { rules = t, size = #src, used = clock }
+  bytes = bytes + #src
+  return t
+end
+
+-- rules answers the request's rules: a table, false (none), or BROKEN. The deployment is the preview
+-- host's, else the one `current` points at, read once per request: the production host's files are
+-- then served from that deployment's own tree ($sprout_root), so a request never mixes one
+-- deployment's rules with another's files during an activation. What was found is kept in
+-- $sprout_rules_file for the request's later phases (nginx variables live through internal
+-- redirects; ngx.ctx does not): "-" none, "!" broken, else the file.
 local function rules()
   local v = ngx.var
   local file = v.sprout_rules_file
   if file == "-" then return false end
-  if file ~= nil and file ~= "" then return load(file) end
+  if file == "!" then return BROKEN end
+  if file ~= nil and file ~= "" then return read(file) end
   local site = v.site
   local dir = sites_dir .. "/" .. site
   local dep = v.dep
   if dep == nil or dep == "" then
     local target = readlink(dir .. "/current")
     dep = target and target:match("^deploys/([%w]+)$")
+    if not dep then
+      -- Nothing in production: nothing to serve (404), and no rules.
+      v.sprout_root = "current"
+      v.sprout_rules_file = "-"
+      return false
+    end
+    v.sprout_root = "deploys/" .. dep
   end
-  local name = dep and readlink(dir .. "/lua/" .. dep)
-  if not name or not name:match("^[%w]+%.lua$") then
+  local name = readlink(dir .. "/lua/" .. dep)
+  if name == "none" then
     v.sprout_rules_file = "-"
     return false
   end
+  if not name or not name:match("^[%w]+%.lua$") then
+    if not name and C.access(dir .. "/deploys/" .. dep, 0) ~= 0 then
+      -- No such deployment: nothing to serve (404).
+      v.sprout_rules_file = "-"
+      return false
+    end
+    -- Every deployment has a link once staged: without one, its rules are unknown.
+    v.sprout_rules_file = "!"
+    return BROKEN
+  end
   file = dir .. "/lua/" .. name
   v.sprout_rules_file = file
-  return load(file)
+  return read(file)
 end
 
 local function expand(tpl, m)
@@ -125,7 +178,6 @@ function M.redirect()
   if t.country then parts[#parts + 1] = "|" .. (v.geoip_country_code or "") end
   local key = table.concat(parts)
   if t.prefilter then
-    -- Most requests match no rule: one combined test per chunk spares them the rules one by one.
     local hit = false
     for i = 1, #t.prefilter do
       if ngx.re.find(key, t.prefilter[i], "o") then hit = true break end
@@ -163,24 +215,38 @@ function M.header_set()
   return cc .. SEP .. auth .. (#out > 0 and (SEP .. table.concat(out, SEP)) or "")
 end
 
--- send_headers adds the header lines of $sprout_hs to the answer (header filter phase).
+-- send_headers adds the header lines of $sprout_hs to the answer (header filter phase), as
+-- add_header does: each line is added, to what the answer has already (a proxied site's own
+-- Set-Cookie stays), names compared without case.
 function M.send_headers()
   local hs = ngx.var.sprout_hs
   if hs == nil or hs == "" or not HEADER_STATUS[ngx.status] then return end
-  local out, k = {}, 0
+  local out, order, k = {}, {}, 0
   for field in (hs .. SEP):gmatch("([^\31]*)\31") do
     k = k + 1
     if k > 2 and field ~= "" then
       local name, value = field:match("^([^\30]*)\30(.*)$")
       if name and value ~= "" then
-        local cur = out[name]
-        if cur == nil then out[name] = value
-        elseif type(cur) == "table" then cur[#cur + 1] = value
-        else out[name] = { cur, value } end
+        local key = name:lower()
+        if not out[key] then
+          out[key] = { name = name }
+          order[#order + 1] = key
+        end
+        local list = out[key]
+        list[#list + 1] = value
       end
     end
   end
-  for name, value in pairs(out) do ngx.header[name] = value end
+  local h = ngx.header
+  for _, key in ipairs(order) do
+    local list = out[key]
+    local had = h[list.name]
+    local values = {}
+    if type(had) == "table" then for _, x in ipairs(had) do values[#values + 1] = x end
+    elseif had ~= nil then values[1] = had end
+    for _, x in ipairs(list) do values[#values + 1] = x end
+    h[list.name] = #values == 1 and values[1] or values
+  end
 end
 
 -- spa answers "1" when the site serves /index.html for paths that are not files (SPA setting).
@@ -202,12 +268,9 @@ end
 function M.check(path)
   local f = io.open(path, "rb")
   if not f then return "cannot read " .. path end
-  local chunk, err = loadstring(f:read("*a"), "=rules")
+  local t = parse(f:read("*a") or "")
   f:close()
-  if not chunk then return err end
-  setfenv(chunk, {})
-  local ok, t = pcall(chunk)
-  if not ok or type(t) ~= "table" then return "not a rules table" end
+  if not t then return "not a rules table" end
   local function try(re, what)
     local _, _, e = ngx.re.find("", re, "")
     if e then return what .. ": " .. e end
