@@ -9,7 +9,7 @@ import { logger } from "../shared/log";
 
 const log = logger("agent");
 
-/** UNUSED_RULES_GRACE_MS: a compiled rules file no deployment names is removed this long after it was written. */
+/** UNUSED_RULES_GRACE_MS: how long a compiled rules file no link names, or the link of a deployment gone, is kept. */
 const UNUSED_RULES_GRACE_MS = 10 * 60_000;
 
 /**
