@@ -143,12 +143,13 @@ export class DeploymentService {
     const first = this.get(userId, id, after);
     const finished = first.status === "failed" || (first.status === "ready" && (!first.production || first.is_production));
     if (waitMs <= 0 || first.events?.length || finished) return first;
+    const ms = Math.min(waitMs, MAX_FOLLOW_WAIT_MS);
     await new Promise<void>((resolve) => {
       let stop = () => {};
       const timer = setTimeout(() => {
         stop();
         resolve();
-      }, waitMs);
+      }, ms);
       stop = this.watch((changed) => {
         if (changed !== id) return;
         clearTimeout(timer);
@@ -592,6 +593,9 @@ export class DeploymentService {
     };
   }
 }
+
+/** MAX_FOLLOW_WAIT_MS bounds one long poll of `follow` (well under the server's idle timeout). */
+const MAX_FOLLOW_WAIT_MS = 30_000;
 
 /** describeSeconds says a duration the way the log reads it: "1 h", "90 s", "15 min". */
 function describeSeconds(s: number): string {
