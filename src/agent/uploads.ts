@@ -100,7 +100,7 @@ export class Uploads {
       const absent = new Set(missing);
       if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
       pending.missing = missing;
-      writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
+      this.writePending(body.deployment_id, pending);
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
@@ -181,7 +181,7 @@ export class Uploads {
         },
         beforePublish: () => this.configure(site, deploymentId),
       });
-      rmSync(this.pendingPath(deploymentId), { force: true });
+      this.removePending(deploymentId);
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
@@ -329,20 +329,41 @@ export class Uploads {
     const p = this.pending(deploymentId);
     if (!p) return;
     try {
-      writeFileSync(this.pendingPath(deploymentId), JSON.stringify({ ...p, failed: reason }));
+      this.writePending(deploymentId, { ...p, failed: reason });
     } catch {
       // No room even for this record (a full disk): without it the upload cannot resume either.
-      rmSync(this.pendingPath(deploymentId), { force: true });
+      this.removePending(deploymentId);
     }
   }
 
+  /**
+   * last: the upload record written or read last, so init, the upload and its staging read the
+   * file once rather than parse a manifest of 10,000 files three times. One record only: memory
+   * stays bounded however many uploads are pending. The file stays the truth (resume after a restart).
+   */
+  private last: { id: string; p: PendingUpload } | null = null;
+
   private pending(deploymentId: string): PendingUpload | null {
+    if (this.last?.id === deploymentId) return this.last.p;
     const p = this.pendingPath(deploymentId);
     try {
-      return JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
+      const read = JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
+      this.last = { id: deploymentId, p: read };
+      return read;
     } catch {
       return null; // none, or cut short by a crash: the upload starts again with init
     }
+  }
+
+  private writePending(deploymentId: string, p: PendingUpload) {
+    if (this.last?.id === deploymentId) this.last = null;
+    writeFileSync(this.pendingPath(deploymentId), JSON.stringify(p), { mode: 0o600 });
+    this.last = { id: deploymentId, p };
+  }
+
+  private removePending(deploymentId: string) {
+    if (this.last?.id === deploymentId) this.last = null;
+    rmSync(this.pendingPath(deploymentId), { force: true });
   }
 
   /** pendingIds lists the deployments with an upload record here. */
@@ -380,7 +401,7 @@ export class Uploads {
         continue;
       }
       if (old || (site !== undefined && this.pending(id)?.site === site)) {
-        rmSync(p, { force: true });
+        this.removePending(id);
         removed++;
       }
     }

@@ -56,11 +56,14 @@ export function checkManifest(m: Manifest, limits: ManifestLimits = DEFAULT_LIMI
     bytes += e.size;
     if (problems.length >= 20) break;
   }
-  // A file and a folder of the same name cannot both exist on disk.
+  // A file and a folder of the same name cannot both exist on disk. Each folder is looked at once
+  // (with its parents), not once per file in it.
+  const folders = new Set<string>();
   for (const p of seen) {
-    const parts = p.split("/");
-    for (let i = 1; i < parts.length && problems.length < 20; i++) {
-      const dir = parts.slice(0, i).join("/");
+    for (let cut = p.lastIndexOf("/"); cut > 0 && problems.length < 20; cut = p.lastIndexOf("/", cut - 1)) {
+      const dir = p.slice(0, cut);
+      if (folders.has(dir)) break;
+      folders.add(dir);
       if (seen.has(dir)) problems.push(`${JSON.stringify(dir)} is both a file and a folder`);
     }
   }
