@@ -54,7 +54,7 @@ export class BlobStore {
   /** brotli jobs, by blob; they run one at a time (see precompress). */
   private brotliJobs = new Map<string, Promise<void>>();
   private brotliQueue: Promise<void> = Promise.resolve();
-  /** brotliWorker compresses at the lowest CPU priority (see BrotliWorker). */
+  /** brotliWorker compresses at a low CPU priority (see BrotliWorker). */
   private brotliWorker = new BrotliWorker();
   /** busy: uploads and stagings under way; lastBusy: when the last one (or a gzip) ended (see quiet()). */
   private busyCount = 0;
@@ -357,7 +357,7 @@ export class BlobStore {
    * brotliLater makes `<blob>.br` in the background and answers its path once made (null when it
    * does not pay off, brotli is off, or it failed). Brotli at quality 11 is some 30x slower than
    * gzip, so nothing waits for it: jobs run one at a time, after the blob's gzip, on a worker thread
-   * at the lowest CPU priority (BrotliWorker), so they take only CPU that deploys and nginx leave;
+   * at a low CPU priority (BrotliWorker), so they take mostly CPU that deploys and nginx leave;
    * a deployment links each `.br` once it exists (Deployments.stage), and each waits for a moment
    * without uploads. The bytes are read again from the store (page cache), so queued jobs hold no
    * memory.

@@ -4,14 +4,21 @@ import { promisify } from "node:util";
 const brotliAsync = promisify(brotliCompress);
 
 /**
- * WORKER_SOURCE runs in a worker thread that lowers its own scheduling priority to the lowest
- * (Linux's nice is per thread), then compresses one blob per message. Inline rather than a file of
- * its own: the compiled binary has nothing beside it to load.
+ * BROTLI_NICE: how far the worker thread lowers its priority below the agent's. At +10, against a
+ * busy thread of the agent's priority it gets about a tenth of a core (+19 would be about 1%, and a
+ * node that is never idle would hardly ever make its brotli forms); deploys and nginx keep the rest.
+ */
+export const BROTLI_NICE = 10;
+
+/**
+ * WORKER_SOURCE runs in a worker thread that lowers its own scheduling priority (Linux's nice is
+ * per thread), then compresses one blob per message. Inline rather than a file of its own: the
+ * compiled binary has nothing beside it to load.
  */
 const WORKER_SOURCE = `
 import { brotliCompressSync, constants as z } from "node:zlib";
-import { setPriority } from "node:os";
-try { setPriority(0, 19); } catch {}
+import { getPriority, setPriority } from "node:os";
+try { setPriority(0, Math.min(19, getPriority(0) + ${BROTLI_NICE})); } catch {}
 self.onmessage = (e) => {
   const { id, raw, quality } = e.data;
   try {
@@ -27,11 +34,12 @@ self.onmessage = (e) => {
 type RefWorker = Worker & { ref(): void; unref(): void };
 
 /**
- * BrotliWorker makes brotli forms on one worker thread at the lowest CPU priority. Brotli at
- * quality 11 costs some 30x gzip: on the zlib thread pool at normal priority, the forms of a
+ * BrotliWorker makes brotli forms on one worker thread at a low CPU priority (BROTLI_NICE). Brotli
+ * at quality 11 costs some 30x gzip: on the zlib thread pool at normal priority, the forms of a
  * deploy of thousands of files took a core for tens of seconds and slowed whatever came next on
- * the node (the next deploy, nginx). At nice 19 they take only CPU nothing else wants. Without
- * worker threads (an error starting one), it falls back to the thread pool.
+ * the node (the next deploy, nginx); in the deploy bench that was half the node's CPU during a
+ * one-file redeploy. At a low priority they take mostly CPU nothing else wants. Without worker
+ * threads (an error starting one), it falls back to the thread pool.
  */
 export class BrotliWorker {
   private worker: RefWorker | null = null;

@@ -1,13 +1,14 @@
 // The deploy path's own costs, over real HTTP against the compiled binary, a real agent and nginx:
 // the CLI follows a deploy by long poll (the master answers at the deployment's next log line), the
-// node makes brotli forms on a thread at the lowest CPU priority (so background compression only
-// takes CPU nothing else wants), and an upload of many small files, with blobs the node already
+// node makes brotli forms on a thread at a low CPU priority (so background compression takes
+// mostly CPU nothing else wants), and an upload of many small files, with blobs the node already
 // holds for the account beside new ones, stages and serves every file byte-exact.
 import { expect, test } from "bun:test";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, site, useCluster } from "../helpers/cluster";
 import { sha256 } from "../helpers/tar";
+import { BROTLI_NICE } from "../../src/agent/brotli-worker";
 
 const c = useCluster();
 
@@ -39,7 +40,7 @@ test("a follow request sent before the deployment's next log line answers with t
   expect(answer.body.events.map((e: { message: string }) => e.message).join("\n")).toContain("Cancelled by");
 });
 
-test("the node makes brotli forms on a thread at the lowest CPU priority, and serves them", async () => {
+test("the node makes brotli forms on a thread at a low CPU priority, and serves them", async () => {
   const js = Array.from({ length: 300 }, (_, i) => `export const value${i} = { id: ${i}, label: "item ${i}" };\n`).join("");
   const r = await c().sprout(["deploy", site({ "index.html": "<h1>br</h1>", "app.js": js }), "--site", "brnice", "--prod", "--json"]);
   expect(r.code).toBe(0);
@@ -58,10 +59,10 @@ test("the node makes brotli forms on a thread at the lowest CPU priority, and se
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
     return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
   });
-  expect(nices).toContain(19);
   // The agent's own thread (its pid) keeps its priority: deploys and requests are not slowed.
   const main = readFileSync(`/proc/${pid}/stat`, "utf8");
-  expect(Number(main.slice(main.lastIndexOf(")") + 2).split(" ")[16])).toBeLessThan(19);
+  const own = Number(main.slice(main.lastIndexOf(")") + 2).split(" ")[16]);
+  expect(nices).toContain(Math.min(19, own + BROTLI_NICE));
 });
 
 test("a deploy of many small files, some held by the node already and some new, serves each file byte-exact", async () => {
