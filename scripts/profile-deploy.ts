@@ -1,6 +1,8 @@
 // Profiles one tiny-files cold deploy and one one-file redeploy end to end: the CLI's own phases
 // (SPROUT_PROFILE=1 makes it print them on stderr), the deployment's events as the master recorded
-// them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts`.
+// them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts [tiny|redeploy]`;
+// TRACE="strace -c -f -p PID -o FILE" (or perf) runs a tracer on the agent during each deploy,
+// AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, cleanup, cluster, sproutBinary, tempDir } from "../test/helpers/cluster";
