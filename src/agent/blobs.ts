@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
+import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { BlobOwners } from "./blob-owners";
+import { BrotliWorker } from "./brotli-worker";
 
 /**
  * writeNew writes `bytes` to a file that must not exist yet (a fresh temporary name): one open,
@@ -21,7 +22,6 @@ export function writeNew(path: string, bytes: Uint8Array) {
 }
 
 const gzipAsync = promisify(gzip);
-const brotliAsync = promisify(brotliCompress);
 
 /**
  * SIBLINGS are the files a blob may have beside it in the store: its precompressed forms, and the
@@ -54,6 +54,8 @@ export class BlobStore {
   /** brotli jobs, by blob; they run one at a time (see precompress). */
   private brotliJobs = new Map<string, Promise<void>>();
   private brotliQueue: Promise<void> = Promise.resolve();
+  /** brotliWorker compresses at a low CPU priority (see BrotliWorker). */
+  private brotliWorker = new BrotliWorker();
   /** busy: uploads and stagings under way; lastBusy: when the last one (or a gzip) ended (see quiet()). */
   private busyCount = 0;
   private lastBusy = 0;
@@ -107,7 +109,8 @@ export class BlobStore {
     const out: string[] = [];
     let n = 0;
     for (const d of new Set(digests)) {
-      if (!this.owners.owns(account, d) || !this.has(d)) out.push(d);
+      // Presence first: on a new site most digests are absent, and one stat costs less than a query.
+      if (!this.has(d) || !this.owners.owns(account, d)) out.push(d);
       if (++n % 5000 === 0) await yieldToLoop();
     }
     return out;
@@ -173,25 +176,30 @@ export class BlobStore {
       mkdirSync(join(this.root, shard), { recursive: true, mode: 0o755 });
       this.shards.add(shard);
     }
-    if (existsSync(dest)) {
-      if (this.verifiedAt.has(sha) || Buffer.from(bytes).equals(readFileSync(dest))) {
-        this.verifiedAt.set(sha, Date.now());
-        return false;
-      }
-      const tmp = this.tmpPath();
-      writeNew(tmp, bytes);
-      renameSync(tmp, dest);
-      this.verifiedAt.set(sha, Date.now());
-      return false;
-    }
+    // Created with O_EXCL, which answers EEXIST for a blob already here: no look-up first (one
+    // system call per file fewer on an upload of thousands).
     try {
       writeNew(dest, bytes);
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return this.keepExisting(sha, dest, bytes);
       rmSync(dest, { force: true });
       throw e;
     }
     this.verifiedAt.set(sha, Date.now());
     return true;
+  }
+
+  /** keepExisting: putSmall found the blob present; an unverified one that differs from `bytes` is replaced. */
+  private keepExisting(sha: string, dest: string, bytes: Uint8Array): boolean {
+    if (this.verifiedAt.has(sha) || Buffer.from(bytes).equals(readFileSync(dest))) {
+      this.verifiedAt.set(sha, Date.now());
+      return false;
+    }
+    const tmp = this.tmpPath();
+    writeNew(tmp, bytes);
+    renameSync(tmp, dest);
+    this.verifiedAt.set(sha, Date.now());
+    return false;
   }
 
   /**
@@ -349,10 +357,11 @@ export class BlobStore {
   /**
    * brotliLater makes `<blob>.br` in the background and answers its path once made (null when it
    * does not pay off, brotli is off, or it failed). Brotli at quality 11 is some 30x slower than
-   * gzip, so nothing waits for it: jobs run one at a time, after the blob's gzip, on one thread of
-   * the pool, leaving the others to gzip and uploads; a deployment links each `.br` once it exists
-   * (Deployments.stage), and each waits for a moment without uploads. The bytes are read again from the store (page cache), so queued jobs hold
-   * no memory.
+   * gzip, so nothing waits for it: jobs run one at a time, after the blob's gzip, on a worker thread
+   * at a low CPU priority (BrotliWorker), so they take mostly CPU that deploys and nginx leave;
+   * a deployment links each `.br` once it exists (Deployments.stage), and each waits for a moment
+   * without uploads. The bytes are read again from the store (page cache), so queued jobs hold no
+   * memory.
    */
   brotliLater(sha: string, fresh = false): Promise<string | null> {
     const base = this.path(sha);
@@ -367,9 +376,7 @@ export class BlobStore {
         await this.quiet();
         if (existsSync(`${base}.br`) || existsSync(`${base}.nobr`) || !existsSync(base)) return;
         const raw = await Bun.file(base).bytes();
-        const packed = await brotliAsync(raw, {
-          params: { [zlibConstants.BROTLI_PARAM_QUALITY]: brotliQuality(raw.length), [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length },
-        });
+        const packed = await this.brotliWorker.compress(raw, brotliQuality(raw.length));
         if (packed.length >= raw.length * 0.9) {
           writeFileSync(`${base}.nobr`, "");
           return;

@@ -100,7 +100,7 @@ export class Uploads {
       const absent = new Set(missing);
       if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
       pending.missing = missing;
-      writeFileSync(this.pendingPath(body.deployment_id), JSON.stringify(pending), { mode: 0o600 });
+      this.writePending(body.deployment_id, pending);
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
@@ -129,7 +129,7 @@ export class Uploads {
       const pending = this.pending(deploymentId);
       if (!pending || pending.manifest_digest !== claims.manifest_digest || pending.owner !== claims.owner)
         throw conflict("no_upload", "No upload was started for this deployment here.", "Call POST /api/upload/init first.");
-      let got = { files: 0, bytes: 0 };
+      let got: { files: number; bytes: number; proved: ReadonlySet<string> } = { files: 0, bytes: 0, proved: new Set() };
       try {
         if (body) got = await this.blobs.busy(() => this.extract(body, pending.manifest, pending.owner));
       } catch (e) {
@@ -141,11 +141,13 @@ export class Uploads {
         }
         throw e;
       }
-      const { files, bytes } = got;
-      const still = await this.blobs.missingFor(pending.owner, pending.missing ?? pending.manifest.map((e) => e.sha256));
+      const { files, bytes, proved } = got;
+      // What this request proved is held (verified, adopted, owned) and kept for the pending upload:
+      // only the rest is looked up, not every file of the upload again.
+      const still = await this.blobs.missingFor(pending.owner, (pending.missing ?? pending.manifest.map((e) => e.sha256)).filter((d) => !proved.has(d)));
       this.report({ deployment_id: deploymentId, phase: "uploaded", message: `Received ${files} files (${bytes} bytes).`, files_uploaded: files, bytes_uploaded: bytes });
       if (still.length) return { files_received: files, bytes_received: bytes, staged: false };
-      await this.stageLocked(pending.site, deploymentId, pending.manifest, pending.production, pending.owner, { files, bytes });
+      await this.stageLocked(pending.site, deploymentId, pending.manifest, pending.production, pending.owner, { files, bytes }, proved);
       return { files_received: files, bytes_received: bytes, staged: true };
     });
   }
@@ -159,16 +161,18 @@ export class Uploads {
   }
 
   /** stageLocked stages under the deployment's lock; every blob must be held by the deployment's account. */
-  private stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+  private stageLocked(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }, proved?: ReadonlySet<string>) {
     // Brotli forms wait while a deployment is staged (see BlobStore.quiet).
-    return this.blobs.busy(() => this.stageLockedBusy(site, deploymentId, manifest, production, owner, uploaded));
+    return this.blobs.busy(() => this.stageLockedBusy(site, deploymentId, manifest, production, owner, uploaded, proved));
   }
 
-  private async stageLockedBusy(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }) {
+  /** `proved`: blobs the upload just verified and adopted for `owner` (staging need not ask about them again). */
+  private async stageLockedBusy(site: string, deploymentId: string, manifest: Manifest, production: boolean, owner: string, uploaded?: { files: number; bytes: number }, proved?: ReadonlySet<string>) {
     const t0 = performance.now();
     try {
       const r = await this.deployments.stage(site, deploymentId, manifest, {
         owner,
+        proved,
         // Only blobs linked anew are asked about: a reused folder tree was built for this same account.
         usable: async (digests) => {
           const notOwned = await this.blobs.missingFor(owner, digests);
@@ -177,7 +181,7 @@ export class Uploads {
         },
         beforePublish: () => this.configure(site, deploymentId),
       });
-      rmSync(this.pendingPath(deploymentId), { force: true });
+      this.removePending(deploymentId);
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
@@ -226,7 +230,7 @@ export class Uploads {
    * an interrupted upload keeps them and a rerun sends only the rest; but if an entry turns out to be
    * bad, the blobs this request added are removed again: bad input leaves nothing behind.
    */
-  private async extract(body: ReadableStream<Uint8Array>, manifest: Manifest, owner: string): Promise<{ files: number; bytes: number }> {
+  private async extract(body: ReadableStream<Uint8Array>, manifest: Manifest, owner: string): Promise<{ files: number; bytes: number; proved: ReadonlySet<string> }> {
     const entries = byPath(manifest);
     const added: string[] = [];
     /** proved: digests whose bytes this request sent in full and that verified (the account now holds them). */
@@ -266,7 +270,7 @@ export class Uploads {
       throw badRequest("bad_archive", `The upload is not a complete tar stream: ${(e as Error).message}.`);
     }
     this.blobs.owners.add(owner, proved);
-    return { files, bytes };
+    return { files, bytes, proved: new Set(proved) };
   }
 
   /**
@@ -325,20 +329,41 @@ export class Uploads {
     const p = this.pending(deploymentId);
     if (!p) return;
     try {
-      writeFileSync(this.pendingPath(deploymentId), JSON.stringify({ ...p, failed: reason }));
+      this.writePending(deploymentId, { ...p, failed: reason });
     } catch {
       // No room even for this record (a full disk): without it the upload cannot resume either.
-      rmSync(this.pendingPath(deploymentId), { force: true });
+      this.removePending(deploymentId);
     }
   }
 
+  /**
+   * last: the upload record written or read last, so init, the upload and its staging read the
+   * file once rather than parse a manifest of 10,000 files three times. One record only: memory
+   * stays bounded however many uploads are pending. The file stays the truth (resume after a restart).
+   */
+  private last: { id: string; p: PendingUpload } | null = null;
+
   private pending(deploymentId: string): PendingUpload | null {
+    if (this.last?.id === deploymentId) return this.last.p;
     const p = this.pendingPath(deploymentId);
     try {
-      return JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
+      const read = JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
+      this.last = { id: deploymentId, p: read };
+      return read;
     } catch {
       return null; // none, or cut short by a crash: the upload starts again with init
     }
+  }
+
+  private writePending(deploymentId: string, p: PendingUpload) {
+    if (this.last?.id === deploymentId) this.last = null;
+    writeFileSync(this.pendingPath(deploymentId), JSON.stringify(p), { mode: 0o600 });
+    this.last = { id: deploymentId, p };
+  }
+
+  private removePending(deploymentId: string) {
+    if (this.last?.id === deploymentId) this.last = null;
+    rmSync(this.pendingPath(deploymentId), { force: true });
   }
 
   /** pendingIds lists the deployments with an upload record here. */
@@ -376,7 +401,7 @@ export class Uploads {
         continue;
       }
       if (old || (site !== undefined && this.pending(id)?.site === site)) {
-        rmSync(p, { force: true });
+        this.removePending(id);
         removed++;
       }
     }

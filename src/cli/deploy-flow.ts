@@ -9,6 +9,18 @@ import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
 import { addNetlifyToml } from "./netlify-toml";
 import { tarStream } from "./tar-pack";
 
+/**
+ * mark prints how long each phase of a deploy took on stderr when SPROUT_TIMINGS is set (the
+ * profile of scripts/profile-deploy.ts); it costs nothing otherwise.
+ */
+const timings = process.env.SPROUT_TIMINGS ? { last: 0 } : null;
+export function mark(phase: string) {
+  if (!timings) return;
+  const now = performance.now();
+  process.stderr.write(`[profile] ${phase}: ${(now - timings.last).toFixed(1)} ms (at ${now.toFixed(1)} ms since the process started)\n`);
+  timings.last = now;
+}
+
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
   deployment_id: string;
@@ -46,19 +58,23 @@ export interface DeployOptions {
  */
 export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: DeployOptions = {}): Promise<DeployResult> {
   const say = opts.quiet ? () => {} : info;
+  mark("start of deploy()");
   const { files, ignored, ignoredExamples } = walkSite(dir, opts.ignore);
   if (ignored)
     say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
   protectPasswords(files, site);
   const toml = addNetlifyToml(files, dir, opts.projectDir, site);
   if (toml) say(toml);
+  mark("walk");
   const hashing = new Progress("Hashing");
   const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`), dir);
   const total = manifest.reduce((n, e) => n + e.size, 0);
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
+  mark("hash");
 
   const created = await api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest, ...(opts.message ? { message: opts.message } : {}) });
   const dep = created.deployment;
+  mark("POST /api/deployment");
   say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
 
   try {
@@ -72,7 +88,9 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
     say(`  ${red(d.error ?? e.message)}`);
     return result(d, ignored);
   }
-  return result(await follow(api, dep.id, production, say), ignored);
+  const done = await follow(api, dep.id, production, say);
+  mark("follow until live");
+  return result(done, ignored);
 }
 
 async function upload(created: DeploymentCreated, manifest: Manifest, files: LocalFile[], say: (l: string) => void, quiet?: boolean) {
@@ -87,6 +105,7 @@ async function upload(created: DeploymentCreated, manifest: Manifest, files: Loc
       body: JSON.stringify({ grant: created.upload.grant, deployment_id: dep.id, manifest }),
     }, `the node at ${agent}`, pin),
   );
+  mark("upload/init");
   const missing = new Set(init.missing);
   const byPath = new Map(files.map((f) => [f.path, f]));
   const toSend: LocalFile[] = [];
@@ -112,6 +131,7 @@ async function upload(created: DeploymentCreated, manifest: Manifest, files: Loc
       duplex: "half",
     }, `the node at ${agent}`, pin),
   );
+  mark("upload/file (stream, verify, stage)");
   if (!quiet) up.done(`${answer.files_received} files, ${bytes(answer.bytes_received)} in ${up.elapsed().toFixed(1)} s`);
   if (!answer.staged) throw new SproutError(500, "not_staged", "The node did not receive every file.", "Run the deploy again: it uploads only what is still missing.");
 }
@@ -135,6 +155,9 @@ function result(final: DeploymentInfo, ignored: number): DeployResult {
   };
 }
 
+/** FOLLOW_WAIT_MS: how long one request of `follow` lets the master wait for news. */
+const FOLLOW_WAIT_MS = 5000;
+
 /**
  * follow prints a deployment's new log lines until it is ready or failed (and, when `production`, until
  * production serves it).
@@ -144,8 +167,11 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
   let away = false;
   for (;;) {
     let d: DeploymentInfo;
+    const asked = Date.now();
     try {
-      d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}`);
+      // A long poll: the master answers at the deployment's next log line (or after `wait` ms).
+      const wait = Math.max(0, Math.min(FOLLOW_WAIT_MS, deadline - Date.now()));
+      d = await api.call<DeploymentInfo>("GET", `/api/deployment/${id}?after=${after}&wait=${wait}`);
     } catch (e) {
       // The master restarting does not stop the deploy on the nodes: wait for it and carry on.
       if (!(e instanceof SproutError) || (e.code !== "unreachable" && e.status < 500) || Date.now() > deadline) throw e;
@@ -167,6 +193,7 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
     // A ready deployment that a node could not activate (e.g. collected there) will not go live.
     if (failedStep && d.status === "ready") return d;
     if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");
-    await Bun.sleep(50);
+    // A master that answered at once with nothing new does not wait (an older one): poll gently.
+    if (!d.events?.length && Date.now() - asked < 40) await Bun.sleep(50);
   }
 }

@@ -16,23 +16,44 @@ function put(b: Uint8Array, offset: number, length: number, text: string) {
 }
 const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, "0")}\0`;
 
-/** header writes one ustar header block for `name` into `b` at `at`. */
-function header(b: Uint8Array, at: number, name: string, size: number, type: "0" | "x", mtime: number) {
-  const h = b.subarray(at, at + 512);
-  h.fill(0);
-  put(h, 0, 100, name);
+/**
+ * TEMPLATE holds the fields every header shares (mode 0644, uid and gid 0, the ustar magic), and
+ * spaces where the checksum goes: a header is this plus its name, size, mtime and type, written
+ * byte by byte (encoding each field as text cost more than the rest of packing a small file).
+ */
+const TEMPLATE = (() => {
+  const h = new Uint8Array(512);
   put(h, 100, 8, octal(0o644, 8));
   put(h, 108, 8, octal(0, 8));
   put(h, 116, 8, octal(0, 8));
-  put(h, 124, 12, octal(size, 12));
-  put(h, 136, 12, octal(Math.max(0, Math.floor(mtime / 1000)), 12));
   put(h, 148, 8, "        ");
-  put(h, 156, 1, type);
   put(h, 257, 6, "ustar\0");
   put(h, 263, 2, "00");
+  return h;
+})();
+
+/** putOctal writes `n` as `width - 1` octal digits and a NUL. */
+function putOctal(h: Uint8Array, at: number, width: number, n: number) {
+  for (let i = width - 2; i >= 0; i--) {
+    h[at + i] = 48 + (n % 8);
+    n = Math.floor(n / 8);
+  }
+  h[at + width - 1] = 0;
+}
+
+/** header writes one ustar header block for `name` into `b` at `at`. */
+function header(b: Uint8Array, at: number, name: string, size: number, type: "0" | "x", mtime: number) {
+  const h = b.subarray(at, at + 512);
+  h.set(TEMPLATE);
+  // Names here are at most 100 bytes (longer or non-ASCII ones go in a PAX record).
+  enc.encodeInto(name, h.subarray(0, 100));
+  putOctal(h, 124, 12, size);
+  putOctal(h, 136, 12, Math.max(0, Math.floor(mtime / 1000)));
+  h[156] = type.charCodeAt(0);
   let sum = 0;
   for (let i = 0; i < 512; i++) sum += h[i]!;
-  put(h, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  putOctal(h, 148, 7, sum);
+  h[155] = 0x20;
 }
 
 /** paxRecord is one "LEN key=value\n" line, LEN counting itself. */
@@ -63,7 +84,10 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
   };
   const small = (f: LocalFile) => f.content !== undefined || f.read !== undefined || f.size <= 1024 * 1024;
   const prefetch = () => {
-    for (let k = i; k < Math.min(files.length, i + 16); k++) if (!ahead.has(k) && small(files[k]!)) ahead.set(k, readSmall(k));
+    for (let k = i; k < Math.min(files.length, i + 16); k++) {
+      const f = files[k]!;
+      if (!ahead.has(k) && !f.content && !f.read && small(f)) ahead.set(k, readSmall(k));
+    }
   };
   let big: { handle: Awaited<ReturnType<typeof open>>; left: number; file: LocalFile } | null = null;
   let finished = false;
@@ -113,9 +137,13 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
         if (small(f)) {
           // A small file goes in whole; a chunk grows past CHUNK rather than splitting it.
           if (at > 0 && at + headBytes + f.size + pad(f.size) > CHUNK) break;
-          prefetch();
-          const body = await (ahead.get(i) ?? readSmall(i));
-          ahead.delete(i);
+          // Bytes hashing kept are used as they are: no promise per file.
+          let body = f.content ?? f.read;
+          if (!body) {
+            prefetch();
+            body = await (ahead.get(i) ?? readSmall(i));
+            ahead.delete(i);
+          }
           f.read = undefined; // copied into the chunk: let it go
           if (body.length !== f.size) throw changed(f);
           const need = at + headBytes + body.length + pad(body.length);

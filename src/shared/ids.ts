@@ -20,5 +20,5 @@ export const TOKEN_PREFIX = {
 
 /** sha256Hex hashes a string (tokens are stored only as their hash). */
 export function sha256Hex(s: string | Uint8Array): string {
-  return new Bun.CryptoHasher("sha256").update(s).digest("hex");
+  return Bun.CryptoHasher.hash("sha256", s, "hex") as string;
 }

@@ -12,8 +12,9 @@ export const deploymentRoutes = (s: Services) =>
       set.status = 201;
       return s.deployments.create(u.userId, body);
     }, { body: DeploymentCreate })
+    // `wait` (ms): answer at once if something happened after event `after`, else at the next event.
     .get("/api/deployment/:id", async ({ params, query, request }) =>
-      s.deployments.get((await s.user(request)).userId, params.id, query.after ?? 0), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })) }) })
+      s.deployments.follow((await s.user(request)).userId, params.id, query.after ?? 0, query.wait ?? 0), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })), wait: t.Optional(t.Numeric({ minimum: 0, maximum: 30_000 })) }) })
     .post("/api/deployment/status", async ({ body, request }) => {
       await s.deployments.report((await s.agent(request)).agentId, body);
       return { ok: true as const };

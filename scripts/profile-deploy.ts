@@ -1,0 +1,83 @@
+// Profiles one tiny-files cold deploy and one one-file redeploy end to end: the CLI's own phases
+// (SPROUT_PROFILE=1 makes it print them on stderr), the deployment's events as the master recorded
+// them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts [tiny|redeploy]`;
+// TRACE="strace -c -f -p PID -o FILE" (or perf) runs a tracer on the agent during each deploy,
+// AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { api, cleanup, cluster, sproutBinary, tempDir } from "../test/helpers/cluster";
+import { BENCH_QUOTAS, cpuMs, makeSite, sh } from "./bench-lib";
+
+async function run(c: Awaited<ReturnType<typeof cluster>>, dir: string, site: string, cache: string, label: string) {
+  const pids = { agent: c.nodes[0]!.p.proc.pid, master: c.masterProc.proc.pid };
+  const before = { agent: cpuMs(pids.agent), master: cpuMs(pids.master) };
+  sh("sync");
+  const tracer = process.env.TRACE ? Bun.spawn(["bash", "-c", process.env.TRACE.replaceAll("PID", String(pids.agent))], { stdout: "inherit", stderr: "inherit" }) : null;
+  if (tracer) await Bun.sleep(1000);
+  const t0 = performance.now();
+  const startIso = new Date().toISOString();
+  const p = Bun.spawn([sproutBinary(), "deploy", dir, "--site", site, "--prod", "--json"], {
+    env: { ...process.env, SPROUT_MASTER: c.master, SPROUT_TOKEN: c.admin.token, SPROUT_CONFIG_DIR: join(c.home, "cli-config"), SPROUT_CACHE_DIR: cache, SPROUT_LOG: "", SPROUT_TIMINGS: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  if ((await p.exited) !== 0) throw new Error(`${out}\n${err}`);
+  const t1 = performance.now();
+  if (tracer) {
+    tracer.kill("SIGINT");
+    await tracer.exited;
+  }
+  sh("sync");
+  const t2 = performance.now();
+  const ru = p.resourceUsage()!;
+  const d = JSON.parse(out);
+  const events = (await api(c.master, "GET", `/api/deployment/${d.deployment_id}`, undefined, c.admin.token)).body.events;
+  console.log(`\n=== ${label}: deploy ${(t1 - t0).toFixed(0)} ms, + sync ${(t2 - t1).toFixed(0)} ms`);
+  console.log(`CPU ms: cli ${(Number(ru.cpuTime.user + ru.cpuTime.system) / 1000).toFixed(0)}, agent ${cpuMs(pids.agent) - before.agent}, master ${cpuMs(pids.master) - before.master}`);
+  console.log(err.split("\n").filter((l) => l.startsWith("[profile]")).join("\n"));
+  const base = Date.parse(startIso);
+  for (const e of events) console.log(`  +${Date.parse(e.at) - base} ms ${e.message}`);
+}
+
+const work = tempDir("sprout-prof-");
+const c = await cluster({ masterArgs: BENCH_QUOTAS, agentArgs: process.env.AGENT_ARGS ? process.env.AGENT_ARGS.split(" ") : [] });
+try {
+  const only = process.argv[2];
+  if (!only || only === "tiny") {
+    const tiny = join(work, "tiny");
+    mkdirSync(tiny);
+    makeSite(tiny, 5000, 5 * 1024 * 1024, 101);
+    await run(c, tiny, "tiny0", join(work, "cache-tiny"), "cold 5,000 tiny files");
+    const tiny2 = join(work, "tiny2");
+    mkdirSync(tiny2);
+    makeSite(tiny2, 5000, 5 * 1024 * 1024, 102);
+    const copy = join(work, "copy");
+    mkdirSync(copy);
+    sh("sync");
+    const t = performance.now();
+    sh(`tar -C ${tiny2} -cf - . | tar -C ${copy} -xf - && sync`);
+    console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
+    if (!process.env.ONE) await run(c, tiny2, "tiny1", join(work, "cache-tiny2"), "cold 5,000 tiny files (2)");
+  }
+  if (!only || only === "redeploy") {
+    const many = join(work, "many");
+    mkdirSync(many);
+    makeSite(many, 10_000, 40 * 1024 * 1024, 7);
+    const cache = join(work, "cache-many");
+    await run(c, many, "many", cache, "first deploy 10,000");
+    for (let r = 0; r < 2; r++) {
+      writeFileSync(join(many, "index.html"), `<!doctype html><title>changed ${r}</title>`);
+      const mirror = join(work, "mirror");
+      if (r === 0) sh(`rsync -a ${many}/ ${mirror}/ && sync`);
+      const t = performance.now();
+      sh(`rsync -a ${many}/ ${mirror}/ && sync`);
+      console.log(`rsync: ${(performance.now() - t).toFixed(0)} ms`);
+      writeFileSync(join(many, "index.html"), `<!doctype html><title>changed again ${r}</title>`);
+      await run(c, many, "many", cache, `redeploy one file ${r}`);
+    }
+  }
+} finally {
+  await c.stop();
+  await cleanup();
+}

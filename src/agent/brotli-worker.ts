@@ -1,0 +1,100 @@
+import { brotliCompress, constants as zlibConstants } from "node:zlib";
+import { promisify } from "node:util";
+
+const brotliAsync = promisify(brotliCompress);
+
+/**
+ * BROTLI_NICE: how far the worker thread lowers its priority below the agent's. At +10, against a
+ * busy thread of the agent's priority it gets about a tenth of a core (+19 would be about 1%, and a
+ * node that is never idle would hardly ever make its brotli forms); deploys and nginx keep the rest.
+ */
+export const BROTLI_NICE = 10;
+
+/**
+ * WORKER_SOURCE runs in a worker thread that lowers its own scheduling priority (Linux's nice is
+ * per thread), then compresses one blob per message. Inline rather than a file of its own: the
+ * compiled binary has nothing beside it to load.
+ */
+const WORKER_SOURCE = `
+import { brotliCompressSync, constants as z } from "node:zlib";
+import { getPriority, setPriority } from "node:os";
+try { setPriority(0, Math.min(19, getPriority(0) + ${BROTLI_NICE})); } catch {}
+self.onmessage = (e) => {
+  const { id, raw, quality } = e.data;
+  try {
+    const out = brotliCompressSync(raw, { params: { [z.BROTLI_PARAM_QUALITY]: quality, [z.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+    postMessage({ id, out: new Uint8Array(out) });
+  } catch (err) {
+    postMessage({ id, error: String(err && err.message || err) });
+  }
+};
+`;
+
+/** RefWorker: Bun's Worker, which can stop keeping the process alive while idle. */
+type RefWorker = Worker & { ref(): void; unref(): void };
+
+/**
+ * BrotliWorker makes brotli forms on one worker thread at a low CPU priority (BROTLI_NICE). Brotli
+ * at quality 11 costs some 30x gzip: on the zlib thread pool at normal priority, the forms of a
+ * deploy of thousands of files took a core for tens of seconds and slowed whatever came next on
+ * the node (the next deploy, nginx); in the deploy bench that was half the node's CPU during a
+ * one-file redeploy. At a low priority they take mostly CPU nothing else wants. Without worker
+ * threads (an error starting one), it falls back to the thread pool.
+ */
+export class BrotliWorker {
+  private worker: RefWorker | null = null;
+  private broken = false;
+  private next = 0;
+  private waiting = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+
+  /** compress answers the brotli form of `raw` at `quality`. */
+  compress(raw: Uint8Array, quality: number): Promise<Uint8Array> {
+    const w = this.start();
+    if (!w)
+      return brotliAsync(raw, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: quality, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length } }).then((b) => new Uint8Array(b));
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      w.ref();
+      w.postMessage({ id, raw, quality });
+    });
+  }
+
+  private start(): RefWorker | null {
+    if (this.worker || this.broken) return this.worker;
+    try {
+      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
+      const w = new Worker(url) as RefWorker;
+      w.onmessage = (e: MessageEvent<{ id: number; out?: Uint8Array; error?: string }>) => {
+        const job = this.waiting.get(e.data.id);
+        this.waiting.delete(e.data.id);
+        // An idle worker does not keep the agent's process alive.
+        if (!this.waiting.size) w.unref();
+        if (!job) return;
+        if (e.data.out) job.resolve(e.data.out);
+        else job.reject(new Error(e.data.error ?? "brotli failed"));
+      };
+      w.onerror = (e) => this.fail(new Error(e.message || "the brotli worker stopped"));
+      w.unref();
+      this.worker = w;
+    } catch {
+      this.broken = true;
+    }
+    return this.worker;
+  }
+
+  /** fail ends the worker; jobs under way fail (each only costs its file's brotli form) and later ones use the pool. */
+  private fail(e: Error) {
+    this.broken = true;
+    this.worker?.terminate();
+    this.worker = null;
+    for (const job of this.waiting.values()) job.reject(e);
+    this.waiting.clear();
+  }
+
+  /** close stops the worker thread. */
+  close() {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+}
