@@ -1,31 +1,27 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { NodeTls } from "../protocol/domain";
-import { versionHeaders } from "../protocol/version";
 import { SproutError } from "../shared/errors";
 import { logger } from "../shared/log";
-import { secureFetch } from "../shared/tls";
-import { VERSION } from "../shared/version";
 import { WILDCARD, installCertificates, masterTrustFor, prepareCertDir } from "./cert-files";
-import { FatalAuthError } from "./master-link";
 import type { NginxLayout } from "./nginx/config";
 import { httpsConfFile, renderNodeHttps } from "./nginx/https";
 import type { NginxProcess } from "./nginx/process";
+import { SyncedDocument } from "./synced-document";
 
 const log = logger("agent");
 
 /**
  * TlsSync gives a node with --https-listen its HTTPS: it polls GET /api/agent/tls every `everyMs`
- * (ETag: unchanged costs a 304), installs the certificates of the domains of the node's sites, and
+ * (a SyncedDocument: unchanged costs a 304), installs the certificates of the domains of the node's sites, and
  * writes nginx/https/servers.conf (see renderNodeHttps), checked with `nginx -t` and applied with one
  * reload per changed document, so a batch of renewals costs one reload. The document is kept
  * (<data>/tls.json, 0600: it holds keys) so a node restarted while the master is away serves HTTPS.
  */
 export class TlsSync {
-  private running = true;
   private version: string | null = null;
-  private readonly file: string;
   private readonly conf: string;
+  private readonly doc: SyncedDocument<NodeTls>;
 
   constructor(
     private o: {
@@ -42,8 +38,20 @@ export class TlsSync {
       everyMs: number;
     },
   ) {
-    this.file = join(o.dataDir, "tls.json");
     this.conf = httpsConfFile(o.layout);
+    this.doc = new SyncedDocument<NodeTls>({
+      master: o.master,
+      path: "/api/agent/tls",
+      token: o.token,
+      masterPin: o.masterPin,
+      file: join(o.dataDir, "tls.json"),
+      everyMs: o.everyMs,
+      log,
+      refused: "The master refused this node's token for certificates",
+      failed: "could not apply certificates; HTTPS goes on with the last ones",
+      version: () => this.version,
+      received: (tls) => this.received(tls),
+    });
     prepareCertDir(o.layout, o.workerGid);
     mkdirSync(dirname(this.conf), { recursive: true, mode: 0o700 });
   }
@@ -53,9 +61,9 @@ export class TlsSync {
    * so it serves HTTPS at once); a document that no longer fits is dropped until the master answers.
    */
   async loadSaved() {
-    if (!existsSync(this.file)) return;
     try {
-      await this.write(JSON.parse(readFileSync(this.file, "utf8")) as NodeTls);
+      const saved = this.doc.saved();
+      if (saved) await this.write(saved);
     } catch (e) {
       rmSync(this.conf, { force: true });
       log.warn("the saved certificates could not be applied", { error: (e as Error).message });
@@ -63,33 +71,13 @@ export class TlsSync {
   }
 
   /** run polls until stop(); it rejects when the master refuses the node's token. */
-  async run() {
-    while (this.running) {
-      try {
-        await this.pollOnce();
-      } catch (e) {
-        if (e instanceof FatalAuthError) throw e;
-        log.warn("could not apply certificates; HTTPS goes on with the last ones", { error: (e as Error).message });
-      }
-      await Bun.sleep(this.o.everyMs);
-    }
+  run() {
+    return this.doc.run();
   }
 
-  private async pollOnce() {
-    const res = await secureFetch(`${this.o.master}/api/agent/tls`, {
-      headers: { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}`, authorization: `Bearer ${this.o.token}`, ...(this.version ? { "if-none-match": `"${this.version}"` } : {}) },
-      signal: AbortSignal.timeout(10_000),
-    }, this.o.masterPin);
-    if (res.status === 304) return;
-    if (res.status === 401 || res.status === 403) {
-      const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-      throw new FatalAuthError(`The master refused this node's token for certificates: ${e.error?.message ?? res.status}`);
-    }
-    if (!res.ok) throw new Error(`GET /api/agent/tls: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
-    const tls = (await res.json()) as NodeTls;
+  private async received(tls: NodeTls) {
     const changed = await this.write(tls);
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(tls), { mode: 0o600 });
-    renameSync(`${this.file}.tmp`, this.file);
+    this.doc.save(tls);
     if (changed && this.o.nginx.state !== "stopped") await this.o.nginx.reload();
     log.info("certificates applied", { version: tls.version, domains: tls.domains.length, reload: changed });
   }
@@ -117,7 +105,7 @@ export class TlsSync {
   }
 
   stop() {
-    this.running = false;
+    this.doc.stop();
   }
 
   /**

@@ -1,11 +1,7 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { versionHeaders } from "../../protocol/version";
-import { VERSION } from "../../shared/version";
 import { join } from "node:path";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { logger } from "../../shared/log";
-import { secureFetch } from "../../shared/tls";
-import { FatalAuthError } from "../master-link";
+import { SyncedDocument } from "../synced-document";
 import type { NginxLayout } from "../nginx/config";
 import type { NginxProcess } from "../nginx/process";
 import { WILDCARD, installCertificates, masterTrustFor, prepareCertDir } from "../cert-files";
@@ -15,16 +11,15 @@ const log = logger("gateway");
 
 /**
  * RouteSync keeps a gateway's nginx in step with the master's routes: it polls GET /api/agent/routes
- * every `everyMs` with the last version as ETag (an unchanged document is a 304), and on a change
- * saves the document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
+ * every `everyMs` (a SyncedDocument: an unchanged document is a 304), and on a change saves the
+ * document (<data>/routes.json, 0600: it holds certificate keys), installs certificates
  * (renamed into place) and applies the new config and certificates with one reload when either
  * changed: a batch of renewals fetched together costs one reload. A gateway restarted while the master is down routes
  * from the saved document.
  */
 export class RouteSync {
-  private running = true;
   private routes: GatewayRoutes | null = null;
-  private readonly file: string;
+  private readonly doc: SyncedDocument<GatewayRoutes>;
   /** applied counts documents applied (for logs and tests). */
   applied = 0;
 
@@ -46,16 +41,29 @@ export class RouteSync {
       onServing: () => Promise<void>;
     },
   ) {
-    this.file = join(o.dataDir, "routes.json");
+    this.doc = new SyncedDocument<GatewayRoutes>({
+      master: o.master,
+      path: "/api/agent/routes",
+      token: o.token,
+      masterPin: o.masterPin,
+      file: join(o.dataDir, "routes.json"),
+      everyMs: o.everyMs,
+      log,
+      refused: "The master refused this gateway's token",
+      failed: "could not fetch routes; the master may be down (routing goes on with the last routes)",
+      version: () => this.routes?.version ?? null,
+      received: (routes) => this.apply(routes, true),
+    });
     // The certificates' folder and files are nginx's to read (group), nobody else's.
     prepareCertDir(o.layout, o.workerGid);
   }
 
   /** loadSaved applies the routes saved by an earlier run, so the gateway routes before the master answers. */
   async loadSaved() {
-    if (!existsSync(this.file)) return;
     try {
-      await this.apply(JSON.parse(readFileSync(this.file, "utf8")) as GatewayRoutes, false);
+      const saved = this.doc.saved();
+      if (!saved) return;
+      await this.apply(saved, false);
       log.info("routing from the saved routes until the master answers", { version: this.routes?.version });
     } catch (e) {
       log.warn("the saved routes could not be applied", { error: (e as Error).message });
@@ -63,31 +71,8 @@ export class RouteSync {
   }
 
   /** run polls until stop(); it rejects when the master refuses the gateway's token. */
-  async run() {
-    while (this.running) {
-      try {
-        await this.pollOnce();
-      } catch (e) {
-        if (e instanceof FatalAuthError) throw e;
-        log.warn("could not fetch routes; the master may be down (routing goes on with the last routes)", { error: (e as Error).message });
-      }
-      await Bun.sleep(this.o.everyMs);
-    }
-  }
-
-  private async pollOnce() {
-    const res = await secureFetch(`${this.o.master}/api/agent/routes`, {
-      // Its build, so that a master that cannot work with it refuses (409) rather than be misread.
-      headers: { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}`, authorization: `Bearer ${this.o.token}`, ...(this.routes ? { "if-none-match": `"${this.routes.version}"` } : {}) },
-      signal: AbortSignal.timeout(10_000),
-    }, this.o.masterPin);
-    if (res.status === 304) return;
-    if (res.status === 401 || res.status === 403) {
-      const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-      throw new FatalAuthError(`The master refused this gateway's token: ${e.error?.message ?? res.status}`);
-    }
-    if (!res.ok) throw new Error(`GET /api/agent/routes: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
-    await this.apply((await res.json()) as GatewayRoutes, true);
+  run() {
+    return this.doc.run();
   }
 
   private async apply(routes: GatewayRoutes, save: boolean) {
@@ -95,10 +80,7 @@ export class RouteSync {
     const certsChanged = installCertificates(this.o.layout, [...routes.domains, ...(routes.wildcard ? [{ name: WILDCARD, ...routes.wildcard }] : [])], this.o.workerGid);
     const conf = renderGatewayConf({ layout: this.o.layout, listen: this.o.listen, routes, master: this.o.master, masterTrust: await masterTrustFor(this.o.layout, this.o.master, this.o.masterPin), workerUser: this.o.workerUser });
     const changed = this.o.nginx.writeConf(conf);
-    if (save) {
-      writeFileSync(`${this.file}.tmp`, JSON.stringify(routes), { mode: 0o600 });
-      renameSync(`${this.file}.tmp`, this.file);
-    }
+    if (save) this.doc.save(routes);
     this.routes = routes;
     this.applied++;
     if (this.o.nginx.state === "stopped") {
@@ -109,6 +91,6 @@ export class RouteSync {
   }
 
   stop() {
-    this.running = false;
+    this.doc.stop();
   }
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ACCESS_LOG_FORMAT } from "../traffic";
 import { gzipTypes, nginxTypes } from "./mime";
 import { globalHeaderMaps } from "./rules/header-sets";
-import { httpsInclude } from "./https";
+import { hopSocket, httpsInclude } from "./https";
 
 /** NginxLayout names the files of the agent's own nginx, all under <data>/nginx so it runs unprivileged. */
 export interface NginxLayout {
@@ -11,12 +11,13 @@ export interface NginxLayout {
   conf: string;
   sitesDir: string;
   pid: string;
-  /** socket: the unix socket it listens on, for shards (see shards.ts). */
+  /** socket: the unix socket it listens on: a shard's (see shards.ts), the main nginx's for its HTTPS servers (https.ts). */
   socket?: string;
 }
 
 export function nginxLayout(dataDir: string): NginxLayout {
-  return layoutAt(join(dataDir, "nginx"));
+  const l = layoutAt(join(dataDir, "nginx"));
+  return { ...l, socket: hopSocket(l) };
 }
 
 /**
@@ -140,6 +141,7 @@ interface ConfOptions {
 export function renderNginxConf(o: ConfOptions & { listen: string; shards?: Map<string, number> }): string {
   const l = nginxLayout(o.dataDir);
   const sites = join(o.dataDir, "sites");
+  const hop = `unix:${hopSocket(l)}`;
   const inUse = [...new Set(o.shards?.values() ?? [])].sort((a, b) => a - b);
   const upstreams = inUse.map((n) => `  upstream ${shardUpstream(n)} {
     server unix:${shardLayout(o.dataDir, n).socket};
@@ -169,12 +171,13 @@ http {
   # Traffic per site: one short line per request, buffered; the agent counts and rotates it.
   log_format sprout_stats ${ACCESS_LOG_FORMAT};
   access_log ${join(l.prefix, "access.log")} sprout_stats buffer=64k flush=5s;
-${httpBase(o, l)}${o.trustedProxies?.length ? `
-  # Gateways and load balancers in front (--trusted-proxies): the visitor is the last address in
-  # X-Forwarded-For that is not one of theirs. Anyone else's X-Forwarded-For is ignored.
-${o.trustedProxies.map((c) => `  set_real_ip_from ${c};`).join("\n")}
-  real_ip_header X-Forwarded-For;
-  real_ip_recursive on;` : ""}
+${httpBase(o, l)}
+  # The visitor is the last address in X-Forwarded-For that is not one of these: this nginx's own
+  # HTTPS servers (over the unix socket, https.ts), and gateways and load balancers in front
+  # (--trusted-proxies). Anyone else's X-Forwarded-For is ignored.
+  set_real_ip_from unix:;
+${(o.trustedProxies ?? []).map((c) => `  set_real_ip_from ${c};\n`).join("")}  real_ip_header X-Forwarded-For;
+  real_ip_recursive on;
 ${rulesMachinery(o)}
 ${o.lua ? luaServers(o, sites) : `
   # Sites with rules of their own in a shard, and that shard (see shards.ts).
@@ -184,8 +187,10 @@ ${routes}
   }
 ${upstreams}
 
+  # Each server that serves sites listens on the HTTP listener and on the socket of the HTTPS servers.
   server {
     listen ${o.listen} default_server;
+    listen ${hop} default_server;
     server_name _;
     return 404;
   }
@@ -195,6 +200,7 @@ ${upstreams}
   # the include below: their production host by exact name, their previews by a regex.
   server {
     listen ${o.listen};
+    listen ${hop};
     server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
     root ${sites}/$site/current;${handOver}
 ${siteLocations()}
@@ -204,6 +210,7 @@ ${siteLocations()}
 
   server {
     listen ${o.listen};
+    listen ${hop};
     server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
     root ${sites}/$site/deploys/$dep;${handOver}
 ${siteLocations()}

@@ -16,17 +16,18 @@ export function httpsConfFile(l: NginxLayout): string {
   return join(l.prefix, "https", "servers.conf");
 }
 
-const esc = (s: string) => s.replace(/[.]/g, "\\.");
-
-/** loopbackOf turns the HTTP listener's `host:port` into an address nginx can connect to itself on. */
-function loopbackOf(listen: string): string {
-  const i = listen.lastIndexOf(":");
-  const host = listen.slice(0, i);
-  const port = listen.slice(i + 1);
-  if (host === "0.0.0.0" || host === "" || host === "*") return `127.0.0.1:${port}`;
-  if (host === "[::]") return `[::1]:${port}`;
-  return listen;
+/**
+ * hopSocket is the main nginx's own unix socket: its HTTP servers listen on it besides the HTTP
+ * listener, and its HTTPS servers (below) are its only clients. So the main nginx takes the
+ * visitor's address (X-Forwarded-For) from this socket's requests and from no one else's, the way
+ * the shards take X-Sprout-Client from the main nginx: a visitor, a tenant's proxy rule (it cannot
+ * name a unix socket) or anything reaching the HTTP listener over TCP cannot choose it.
+ */
+export function hopSocket(l: NginxLayout): string {
+  return join(l.prefix, "hop.sock");
 }
+
+const esc = (s: string) => s.replace(/[.]/g, "\\.");
 
 /**
  * renderNodeHttps renders a node's HTTPS servers (--https-listen), included in its main nginx.conf:
@@ -35,9 +36,10 @@ function loopbackOf(listen: string): string {
  *   platform has a wildcard certificate; any other name is refused at the handshake. Certificates
  *   are named statically, so nginx loads each once per reload (a handshake costs what bare nginx's
  *   does) and can staple OCSP answers; a renewal batch costs one reload;
- * - TLS ends here and the request goes on to the node's own HTTP listener over a kept-alive
- *   loopback connection, with the site's platform host: every rule, header and access check of the
- *   site applies exactly as over HTTP, whatever server the site has there (main, rules, shard);
+ * - TLS ends here and the request goes on to the node's own HTTP servers over a kept-alive
+ *   connection to their unix socket (hopSocket), with the site's platform host and the visitor's
+ *   address: every rule, header, access check and Country= condition of the site applies exactly
+ *   as over HTTP, whatever server the site has there (main, rules, shard);
  * - on the HTTP listener, each custom domain: ACME HTTP-01 challenges go to the master (a challenge
  *   needs no reload), and the rest redirects to HTTPS once a certificate is active unless the site
  *   keeps plain HTTP (then, and before a certificate, it is served over HTTP as by a gateway);
@@ -50,9 +52,11 @@ export function renderNodeHttps(o: { layout: NginxLayout; httpListen: string; ht
   const port = Number(https.split(":").pop());
   const toHttps = port === 443 ? "https://$host$request_uri" : `https://$host:${port}$request_uri`;
   // Every server here logs nothing (see above). One that passes requests on keeps the connection to
-  // the HTTP listener alive and asks for the site's platform host there; set per server, since a
-  // location's own proxy_set_header would drop all of these. 16 KB buffers, as on gateways: a
-  // page's answer in one read; nothing spooled to disk.
+  // the HTTP servers alive, asks for the site's platform host there and names the visitor as this
+  // server saw it (after --trusted-proxies): the one X-Forwarded-For the HTTP servers take, since it
+  // comes over their unix socket; whatever the visitor sent in it is replaced, so it cannot choose.
+  // Set per server, since a location's own proxy_set_header would drop all of these. 16 KB buffers,
+  // as on gateways: a page's answer in one read; nothing spooled to disk.
   const quiet = `
     access_log off;`;
   const toSelf = (host: string) => `${quiet}
@@ -60,6 +64,7 @@ export function renderNodeHttps(o: { layout: NginxLayout; httpListen: string; ht
     proxy_set_header Connection "";
     proxy_set_header Host ${host};
     proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-For $remote_addr;
     proxy_buffer_size 16k;
     proxy_buffers 4 16k;
     proxy_max_temp_file_size 0;`;
@@ -117,9 +122,10 @@ ${MOZILLA_INTERMEDIATE.replace(/^ {2}/gm, "")}
 # OCSP answers stapled for certificates that name a responder (nginx fetches them; none: ignored).
 ssl_stapling on;
 ssl_stapling_verify on;
-# HTTPS ends here and each request goes on to this node's own HTTP listener, kept alive.
+# HTTPS ends here and each request goes on to this node's own HTTP servers, kept alive, over their
+# unix socket: the only connection their X-Forwarded-For is taken from (see nginx.conf).
 upstream sprout_self {
-  server ${loopbackOf(o.httpListen)};
+  server unix:${hopSocket(o.layout)};
   keepalive 32;
 }
 # Strict-Transport-Security for the sites that opted in (sprout sites set NAME --hsts true); empty: not sent.

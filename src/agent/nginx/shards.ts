@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { logger } from "../../shared/log";
 import { nginxLayout, shardLayout } from "./config";
+import { hopSocket } from "./https";
 import { NginxProcess } from "./process";
 
 const log = logger("nginx");
@@ -82,10 +83,13 @@ export class NginxShards {
     return n;
   }
 
-  /** listenOf is the `listen` address of a site's servers: the main nginx's, or its shard's socket. */
-  listenOf(site: string): string {
+  /**
+   * listenOf is the `listen` addresses of a site's servers: the main nginx's (its HTTP listener and
+   * the socket of its HTTPS servers, see https.ts), or its shard's socket.
+   */
+  listenOf(site: string): string[] {
     const n = this.shardOf(site);
-    return n === 0 ? this.mainListen : `unix:${shardLayout(this.dataDir, n).socket}`;
+    return n === 0 ? [this.mainListen, `unix:${hopSocket(nginxLayout(this.dataDir))}`] : [`unix:${shardLayout(this.dataDir, n).socket}`];
   }
 
   /**

@@ -18,7 +18,8 @@ export interface DeploymentRules {
 export function renderSiteInclude(o: {
   site: string;
   domain: string;
-  listen: string;
+  /** listen: where the site's servers listen (one `listen` line each). */
+  listen: string | string[];
   sitesDir: string;
   filesDir: string;
   secret: Uint8Array;
@@ -41,6 +42,7 @@ export function renderSiteInclude(o: {
     g.ids.push(d.id);
     groups.set(digest, g);
   }
+  const listen = [o.listen].flat().map((l) => `listen ${l};`).join("\n    ");
   const host = (h: string) => `${h}\\.${o.domain.replace(/\./g, "\\.")}`;
   const root = `${o.sitesDir}/${o.site}`;
   const base = `sprout_${o.site.replace(/-/g, "_")}`;
@@ -62,7 +64,7 @@ export function renderSiteInclude(o: {
     }
     const body = compile(g.rules, digest, g.ids);
     servers.push(`server {
-    listen ${o.listen};
+    ${listen}
     server_name "~^(?:${g.ids.join("|")})--${host(o.site)}$";
     root ${root}/$sprout_tree;
     ${body}
@@ -76,13 +78,13 @@ export function renderSiteInclude(o: {
     // tree during an activation, the production host has a server of its own.
     if (pinned)
       servers.push(`server {
-    listen ${o.listen};
+    ${listen}
     server_name ${o.site}.${o.domain};
     root ${root}/${o.productionRoot};
     ${body}
 }`);
     servers.push(`server {
-    listen ${o.listen};
+    ${listen}
     server_name ${pinned ? "" : `${o.site}.${o.domain} `}"~^[a-z0-9]+--${host(o.site)}$";
     root ${root}/$sprout_tree;
     ${body}
