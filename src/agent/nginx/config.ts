@@ -179,7 +179,7 @@ ${httpBase(o, l)}
 ${(o.trustedProxies ?? []).map((c) => `  set_real_ip_from ${c};\n`).join("")}  real_ip_header X-Forwarded-For;
   real_ip_recursive on;
 ${rulesMachinery(o)}
-${o.lua ? luaServers(o, sites) : `
+${o.lua ? luaServers(o, sites, hop) : `
   # Sites with rules of their own in a shard, and that shard (see shards.ts).
   map $site $sprout_shard {
     default "";
@@ -232,7 +232,7 @@ const BODY_STATUSES = [401, 403, 404, 410, 451];
  * once: the engine answers the same $sprout_rv ("<status>|<target>") and $sprout_hs (header set)
  * that a site's own maps would, and the shared machinery above takes them from there.
  */
-function luaServers(o: ConfOptions & { listen: string }, sites: string): string {
+function luaServers(o: ConfOptions & { listen: string }, sites: string, hop: string): string {
   const prelude = "set_by_lua_block $sprout_hs { return sprout.header_set() }";
   // $sprout_rules_file and $sprout_root are set by the engine once per request: the deployment's
   // rules file, and the production host's tree (the deployment \`current\` named when the request
@@ -276,11 +276,13 @@ ${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" 
 
   server {
     listen ${o.listen} default_server;
+    listen ${hop} default_server;
     server_name _;
     return 404;
   }
   server {
     listen ${o.listen};
+    listen ${hop};
     server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
     set $dep "";
     set $sprout_root $sprout_root;
@@ -290,6 +292,7 @@ ${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" 
   }
   server {
     listen ${o.listen};
+    listen ${hop};
     server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
     root ${sites}/$site/deploys/$dep;${machinery}
   }`;
