@@ -60,7 +60,7 @@ async function main() {
     return printTable();
   }
   if (only === "scale") {
-    console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
+    console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (5-20 minutes)");
     const flag = (name: string) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
     if (process.argv.includes("--rules-engine") && process.argv[process.argv.indexOf("--rules-engine") + 1] === "nginx")
       await benchScale(row, { deploys: flag("--deploys"), sites: flag("--sites"), rulesSites: flag("--rules-sites"), perShard: flag("--sites-per-shard"), jit: process.argv.includes("--jit") ? process.argv[process.argv.indexOf("--jit") + 1] !== "off" : undefined });
@@ -205,7 +205,7 @@ http { include /etc/nginx/mime.types; access_log off; sendfile on; tcp_nopush on
   } finally {
     await cleanup();
   }
-  console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (10-20 minutes)");
+  console.error("== 10,000 sites, 2,000 with rules, on one node vs one site (5-20 minutes)");
   await benchScaleLua(row);
   await nodesScenario();
   printTable();
