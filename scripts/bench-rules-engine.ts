@@ -8,18 +8,16 @@
 // and the last 100 rules sites, that answers equal the include engine's for the same rules, memory
 // after serving 1,000 rules sites, and requests/s + p99 of plain and rules sites.
 // `bun scripts/bench.ts --only scale` runs it (`--rules-engine nginx`: the include engine's bench).
-import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nginxLayout, renderNginxConf } from "../src/agent/nginx/config";
 import { LUA_MODULES, validateRules } from "../src/agent/nginx/lua-engine";
 import { NginxProcess } from "../src/agent/nginx/process";
 import { renderRulesData } from "../src/agent/nginx/rules/rules-data";
 import { childPids, tempDir, freePort } from "../test/helpers/cluster";
-import { benchRules, Node, sh, wrk } from "./bench-scale";
+import { benchRules, linkTree, makeTemplate, Node, pssMb, rssMb, sh, wrk } from "./bench-scale";
 
 type Row = (name: string, value: string, baseline?: string, ratio?: string, target?: string) => void;
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-const pssMb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
 const LUA_DIR = join(import.meta.dir, "..", "src", "agent", "nginx", "lua");
 
 /** LuaNode is one data folder served by nginx with the rules engine. */
@@ -34,10 +32,7 @@ class LuaNode {
     this.nginx.writeConf(renderNginxConf({ dataDir: data, listen: `127.0.0.1:${this.port}`, domain: "bench.test", workerUser: null, lua: { dir: LUA_DIR, modules: LUA_MODULES } }));
   }
   addTree(site: string) {
-    const dep = join(this.data, "sites", site, "deploys", "d1");
-    for (const d of ["", "assets", "blog"]) mkdirSync(join(dep, d), { recursive: true });
-    for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(this.template, f), join(dep, f));
-    symlinkSync("deploys/d1", join(this.data, "sites", site, "current"));
+    linkTree(this.data, this.template, site);
     // Every staged deployment has a link (none: no rules), as the agent gives it.
     mkdirSync(join(this.data, "sites", site, "lua"));
     symlinkSync("none", join(this.data, "sites", site, "lua", "d1"));
@@ -71,14 +66,7 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
   const say = o.say ?? console.error;
   const work = tempDir("sprout-bench-lua-");
   chmodSync(work, 0o755);
-  const template = join(work, "template");
-  for (const d of ["assets", "blog"]) mkdirSync(join(template, d), { recursive: true });
-  writeFileSync(join(template, "index.html"), `<!doctype html><title>scale</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(60)}`);
-  writeFileSync(join(template, "404.html"), "<!doctype html><title>Not found</title>");
-  writeFileSync(join(template, "about.html"), "<!doctype html><title>About</title>");
-  writeFileSync(join(template, "blog/post.html"), "<!doctype html><title>Post</title>");
-  writeFileSync(join(template, "assets/app.js"), "console.log('scale');\n".repeat(200));
-  writeFileSync(join(template, "assets/app.js.gz"), Bun.gzipSync(readFileSync(join(template, "assets/app.js"))));
+  const template = makeTemplate(work);
   const one = new Node(join(work, "one"), template);
   const oneLua = new LuaNode(join(work, "onelua"), template);
   const big = new LuaNode(join(work, "big"), template);
@@ -132,7 +120,7 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
     const pid = big.nginx.pid!;
     const procs = [pid, ...childPids(pid)];
     row(
-      `nginx memory with ${sites.toLocaleString()} sites, after serving 1,000 rules sites`,
+      `nginx memory with ${sites.toLocaleString()} sites, after serving ${Math.min(1000, rulesSites).toLocaleString()} rules sites`,
       `largest process ${Math.max(...procs.map(rssMb)).toFixed(0)} MB RSS; ${procs.length} processes ${procs.map(pssMb).reduce((x, y) => x + y, 0).toFixed(0)} MB PSS`,
       `one site: ${Math.max(...[oneLua.nginx.pid!, ...childPids(oneLua.nginx.pid!)].map(rssMb)).toFixed(0)} MB`,
       "",

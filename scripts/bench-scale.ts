@@ -55,8 +55,29 @@ export function wrk(port: number, host: string, path: string) {
   return { rps, p99: ms, errors };
 }
 
-const pssMb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+/** makeTemplate writes the files every bench site serves (hard-linked into each site's tree). */
+export function makeTemplate(work: string): string {
+  const template = join(work, "template");
+  for (const d of ["assets", "blog"]) mkdirSync(join(template, d), { recursive: true });
+  writeFileSync(join(template, "index.html"), `<!doctype html><title>scale</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(60)}`);
+  writeFileSync(join(template, "404.html"), "<!doctype html><title>Not found</title>");
+  writeFileSync(join(template, "about.html"), "<!doctype html><title>About</title>");
+  writeFileSync(join(template, "blog/post.html"), "<!doctype html><title>Post</title>");
+  writeFileSync(join(template, "assets/app.js"), "console.log('scale');\n".repeat(200));
+  writeFileSync(join(template, "assets/app.js.gz"), Bun.gzipSync(readFileSync(join(template, "assets/app.js"))));
+  return template;
+}
+
+/** linkTree makes <data>/sites/<site>/deploys/d1 of hard links to the template, and `current`. */
+export function linkTree(data: string, template: string, site: string) {
+  const dep = join(data, "sites", site, "deploys", "d1");
+  for (const d of ["", "assets", "blog"]) mkdirSync(join(dep, d), { recursive: true });
+  for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(template, f), join(dep, f));
+  symlinkSync("deploys/d1", join(data, "sites", site, "current"));
+}
+
+export const pssMb = (pid: number) => Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) / 1024;
+export const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const children = childPids;
 
 /** A Node is one data folder with the agent's nginx configuration, its nginx, its shards and its sites. */
@@ -80,10 +101,7 @@ export class Node {
   }
   /** addTree makes sites/<site>/deploys/d1 of hard links to the template, and `current`. */
   addTree(site: string) {
-    const dep = join(this.data, "sites", site, "deploys", "d1");
-    for (const d of ["", "assets", "blog"]) mkdirSync(join(dep, d), { recursive: true });
-    for (const f of ["index.html", "404.html", "about.html", "assets/app.js", "assets/app.js.gz", "blog/post.html"]) linkSync(join(this.template, f), join(dep, f));
-    symlinkSync("deploys/d1", join(this.data, "sites", site, "current"));
+    linkTree(this.data, this.template, site);
   }
   /** render is a rules site's include (`variant` changes one rule, as a redeploy with new rules would). */
   render(site: string, i: number, variant = 0) {
@@ -127,14 +145,7 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
   const work = tempDir("sprout-bench-scale-");
   // nginx's workers (nobody when started as root) read the trees: the folders must let them through.
   chmodSync(work, 0o755);
-  const template = join(work, "template");
-  for (const d of ["assets", "blog"]) mkdirSync(join(template, d), { recursive: true });
-  writeFileSync(join(template, "index.html"), `<!doctype html><title>scale</title>${"<p>Lorem ipsum dolor sit amet.</p>".repeat(60)}`);
-  writeFileSync(join(template, "404.html"), "<!doctype html><title>Not found</title>");
-  writeFileSync(join(template, "about.html"), "<!doctype html><title>About</title>");
-  writeFileSync(join(template, "blog/post.html"), "<!doctype html><title>Post</title>");
-  writeFileSync(join(template, "assets/app.js"), "console.log('scale');\n".repeat(200));
-  writeFileSync(join(template, "assets/app.js.gz"), Bun.gzipSync(readFileSync(join(template, "assets/app.js"))));
+  const template = makeTemplate(work);
 
   const one = new Node(join(work, "one"), template, { jit: o.jit });
   const big = new Node(join(work, "big"), template, { perShard: o.perShard, jit: o.jit });
