@@ -7,11 +7,11 @@ import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync 
 import { join } from "node:path";
 import { cleanup, cluster, restartAgent, site, type Cluster } from "../helpers/cluster";
 
+/** c: a node on the Lua engine (every test but the first, which makes its own). */
 let c: Cluster;
 
 beforeAll(async () => {
-  // The include engine first, one site per shard: beta gets a shard nginx of its own.
-  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1", "--allow-private-proxy"] });
+  c = await cluster({ agentArgs: ["--rules-engine", "lua", "--allow-private-proxy"] });
 });
 afterAll(cleanup);
 
@@ -30,6 +30,18 @@ const alive = (pid: number) => {
 };
 
 test("a node moved from shards to the Lua engine serves every site's rules as before and stops its shards", async () => {
+  const lua = c;
+  // The include engine first, one site per shard: beta gets a shard nginx of its own.
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx", "--sites-per-shard", "1"] });
+  try {
+    await moveEngines();
+  } finally {
+    await c.stop();
+    c = lua;
+  }
+});
+
+async function moveEngines() {
   await deploy("alpha", { "index.html": "a", _redirects: "/go /one 301\n" });
   await deploy("beta", { "index.html": "b", _redirects: "/go /two 301\n" });
   const data = c.nodes[0]!.data;
@@ -40,7 +52,7 @@ test("a node moved from shards to the Lua engine serves every site's rules as be
   expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
 
   await c.nodes[0]!.p.kill();
-  await restartAgent(c, 0, ["--rules-engine", "lua", "--allow-private-proxy"]);
+  await restartAgent(c, 0, ["--rules-engine", "lua"]);
   expect(await location(`alpha.${c.domain}`, "/go")).toBe("/one");
   expect(await location(`beta.${c.domain}`, "/go")).toBe("/two");
   expect(alive(shardPid)).toBe(false);
@@ -48,7 +60,7 @@ test("a node moved from shards to the Lua engine serves every site's rules as be
   const conf = readFileSync(join(data, "nginx", "nginx.conf"), "utf8");
   expect(conf).toContain("sprout.redirect()");
   expect(conf).not.toContain("sprout_shard_");
-});
+}
 
 test("a deployment whose compiled rules cannot be read answers 503, never its files without their Basic-Auth", async () => {
   await deploy("guarded", { "index.html": "secret page", _headers: "/*\n  Basic-Auth: alice:wonderland\n" });
