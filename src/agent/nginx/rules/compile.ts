@@ -224,7 +224,7 @@ const RULES_URI = "$sprout_rules_uri";
  * prefilterRegexes: regexes that together match every key some rule of `rules` matches (no
  * captures), in chunks: PCRE refuses a compiled pattern over 64 KB.
  */
-export function prefilterRegexes(rules: RedirectRule[], slots: Slots): string[] {
+function prefilterRegexes(rules: RedirectRule[], slots: Slots): string[] {
   const alternatives = rules.map((r) => ruleRegex(r, slots).slice(1).replace(/\(\?<[a-z]_[A-Za-z0-9_]+>/g, "(?:"));
   return chunks(alternatives, 3000).map((chunk) => `^(?:${chunk.join("|")})`);
 }
@@ -294,7 +294,7 @@ export function htpasswd(b: HeaderBlock, secret: Uint8Array): string {
 }
 
 /** chunks groups strings so that each group joined with "|" stays under `max` characters. */
-export function chunks(items: string[], max: number): string[][] {
+function chunks(items: string[], max: number): string[][] {
   const out: string[][] = [];
   let cur: string[] = [];
   let len = 0;
