@@ -1,7 +1,7 @@
 // scripts/bench-rules-engine: the rules engine (nginx's Lua module reading each deployment's compiled
 // rules per request, src/agent/nginx/lua/sprout.lua) on a node with 10,000 sites, 2,000 of them with
 // 50 `_redirects` rules and 10 `_headers` blocks each (benchRules), against the same engine on a node
-// with one site, alternated, best of three. Real nginx with the agent's configuration and code
+// with one site, alternated five times (median and worst ratio). Real nginx with the agent's configuration and code
 // (renderNginxConf, renderRulesData, validateRules); trees and compiled rules are written straight to
 // a data folder as staging would leave them. What it measures: nginx's start with every site, the
 // rules deploy as the agent does it (compile, PCRE check, write, link: nothing reloaded) for the first
@@ -15,13 +15,15 @@ import { LUA_MODULES, validateRules } from "../src/agent/nginx/lua-engine";
 import { NginxProcess } from "../src/agent/nginx/process";
 import { renderRulesData } from "../src/agent/nginx/rules/rules-data";
 import { childPids, tempDir, freePort } from "../test/helpers/cluster";
-import { benchRules, linkTree, makeTemplate, Node, pssMb, rssMb, sh, wrk } from "./bench-scale";
+import { benchRules, linkTree, makeTemplate, Node, pinTree, pssMb, rssMb, sh, wrk } from "./bench-scale";
+
+type Wrk = ReturnType<typeof wrk>;
 
 type Row = (name: string, value: string, baseline?: string, ratio?: string, target?: string) => void;
 const LUA_DIR = join(import.meta.dir, "..", "src", "agent", "nginx", "lua");
 
 /** LuaNode is one data folder served by nginx with the rules engine. */
-class LuaNode {
+export class LuaNode {
   readonly nginx;
   readonly port = freePort();
   private bin = Bun.which("nginx") ?? "/usr/sbin/nginx";
@@ -105,7 +107,6 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
     );
     row("nginx reloads for all of the above", String(big.nginx.reloads), "", "", "0");
     // The same answers as the include engine gives for the same rules (the one-site node).
-    const last = `rules${rulesSites - 1}`;
     const probes: [string, string][] = [["/old-page-3", ""], ["/blog/4/a/b?x=1", ""], ["/p2/abc", ""], ["/app1/x", ""], ["/gone", ""], ["/assets/app.js", "--compressed"], ["/about", ""], ["/section3/x", ""], ["/search?q=hello", ""], ["/admin/", ""], ["/nothing", ""]];
     let same = 0;
     for (const [path, extra] of probes) {
@@ -126,32 +127,34 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
       "",
       "< 500 MB per process",
     );
-    // Requests: the big node and the one-site node (same engine), alternated three times, each
-    // one's best run kept; the one-site node on the include engine is shown beside.
-    for (const [label, host, path] of [
+    // Requests: the big node and the one-site node (same engine, the same site's rules: rules0),
+    // alternated ROUNDS times; each round's ratio is kept and the median and the worst reported.
+    // The one-site node on the include engine is shown beside.
+    const ROUNDS = 5;
+    // nginx on one core, wrk on the other, for all three nodes alike (see pinTree).
+    for (const n of [one.nginx, oneLua.nginx, big.nginx]) pinTree(n.pid!, 1);
+    for (const [label, site, path] of [
       ["plain site, 10 KB HTML", "plain0", "/index.html"],
       ["plain site, JS asset (gzip)", "plain0", "/assets/app.js"],
-      ["rules site, JS asset (gzip)", last, "/assets/app.js"],
-      ["rules site, clean URL /about", last, "/about"],
-      ["rules site, a redirect rule", last, "/old-page-29"],
+      ["rules site, JS asset (gzip)", "rules0", "/assets/app.js"],
+      ["rules site, clean URL /about", "rules0", "/about"],
+      ["rules site, a redirect rule", "rules0", "/old-page-29"],
     ] as const) {
-      const baseHost = host.startsWith("plain") ? "plain0" : "rules0";
-      let inc = { rps: 0, p99: 0, errors: 0 };
-      let base = { rps: 0, p99: Infinity, errors: 0 };
-      let ours = { rps: 0, p99: Infinity, errors: 0 };
-      for (let i = 0; i < 3; i++) {
-        const x = wrk(one.port, `${baseHost}.bench.test`, path);
-        const y = wrk(oneLua.port, `${baseHost}.bench.test`, path);
-        const z = wrk(big.port, `${host}.bench.test`, path);
-        if (x.rps > inc.rps) inc = x;
-        if (y.rps > base.rps) base = y;
-        if (z.rps > ours.rps) ours = z;
+      const host = `${site}.bench.test`;
+      const rounds: { inc: Wrk; base: Wrk; ours: Wrk }[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        // The order turns each round so neither node always runs first.
+        const r = i % 2 ? { ours: wrk(big.port, host, path, 0), base: wrk(oneLua.port, host, path, 0) } : { base: wrk(oneLua.port, host, path, 0), ours: wrk(big.port, host, path, 0) };
+        rounds.push({ ...r, inc: wrk(one.port, host, path, 0) });
       }
+      const rps = rounds.map((r) => r.ours.rps / r.base.rps);
+      const p99 = rounds.map((r) => r.ours.p99 / r.base.p99);
+      const errors = rounds.reduce((n, r) => n + r.ours.errors, 0);
       row(
-        `req/s, ${label}, ${sites.toLocaleString()} sites vs 1`,
-        `${ours.rps.toFixed(0)} (p99 ${ours.p99.toFixed(2)} ms${ours.errors ? `, ${ours.errors} errors` : ""})`,
-        `${base.rps.toFixed(0)} (p99 ${base.p99.toFixed(2)} ms); include engine, 1 site: ${inc.rps.toFixed(0)}`,
-        `${(ours.rps / base.rps).toFixed(3)} / p99 ${(ours.p99 / base.p99).toFixed(2)}`,
+        `req/s, ${label}, ${sites.toLocaleString()} sites vs 1 (median / worst of ${ROUNDS})`,
+        `${med(rounds.map((r) => r.ours.rps)).toFixed(0)} (p99 ${med(rounds.map((r) => r.ours.p99)).toFixed(2)} ms${errors ? `, ${errors} errors` : ""})`,
+        `${med(rounds.map((r) => r.base.rps)).toFixed(0)} (p99 ${med(rounds.map((r) => r.base.p99)).toFixed(2)} ms); include engine: ${med(rounds.map((r) => r.inc.rps)).toFixed(0)}`,
+        `${med(rps).toFixed(2)}/${Math.min(...rps).toFixed(2)} p99 ${med(p99).toFixed(2)}/${Math.max(...p99).toFixed(2)}`,
         ">= 0.9 / <= 1.2",
       );
     }

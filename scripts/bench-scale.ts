@@ -45,14 +45,26 @@ export function sh(cmd: string) {
   return r.stdout.toString();
 }
 
-/** wrk answers requests/s, p99 latency in ms and non-2xx/3xx answers for one host and path. */
-export function wrk(port: number, host: string, path: string) {
-  const out = sh(`wrk -t2 -c32 -d3s --latency -H 'Host: ${host}' http://127.0.0.1:${port}${path}`);
+/**
+ * wrk answers requests/s, p99 latency in ms and non-2xx/3xx answers for one host and path. With
+ * `cpu`, wrk runs on that core alone (one thread), as the other side of pinTree.
+ */
+export function wrk(port: number, host: string, path: string, cpu?: number) {
+  const run = cpu === undefined ? "wrk -t2 -c32" : `taskset -c ${cpu} wrk -t1 -c16`;
+  const out = sh(`${run} -d3s --latency -H 'Host: ${host}' http://127.0.0.1:${port}${path}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const ms = p99 ? Number(p99[1]) * (p99[2] === "us" ? 0.001 : p99[2] === "s" ? 1000 : 1) : NaN;
   const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   return { rps, p99: ms, errors };
+}
+
+/**
+ * pinTree keeps a process and its children (nginx and its workers) on one core: the two cores of a
+ * small machine shared by nginx and wrk make one run of wrk move by +-15%; one core each, by a few %.
+ */
+export function pinTree(pid: number, cpu: number) {
+  for (const p of [pid, ...childPids(pid)]) sh(`taskset -p -c ${cpu} ${p} >/dev/null`);
 }
 
 /** makeTemplate writes the files every bench site serves (hard-linked into each site's tree). */

@@ -58,7 +58,7 @@ async function moveEngines() {
   expect(alive(shardPid)).toBe(false);
   expect(existsSync(join(data, "nginx", "shards", "1"))).toBe(false);
   const conf = readFileSync(join(data, "nginx", "nginx.conf"), "utf8");
-  expect(conf).toContain("sprout.redirect()");
+  expect(conf).toContain("sprout.request()");
   expect(conf).not.toContain("sprout_shard_");
 }
 
@@ -139,4 +139,24 @@ test("_headers lines are added to what the answer has, as add_header does: a pro
   } finally {
     upstream.stop(true);
   }
+});
+
+test("a 404 rule's body is guarded by its target's Basic-Auth (the resource served), not left open by the path asked for", async () => {
+  await deploy("bodies", {
+    "index.html": "home",
+    "private/report.html": "private report",
+    "gone.html": "this page is gone",
+    _redirects: "/oops /private/report 404\n/old /gone 410\n",
+    _headers: "/private/*\n  Basic-Auth: alice:wonderland\n",
+  });
+  const host = `bodies.${c.domain}`;
+  const anonymous = await c.get(host, "/oops");
+  expect(anonymous.status).toBe(401);
+  expect(await anonymous.text()).not.toContain("private report");
+  const allowed = await c.get(host, "/oops", undefined, { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
+  expect(allowed.status).toBe(404);
+  expect(await allowed.text()).toBe("private report");
+  const gone = await c.get(host, "/old");
+  expect(gone.status).toBe(410);
+  expect(await gone.text()).toBe("this page is gone");
 });

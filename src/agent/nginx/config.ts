@@ -233,29 +233,32 @@ const BODY_STATUSES = [401, 403, 404, 410, 451];
  * that a site's own maps would, and the shared machinery above takes them from there.
  */
 function luaServers(o: ConfOptions & { listen: string }, sites: string, hop: string): string {
-  const prelude = "set_by_lua_block $sprout_hs { return sprout.header_set() }";
   // $sprout_rules_file and $sprout_root are set by the engine once per request: the deployment's
   // rules file, and the production host's tree (the deployment \`current\` named when the request
   // came, so its files and its rules are one deployment's). Declared by assigning them to
   // themselves: an internal redirect, which runs these lines again, keeps what they hold.
-  const machinery = `
+  // sprout.request() sets $sprout_hs (the _headers of the resource the answer will come from) and
+  // $sprout_rv, and answers the rule's status alone ($sprout_lst, "" for none): a request no rule
+  // matches (most of them) stops at \`break\`, before the directives of rules, which read the maps
+  // on $sprout_rv above only when a rule matched. No location calls the engine again: each Lua
+  // call costs about 5% of a small file's requests/s.
+  const machinery = (guard: string) => `
     uninitialized_variable_warn off;
     set $sprout_rules_file $sprout_rules_file;
-    ${prelude}
-    set_by_lua_block $sprout_rv { return sprout.redirect() }
+    set_by_lua_block $sprout_lst { return sprout.request() }${guard}
+    if ($sprout_lst = "") { break; }
     # A deployment whose rules cannot be read is never served without them.
-    if ($sprout_st = fail) { return 503; }
+    if ($sprout_lst = fail) { return 503; }
     if ($sprout_unsafe) { return 400; }
     if ($sprout_args_from_rule) { set $args $sprout_qs; }
-${REDIRECT_STATUSES.map((s) => `    if ($sprout_st = ${s}) { return ${s} $sprout_to; }`).join("\n")}
-    if ($sprout_st = 200) { rewrite ^ $sprout_path last; }
-${BODY_STATUSES.map((s) => `    if ($sprout_st = ${s}) { rewrite ^ /__sprout_status_${s}? last; }
-    location = /__sprout_status_${s} { internal; error_page ${s} @sprout_status_body_${s}; return ${s}; }
-    location @sprout_status_body_${s} { rewrite ^ $sprout_path break; ${prelude} try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
+${REDIRECT_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { return ${s} $sprout_to; }`).join("\n")}
+    if ($sprout_lst = 200) { rewrite ^ $sprout_path last; }
+${BODY_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { rewrite ^ /__sprout_status_${s}? last; }`).join("\n")}
+    if ($sprout_lst = proxy) { return 599; }
+${BODY_STATUSES.map((s) => `    location = /__sprout_status_${s} { internal; error_page ${s} @sprout_status_body_${s}; return ${s}; }
+    location @sprout_status_body_${s} { rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
     error_page 599 = @sprout_proxy;
-    if ($sprout_st = proxy) { return 599; }
     location @sprout_proxy {
-      ${prelude}
       proxy_pass $sprout_to;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Host $host;
@@ -266,13 +269,13 @@ ${BODY_STATUSES.map((s) => `    if ($sprout_st = ${s}) { rewrite ^ /__sprout_sta
     auth_basic $sprout_realm;
     auth_basic_user_file $sprout_htpasswd;
     header_filter_by_lua_block { sprout.send_headers() }
-${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" })}`;
+${siteLocations({ cacheControl: "$sprout_hcc", guard: true, spa: "lua" })}`;
   return `
   lua_package_path "${o.lua!.dir}/?.lua;;";
   # Compiled regexes of the rules a worker served lately (no JIT; about 5 KB each at most: bounded).
   lua_regex_cache_max_entries 16384;
 
-  init_by_lua_block { sprout = require("sprout"); sprout.init("${sites}") }
+  init_by_lua_block { sprout = require("sprout"); sprout.init("${sites}", [[${RESOURCE_ROOT}]], [[${RESOURCE_OF}]]) }
 
   server {
     listen ${o.listen} default_server;
@@ -286,15 +289,15 @@ ${siteLocations({ cacheControl: "$sprout_hcc", guard: true, prelude, spa: "lua" 
     server_name ~^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.${esc(o.domain)}$;
     set $dep "";
     set $sprout_root $sprout_root;
-    root ${sites}/$site/$sprout_root;${machinery}
+    root ${sites}/$site/$sprout_root;${machinery(`
     # Never the site's own folder (its compiled rules are there).
-    if ($sprout_root !~ "^(?:current|deploys/[a-z0-9]+)$") { return 503; }
+    if ($sprout_root !~ "^(?:current|deploys/[a-z0-9]+)$") { return 503; }`)}
   }
   server {
     listen ${o.listen};
     listen ${hop};
     server_name ~^(?<dep>[a-z0-9]+)--(?<site>[a-z0-9-]+)\\.${esc(o.domain)}$;
-    root ${sites}/$site/deploys/$dep;${machinery}
+    root ${sites}/$site/deploys/$dep;${machinery("")}
   }`;
 }
 
@@ -409,6 +412,14 @@ function httpBase(o: ConfOptions, l: NginxLayout): string {
   ${nginxTypes()}`;
 }
 
+/**
+ * The resource a URI is served from ($sprout_resource, and the rules engine's own for a rule's
+ * target): "/" for the root's index, else the path without a final "/index", ".html", ".gz"/".br"
+ * or "/" (the capture sprout_r).
+ */
+const RESOURCE_ROOT = "^/index(?:\\.html?)?(?:\\.(?:gz|br))?$";
+const RESOURCE_OF = "^(?<sprout_r>/.*?)(?:/index)?(?:\\.html?)?(?:\\.(?:gz|br))?/*$";
+
 /** rulesMachinery is what the rules sites' servers share (see rules/compile.ts). */
 function rulesMachinery(o: ConfOptions): string {
   return `${o.geoip ? `
@@ -420,8 +431,8 @@ function rulesMachinery(o: ConfOptions): string {
   # (Never empty: nginx tries no regex of a map on an empty value.)
   map $uri $sprout_resource {
     volatile;
-    "~^/index(?:\\.html?)?(?:\\.(?:gz|br))?$" "/";
-    "~^(?<sprout_r>/.*?)(?:/index)?(?:\\.html?)?(?:\\.(?:gz|br))?/*$" $sprout_r;
+    "~${RESOURCE_ROOT}" "/";
+    "~${RESOURCE_OF}" $sprout_r;
   }
   # The visitor's language for \`Language=\` rules: the nf_lang cookie if it names one (as on Netlify),
   # else the first tag of Accept-Language. Both regexes read a bounded start of the header.

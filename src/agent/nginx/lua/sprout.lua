@@ -22,8 +22,18 @@ local SEP, PAIR = "\31", "\30"
 -- add_header's statuses: a site's header lines go out with these only, as nginx's add_header does.
 local HEADER_STATUS = { [200] = true, [201] = true, [204] = true, [206] = true, [301] = true, [302] = true, [303] = true, [304] = true, [307] = true, [308] = true }
 
-function M.init(dir)
-  sites_dir = dir
+-- The resource a path is served from, as nginx's map $sprout_resource finds it (config.ts): "/"
+-- for what res_root matches, else res_of's capture.
+local res_root, res_of
+
+function M.init(dir, root_re, of_re)
+  sites_dir, res_root, res_of = dir, root_re, of_re
+end
+
+local function resource(path)
+  if ngx.re.find(path, res_root, "o") then return "/" end
+  local m = ngx.re.match(path, res_of, "o")
+  return m and m[1] or ""
 end
 
 local function readlink(path)
@@ -94,6 +104,28 @@ local function read(path)
   return t
 end
 
+-- rules_link reads a deployment's link to its compiled rules, remembered by each worker for a
+-- second (a readlink on every request is about 5% of a small file's requests/s). A link is written
+-- when its deployment is staged and changes only when the agent's compiler does; the file it named
+-- stays 10 minutes after that (site-config.ts), so a remembered name never points at a missing file.
+-- Only well-formed answers are remembered: a missing link is read again on the next request.
+local LINK_TTL, MAX_LINKS = 1, 20000
+local links, link_count = {}, 0
+local function rules_link(path)
+  local now = ngx.now()
+  local e = links[path]
+  if e and e[2] > now then return e[1] end
+  local name = readlink(path)
+  if name == "none" or (name and name:match("^[%w]+%.lua$")) then
+    if not e then
+      if link_count >= MAX_LINKS then links, link_count = {}, 0 end
+      link_count = link_count + 1
+    end
+    links[path] = { name, now + LINK_TTL }
+  end
+  return name
+end
+
 -- rules answers the request's rules: a table, false (none), or BROKEN. The deployment is the preview
 -- host's, else the one `current` points at, read once per request: the production host's files are
 -- then served from that deployment's own tree ($sprout_root), so a request never mixes one
@@ -120,7 +152,7 @@ local function rules()
     end
     v.sprout_root = "deploys/" .. dep
   end
-  local name = readlink(dir .. "/lua/" .. dep)
+  local name = rules_link(dir .. "/lua/" .. dep)
   if name == "none" then
     v.sprout_rules_file = "-"
     return false
@@ -140,6 +172,13 @@ local function rules()
   return read(file)
 end
 
+-- starts: whether `s` begins with `p`, the literal prefix every string a rule's regex matches
+-- begins with (rules-data.ts): a plain comparison spares running most rules' regexes.
+local sub = string.sub
+local function starts(s, p)
+  return p == nil or sub(s, 1, #p) == p
+end
+
 local function expand(tpl, m)
   return (tpl:gsub("%${([%w_]+)}", function(name)
     if name == "__args" then
@@ -151,12 +190,9 @@ local function expand(tpl, m)
   end))
 end
 
--- redirect answers "<status or proxy>|<target>" of the first rule that matches, or "".
-function M.redirect()
-  local t = rules()
-  if t == BROKEN then return "fail|" end
-  if not t or not t.rules then return "" end
-  local v = ngx.var
+-- redirect answers "<status or proxy>|<target>" of the first of the rules `t` that matches, or "".
+local function redirect(t, v)
+  if not t.rules then return "" end
   local e = ""
   if t.unforced then
     -- Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
@@ -186,24 +222,25 @@ function M.redirect()
   end
   local list = t.rules
   for i = 1, #list do
-    local m = ngx.re.match(key, list[i][1], "o")
-    if m then return expand(list[i][2], m) end
+    local r = list[i]
+    if starts(key, r[3]) then
+      local m = ngx.re.match(key, r[1], "o")
+      if m then return expand(r[2], m) end
+    end
   end
   return ""
 end
 
--- header_set answers what the site's _headers give the resource now served ($sprout_resource):
--- "<Cache-Control> SEP <htpasswd file> SEP <name> PAIR <value> SEP ...", every matching block in file
--- order; Cache-Control and Basic-Auth from the first block that has them. "" when none applies.
-function M.header_set()
-  local t = rules()
-  if not t or not t.headers then return "" end
-  local res = ngx.var.sprout_resource
-  local cc, auth, out = "", "", nil
+-- headers answers what the _headers of `t` give the resource `res`: "<Cache-Control> SEP
+-- <htpasswd file> SEP <name> PAIR <value> SEP ...", every matching block in file order; Cache-Control
+-- and Basic-Auth from the first block that has them. "" when none applies.
+local function headers(t, res)
   local list = t.headers
+  if not list then return "" end
+  local cc, auth, out = "", "", nil
   for i = 1, #list do
     local b = list[i]
-    if ngx.re.find(res, b[1], "o") then
+    if starts(res, b[5]) and ngx.re.find(res, b[1], "o") then
       out = out or {}
       if cc == "" then cc = b[2] end
       if auth == "" then auth = b[3] end
@@ -213,6 +250,32 @@ function M.header_set()
   end
   if not out then return "" end
   return cc .. SEP .. auth .. (#out > 0 and (SEP .. table.concat(out, SEP)) or "")
+end
+
+-- request runs first for every request, at the server level, and once more after each internal
+-- redirect (error_page, index): it finds the deployment's rules, sets $sprout_rv ("<status or
+-- proxy>|<target>" of the first rule that matches) and $sprout_hs (the _headers of the resource the
+-- answer comes from: a 200 or 4xx rule's target, else the path asked for), and answers the status
+-- part alone, "" when no rule applies, so the server skips its rule directives at one comparison.
+-- The only call per request besides send_headers: the locations ask nothing (a fallback, clean URL
+-- or SPA, serves another file of the same resource).
+local FROM_TARGET = { ["200"] = true, ["401"] = true, ["403"] = true, ["404"] = true, ["410"] = true, ["451"] = true }
+function M.request()
+  local t = rules()
+  if not t then return "" end -- a site without rules: $sprout_hs and $sprout_rv stay ""
+  local v = ngx.var
+  if t == BROKEN then
+    v.sprout_rv = "fail|"
+    return "fail"
+  end
+  local rv = redirect(t, v)
+  local st = rv:match("^(%w+)|") or ""
+  if t.headers then
+    local target = FROM_TARGET[st] and rv:match("^%w+|([^?]*)")
+    v.sprout_hs = headers(t, target and resource(target) or v.sprout_resource)
+  end
+  v.sprout_rv = rv
+  return st
 end
 
 -- send_headers adds the header lines of $sprout_hs to the answer (header filter phase), as

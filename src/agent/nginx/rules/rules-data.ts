@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { SproutError } from "../../../shared/errors";
 import { htpasswd, PREFILTER_FROM, resourceRegex, ruleRegex, rulesDigest, targetWithQuery, type RulesInput, type Slots } from "./compile";
+import { literalPrefix } from "./literal-prefix";
 import { readRules } from "./read";
 import type { RedirectOptions } from "./redirects";
 import type { RuleWarning } from "./types";
@@ -24,15 +25,17 @@ export interface RulesData {
  *
  * - `rules`: the redirect rules in file order, each the regex over the key
  *   "<uri>#<exists>|<params>|<cookies>|<language>|<country>" (compile.ts ruleRegex) and its answer
- *   "<status or proxy>|<target>", where `${name}` is a capture and `${__args}` the visitor's query.
+ *   "<status or proxy>|<target>", where `${name}` is a capture and `${__args}` the visitor's query,
+ *   and the regex's literal prefix (literal-prefix.ts: a key that does not start with it is not tried).
  * - `headers`: every `_headers` block in file order: the regex of its resource, its Cache-Control,
- *   its htpasswd file and its other header lines (all blocks that match a resource apply).
+ *   its htpasswd file, its other header lines (all blocks that match a resource apply) and the
+ *   regex's literal prefix.
  *
  * Every string is written byte by byte with decimal escapes outside a small safe set, so no value
  * can end its string literal; the engine runs the chunk with no globals at all.
  */
 /** RULES_DATA_VERSION changes with the data's form (and what lua/sprout.lua expects of it). */
-const RULES_DATA_VERSION = "1";
+const RULES_DATA_VERSION = "2";
 
 /** MAX_RULES_DATA: the largest compiled rules a deployment may have (every nginx worker reads them). */
 export const MAX_RULES_DATA = 2 * 1024 * 1024;
@@ -62,7 +65,8 @@ export function renderRulesData(input: RulesInput, opts: DataOptions): RulesData
     fields.push(`unforced = ${rules.some((r) => !r.force)}`, `params = ${list(params)}`, `cookies = ${list(cookies)}`, `language = ${slots.language}`, `country = ${slots.country}`);
     // The engine builds the combined test from the rules' own regexes (lua/sprout.lua prefilters).
     if (rules.length > PREFILTER_FROM) fields.push("prefilter = true");
-    fields.push(`rules = {\n${rules.map((r) => `    { ${lua(ruleRegex(r, slots))}, ${lua(`${r.proxy ? "proxy" : r.status}|${targetWithQuery(r).replace("$is_args$args", "${__args}")}`)} },`).join("\n")}\n  }`);
+    const entry = (re: string, answer: string) => `    { ${lua(re)}, ${lua(answer)}, ${lua(literalPrefix(re))} },`;
+    fields.push(`rules = {\n${rules.map((r) => entry(ruleRegex(r, slots), `${r.proxy ? "proxy" : r.status}|${targetWithQuery(r).replace("$is_args$args", "${__args}")}`)).join("\n")}\n  }`);
   }
   const blocks = read.blocks;
   if (blocks.length) {
@@ -75,7 +79,8 @@ export function renderRulesData(input: RulesInput, opts: DataOptions): RulesData
         files.push({ path: file, content: htpasswd(b, opts.secret) });
       }
       const lines = b.headers.filter((h) => h.name.toLowerCase() !== "cache-control").flatMap((h) => [h.name, h.value]);
-      return `    { ${lua(`^${resourceRegex(b.path)}$`)}, ${lua(cc)}, ${lua(file)}, ${list(lines)} },`;
+      const re = `^${resourceRegex(b.path)}$`;
+      return `    { ${lua(re)}, ${lua(cc)}, ${lua(file)}, ${list(lines)}, ${lua(literalPrefix(re))} },`;
     });
     fields.push(`auth = ${auth > 0}`, `headers = {\n${entries.join("\n")}\n  }`);
   }
