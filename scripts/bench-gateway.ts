@@ -292,6 +292,7 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         const throughPinned: number[] = [];
         const cpuDirectPinned: number[] = [];
         const cpuGwPinned: number[] = [];
+        const cpuNodeThroughPinned: number[] = [];
         let pinnedErrors = 0;
         const unpin = [pinNginx(gwPid, gwCore), pinNginx(nodePid, nodeCore)];
         // A gateway with one core runs one worker (what worker_processes auto gives there), not two
@@ -304,10 +305,11 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
             const a = await cpuDuring([nodePid], () => wrk(`${node}/`, host, 3, nodeCore));
             directPinned.push(a.r.rps);
             cpuDirectPinned.push((a.cpu[0]! * 1000) / a.r.requests);
-            const b = await cpuDuring([gwPid], () => wrk(`${gw.httpUrl}/`, host, 3, nodeCore));
+            const b = await cpuDuring([gwPid, nodePid], () => wrk(`${gw.httpUrl}/`, host, 3, nodeCore));
             throughPinned.push(b.r.rps);
             pinnedErrors += b.r.errors;
             cpuGwPinned.push((b.cpu[0]! * 1000) / b.r.requests);
+            cpuNodeThroughPinned.push((b.cpu[1]! * 1000) / b.r.requests);
           }
         } finally {
           await reloadNginx(gw.data, gwPid, conf, 0);
@@ -315,6 +317,8 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         }
         row(`requests/s through a gateway, own core (gateway: core ${gwCore}; node + wrk: core ${nodeCore}; nice ${PINNED_NICE})`, `${mm(throughPinned)} (${pinnedErrors} errors)`, `node directly, node + wrk: core ${nodeCore} ${mm(directPinned)}`, both(throughPinned, directPinned), ">= 0.8");
         row("  the gateway's nginx CPU µs per request, own core", mm(cpuGwPinned), `node alone ${mm(cpuDirectPinned)}`, (med(cpuGwPinned) / med(cpuDirectPinned)).toFixed(2), "");
+        // What a request through the gateway costs the node (its core is the one that sets the figure).
+        row("  the node's nginx CPU µs per request, through the gateway vs asked directly", mm(cpuNodeThroughPinned), `directly ${mm(cpuDirectPinned)}`, (med(cpuNodeThroughPinned) / med(cpuDirectPinned)).toFixed(2), "");
         console.error(`(raw, own core) direct=${directPinned} through=${throughPinned}`);
       } else row("requests/s through a gateway, own core", "skipped: fewer than 2 cores");
       row("load average (1 min) at the end of the HTTP runs", loadAverage());

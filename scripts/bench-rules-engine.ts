@@ -1,7 +1,7 @@
 // scripts/bench-rules-engine: the rules engine (nginx's Lua module reading each deployment's compiled
 // rules per request, src/agent/nginx/lua/sprout.lua) on a node with 10,000 sites, 2,000 of them with
 // 50 `_redirects` rules and 10 `_headers` blocks each (benchRules), against the same engine on a node
-// with one site, alternated five times (median and worst ratio). Real nginx with the agent's configuration and code
+// with one site, alternated seven times (median and worst ratio). Real nginx with the agent's configuration and code
 // (renderNginxConf, renderRulesData, validateRules); trees and compiled rules are written straight to
 // a data folder as staging would leave them. What it measures: nginx's start with every site, the
 // rules deploy as the agent does it (compile, PCRE check, write, link: nothing reloaded) for the first
@@ -130,7 +130,7 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
     // Requests: the big node and the one-site node (same engine, the same site's rules: rules0),
     // alternated ROUNDS times; each round's ratio is kept and the median and the worst reported.
     // The one-site node on the include engine is shown beside.
-    const ROUNDS = 5;
+    const ROUNDS = 7;
     // nginx on one core, wrk on the other, for all three nodes alike (see pinTree).
     for (const n of [one.nginx, oneLua.nginx, big.nginx]) pinTree(n.pid!, 1);
     for (const [label, site, path] of [
