@@ -40,7 +40,7 @@ export class LuaNode {
     symlinkSync("none", join(this.data, "sites", site, "lua", "d1"));
   }
   /** deploy does what the agent does for a rules deployment (SiteConfigurator.applyData); answers ms. */
-  deploy(site: string, i: number, variant = 0) {
+  async deploy(site: string, i: number, variant = 0) {
     const t0 = performance.now();
     const rules = benchRules(i);
     if (variant) rules.redirects += `\n/variant-${variant} /about 301`;
@@ -49,7 +49,7 @@ export class LuaNode {
     const dir = join(this.data, "sites", site, "lua");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `${r.name}.new`), r.text, { mode: 0o644 });
-    validateRules(this.bin, nginxLayout(this.data).prefix, LUA_DIR, LUA_MODULES, join(dir, `${r.name}.new`));
+    await validateRules(this.bin, nginxLayout(this.data).prefix, LUA_DIR, LUA_MODULES, join(dir, `${r.name}.new`));
     renameSync(join(dir, `${r.name}.new`), join(dir, r.name));
     rmSync(join(dir, "d1.tmp"), { force: true });
     symlinkSync(r.name, join(dir, "d1.tmp"));
@@ -80,14 +80,14 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
     await one.install("rules0", 0);
     oneLua.addTree("plain0");
     oneLua.addTree("rules0");
-    oneLua.deploy("rules0", 0);
+    await oneLua.deploy("rules0", 0);
     oneLua.nginx.start();
     await oneLua.nginx.ready();
     for (let i = 0; i < rulesSites; i++) big.addTree(`rules${i}`);
     for (let i = 0; i < sites - rulesSites; i++) big.addTree(`plain${i}`);
     say(`  writing ${rulesSites.toLocaleString()} rules sites' compiled rules (as the agent does)`);
     const times: number[] = [];
-    for (let i = 0; i < rulesSites; i++) times.push(big.deploy(`rules${i}`, i));
+    for (let i = 0; i < rulesSites; i++) times.push(await big.deploy(`rules${i}`, i));
     const t0 = performance.now();
     big.nginx.start();
     await big.nginx.ready();
@@ -96,7 +96,7 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     // Redeploys of rules sites at the end, nginx serving everything (their rules change: a new file each).
     const lastRedeploy: number[] = [];
-    for (let i = rulesSites - 100; i < rulesSites; i++) lastRedeploy.push(big.deploy(`rules${i}`, i, 1));
+    for (let i = rulesSites - 100; i < rulesSites; i++) lastRedeploy.push(await big.deploy(`rules${i}`, i, 1));
     const first = times.slice(0, 100);
     row(
       "rules deploy (compile, PCRE check, write, link; no reload): last 100 vs first 100",

@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { nanoid } from "nanoid";
 import type { Deployments } from "./deployments";
 import type { NginxShards } from "./nginx/shards";
 import { fatalProblems, hasRules, rulesDigest, type RuleWarning, type RulesInput } from "./nginx/rules";
@@ -25,7 +26,7 @@ export class SiteConfigurator {
   constructor(
     private deployments: Deployments,
     private shards: NginxShards,
-    private o: { dataDir: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean; geoip: () => boolean; engine: "lua" | "nginx"; lua?: { validate: (file: string) => void } },
+    private o: { dataDir: string; domain: () => string | null; secret: Uint8Array; workerGid: number | null; allowPrivateProxy: boolean; geoip: () => boolean; engine: "lua" | "nginx"; lua?: { validate: (file: string) => Promise<void> } },
   ) {}
 
   /**
@@ -74,7 +75,7 @@ export class SiteConfigurator {
    * deployment names any more goes after a grace period (a worker may have read a link and not yet
    * its file; a deployment being staged has its link before its tree).
    */
-  private applyData(site: string, deployments: DeploymentRules[], filesDir: string, extra?: string): Map<string, RuleWarning[]> {
+  private async applyData(site: string, deployments: DeploymentRules[], filesDir: string, extra?: string): Promise<Map<string, RuleWarning[]>> {
     const dir = join(this.deployments.sitesDir, site, "lua");
     mkdirSync(dir, { recursive: true, mode: 0o711 });
     mkdirSync(filesDir, { recursive: true, mode: 0o750 });
@@ -94,14 +95,15 @@ export class SiteConfigurator {
           warnings.set(d.id, r.warnings);
           for (const f of r.files) this.writeForNginx(f.path, f.content);
           if (!existsSync(file)) {
-            this.writeForNginx(`${file}.new`, r.text);
+            // A name of its own: another apply of the site may check the same rules meanwhile.
+            const fresh = `${file}.${nanoid(8)}.new`;
+            this.writeForNginx(fresh, r.text);
             try {
-              this.o.lua!.validate(`${file}.new`);
-            } catch (e) {
-              rmSync(`${file}.new`, { force: true });
-              throw e;
+              await this.o.lua!.validate(fresh);
+              renameSync(fresh, file);
+            } finally {
+              rmSync(fresh, { force: true });
             }
-            renameSync(`${file}.new`, file);
           }
         }
       }

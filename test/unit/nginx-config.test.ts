@@ -1,9 +1,10 @@
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, rmSync, mkdtempSync, chmodSync } from "node:fs";
+import { existsSync, rmSync, mkdtempSync, chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nginxLayout, renderNginxConf, renderShardConf, shardLayout } from "../../src/agent/nginx/config";
 import { NginxProcess } from "../../src/agent/nginx/process";
+import { installLua, LUA_MODULES, validateRules } from "../../src/agent/nginx/lua-engine";
 
 const nginx = Bun.which("nginx") ?? "/usr/sbin/nginx";
 const dir = mkdtempSync(join(tmpdir(), "sprout-nginx-"));
@@ -31,4 +32,18 @@ test("a site include that nginx rejects is not installed in its shard and the er
   expect(existsSync(join(sites, "fine.conf"))).toBe(true);
   expect(proc.test().ok).toBe(true);
   expect(proc.reloads).toBe(0);
+});
+
+test("compiled rules whose regex PCRE refuses are rejected by the engine's own nginx, naming the rule, not the file", async () => {
+  const prefix = join(dir, "lua-check");
+  mkdirSync(prefix, { recursive: true });
+  const luaDir = installLua(prefix);
+  const good = join(dir, "good.lua");
+  const bad = join(dir, "bad.lua");
+  writeFileSync(good, 'return { rules = { { [[^/a/?#]], [[301|/b]], [[/a]] } } }\n');
+  writeFileSync(bad, 'return { rules = { { [[^/a/?#]], [[301|/b]], [[/a]] }, { [[^/c(]], [[301|/d]], [[/c]] } } }\n');
+  await validateRules(nginx, prefix, luaDir, LUA_MODULES, good);
+  const err = await validateRules(nginx, prefix, luaDir, LUA_MODULES, bad).then(() => null, (e: Error) => e);
+  expect(err?.message).toMatch(/nginx rejected the generated configuration: rule 2: /);
+  expect(err?.message).not.toContain(dir);
 });

@@ -33,8 +33,9 @@ export function installLua(nginxPrefix: string): string {
  * for that alone (the Lua module skips its init code under `nginx -t`): it reads the file at init
  * and exits at once, serving nothing. Throws the reason PCRE gives when one is refused: the
  * deployment fails, as it would with an include nginx rejects, instead of failing its visitors later.
+ * Asynchronous: the agent serves its API and other deploys meanwhile (50-100 ms per check).
  */
-export function validateRules(nginxBin: string, nginxPrefix: string, luaDir: string, modules: string[], file: string) {
+export async function validateRules(nginxBin: string, nginxPrefix: string, luaDir: string, modules: string[], file: string): Promise<void> {
   const base = join(nginxPrefix, `rules-check-${process.pid}-${++checks}`);
   const q = (s: string) => JSON.stringify(s);
   writeFileSync(
@@ -43,10 +44,11 @@ export function validateRules(nginxBin: string, nginxPrefix: string, luaDir: str
     { mode: 0o600 },
   );
   try {
-    const r = Bun.spawnSync([nginxBin, "-e", "stderr", "-p", nginxPrefix, "-c", `${base}.conf`, "-g", "daemon off; master_process off;"], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
-    if (r.exitCode === 0) return;
-    const out = r.stderr.toString();
-    const why = /RULES: ([^\n]*)/.exec(out)?.[1] ?? out.split("\n").find((l) => l.includes("[emerg]"))?.replace(/^.*\[emerg\]\s*/, "") ?? `exit code ${r.exitCode}`;
+    const p = Bun.spawn([nginxBin, "-e", "stderr", "-p", nginxPrefix, "-c", `${base}.conf`, "-g", "daemon off; master_process off;"], { stdout: "ignore", stderr: "pipe" });
+    const timer = setTimeout(() => p.kill("SIGKILL"), 30_000);
+    const [code, out] = await Promise.all([p.exited, new Response(p.stderr).text()]).finally(() => clearTimeout(timer));
+    if (code === 0) return;
+    const why = /RULES: ([^\n]*)/.exec(out)?.[1] ?? out.split("\n").find((l) => l.includes("[emerg]"))?.replace(/^.*\[emerg\]\s*/, "") ?? `exit code ${code}`;
     throw new SproutError(422, "nginx_rejected", `nginx rejected the generated configuration: ${why.replaceAll(file, "rules").slice(0, 300)}`);
   } finally {
     rmSync(`${base}.conf`, { force: true });

@@ -327,7 +327,8 @@ function M.proxy_authorization()
 end
 
 -- check answers why the rules file at `path` cannot be served (a regex PCRE refuses), or nil. The
--- agent runs it under `nginx -t` before a deployment's rules are used (lua-engine.ts validateRules).
+-- agent runs it in an nginx started for that alone before a deployment's rules are used
+-- (lua-engine.ts validateRules).
 function M.check(path)
   local f = io.open(path, "rb")
   if not f then return "cannot read " .. path end
