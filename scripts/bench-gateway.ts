@@ -17,6 +17,12 @@
 //     on both cores (other containers are not held back by nice): on a busy machine the gateway
 //     waits for its core between requests and this figure falls (0.9 at load 5, 0.3-0.6 at 8-13
 //     on 2 cores), which the load average printed with it tells;
+//   - "node's own core": the node's nginx alone on one core, wrk on the other in both, the gateway
+//     beside wrk: as on separate machines, the node gets its requests from another core whether
+//     they come from the gateway or from the load generator (with wrk on its own core, the node takes
+//     wrk's requests in batches that no remote client sends: about 18% less CPU per request, which
+//     the "own core" figure counts against the gateway), and the gateway's cost is taken from the
+//     load generator's core, not the node's;
 //   Both are requests/s, so both move with whatever else the machine runs (pinned or not, other
 //   processes share the cores): the load average is printed before and after;
 //   and the CPU time per request of the gateway's nginx + the node's nginx vs the node's nginx alone,
@@ -66,6 +72,23 @@ function nginxCpuMs(pidFile: string): number {
     }
   }
   return ticks * 10;
+}
+
+/**
+ * nginxSwitches answers the context switches of the nginx whose pid file is given, master and
+ * workers: how often it went to sleep and woke for work (few, with many requests per wake-up).
+ */
+function nginxSwitches(pidFile: string): number {
+  const master = Number(readFileSync(pidFile, "utf8").trim());
+  let n = 0;
+  for (const pid of [master, ...childPids(master)]) {
+    try {
+      for (const m of readFileSync(`/proc/${pid}/status`, "utf8").matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
 }
 
 /**
@@ -293,6 +316,12 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         const cpuDirectPinned: number[] = [];
         const cpuGwPinned: number[] = [];
         const cpuNodeThroughPinned: number[] = [];
+        const switchesDirect: number[] = [];
+        const switchesThrough: number[] = [];
+        const directAlone: number[] = [];
+        const throughAlone: number[] = [];
+        const cpuDirectAlone: number[] = [];
+        const cpuNodeThroughAlone: number[] = [];
         let pinnedErrors = 0;
         const unpin = [pinNginx(gwPid, gwCore), pinNginx(nodePid, nodeCore)];
         // A gateway with one core runs one worker (what worker_processes auto gives there), not two
@@ -302,7 +331,9 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         try {
           await reloadNginx(gw.data, gwPid, conf.replace(/^worker_processes auto;$/m, "worker_processes 1;"), 1);
           for (let i = 0; i < runs; i++) {
+            const s0 = nginxSwitches(nodePid);
             const a = await cpuDuring([nodePid], () => wrk(`${node}/`, host, 3, nodeCore));
+            const s1 = nginxSwitches(nodePid);
             directPinned.push(a.r.rps);
             cpuDirectPinned.push((a.cpu[0]! * 1000) / a.r.requests);
             const b = await cpuDuring([gwPid, nodePid], () => wrk(`${gw.httpUrl}/`, host, 3, nodeCore));
@@ -310,6 +341,16 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
             pinnedErrors += b.r.errors;
             cpuGwPinned.push((b.cpu[0]! * 1000) / b.r.requests);
             cpuNodeThroughPinned.push((b.cpu[1]! * 1000) / b.r.requests);
+            switchesDirect.push((s1 - s0) / a.r.requests);
+            switchesThrough.push((nginxSwitches(nodePid) - s1) / b.r.requests);
+            // The node on a core of its own, wrk (and the gateway) on the other.
+            const c = await cpuDuring([nodePid], () => wrk(`${node}/`, host, 3, gwCore));
+            directAlone.push(c.r.rps);
+            cpuDirectAlone.push((c.cpu[0]! * 1000) / c.r.requests);
+            const d = await cpuDuring([nodePid], () => wrk(`${gw.httpUrl}/`, host, 3, gwCore));
+            throughAlone.push(d.r.rps);
+            pinnedErrors += d.r.errors;
+            cpuNodeThroughAlone.push((d.cpu[0]! * 1000) / d.r.requests);
           }
         } finally {
           await reloadNginx(gw.data, gwPid, conf, 0);
@@ -319,6 +360,10 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         row("  the gateway's nginx CPU µs per request, own core", mm(cpuGwPinned), `node alone ${mm(cpuDirectPinned)}`, (med(cpuGwPinned) / med(cpuDirectPinned)).toFixed(2), "");
         // What a request through the gateway costs the node (its core is the one that sets the figure).
         row("  the node's nginx CPU µs per request, through the gateway vs asked directly", mm(cpuNodeThroughPinned), `directly ${mm(cpuDirectPinned)}`, (med(cpuNodeThroughPinned) / med(cpuDirectPinned)).toFixed(2), "");
+        // Why it costs more: requests come one by one from the gateway's core, not in wrk's batches.
+        row("  the node's nginx context switches per request, through the gateway vs directly", mm(switchesThrough, 2), `directly ${mm(switchesDirect, 2)}`, (med(switchesThrough) / Math.max(med(switchesDirect), 0.001)).toFixed(2), "");
+        row(`requests/s through a gateway, node's own core (node: core ${nodeCore}; gateway + wrk: core ${gwCore}; nice ${PINNED_NICE})`, mm(throughAlone), `node directly, node: core ${nodeCore}, wrk: core ${gwCore} ${mm(directAlone)}`, both(throughAlone, directAlone), ">= 0.8");
+        row("  the node's nginx CPU µs per request there, through the gateway vs asked directly", mm(cpuNodeThroughAlone), `directly ${mm(cpuDirectAlone)}`, (med(cpuNodeThroughAlone) / med(cpuDirectAlone)).toFixed(2), "");
         console.error(`(raw, own core) direct=${directPinned} through=${throughPinned}`);
       } else row("requests/s through a gateway, own core", "skipped: fewer than 2 cores");
       row("load average (1 min) at the end of the HTTP runs", loadAverage());
