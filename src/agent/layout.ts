@@ -34,7 +34,7 @@ export function workerIdentity(spec: string | undefined): WorkerIdentity | null 
  * what they serve (DESIGN: tenant isolation). Folders on the way to served files are 0711 (pass
  * through, no listing); the blob store, temporary files, upload spools, rules sources and site
  * records are the agent's alone; nginx's configuration is read by its (root) master only; the
- * htpasswd files are readable by the workers' group. Idempotent; run at every start so a data
+ * htpasswd files are readable by the workers' group, nginx's unix sockets reachable by it alone. Idempotent; run at every start so a data
  * folder made by an older version is brought in line.
  */
 export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
@@ -66,6 +66,10 @@ export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
   dir(nginx, 0o711);
   dir(join(nginx, "sites"), 0o700);
   mode(join(nginx, "nginx.conf"), 0o600);
+  // nginx's unix sockets (0666 whatever the umask): only nginx's workers pass the folder.
+  const sock = join(nginx, "sock");
+  dir(sock, worker ? 0o710 : 0o700);
+  if (worker) chownSync(sock, 0, worker.gid);
   const auth = join(nginx, "auth");
   dir(auth, 0o750);
   if (worker) {

@@ -372,3 +372,24 @@ describe("nginx workers are confined to the served trees", () => {
     expect(statSync(join(data, "state.json")).mode & 0o077).toBe(0);
   });
 });
+
+describe("nginx's unix sockets", () => {
+  // What arrives on hop.sock is trusted (its X-Forwarded-For names the visitor: Country= rules,
+  // logs): a local user of a node must not be able to connect to it, nginx's workers must.
+  const curlAs = (uid: string, gid: string, socket: string, host: string) =>
+    Bun.spawnSync(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "-H", `Host: ${host}`, "http://sprout/"], { stdout: "pipe", stderr: "pipe" });
+  test("reach nginx's workers and no other local user", async () => {
+    c = cluster();
+    await deploy("socketsite", { "index.html": "home" });
+    const conf = readFileSync(join(c.nodes[0]!.data, "nginx", "nginx.conf"), "utf8");
+    const socket = /listen unix:(\S+hop\.sock)/.exec(conf)?.[1];
+    expect(socket).toBeTruthy();
+    const host = `socketsite.${c.domain}`;
+    // nginx's workers run as nobody:nogroup here (the agent runs as root in the tests).
+    const nobody = curlAs("nobody", "nogroup", socket!, host);
+    expect(nobody.stdout.toString()).toBe("200");
+    const stranger = curlAs("65000", "65000", socket!, host);
+    expect(stranger.exitCode).not.toBe(0);
+    expect(stranger.stdout.toString()).toBe("000");
+  });
+});

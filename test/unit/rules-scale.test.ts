@@ -41,7 +41,7 @@ describe("a site with rules costs nginx a bounded number of maps and variable na
     expect(new RegExp("^(?<site>[a-z0-9]+(?:-[a-z0-9]+)*)\\.example\\.test$").test("abc--shop.example.test")).toBe(false);
     const routes = conf.match(/map \$site \$sprout_shard \{([\s\S]*?)\}/)![1]!;
     expect(routes.trim().split("\n").map((l) => l.trim())).toEqual(['default "";', "blog sprout_shard_1;", "\\default sprout_shard_1;", "shop sprout_shard_3;"]);
-    expect(conf).toContain("server unix:/d/nginx/shards/3/http.sock;");
+    expect(conf).toContain("server unix:/d/nginx/sock/shard-3.sock;");
   });
 
   test("shards fill one after the other up to their size, so none holds more than that; a freed place is taken first", () => {

@@ -22,11 +22,20 @@ export function nginxLayout(dataDir: string): NginxLayout {
 
 /**
  * shardLayout names the files of shard `n`, one of the small nginx instances that serve the sites
- * with rules of their own (see shards.ts): `<data>/nginx/shards/<n>/`, its socket `http.sock`.
+ * with rules of their own (see shards.ts): `<data>/nginx/shards/<n>/`, its socket `shard-<n>.sock` in socketDir.
  */
 export function shardLayout(dataDir: string, n: number): NginxLayout & { socket: string } {
   const l = layoutAt(join(dataDir, "nginx", "shards", String(n)));
-  return { ...l, socket: join(l.prefix, "http.sock") };
+  return { ...l, socket: join(socketDir(dataDir), `shard-${n}.sock`) };
+}
+
+/**
+ * socketDir holds nginx's unix sockets (the main nginx's hop.sock, the shards'). nginx makes them
+ * 0666, and what arrives on them is trusted (the visitor's address), so the folder is what keeps
+ * them to nginx: 0710, its group nginx's workers' (secureLayout), closed to other local users.
+ */
+export function socketDir(dataDir: string): string {
+  return join(dataDir, "nginx", "sock");
 }
 
 function layoutAt(prefix: string): NginxLayout {

@@ -21,10 +21,11 @@ export function httpsConfFile(l: NginxLayout): string {
  * listener, and its HTTPS servers (below) are its only clients. So the main nginx takes the
  * visitor's address (X-Forwarded-For) from this socket's requests and from no one else's, the way
  * the shards take X-Sprout-Client from the main nginx: a visitor, a tenant's proxy rule (it cannot
- * name a unix socket) or anything reaching the HTTP listener over TCP cannot choose it.
+ * name a unix socket) or anything reaching the HTTP listener over TCP cannot choose it, nor a local
+ * user (its folder, config.ts socketDir, lets only nginx's workers through).
  */
 export function hopSocket(l: NginxLayout): string {
-  return join(l.prefix, "hop.sock");
+  return join(l.prefix, "sock", "hop.sock");
 }
 
 const esc = (s: string) => s.replace(/[.]/g, "\\.");

@@ -36,6 +36,9 @@ export class NginxProcess {
     private layout: NginxLayout,
   ) {
     for (const d of ["tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi", "sites"]) mkdirSync(join(layout.prefix, d), { recursive: true });
+    // The agent's secureLayout made the sockets' folder for its workers alone; without it (benches,
+    // unit tests) one that any worker user can pass.
+    if (layout.socket && !existsSync(dirname(layout.socket))) mkdirSync(dirname(layout.socket), { recursive: true, mode: 0o711 });
   }
 
   /** writeConf tests `text` as the main config and installs it; answers whether it changed. */
