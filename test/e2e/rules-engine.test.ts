@@ -141,7 +141,8 @@ test("_headers lines are added to what the answer has, as add_header does: a pro
   }
 });
 
-test("a 404 rule's body is guarded by its target's Basic-Auth (the resource served), not left open by the path asked for", async () => {
+/** bodiesGuarded: a 4xx rule whose target is behind Basic-Auth answers 401 without the password. */
+async function bodiesGuarded() {
   await deploy("bodies", {
     "index.html": "home",
     "private/report.html": "private report",
@@ -159,4 +160,17 @@ test("a 404 rule's body is guarded by its target's Basic-Auth (the resource serv
   const gone = await c.get(host, "/old");
   expect(gone.status).toBe(410);
   expect(await gone.text()).toBe("this page is gone");
+}
+
+test("a 404 rule's body is guarded by its target's Basic-Auth (the resource served), not left open by the path asked for", bodiesGuarded);
+
+test("on the include engine too, a 404 rule's body is guarded by its target's Basic-Auth", async () => {
+  const lua = c;
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx"] });
+  try {
+    await bodiesGuarded();
+  } finally {
+    await c.stop();
+    c = lua;
+  }
 });

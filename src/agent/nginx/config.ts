@@ -443,6 +443,12 @@ function rulesMachinery(o: ConfOptions): string {
     "~${RESOURCE_ROOT}" "/";
     "~${RESOURCE_OF}" $sprout_r;
   }
+  # The resource a 4xx rule's body comes from (its target), for that body's _headers (include engine).
+  map $sprout_path $sprout_target_resource {
+    volatile;
+    "~${RESOURCE_ROOT}" "/";
+    "~${RESOURCE_OF}" $sprout_r;
+  }
   # The visitor's language for \`Language=\` rules: the nf_lang cookie if it names one (as on Netlify),
   # else the first tag of Accept-Language. Both regexes read a bounded start of the header.
   map $http_accept_language $sprout_accept_lang {
