@@ -19,7 +19,10 @@ export interface ChaosResult {
   /** failures: each failed command and the last line it printed (a master killed under it, mostly). */
   failures: string[];
   kills: { master: number; agent: number; nginx: number };
-  /** overTimeout: commands that ran longer than their own timeout (deploy 300 s, promote/rollback 60 s). */
+  /**
+   * overTimeout: commands that ran as long as their own timeout (deploy 300 s, promote/rollback 60 s)
+   * or longer: a command that waits out its timeout hung for its user as surely as one that outlives it.
+   */
   overTimeout: string[];
   divergencesFound: number;
   divergencesHealed: number;
@@ -34,7 +37,7 @@ export interface ChaosResult {
 const SITES = ["chaos-a", "chaos-b", "chaos-c", "chaos-d"];
 const DEPLOY_TIMEOUT_MS = 300_000;
 const MOVE_TIMEOUT_MS = 60_000;
-/** SLACK: what a command may take beyond its own timeout (process start, a last request) before it counts as over. */
+/** SLACK: how long past its timeout (process start, a last request) a command runs before it is killed (twice this). */
 const SLACK_MS = 15_000;
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
@@ -52,7 +55,7 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
   const restarted: Proc[] = [];
   let version = 0;
 
-  /** cli runs the CLI as the admin, killed if it outlives its timeout by far (then counted as over). */
+  /** cli runs the CLI as the admin, killed if it outlives its timeout by far (counted as over from its timeout on). */
   const cli = async (args: string[], timeoutMs: number) => {
     const t0 = Date.now();
     const proc = Bun.spawn([sproutBinary(), ...args], {
@@ -67,7 +70,7 @@ export async function runChaos(opts: { seconds: number; say?: (l: string) => voi
     const code = await proc.exited;
     clearTimeout(guard);
     const ms = Date.now() - t0;
-    if (ms > timeoutMs + SLACK_MS) r.overTimeout.push(`${args.slice(0, 4).join(" ")}: ${(ms / 1000).toFixed(0)} s`);
+    if (ms >= timeoutMs) r.overTimeout.push(`${args.slice(0, 4).join(" ")}: ${(ms / 1000).toFixed(0)} s`);
     if (code !== 0) {
       r.failedCommands++;
       const lastLine = (stderr + stdout).trim().split("\n").pop() ?? "";

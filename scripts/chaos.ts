@@ -1,7 +1,7 @@
 // scripts/chaos: `bun run chaos [--minutes N]` (default 3). A master and three nodes; deploys,
 // promotions and rollbacks of several sites at random while the master, agents and nginx are killed
 // and restarted at random; then every node must serve what the master records within 60 s of the last
-// restart. Prints the counts; exits 1 when the cluster did not converge or a command outlived its
+// restart. Prints the counts; exits 1 when the cluster did not converge or a command ran as long as its
 // timeout. The scenario itself is scripts/chaos-run.ts (also run, shorter, by the test suite).
 import { cleanup } from "../test/helpers/cluster";
 import { report, runChaos } from "./chaos-run";

@@ -28,6 +28,8 @@ export interface DeployResult {
   status: DeploymentInfo["status"];
   production: boolean;
   is_production: boolean;
+  /** superseded: a newer production change came first (this deployment stays a preview). */
+  superseded: boolean;
   url: string;
   preview_url: string;
   files_total: number;
@@ -143,6 +145,7 @@ function result(final: DeploymentInfo, ignored: number): DeployResult {
     status: final.status,
     production: final.production,
     is_production: final.is_production,
+    superseded: final.superseded ?? false,
     url: final.url,
     preview_url: final.preview_url,
     files_total: final.files_total,
@@ -189,7 +192,8 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
       onEvent?.(e);
       say(`  ${dim(e.at.slice(11, 23))} ${e.level === "error" ? red(e.message) : e.message}${e.agent ? dim(` [${e.agent}]`) : ""}`);
     }
-    if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production))) return d;
+    // Superseded: a newer production change came first; this one will not go live by itself.
+    if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production || d.superseded))) return d;
     // A ready deployment that a node could not activate (e.g. collected there) will not go live.
     if (failedStep && d.status === "ready") return d;
     if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");

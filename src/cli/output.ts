@@ -6,6 +6,7 @@ const paint = (code: string) => (s: string) => (color() ? `\x1b[${code}m${s}\x1b
 export const dim = paint("2");
 export const green = paint("32");
 export const red = paint("31");
+export const yellow = paint("33");
 export const bold = paint("1");
 
 /** info writes a progress/status line to stderr (data goes to stdout). */

@@ -61,6 +61,11 @@ export const DeploymentInfo = t.Object({
   production: t.Boolean(),
   /** is_production: this deployment is what the production URL serves now. */
   is_production: t.Boolean(),
+  /**
+   * superseded: a production deploy whose place a newer production change (deploy, promote,
+   * rollback) took: it stays a preview unless promoted, so nobody should wait for it to go live.
+   */
+  superseded: t.Optional(t.Boolean()),
   files_total: t.Integer(),
   bytes_total: t.Integer(),
   /** files_uploaded: how many files the node lacked and received. */

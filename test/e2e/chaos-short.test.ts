@@ -1,6 +1,6 @@
 // A short chaos run (the full one is `bun run chaos`): about 75 s of deploys, promotions and rollbacks
 // while the master, agents and nginx are killed at random; then the cluster converges within 60 s of
-// the last restart and no command outlived its own timeout.
+// the last restart and no command ran as long as its own timeout.
 import { afterAll, expect, test } from "bun:test";
 import { cleanup } from "../helpers/cluster";
 import { report, runChaos } from "../../scripts/chaos-run";

@@ -126,3 +126,26 @@ describe("deploy", () => {
     expect(self.system.nginx_reloads).toBe(0);
   });
 });
+
+describe("a production deploy that a newer production change passed", () => {
+  // Two production deploys racing (two CI runs, a rollback meanwhile): the one whose place the
+  // other took stays a preview. Its CLI must stop following it at once, not wait for it to go live
+  // until its 300 s timeout (seen in the chaos run: "deploy --prod (300 s)").
+  test("is marked superseded, the master's long poll answers at once, and the CLI's follow ends", async () => {
+    const a = await deployJson(site({ "index.html": "a" }), "racing", true);
+    await deployJson(site({ "index.html": "b" }), "racing", true);
+    const seen = await api(c.master, "GET", `/api/deployment/${a.deployment_id}`, undefined, c.admin.token);
+    expect(seen.body.is_production).toBe(false);
+    expect(seen.body.superseded).toBe(true);
+    const last = (seen.body.events as { id: number }[]).at(-1)!.id;
+    const t0 = performance.now();
+    const polled = await api(c.master, "GET", `/api/deployment/${a.deployment_id}?after=${last}&wait=5000`, undefined, c.admin.token);
+    expect(polled.status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(2500);
+    const { follow } = await import("../../src/cli/deploy-flow");
+    const { Api } = await import("../../src/cli/api");
+    const d = await follow(new Api(c.master, c.admin.token, null), a.deployment_id, true, () => {}, 8000, last);
+    expect(d.superseded).toBe(true);
+    expect(d.is_production).toBe(false);
+  });
+});

@@ -4,7 +4,7 @@ import { SproutError } from "../../shared/errors";
 import { Api } from "../api";
 import { API_OPTS, JSON_OPT, SITE_OPT, action, siteFlag } from "../action";
 import { deploy } from "../deploy-flow";
-import { bold, dim, green, info, red } from "../output";
+import { bold, dim, green, info, red, yellow } from "../output";
 import { findProject, type Project } from "../project";
 import { choosePublishFolder } from "../publish-folder";
 
@@ -61,8 +61,12 @@ export const deployCommand: Command = {
     const api = Api.fromEnv(v);
     await applySiteSettings(api, name, project);
     const r = await deploy(api, folder.dir, name, Boolean(v.prod), { message: typeof v.message === "string" ? v.message : undefined, ignore: project?.data.ignore, projectDir: project?.dir ?? process.cwd() });
-    const ok = r.status === "ready" && (!v.prod || r.is_production);
+    // Superseded: the deploy worked, and a newer production change (another deploy, a rollback)
+    // took production first: not an error of this deploy, but said plainly.
+    const ok = r.status === "ready" && (!v.prod || r.is_production || r.superseded);
     if (v.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else if (ok && v.prod && !r.is_production)
+      process.stdout.write(`${yellow("!")} ${bold("Ready, not live")}: a newer production change came first, so ${r.deployment_id} stays a preview.\n  Make it production with: sprout promote ${r.deployment_id} --site ${r.site}\n  Preview:    ${r.preview_url}\n`);
     else if (ok) process.stdout.write(`${green("✔")} ${bold(r.is_production ? "Live" : "Preview ready")}\n${r.is_production ? `  Production: ${r.url}\n` : ""}  Preview:    ${r.preview_url}\n`);
     else process.stdout.write(`${red("✘")} Deployment ${r.deployment_id} ${r.status}${r.error ? `: ${r.error}` : ""}\n`);
     return ok ? 0 : 1;

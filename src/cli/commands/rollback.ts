@@ -18,6 +18,7 @@ export async function moveProduction(path: string, body: object, v: Values): Pro
   const final = await follow(api, d.id, true, () => {}, 60_000, requested - 1);
   if (json) process.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
   else if (final.is_production) process.stdout.write(`${green("✔")} ${final.site} now serves ${final.id}: ${final.url}\n`);
+  else if (final.superseded) process.stderr.write(`${red("error:")} a newer production change came first: ${final.site} does not serve ${final.id}; see \`sprout deployments --site ${final.site}\`.\n`);
   else process.stderr.write(`${red("error:")} ${final.id} could not be put on production; see \`sprout deployments --site ${final.site}\`.\n`);
   return final.is_production ? 0 : 1;
 }

@@ -141,7 +141,7 @@ export class DeploymentService {
    */
   async follow(userId: string, id: string, after: number, waitMs: number): Promise<DeploymentInfo> {
     const first = this.get(userId, id, after);
-    const finished = first.status === "failed" || (first.status === "ready" && (!first.production || first.is_production));
+    const finished = first.status === "failed" || (first.status === "ready" && (!first.production || first.is_production || first.superseded));
     if (waitMs <= 0 || first.events?.length || finished) return first;
     const ms = Math.min(waitMs, MAX_FOLLOW_WAIT_MS);
     await new Promise<void>((resolve) => {
@@ -579,6 +579,8 @@ export class DeploymentService {
       status: row.status,
       production: row.production,
       is_production: site.productionDeploymentId === row.id,
+      // Ready (activated, or passed over: afterActive) while production is another's.
+      superseded: row.production && row.status === "ready" && site.desiredDeploymentId !== row.id && site.productionDeploymentId !== row.id,
       files_total: row.filesTotal,
       bytes_total: row.bytesTotal,
       files_uploaded: row.filesUploaded,
