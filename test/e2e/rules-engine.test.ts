@@ -160,3 +160,24 @@ test("a 404 rule's body is guarded by its target's Basic-Auth (the resource serv
   expect(gone.status).toBe(410);
   expect(await gone.text()).toBe("this page is gone");
 });
+
+test("a single-page app's fallback serves index.html under the root's Basic-Auth and headers, not those of the path asked for", async () => {
+  expect((await c.sprout(["sites", "create", "spashell", "--spa", "true"])).code).toBe(0);
+  await deploy("spashell", {
+    "index.html": "spa shell",
+    "public.html": "public page",
+    _headers: "/\n  Basic-Auth: alice:wonderland\n  X-Shell: yes\n/dashboard/*\n  X-Dashboard: yes\n",
+  });
+  const host = `spashell.${c.domain}`;
+  expect((await c.get(host, "/")).status).toBe(401);
+  expect((await c.get(host, "/index.html")).status).toBe(401);
+  expect(await (await c.get(host, "/public")).text()).toBe("public page");
+  // An unknown path gets index.html: the root's resource, so the root's Basic-Auth.
+  const route = await c.get(host, "/dashboard/settings");
+  expect(route.status).toBe(401);
+  expect(await route.text()).not.toContain("spa shell");
+  const allowed = await c.get(host, "/dashboard/settings", undefined, { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
+  expect([allowed.status, await allowed.text()]).toEqual([200, "spa shell"]);
+  expect(allowed.headers.get("x-shell")).toBe("yes");
+  expect(allowed.headers.get("x-dashboard")).toBeNull();
+});

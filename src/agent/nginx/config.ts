@@ -87,10 +87,11 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua";
   // With the Lua rules engine one server serves every site: its SPA fallback asks the site's rules.
   const spa = o.spa
     ? `
-    location @spa {${pre}${o.spa === "lua" ? `
+    location @spa {${pre}
+      if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }${o.spa === "lua" ? `
+      # Also sets $sprout_hs to the root's _headers: index.html is what goes out (its Basic-Auth).
       set_by_lua_block $sprout_spa { return sprout.spa() }
       if ($sprout_spa = "") { return 404; }` : ""}
-      if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }
       rewrite ^ /index.html break;${pre}
     }`
     : "";
@@ -249,8 +250,9 @@ function luaServers(o: ConfOptions & { listen: string }, sites: string, hop: str
   // sprout.request() sets $sprout_hs (the _headers of the resource the answer will come from) and
   // $sprout_rv, and answers the rule's status alone ($sprout_lst, "" for none): a request no rule
   // matches (most of them) stops at \`break\`, before the directives of rules, which read the maps
-  // on $sprout_rv above only when a rule matched. No location calls the engine again: each Lua
-  // call costs about 5% of a small file's requests/s.
+  // on $sprout_rv above only when a rule matched. No location calls the engine again but the SPA
+  // fallback (it serves /index.html, the root's resource): each Lua call costs about 5% of a small
+  // file's requests/s.
   const machinery = (guard: string) => `
     uninitialized_variable_warn off;
     set $sprout_rules_file $sprout_rules_file;
