@@ -3,7 +3,7 @@
 // (rules.test.ts and netlify-parity.test.ts run on it). Here: a node moving from the include engine
 // (shards) to it, and a deployment whose compiled rules cannot be read. Real agent, real nginx.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, cluster, restartAgent, site, type Cluster } from "../helpers/cluster";
 
@@ -180,4 +180,19 @@ test("a single-page app's fallback serves index.html under the root's Basic-Auth
   expect([allowed.status, await allowed.text()]).toEqual([200, "spa shell"]);
   expect(allowed.headers.get("x-shell")).toBe("yes");
   expect(allowed.headers.get("x-dashboard")).toBeNull();
+});
+
+test("an agent killed hard and started again leaves no unfinished rules checks nor sockets where older versions had them", async () => {
+  await deploy("leftovers", { "index.html": "still here", _redirects: "/a /b 301\n" });
+  const node = c.nodes[0]!;
+  const prefix = join(node.data, "nginx");
+  // What a kill during a rules check leaves (the check's files are named after the agent's pid),
+  // and an older version's socket left by its nginx killed hard.
+  writeFileSync(join(prefix, "rules-check-4242-7.conf"), "events {}\n");
+  writeFileSync(join(prefix, "hop.sock"), "");
+  await node.p.kill("SIGKILL");
+  await restartAgent(c, 0, ["--rules-engine", "lua", "--allow-private-proxy"]);
+  expect(readdirSync(prefix).filter((f) => f.startsWith("rules-check-") || f === "hop.sock")).toEqual([]);
+  expect(await (await c.get(`leftovers.${c.domain}`, "/")).text()).toBe("still here");
+  expect(await location(`leftovers.${c.domain}`, "/a")).toBe("/b");
 });
