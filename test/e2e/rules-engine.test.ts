@@ -196,3 +196,33 @@ test("an agent killed hard and started again leaves no unfinished rules checks n
   expect(await (await c.get(`leftovers.${c.domain}`, "/")).text()).toBe("still here");
   expect(await location(`leftovers.${c.domain}`, "/a")).toBe("/b");
 });
+
+test("on the include engine too, a 4xx rule's body and a single-page app's index.html are guarded by their own Basic-Auth", async () => {
+  const lua = c;
+  c = await cluster({ agentArgs: ["--rules-engine", "nginx"] });
+  try {
+    expect((await c.sprout(["sites", "create", "guardedspa", "--spa", "true"])).code).toBe(0);
+    await deploy("guardedspa", {
+      "index.html": "spa shell",
+      "secret.html": "the secret",
+      "public.html": "public page",
+      _redirects: "/gone /secret 410\n",
+      _headers: "/\n  Basic-Auth: alice:wonderland\n/secret\n  Basic-Auth: alice:wonderland\n",
+    });
+    const host = `guardedspa.${c.domain}`;
+    const auth = { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } };
+    expect(await (await c.get(host, "/public")).text()).toBe("public page");
+    for (const path of ["/gone", "/dashboard/settings"]) {
+      const anonymous = await c.get(host, path);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.text()).not.toMatch(/the secret|spa shell/);
+    }
+    const gone = await c.get(host, "/gone", undefined, auth);
+    expect([gone.status, await gone.text()]).toEqual([410, "the secret"]);
+    const route = await c.get(host, "/dashboard/settings", undefined, auth);
+    expect([route.status, await route.text()]).toEqual([200, "spa shell"]);
+  } finally {
+    await c.stop();
+    c = lua;
+  }
+});

@@ -92,7 +92,9 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua";
       # Also sets $sprout_hs to the root's _headers: index.html is what goes out (its Basic-Auth).
       set_by_lua_block $sprout_spa { return sprout.spa() }
       if ($sprout_spa = "") { return 404; }` : ""}
-      rewrite ^ /index.html break;${pre}
+      # The header set after the rewrite (index.html's), then \`break\` (a \`rewrite ... break\` would skip it).
+      rewrite ^ /index.html;${pre}
+      break;
     }`
     : "";
   return `
