@@ -40,7 +40,7 @@ const guarded: Record<string, string> = {
     "/caf%C3%A9/*", "  X-C: c", "/old-page", "  X-OP: op",
   ].join("\n")}\n`,
 };
-const guardedPaths = ["/", "/index.html", "/secret", "/secret.html", "/secret/", "/go", "/go2", "/go3", "/gone", "/nf", "/old", "/old-page", "/old-page-2", "/old-page-2/", "/p/panel", "/p/index.html", "/q?q=panel", "/q?q=..", "/lang/panel", "/ck/panel", "/sp/a", "/sp/", "/a.b/c", "/a.b/zz", "/caf%C3%A9/x", "/café/x", "/shadow", "/x/y", "/admin", "/admin/", "/admin/panel", "/docs", "/docs/", "/docs/a", "/nothing", "/SECRET", "/Secret.html", "/secret.html.gz", "/admin/index", "/pub", "/pub.html"];
+const guardedPaths = ["/", "/index.html", "/secret", "/secret.html", "/secret/", "/go", "/go2", "/go3", "/gone", "/nf", "/old", "/old-page", "/old-page-2", "/old-page-2/", "/p/panel", "/p/index.html", "/q?q=panel", "/q?q=..", "/lang/panel", "/ck/panel", "/sp/a", "/sp/", "/a.b/c", "/a.b/zz", "/caf%C3%A9/x", "/café/x", "/shadow", "/x/y", "/admin", "/admin/", "/admin/panel", "/docs", "/docs/", "/docs/a", "/nothing", "/SECRET", "/Secret.html", "/secret.html.gz", "/admin/index", "/pub", "/pub.html", "/__sprout_status_404", "/__sprout_status_410"];
 
 /** tricky: over 32 rules (the engine's combined test), literal prefixes that share beginnings, every punctuation a path may hold. */
 const tricky: Record<string, string> = {

@@ -226,3 +226,11 @@ test("on the include engine too, a 4xx rule's body and a single-page app's index
     c = lua;
   }
 });
+
+test("a visitor who asks for the engine's internal status locations gets a 404, not a server error", async () => {
+  await deploy("statusprobe", { "index.html": "home", "404.html": "not here", _redirects: "/gone /home 410\n" });
+  await deploy("statusplain", { "index.html": "plain" });
+  for (const host of [`statusprobe.${c.domain}`, `statusplain.${c.domain}`])
+    for (const path of ["/__sprout_status_404", "/__sprout_status_410", "/__sprout_status_404?x=1"]) expect([path, (await c.get(host, path)).status]).toEqual([path, 404]);
+  expect((await c.get(`statusprobe.${c.domain}`, "/gone")).status).toBe(410);
+});

@@ -269,7 +269,7 @@ ${REDIRECT_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { return ${s} $sprou
 ${BODY_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { rewrite ^ /__sprout_status_${s}? last; }`).join("\n")}
     if ($sprout_lst = proxy) { return 599; }
 ${BODY_STATUSES.map((s) => `    location = /__sprout_status_${s} { internal; error_page ${s} @sprout_status_body_${s}; return ${s}; }
-    location @sprout_status_body_${s} { rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
+    location @sprout_status_body_${s} { if ($sprout_path = "") { return ${s}; } rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
     error_page 599 = @sprout_proxy;
     location @sprout_proxy {
       proxy_pass $sprout_to;
