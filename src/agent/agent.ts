@@ -14,7 +14,7 @@ import { nginxLayout, renderNginxConf, renderShardConf } from "./nginx/config";
 import { NginxProcess } from "./nginx/process";
 import { NginxShards } from "./nginx/shards";
 import { moduleProblem } from "./nginx/modules";
-import { installLua, LUA_MODULES, luaProblem, validateRules } from "./nginx/lua-engine";
+import { clearRulesChecks, installLua, LUA_MODULES, luaProblem, validateRules } from "./nginx/lua-engine";
 import { StateFile } from "./state";
 import { systemReport } from "./system";
 import { TaskRunner } from "./tasks";
@@ -83,6 +83,7 @@ export class Agent {
   constructor(private config: AgentConfig) {
     this.worker = workerIdentity(config.nginxUser);
     secureLayout(config.dataDir, this.worker);
+    clearRulesChecks(nginxLayout(config.dataDir).prefix);
     // Temporary files of an interrupted upload go first: on a full disk they are what frees room
     // for anything this start writes.
     this.blobs = new BlobStore(config.dataDir, config.reverifySeconds * 1000);

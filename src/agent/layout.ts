@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -70,6 +70,10 @@ export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
   const sock = join(nginx, "sock");
   dir(sock, worker ? 0o710 : 0o700);
   if (worker) chownSync(sock, 0, worker.gid);
+  // Where older versions had them, left by an nginx killed hard (nginx removes its sockets on exit).
+  rmSync(join(nginx, "hop.sock"), { force: true });
+  const shards = join(nginx, "shards");
+  if (existsSync(shards)) for (const n of readdirSync(shards)) rmSync(join(shards, n, "http.sock"), { force: true });
   const auth = join(nginx, "auth");
   dir(auth, 0o750);
   if (worker) {

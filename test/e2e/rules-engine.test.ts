@@ -3,7 +3,7 @@
 // (rules.test.ts and netlify-parity.test.ts run on it). Here: a node moving from the include engine
 // (shards) to it, and a deployment whose compiled rules cannot be read. Real agent, real nginx.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, cluster, restartAgent, site, type Cluster } from "../helpers/cluster";
 
@@ -164,13 +164,76 @@ async function bodiesGuarded() {
 
 test("a 404 rule's body is guarded by its target's Basic-Auth (the resource served), not left open by the path asked for", bodiesGuarded);
 
-test("on the include engine too, a 404 rule's body is guarded by its target's Basic-Auth", async () => {
+test("a single-page app's fallback serves index.html under the root's Basic-Auth and headers, not those of the path asked for", async () => {
+  expect((await c.sprout(["sites", "create", "spashell", "--spa", "true"])).code).toBe(0);
+  await deploy("spashell", {
+    "index.html": "spa shell",
+    "public.html": "public page",
+    _headers: "/\n  Basic-Auth: alice:wonderland\n  X-Shell: yes\n/dashboard/*\n  X-Dashboard: yes\n",
+  });
+  const host = `spashell.${c.domain}`;
+  expect((await c.get(host, "/")).status).toBe(401);
+  expect((await c.get(host, "/index.html")).status).toBe(401);
+  expect(await (await c.get(host, "/public")).text()).toBe("public page");
+  // An unknown path gets index.html: the root's resource, so the root's Basic-Auth.
+  const route = await c.get(host, "/dashboard/settings");
+  expect(route.status).toBe(401);
+  expect(await route.text()).not.toContain("spa shell");
+  const allowed = await c.get(host, "/dashboard/settings", undefined, { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } });
+  expect([allowed.status, await allowed.text()]).toEqual([200, "spa shell"]);
+  expect(allowed.headers.get("x-shell")).toBe("yes");
+  expect(allowed.headers.get("x-dashboard")).toBeNull();
+});
+
+test("an agent killed hard and started again leaves no unfinished rules checks nor sockets where older versions had them", async () => {
+  await deploy("leftovers", { "index.html": "still here", _redirects: "/a /b 301\n" });
+  const node = c.nodes[0]!;
+  const prefix = join(node.data, "nginx");
+  // What a kill during a rules check leaves (the check's files are named after the agent's pid),
+  // and an older version's socket left by its nginx killed hard.
+  writeFileSync(join(prefix, "rules-check-4242-7.conf"), "events {}\n");
+  writeFileSync(join(prefix, "hop.sock"), "");
+  await node.p.kill("SIGKILL");
+  await restartAgent(c, 0, ["--rules-engine", "lua", "--allow-private-proxy"]);
+  expect(readdirSync(prefix).filter((f) => f.startsWith("rules-check-") || f === "hop.sock")).toEqual([]);
+  expect(await (await c.get(`leftovers.${c.domain}`, "/")).text()).toBe("still here");
+  expect(await location(`leftovers.${c.domain}`, "/a")).toBe("/b");
+});
+
+test("on the include engine too, a 4xx rule's body and a single-page app's index.html are guarded by their own Basic-Auth", async () => {
   const lua = c;
   c = await cluster({ agentArgs: ["--rules-engine", "nginx"] });
   try {
-    await bodiesGuarded();
+    expect((await c.sprout(["sites", "create", "guardedspa", "--spa", "true"])).code).toBe(0);
+    await deploy("guardedspa", {
+      "index.html": "spa shell",
+      "secret.html": "the secret",
+      "public.html": "public page",
+      _redirects: "/gone /secret 410\n",
+      _headers: "/\n  Basic-Auth: alice:wonderland\n/secret\n  Basic-Auth: alice:wonderland\n",
+    });
+    const host = `guardedspa.${c.domain}`;
+    const auth = { headers: { authorization: `Basic ${btoa("alice:wonderland")}` } };
+    expect(await (await c.get(host, "/public")).text()).toBe("public page");
+    for (const path of ["/gone", "/dashboard/settings"]) {
+      const anonymous = await c.get(host, path);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.text()).not.toMatch(/the secret|spa shell/);
+    }
+    const gone = await c.get(host, "/gone", undefined, auth);
+    expect([gone.status, await gone.text()]).toEqual([410, "the secret"]);
+    const route = await c.get(host, "/dashboard/settings", undefined, auth);
+    expect([route.status, await route.text()]).toEqual([200, "spa shell"]);
   } finally {
     await c.stop();
     c = lua;
   }
+});
+
+test("a visitor who asks for the engine's internal status locations gets a 404, not a server error", async () => {
+  await deploy("statusprobe", { "index.html": "home", "404.html": "not here", _redirects: "/gone /home 410\n" });
+  await deploy("statusplain", { "index.html": "plain" });
+  for (const host of [`statusprobe.${c.domain}`, `statusplain.${c.domain}`])
+    for (const path of ["/__sprout_status_404", "/__sprout_status_410", "/__sprout_status_404?x=1"]) expect([path, (await c.get(host, path)).status]).toEqual([path, 404]);
+  expect((await c.get(`statusprobe.${c.domain}`, "/gone")).status).toBe(410);
 });

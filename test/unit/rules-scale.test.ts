@@ -15,13 +15,12 @@ const opts = { prefix: "sprout_s_0123456789", filesDir: "/x/auth", secret: new U
 const SHARED = new Set(["sprout_e", "sprout_b", "sprout_k", "sprout_rv", "sprout_hs", "args"]);
 
 describe("a site with rules costs nginx a bounded number of maps and variable names", () => {
-  test("50 rules and 10 header blocks (Basic-Auth included) make three maps; every other variable it sets is shared by all sites", () => {
+  test("50 rules and 10 header blocks (Basic-Auth included) make two maps; every other variable it sets is shared by all sites", () => {
     for (const i of [0, 1]) {
       const c = compileSite({ ...benchRules(i), spa: false }, opts);
       const maps = [...c.http.matchAll(/^map \S+ \$(\S+) \{/gm)].map((m) => m[1]);
-      // The rules, the header sets, and the header sets of a 404 rule's target (its body's _headers);
-      // site 0 also matches on a query parameter: one map for its bounded value.
-      expect(maps.length).toBe(i === 0 ? 4 : 3);
+      // Site 0 also matches on a query parameter: one map for its bounded value.
+      expect(maps.length).toBe(i === 0 ? 3 : 2);
       const set = new Set([...c.server.matchAll(/\bset \$(\w+)/g)].map((m) => m[1]!));
       for (const name of set) expect(SHARED.has(name)).toBe(true);
     }

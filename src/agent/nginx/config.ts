@@ -87,11 +87,14 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua";
   // With the Lua rules engine one server serves every site: its SPA fallback asks the site's rules.
   const spa = o.spa
     ? `
-    location @spa {${pre}${o.spa === "lua" ? `
+    location @spa {${pre}
+      if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }${o.spa === "lua" ? `
+      # Also sets $sprout_hs to the root's _headers: index.html is what goes out (its Basic-Auth).
       set_by_lua_block $sprout_spa { return sprout.spa() }
       if ($sprout_spa = "") { return 404; }` : ""}
-      if ($uri ~* "\\.(${ASSET_EXTENSIONS.join("|")})$") { return 404; }
-      rewrite ^ /index.html break;${pre}
+      # The header set after the rewrite (index.html's), then \`break\` (a \`rewrite ... break\` would skip it).
+      rewrite ^ /index.html;${pre}
+      break;
     }`
     : "";
   return `
@@ -249,8 +252,9 @@ function luaServers(o: ConfOptions & { listen: string }, sites: string, hop: str
   // sprout.request() sets $sprout_hs (the _headers of the resource the answer will come from) and
   // $sprout_rv, and answers the rule's status alone ($sprout_lst, "" for none): a request no rule
   // matches (most of them) stops at \`break\`, before the directives of rules, which read the maps
-  // on $sprout_rv above only when a rule matched. No location calls the engine again: each Lua
-  // call costs about 5% of a small file's requests/s.
+  // on $sprout_rv above only when a rule matched. No location calls the engine again but the SPA
+  // fallback (it serves /index.html, the root's resource): each Lua call costs about 5% of a small
+  // file's requests/s.
   const machinery = (guard: string) => `
     uninitialized_variable_warn off;
     set $sprout_rules_file $sprout_rules_file;
@@ -265,7 +269,7 @@ ${REDIRECT_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { return ${s} $sprou
 ${BODY_STATUSES.map((s) => `    if ($sprout_lst = ${s}) { rewrite ^ /__sprout_status_${s}? last; }`).join("\n")}
     if ($sprout_lst = proxy) { return 599; }
 ${BODY_STATUSES.map((s) => `    location = /__sprout_status_${s} { internal; error_page ${s} @sprout_status_body_${s}; return ${s}; }
-    location @sprout_status_body_${s} { rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
+    location @sprout_status_body_${s} { if ($sprout_path = "") { return ${s}; } rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${s}; }`).join("\n")}
     error_page 599 = @sprout_proxy;
     location @sprout_proxy {
       proxy_pass $sprout_to;
@@ -439,12 +443,6 @@ function rulesMachinery(o: ConfOptions): string {
   # to /secret.html are one resource. Volatile: a rewrite or fallback changes it mid-request.
   # (Never empty: nginx tries no regex of a map on an empty value.)
   map $uri $sprout_resource {
-    volatile;
-    "~${RESOURCE_ROOT}" "/";
-    "~${RESOURCE_OF}" $sprout_r;
-  }
-  # The resource a 4xx rule's body comes from (its target), for that body's _headers (include engine).
-  map $sprout_path $sprout_target_resource {
     volatile;
     "~${RESOURCE_ROOT}" "/";
     "~${RESOURCE_OF}" $sprout_r;

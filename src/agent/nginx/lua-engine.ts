@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync, renameSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync, renameSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import SPROUT_LUA from "./lua/sprout.lua" with { type: "text" };
 import { moduleProblem } from "./modules";
@@ -57,3 +57,13 @@ export async function validateRules(nginxBin: string, nginxPrefix: string, luaDi
 }
 
 let checks = 0;
+
+/**
+ * clearRulesChecks removes the files of rules checks an earlier run of the agent did not finish (it
+ * was killed while one ran): their names hold that run's pid, so nothing would ever reuse them. At
+ * agent start, before any check of this run.
+ */
+export function clearRulesChecks(nginxPrefix: string) {
+  if (!existsSync(nginxPrefix)) return;
+  for (const f of readdirSync(nginxPrefix)) if (/^rules-check-\d+-\d+\.(?:conf|pid)$/.test(f)) rmSync(join(nginxPrefix, f), { force: true });
+}

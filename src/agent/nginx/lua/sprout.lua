@@ -257,8 +257,9 @@ end
 -- proxy>|<target>" of the first rule that matches) and $sprout_hs (the _headers of the resource the
 -- answer comes from: a 200 or 4xx rule's target, else the path asked for), and answers the status
 -- part alone, "" when no rule applies, so the server skips its rule directives at one comparison.
--- The only call per request besides send_headers: the locations ask nothing (a fallback, clean URL
--- or SPA, serves another file of the same resource).
+-- The only call per request besides send_headers: the locations ask nothing (a clean URL or a
+-- folder's index serves another file of the same resource), but the SPA fallback, which serves
+-- /index.html, another resource (M.spa).
 local FROM_TARGET = { ["200"] = true, ["401"] = true, ["403"] = true, ["404"] = true, ["410"] = true, ["451"] = true }
 function M.request()
   local t = rules()
@@ -312,10 +313,14 @@ function M.send_headers()
   end
 end
 
--- spa answers "1" when the site serves /index.html for paths that are not files (SPA setting).
+-- spa answers "1" when the site serves /index.html for paths that are not files (SPA setting), and
+-- then sets $sprout_hs to the _headers of the root ("/", the resource of /index.html): the file
+-- that goes out is index.html, under the root's Basic-Auth, not the path asked for's.
 function M.spa()
   local t = rules()
-  return (t and t.spa) and "1" or ""
+  if not (t and t ~= BROKEN and t.spa) then return "" end
+  if t.headers then ngx.var.sprout_hs = headers(t, "/") end
+  return "1"
 end
 
 -- proxy_authorization: the visitor's Authorization header goes to a proxy rule's target unless

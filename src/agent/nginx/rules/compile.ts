@@ -28,7 +28,7 @@ export interface CompiledSite {
   warnings: RuleWarning[];
 }
 
-const COMPILER_VERSION = "4";
+const COMPILER_VERSION = "3";
 
 /** PREFILTER_FROM: with more rules than this, one combined test spares most requests the map's rules one by one. */
 export const PREFILTER_FROM = 32;
@@ -152,14 +152,12 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
       }
     }
     // The body of a 4xx rule: its target as a file, a clean URL or a folder's index, else the
-    // site's 404.html, all with the rule's status (an error page keeps it). Basic-Auth and _headers
-    // are the target's: the header set is taken from a map on the target's resource (nginx.conf's
-    // $sprout_target_resource) before the rewrite, after which no directive of this module runs.
-    const bodies = new Set(rules.filter((r) => r.status >= 400).map((r) => r.status));
-    if (sets && bodies.size)
-      http.push(`map $sprout_target_resource $${p}_hs_t {\n  volatile;\n${sets.entries.map((e) => `  "~${e.regex}" "${e.value}"; # ${e.comment}`).join("\n")}\n  default "";\n}`);
-    for (const status of bodies)
-      server.push(`location @${p}_status_body_${status} { ${sets ? `set $sprout_hs $${p}_hs_t; ` : ""}rewrite ^ $sprout_path break; try_files $uri $uri.html $uri/index.html /404.html =${status}; }`);
+    // site's 404.html, all with the rule's status (an error page keeps it). The rewrite comes first
+    // so that Basic-Auth and _headers see the target, not the internal location; `break` only after
+    // the header set (a `rewrite ... break` would end the rewrite directives before it). No rule's
+    // target (a visitor asked for the internal location itself): the status alone, not a 500.
+    for (const status of new Set(rules.filter((r) => r.status >= 400).map((r) => r.status)))
+      server.push(`location @${p}_status_body_${status} { if ($sprout_path = "") { return ${status}; } rewrite ^ $sprout_path; ${prelude} break; try_files $uri $uri.html $uri/index.html /404.html =${status}; }`);
     if (rules.some((r) => r.proxy)) {
       // Proxy rules: nginx fetches the target (timeouts, resolver and TLS settings in nginx.conf).
       // The request keeps its own URI on the way (599 is only a hand-over to the named location),
