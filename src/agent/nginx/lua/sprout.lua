@@ -114,7 +114,8 @@ local links, link_count = {}, 0
 local function rules_link(path)
   local now = ngx.now()
   local e = links[path]
-  if e and e[2] > now then return e[1] end
+  -- (An entry further ahead than LINK_TTL: the clock stepped back; read the link again.)
+  if e and e[2] > now and e[2] - now <= LINK_TTL then return e[1] end
   local name = readlink(path)
   if name == "none" or (name and name:match("^[%w]+%.lua$")) then
     if not e then
