@@ -19,10 +19,10 @@
 //     on 2 cores), which the load average printed with it tells;
 //   - "node's own core": the node's nginx alone on one core, wrk on the other in both, the gateway
 //     beside wrk: as on separate machines, the node gets its requests from another core whether
-//     they come from the gateway or from the load generator (with wrk on its own core, the node takes
-//     wrk's requests in batches that no remote client sends: about 18% less CPU per request, which
-//     the "own core" figure counts against the gateway), and the gateway's cost is taken from the
-//     load generator's core, not the node's;
+//     they come from the gateway or from the load generator, and the gateway's cost is taken from
+//     the load generator's core, not the node's. (In "own core", where the node shares its core
+//     with wrk, the node's nginx spends about 1.2x the CPU per request through the gateway; with a
+//     core of its own, 0.9x: that cost comes from sharing the core, not from the gateway's requests);
 //   Both are requests/s, so both move with whatever else the machine runs (pinned or not, other
 //   processes share the cores): the load average is printed before and after;
 //   and the CPU time per request of the gateway's nginx + the node's nginx vs the node's nginx alone,
@@ -360,7 +360,7 @@ http { access_log off; keepalive_timeout 65; sendfile on; tcp_nopush on; default
         row("  the gateway's nginx CPU µs per request, own core", mm(cpuGwPinned), `node alone ${mm(cpuDirectPinned)}`, (med(cpuGwPinned) / med(cpuDirectPinned)).toFixed(2), "");
         // What a request through the gateway costs the node (its core is the one that sets the figure).
         row("  the node's nginx CPU µs per request, through the gateway vs asked directly", mm(cpuNodeThroughPinned), `directly ${mm(cpuDirectPinned)}`, (med(cpuNodeThroughPinned) / med(cpuDirectPinned)).toFixed(2), "");
-        // Why it costs more: requests come one by one from the gateway's core, not in wrk's batches.
+        // How often the node's nginx sleeps and wakes per request, each way.
         row("  the node's nginx context switches per request, through the gateway vs directly", mm(switchesThrough, 2), `directly ${mm(switchesDirect, 2)}`, (med(switchesThrough) / Math.max(med(switchesDirect), 0.001)).toFixed(2), "");
         row(`requests/s through a gateway, node's own core (node: core ${nodeCore}; gateway + wrk: core ${gwCore}; nice ${PINNED_NICE})`, mm(throughAlone), `node directly, node: core ${nodeCore}, wrk: core ${gwCore} ${mm(directAlone)}`, both(throughAlone, directAlone), ">= 0.8");
         row("  the node's nginx CPU µs per request there, through the gateway vs asked directly", mm(cpuNodeThroughAlone), `directly ${mm(cpuDirectAlone)}`, (med(cpuNodeThroughAlone) / med(cpuDirectAlone)).toFixed(2), "");
