@@ -34,8 +34,8 @@ export function workerIdentity(spec: string | undefined): WorkerIdentity | null 
  * what they serve (DESIGN: tenant isolation). Folders on the way to served files are 0711 (pass
  * through, no listing); the blob store, temporary files, upload spools, rules sources and site
  * records are the agent's alone; nginx's configuration is read by its (root) master only; the
- * htpasswd files are readable by the workers' group, nginx's unix sockets reachable by it alone. Idempotent; run at every start so a data
- * folder made by an older version is brought in line.
+ * htpasswd files are readable by the workers' group, nginx's unix sockets reachable by it alone.
+ * Idempotent; run at every start so a data folder made by an older version is brought in line.
  */
 export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
   // Folders made here on the way to the data folder let the workers through, whatever the umask.
