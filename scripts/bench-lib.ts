@@ -46,6 +46,22 @@ export const time = async (f: () => Promise<unknown> | unknown) => {
   return (performance.now() - t0) / 1000;
 };
 
+/**
+ * settle waits until the process `pid` (with its threads) is idle: under `idleMs` of CPU per second,
+ * at most `maxMs`. Answers the ms waited. The agent precompresses a deploy's files with brotli on a
+ * background thread after it is live: a measurement started meanwhile shares the cores with it.
+ */
+export async function settle(pid: number, idleMs = 50, maxMs = 180_000): Promise<number> {
+  const t0 = Date.now();
+  for (let was = cpuMs(pid); Date.now() - t0 < maxMs; ) {
+    await Bun.sleep(1000);
+    const now = cpuMs(pid);
+    if (now - was < idleMs) break;
+    was = now;
+  }
+  return Date.now() - t0;
+}
+
 export function sh(cmd: string) {
   const r = Bun.spawnSync(["bash", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr.toString()}`);
