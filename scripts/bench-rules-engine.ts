@@ -73,11 +73,7 @@ export async function benchScaleLua(row: Row, o: { sites?: number; rulesSites?: 
   const oneLua = new LuaNode(join(work, "onelua"), template);
   const big = new LuaNode(join(work, "big"), template);
   try {
-    one.addTree("plain0");
-    one.addTree("rules0");
-    one.nginx.start();
-    await one.nginx.ready();
-    await one.install("rules0", 0);
+    await one.startOneSite();
     oneLua.addTree("plain0");
     oneLua.addTree("rules0");
     await oneLua.deploy("rules0", 0);

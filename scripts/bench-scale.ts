@@ -123,6 +123,14 @@ export class Node {
     for (const f of r.files) writeFileSync(f.path, f.content, { mode: 0o644 });
     return r.text!;
   }
+  /** startOneSite makes the node with one site: a plain site and a rules site (its one site either way), served. */
+  async startOneSite() {
+    this.addTree("plain0");
+    this.addTree("rules0");
+    this.nginx.start();
+    await this.nginx.ready();
+    await this.install("rules0", 0);
+  }
   /** install puts a rules site's include in place as a deploy does, and answers in ms once served. */
   async install(site: string, i: number, variant = 0) {
     const text = this.render(site, i, variant);
@@ -162,12 +170,7 @@ export async function benchScale(row: Row, o: { sites?: number; rulesSites?: num
   const one = new Node(join(work, "one"), template, { jit: o.jit });
   const big = new Node(join(work, "big"), template, { perShard: o.perShard, jit: o.jit });
   try {
-    // The node with one site: a plain site and a rules site (its one site either way).
-    one.addTree("plain0");
-    one.addTree("rules0");
-    one.nginx.start();
-    await one.nginx.ready();
-    await one.install("rules0", 0);
+    await one.startOneSite();
 
     say(`  building ${sites.toLocaleString()} sites (${rulesSites.toLocaleString()} with rules, at most ${big.shards.perShard} per shard)`);
     for (let i = 0; i < rulesSites; i++) big.addTree(`rules${i}`);

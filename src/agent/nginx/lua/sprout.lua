@@ -261,7 +261,6 @@ end
 -- The only call per request besides send_headers: the locations ask nothing (a clean URL or a
 -- folder's index serves another file of the same resource), but the SPA fallback, which serves
 -- /index.html, another resource (M.spa).
-local FROM_TARGET = { ["200"] = true, ["401"] = true, ["403"] = true, ["404"] = true, ["410"] = true, ["451"] = true }
 function M.request()
   local t = rules()
   if not t then return "" end -- a site without rules: $sprout_hs and $sprout_rv stay ""
@@ -273,7 +272,9 @@ function M.request()
   local rv = redirect(t, v)
   local st = rv:match("^(%w+)|") or ""
   if t.headers then
-    local target = FROM_TARGET[st] and rv:match("^%w+|([^?]*)")
+    -- A 200 rewrite and a 4xx body serve the rule's target; redirects and proxies the path asked for.
+    local n = tonumber(st)
+    local target = n and (n == 200 or n >= 400) and rv:match("^%w+|([^?]*)")
     v.sprout_hs = headers(t, target and resource(target) or v.sprout_resource)
   end
   v.sprout_rv = rv

@@ -1,39 +1,18 @@
 import { createHash } from "node:crypto";
 import { SproutError } from "../../../shared/errors";
-import { htpasswd, PREFILTER_FROM, resourceRegex, ruleRegex, rulesDigest, targetWithQuery, type RulesInput, type Slots } from "./compile";
+import { htpasswd, PREFILTER_FROM, resourceRegex, ruleRegex, rulesDigest, targetWithQuery, type CompiledSite, type RulesInput, type Slots } from "./compile";
 import { literalPrefix } from "./literal-prefix";
 import { readRules } from "./read";
 import type { RedirectOptions } from "./redirects";
-import type { RuleWarning } from "./types";
 
 /** RulesData is one deployment's rules as data for the Lua rules engine (lua/sprout.lua). */
-export interface RulesData {
+export interface RulesData extends Pick<CompiledSite, "files" | "warnings"> {
   /** text: a Lua chunk `return { ... }` of string literals, numbers and booleans only. */
   text: string;
   /** name: the file's name (rulesDataName): a changed text is a new file, never an edited one. */
   name: string;
-  /** files to write besides (htpasswd), by absolute path. */
-  files: { path: string; content: string }[];
-  warnings: RuleWarning[];
 }
 
-/**
- * renderRulesData turns one deployment's rules into data for the node's Lua rules engine: the same
- * regexes and targets compile.ts gives nginx's maps, read by nginx at request time, so a deploy of
- * rules writes a file and reloads nothing, and a node's cost per request does not grow with the
- * number of sites that have rules.
- *
- * - `rules`: the redirect rules in file order, each the regex over the key
- *   "<uri>#<exists>|<params>|<cookies>|<language>|<country>" (compile.ts ruleRegex) and its answer
- *   "<status or proxy>|<target>", where `${name}` is a capture and `${__args}` the visitor's query,
- *   and the regex's literal prefix (literal-prefix.ts: a key that does not start with it is not tried).
- * - `headers`: every `_headers` block in file order: the regex of its resource, its Cache-Control,
- *   its htpasswd file, its other header lines (all blocks that match a resource apply) and the
- *   regex's literal prefix.
- *
- * Every string is written byte by byte with decimal escapes outside a small safe set, so no value
- * can end its string literal; the engine runs the chunk with no globals at all.
- */
 /** RULES_DATA_VERSION changes with the data's form (and what lua/sprout.lua expects of it). */
 const RULES_DATA_VERSION = "2";
 
@@ -51,6 +30,23 @@ export function rulesDataName(input: RulesInput, opts: DataOptions): string {
   return `${createHash("sha256").update(id).digest("hex").slice(0, 32)}.lua`;
 }
 
+/**
+ * renderRulesData turns one deployment's rules into data for the node's Lua rules engine: the same
+ * regexes and targets compile.ts gives nginx's maps, read by nginx at request time, so a deploy of
+ * rules writes a file and reloads nothing, and a node's cost per request does not grow with the
+ * number of sites that have rules.
+ *
+ * - `rules`: the redirect rules in file order, each the regex over the key
+ *   "<uri>#<exists>|<params>|<cookies>|<language>|<country>" (compile.ts ruleRegex) and its answer
+ *   "<status or proxy>|<target>", where `${name}` is a capture and `${__args}` the visitor's query,
+ *   and the regex's literal prefix (literal-prefix.ts: a key that does not start with it is not tried).
+ * - `headers`: every `_headers` block in file order: the regex of its resource, its Cache-Control,
+ *   its htpasswd file, its other header lines (all blocks that match a resource apply) and the
+ *   regex's literal prefix.
+ *
+ * Every string is a literal no value can end early (see `lua`); the engine runs the chunk as text
+ * with no globals at all.
+ */
 export function renderRulesData(input: RulesInput, opts: DataOptions): RulesData {
   const name = rulesDataName(input, opts);
   const prefix = `sprout_${opts.site.replace(/-/g, "_")}_${name.slice(0, 10)}`;
