@@ -41,12 +41,13 @@ export class SiteConfigurator {
     const rules = (id: string): DeploymentRules => ({ id, rules: this.rulesOf(site, id, rec.settings.spa) });
     // `extra`: a deployment whose tree is built but not yet in place (staging, see Uploads.configure).
     const ids = [...new Set([...this.deployments.staged(site), ...(opts.extra ? [opts.extra] : [])])];
-    // `production`: serve that deployment on the production host from its own tree, with its rules,
-    // before `current` moves to it (activation of new rules, see TaskRunner).
-    const prodId = opts.production ?? rec.production;
-    const production = prodId && ids.includes(prodId) ? rules(prodId) : null;
     const filesDir = join(this.o.dataDir, "nginx", "auth");
     if (this.o.engine === "lua") return this.applyData(site, ids.map(rules), filesDir, opts.extra);
+    // `production`: serve that deployment on the production host from its own tree, with its rules,
+    // before `current` moves to it (activation of new rules, see TaskRunner). The Lua engine needs
+    // none of this: it reads `current` per request.
+    const prodId = opts.production ?? rec.production;
+    const production = prodId && ids.includes(prodId) ? rules(prodId) : null;
     const r = renderSiteInclude({
       site,
       domain: domain!,
