@@ -376,8 +376,9 @@ export class BlobStore {
         await this.quiet();
         if (existsSync(`${base}.br`) || existsSync(`${base}.nobr`) || !existsSync(base)) return;
         const raw = await Bun.file(base).bytes();
-        const packed = await this.brotliWorker.compress(raw, brotliQuality(raw.length));
-        if (packed.length >= raw.length * 0.9) {
+        const size = raw.length; // (compress hands `raw` to the worker)
+        const packed = await this.brotliWorker.compress(raw, brotliQuality(size));
+        if (packed.length >= size * 0.9) {
           writeFileSync(`${base}.nobr`, "");
           return;
         }

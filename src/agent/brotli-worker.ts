@@ -1,7 +1,9 @@
 import { brotliCompress, constants as zlibConstants } from "node:zlib";
 import { promisify } from "node:util";
+import { logger } from "../shared/log";
 
 const brotliAsync = promisify(brotliCompress);
+const log = logger("agent");
 
 /**
  * BROTLI_NICE: how far the worker thread lowers its priority below the agent's. At +10, against a
@@ -23,7 +25,9 @@ self.onmessage = (e) => {
   const { id, raw, quality } = e.data;
   try {
     const out = brotliCompressSync(raw, { params: { [z.BROTLI_PARAM_QUALITY]: quality, [z.BROTLI_PARAM_SIZE_HINT]: raw.length } });
-    postMessage({ id, out: new Uint8Array(out) });
+    // Handed over, not copied (a buffer of its own first when it is a view on a bigger one).
+    const own = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? new Uint8Array(out.buffer) : new Uint8Array(out);
+    postMessage({ id, out: own }, [own.buffer]);
   } catch (err) {
     postMessage({ id, error: String(err && err.message || err) });
   }
@@ -47,7 +51,11 @@ export class BrotliWorker {
   private next = 0;
   private waiting = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 
-  /** compress answers the brotli form of `raw` at `quality`. */
+  /**
+   * compress answers the brotli form of `raw` at `quality`. `raw` must be a buffer of its own: it
+   * is handed to the worker, not copied (a 100 MB blob would otherwise be held twice more while it
+   * compresses), and is empty here afterwards.
+   */
   compress(raw: Uint8Array, quality: number): Promise<Uint8Array> {
     const w = this.start();
     if (!w)
@@ -56,7 +64,8 @@ export class BrotliWorker {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       w.ref();
-      w.postMessage({ id, raw, quality });
+      const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
+      w.postMessage({ id, raw: own, quality }, [own.buffer as ArrayBuffer]);
     });
   }
 
@@ -75,6 +84,8 @@ export class BrotliWorker {
         else job.reject(new Error(e.data.error ?? "brotli failed"));
       };
       w.onerror = (e) => this.fail(new Error(e.message || "the brotli worker stopped"));
+      // A worker that exits leaves no job waiting for an answer that will not come.
+      w.addEventListener("close", () => this.fail(new Error("the brotli worker stopped")));
       w.unref();
       this.worker = w;
     } catch {
@@ -85,16 +96,11 @@ export class BrotliWorker {
 
   /** fail ends the worker; jobs under way fail (each only costs its file's brotli form) and later ones use the pool. */
   private fail(e: Error) {
+    if (!this.broken) log.warn("brotli worker stopped: brotli forms are made on the thread pool from now on", { error: e.message });
     this.broken = true;
     this.worker?.terminate();
     this.worker = null;
     for (const job of this.waiting.values()) job.reject(e);
     this.waiting.clear();
-  }
-
-  /** close stops the worker thread. */
-  close() {
-    this.worker?.terminate();
-    this.worker = null;
   }
 }

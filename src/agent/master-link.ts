@@ -18,7 +18,7 @@ export class FatalAuthError extends Error {}
 export class IncompatibleVersion extends Error {}
 
 /** AGENT_HEADERS name this agent's build on every request to the master. */
-const AGENT_HEADERS = { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}` };
+export const AGENT_HEADERS = { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}` };
 
 /**
  * MasterLink is the agent's side of the control path: heartbeats, the task long poll, and status

@@ -1,9 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { versionHeaders } from "../protocol/version";
 import type { logger } from "../shared/log";
 import { secureFetch } from "../shared/tls";
-import { VERSION } from "../shared/version";
-import { FatalAuthError } from "./master-link";
+import { AGENT_HEADERS, FatalAuthError } from "./master-link";
 
 /**
  * SyncedDocument is a document the master serves an agent and the agent keeps in step with: a
@@ -73,7 +71,7 @@ export class SyncedDocument<T extends { version: string }> {
       `${this.o.master}${this.o.path}`,
       {
         // Its build, so that a master that cannot work with it refuses (409) rather than be misread.
-        headers: { ...versionHeaders(), "user-agent": `sprout-agent/${VERSION}`, authorization: `Bearer ${this.o.token}`, ...(version ? { "if-none-match": `"${version}"` } : {}) },
+        headers: { ...AGENT_HEADERS, authorization: `Bearer ${this.o.token}`, ...(version ? { "if-none-match": `"${version}"` } : {}) },
         signal: AbortSignal.timeout(10_000),
       },
       this.o.masterPin,

@@ -1,4 +1,5 @@
 import type { DeploymentCreated, DeploymentEvent, DeploymentInfo, Manifest } from "../protocol/deployment";
+import { settled } from "../shared/settled";
 import type { UploadFileAnswer, UploadInitAnswer } from "../protocol/upload";
 import { DEPLOYMENT_ID_HEADER, UPLOAD_TOKEN_HEADER } from "../protocol/upload-headers";
 import { SproutError } from "../shared/errors";
@@ -14,7 +15,7 @@ import { tarStream } from "./tar-pack";
  * profile of scripts/profile-deploy.ts); it costs nothing otherwise.
  */
 const timings = process.env.SPROUT_TIMINGS ? { last: 0 } : null;
-export function mark(phase: string) {
+function mark(phase: string) {
   if (!timings) return;
   const now = performance.now();
   process.stderr.write(`[profile] ${phase}: ${(now - timings.last).toFixed(1)} ms (at ${now.toFixed(1)} ms since the process started)\n`);
@@ -192,8 +193,7 @@ export async function follow(api: Api, id: string, production: boolean, say: (l:
       onEvent?.(e);
       say(`  ${dim(e.at.slice(11, 23))} ${e.level === "error" ? red(e.message) : e.message}${e.agent ? dim(` [${e.agent}]`) : ""}`);
     }
-    // Superseded: a newer production change came first; this one will not go live by itself.
-    if (d.status === "failed" || (d.status === "ready" && (!production || d.is_production || d.superseded))) return d;
+    if (settled(d, production)) return d;
     // A ready deployment that a node could not activate (e.g. collected there) will not go live.
     if (failedStep && d.status === "ready") return d;
     if (Date.now() > deadline) throw new SproutError(504, "timeout", `Deployment ${id} is still ${d.status} after ${timeoutMs / 1000} s.`, "Check the nodes with `sprout agents`.");

@@ -55,3 +55,19 @@ test("with brotli off (no nginx module) no .br form is made", async () => {
   expect(existsSync(`${blobs.path(sha(js))}.br`)).toBe(false);
   expect(existsSync(`${blobs.path(sha(js))}.gz`)).toBe(true);
 });
+
+test("the brotli worker answers each blob's exact brotli form, for a buffer of its own and for a view on a bigger one", async () => {
+  const { BrotliWorker } = await import("../../src/agent/brotli-worker");
+  const w = new BrotliWorker();
+  const text = Buffer.from("body { color: red }\n".repeat(5000));
+  const own = new Uint8Array(text);
+  const big = new Uint8Array(text.length + 100);
+  big.set(text, 50);
+  const view = big.subarray(50, 50 + text.length);
+  const [a, b] = await Promise.all([w.compress(own, 5), w.compress(view, 5)]);
+  expect(brotliDecompressSync(a).equals(text)).toBe(true);
+  expect(brotliDecompressSync(b).equals(text)).toBe(true);
+  // The view's buffer stays the caller's (a copy went to the worker).
+  expect(big.byteLength).toBe(text.length + 100);
+  expect(Buffer.from(big.subarray(50, 50 + text.length)).equals(text)).toBe(true);
+});

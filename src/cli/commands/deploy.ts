@@ -1,5 +1,6 @@
 import { UsageError, type Command } from "../../shared/command";
 import type { SiteInfo } from "../../protocol/site";
+import { settled } from "../../shared/settled";
 import { SproutError } from "../../shared/errors";
 import { Api } from "../api";
 import { API_OPTS, JSON_OPT, SITE_OPT, action, siteFlag } from "../action";
@@ -63,7 +64,7 @@ export const deployCommand: Command = {
     const r = await deploy(api, folder.dir, name, Boolean(v.prod), { message: typeof v.message === "string" ? v.message : undefined, ignore: project?.data.ignore, projectDir: project?.dir ?? process.cwd() });
     // Superseded: the deploy worked, and a newer production change (another deploy, a rollback)
     // took production first: not an error of this deploy, but said plainly.
-    const ok = r.status === "ready" && (!v.prod || r.is_production || r.superseded);
+    const ok = r.status !== "failed" && settled(r, Boolean(v.prod));
     if (v.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else if (ok && v.prod && !r.is_production)
       process.stdout.write(`${yellow("!")} ${bold("Ready, not live")}: a newer production change came first, so ${r.deployment_id} stays a preview.\n  Make it production with: sprout promote ${r.deployment_id} --site ${r.site}\n  Preview:    ${r.preview_url}\n`);

@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import { DeploymentCreate, StatusReport } from "../../protocol/deployment";
 import type { Services } from "../context";
+import { MAX_FOLLOW_WAIT_MS } from "../services/deployments";
 import { apiCaller } from "../../ui/session";
 
 /** deploymentRoutes: create a deployment, read it with its log, and the agents' status reports. */
@@ -14,7 +15,7 @@ export const deploymentRoutes = (s: Services) =>
     }, { body: DeploymentCreate })
     // `wait` (ms): answer at once if something happened after event `after`, else at the next event.
     .get("/api/deployment/:id", async ({ params, query, request }) =>
-      s.deployments.follow((await s.user(request)).userId, params.id, query.after ?? 0, query.wait ?? 0), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })), wait: t.Optional(t.Numeric({ minimum: 0, maximum: 30_000 })) }) })
+      s.deployments.follow((await s.user(request)).userId, params.id, query.after ?? 0, query.wait ?? 0, request.signal), { query: t.Object({ after: t.Optional(t.Numeric({ minimum: 0 })), wait: t.Optional(t.Numeric({ minimum: 0, maximum: MAX_FOLLOW_WAIT_MS })) }) })
     .post("/api/deployment/status", async ({ body, request }) => {
       await s.deployments.report((await s.agent(request)).agentId, body);
       return { ok: true as const };

@@ -3,6 +3,7 @@ import type { Db } from "../../db";
 import { agents, deploymentEvents, deploymentReplicas, deployments, placements, sites as sitesTable } from "../../db/schema";
 import { CANCELLED, PROMOTION_REQUESTED, type DeploymentCreate, type DeploymentCreated, type DeploymentInfo, type StatusReport } from "../../protocol/deployment";
 import type { Task } from "../../protocol/agent";
+import { settled } from "../../shared/settled";
 import { SproutError, conflict, forbidden, notFound, unavailable } from "../../shared/errors";
 import { signGrant, signPeerToken } from "../../shared/grant";
 import { previewHost, productionHost } from "../../shared/hosts";
@@ -96,7 +97,7 @@ export class DeploymentService {
     };
     this.db.transaction((tx) => {
       tx.insert(deployments).values(row).run();
-      this.manifests.put(tx, row.id, manifest);
+      this.manifests.put(row.id, manifest);
       for (const a of targets) tx.insert(deploymentReplicas).values({ deploymentId: row.id, agentId: a.id, state: "pending", updatedAt: at }).run();
     });
     this.quotas.recordDeployment(userId);
@@ -139,23 +140,22 @@ export class DeploymentService {
    * not finished, it waits up to `waitMs` for the next line of its log first (a long poll): the CLI
    * hears "Live on production" the moment it is logged, and asks once rather than every 50 ms.
    */
-  async follow(userId: string, id: string, after: number, waitMs: number): Promise<DeploymentInfo> {
+  async follow(userId: string, id: string, after: number, waitMs: number, signal?: AbortSignal): Promise<DeploymentInfo> {
     const first = this.get(userId, id, after);
-    const finished = first.status === "failed" || (first.status === "ready" && (!first.production || first.is_production || first.superseded));
-    if (waitMs <= 0 || first.events?.length || finished) return first;
+    if (waitMs <= 0 || first.events?.length || settled(first)) return first;
     const ms = Math.min(waitMs, MAX_FOLLOW_WAIT_MS);
     await new Promise<void>((resolve) => {
-      let stop = () => {};
-      const timer = setTimeout(() => {
-        stop();
-        resolve();
-      }, ms);
-      stop = this.watch((changed) => {
-        if (changed !== id) return;
+      const done = () => {
         clearTimeout(timer);
         stop();
+        signal?.removeEventListener("abort", done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, ms);
+      const stop = this.watch((changed) => changed === id && done());
+      // A client gone (a CLI killed) frees its watcher and timer at once.
+      signal?.addEventListener("abort", done);
+      if (signal?.aborted) done();
     });
     return this.get(userId, id, after);
   }
@@ -597,7 +597,7 @@ export class DeploymentService {
 }
 
 /** MAX_FOLLOW_WAIT_MS bounds one long poll of `follow` (well under the server's idle timeout). */
-const MAX_FOLLOW_WAIT_MS = 30_000;
+export const MAX_FOLLOW_WAIT_MS = 30_000;
 
 /** describeSeconds says a duration the way the log reads it: "1 h", "90 s", "15 min". */
 function describeSeconds(s: number): string {

@@ -20,7 +20,7 @@ export class ManifestStore {
    * put stores a deployment's manifest (sorted by path) as its chunks; call it inside the
    * transaction that inserts the deployment. Answers how many chunks were new.
    */
-  put(_tx: Pick<Db, "insert">, deploymentId: string, sorted: Manifest): number {
+  put(deploymentId: string, sorted: Manifest): number {
     // Prepared statements on the same connection (so inside the caller's transaction): building
     // each insert through the query builder cost more than the inserts of a 10,000-file manifest.
     const st = (this.statements ??= {
@@ -64,7 +64,7 @@ export class ManifestStore {
       this.db.transaction((tx) => {
         for (const r of rows) {
           tx.delete(deploymentChunks).where(eq(deploymentChunks.deploymentId, r.id)).run();
-          this.put(tx, r.id, sortManifest(JSON.parse(r.manifest) as Manifest));
+          this.put(r.id, sortManifest(JSON.parse(r.manifest) as Manifest));
           tx.update(deployments).set({ manifest: "" }).where(eq(deployments.id, r.id)).run();
         }
       });
