@@ -44,13 +44,23 @@ export function tempDir(prefix = "sprout-test-"): string {
   return d;
 }
 
-/** freePort asks the OS for a free TCP port on 127.0.0.1. */
+/**
+ * freePort asks the OS for a free TCP port on 127.0.0.1, never one it answered before in this
+ * process: a port picked early (a test's HTTPS port) is free again until used, and the OS may hand it
+ * out twice (seen: a gateway's HTTP and HTTPS listeners on one port, which nginx refuses).
+ */
 export function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
+  for (;;) {
+    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const p = s.port;
+    s.stop(true);
+    if (!givenPorts.has(p)) {
+      givenPorts.add(p);
+      return p;
+    }
+  }
 }
+const givenPorts = new Set<number>();
 
 /** Proc is a started sprout process with its collected output. */
 export interface Proc {
