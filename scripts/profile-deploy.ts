@@ -1,6 +1,6 @@
 // Profiles one tiny-files cold deploy and one one-file redeploy end to end: the CLI's own phases
 // (SPROUT_PROFILE=1 makes it print them on stderr), the deployment's events as the master recorded
-// them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts [tiny|redeploy]`;
+// them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts [tiny|cold|redeploy]`;
 // TRACE="strace -c -f -p PID -o FILE" (or perf) runs a tracer on the agent during each deploy,
 // AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -59,6 +59,18 @@ try {
     sh(`tar -C ${tiny2} -cf - . | tar -C ${copy} -xf - && sync`);
     console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
     if (!process.env.ONE) await run(c, tiny2, "tiny1", join(work, "cache-tiny2"), "cold 5,000 tiny files (2)");
+  }
+  if (only === "cold") {
+    const cold = join(work, "cold");
+    mkdirSync(cold);
+    makeSite(cold, 5000, 100 * 1024 * 1024, 201);
+    await run(c, cold, "cold0", join(work, "cache-cold"), "cold 5,000 files / 100 MB");
+    const copy = join(work, "copy-cold");
+    mkdirSync(copy);
+    sh("sync");
+    const t = performance.now();
+    sh(`tar -C ${cold} -cf - . | tar -C ${copy} -xf - && sync`);
+    console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
   }
   if (!only || only === "redeploy") {
     const many = join(work, "many");

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
+import type { StatusReport } from "../protocol/deployment";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
@@ -121,7 +122,9 @@ export class Agent {
     });
     // What reaches the master (and users' deploy logs) never names this node's folders.
     const redact = (m: string) => m.replaceAll(config.dataDir, "<data>");
-    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, (r) => this.link.report({ ...r, message: redact(r.message) }), this.siteConfig, config.name || hostname());
+    const report = (r: StatusReport) => this.link.report({ ...r, message: redact(r.message) });
+    this.uploads = new Uploads(config.dataDir, this.state, this.blobs, this.deployments, config.limits, report, this.siteConfig, config.name || hostname());
+    this.deployments.siblings.report = report;
     this.tlsSync = config.httpsListen ? new TlsSync({ dataDir: config.dataDir, master: config.master.replace(/\/+$/, ""), token: config.token, masterPin: config.masterPin, layout: nginxLayout(config.dataDir), httpListen: `${config.httpListen.hostname}:${config.httpListen.port}`, httpsListen: `${config.httpsListen.hostname.includes(":") ? `[${config.httpsListen.hostname}]` : config.httpsListen.hostname}:${config.httpsListen.port}`, nginx: this.nginx, workerGid: this.worker?.gid ?? null, everyMs: 2000 }) : null;
     if (!this.tlsSync) TlsSync.clear(config.dataDir, nginxLayout(config.dataDir));
     this.tasks = new TaskRunner(this.deployments, this.blobs, this.uploads, this.shards, this.link, this.siteConfig, config.uploadTtlSeconds * 1000, config.name || hostname());
@@ -166,6 +169,8 @@ export class Agent {
     void this.tlsSync?.run().catch((e: Error) => this.fatal?.(e));
     void this.heartbeatLoop();
     void this.taskLoop();
+    // Compressed forms an earlier run did not get to make (it was stopped or killed before).
+    this.deployments.siblings.resume();
     // Abandoned uploads expire after the upload TTL; checked a few times per TTL (1 s to 1 h apart).
     this.tasks.sweepUploads();
     const every = Math.min(Math.max((this.config.uploadTtlSeconds * 1000) / 4, 1000), 3_600_000);

@@ -1,11 +1,9 @@
 import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync, statSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { gzip } from "node:zlib";
-import { promisify } from "node:util";
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { BlobOwners } from "./blob-owners";
-import { BrotliWorker } from "./brotli-worker";
+import { CompressWorker } from "./compress-worker";
 
 /**
  * writeNew writes `bytes` to a file that must not exist yet (a fresh temporary name): one open,
@@ -20,8 +18,6 @@ export function writeNew(path: string, bytes: Uint8Array) {
     closeSync(fd);
   }
 }
-
-const gzipAsync = promisify(gzip);
 
 /**
  * SIBLINGS are the files a blob may have beside it in the store: its precompressed forms, and the
@@ -54,9 +50,9 @@ export class BlobStore {
   /** brotli jobs, by blob; they run one at a time (see precompress). */
   private brotliJobs = new Map<string, Promise<void>>();
   private brotliQueue: Promise<void> = Promise.resolve();
-  /** brotliWorker compresses at a low CPU priority (see BrotliWorker). */
-  private brotliWorker = new BrotliWorker();
-  /** busy: uploads and stagings under way; lastBusy: when the last one (or a gzip) ended (see quiet()). */
+  /** worker compresses at a low CPU priority (see CompressWorker). */
+  private worker = new CompressWorker();
+  /** busy: uploads and stagings under way; lastBusy: when the last one ended (see quiet()). */
   private busyCount = 0;
   private lastBusy = 0;
   /** brotli: make `.br` siblings (false when nginx has no brotli_static module: gzip only). */
@@ -276,58 +272,41 @@ export class BlobStore {
     }
   }
 
-  /**
-   * gzPath answers `<blob>.gz`, or null when compressing does not pay off. Made once per blob and
-   * shared by every deployment that links it; `precompress` usually made it while the upload ran.
-   */
-  async gzPath(sha: string): Promise<string | null> {
+  /** gzReady answers `<blob>.gz` if it is made already, else null (it never waits: see gzLater). */
+  gzReady(sha: string): string | null {
     const gz = `${this.path(sha)}.gz`;
-    // Usually made while the upload ran: one stat, not the three of precompress's checks.
-    if (!this.compressing.has(sha) && existsSync(gz)) return gz;
-    // A sibling that could not be made (a full disk) only costs on-the-fly compression.
-    await this.precompress(sha).catch(() => {});
     return existsSync(gz) ? gz : null;
   }
 
   /**
-   * precompress makes `<blob>.gz` once per blob. A marker `.nogz` remembers blobs that do not shrink.
-   * `content`, when given, are the blob's bytes (the upload hands over what it just verified: no
-   * second read); `fresh` says it was adopted just now. Blobs up to SYNC_GZIP_MAX are compressed at once on this thread: Bun's one-shot
-   * gzip takes microseconds there, where an asynchronous zlib call costs about a millisecond of
-   * overhead and holds the bytes until the thread pool gets to it (on a site of thousands of small
-   * files that was most of the upload's time and memory). Larger ones go to the thread pool.
+   * gzLater makes `<blob>.gz` once per blob and answers its path (null when compressing does not pay
+   * off, which a `.nogz` marker remembers, or when it failed: a full disk, the blob collected). It
+   * waits for a moment without uploads or stagings first (see Siblings: forms are made after a
+   * deployment is live, never on a deploy's way). Blobs up to SYNC_GZIP_MAX are compressed on this
+   * thread (Bun's one-shot gzip takes microseconds there), larger ones on the low-priority worker.
    */
-  precompress(sha: string, content?: Uint8Array, fresh = false): Promise<void> {
+  async gzLater(sha: string): Promise<string | null> {
     const base = this.path(sha);
+    if (existsSync(`${base}.gz`)) return `${base}.gz`;
+    if (existsSync(`${base}.nogz`)) return null;
     let job = this.compressing.get(sha);
-    // `fresh`: the blob was adopted just now, so it has no sibling yet (two fewer stats per file).
-    if (!job && !fresh && (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`))) {
-      void this.brotliLater(sha);
-      return Promise.resolve();
-    }
     if (!job) {
-      try {
-        const raw = content ?? (statSync(base).size <= SYNC_GZIP_MAX ? readFileSync(base) : null);
-        if (raw && raw.length <= SYNC_GZIP_MAX) {
-          this.keepGz(base, raw.length, Bun.gzipSync(raw as Uint8Array<ArrayBuffer>, { level: 6 }));
-          this.lastBusy = Date.now();
-          void this.brotliLater(sha, fresh);
-          return Promise.resolve();
-        }
-      } catch (e) {
-        return Promise.reject(e);
-      }
       job = (async () => {
-        const raw = content ?? (await Bun.file(base).bytes());
-        this.keepGz(base, raw.length, await gzipAsync(raw, { level: 6 }));
-      })().finally(() => {
-        this.compressing.delete(sha);
-        this.lastBusy = Date.now();
-        void this.brotliLater(sha);
-      });
+        await this.quiet();
+        if (existsSync(`${base}.gz`) || existsSync(`${base}.nogz`) || !existsSync(base)) return;
+        if (statSync(base).size <= SYNC_GZIP_MAX) {
+          const raw = readFileSync(base);
+          this.keepGz(base, raw.length, Bun.gzipSync(raw as Uint8Array<ArrayBuffer>, { level: 6 }));
+        } else {
+          const raw = await Bun.file(base).bytes();
+          const size = raw.length; // (compress hands `raw` to the worker)
+          this.keepGz(base, size, await this.worker.compress(raw, "gzip", 6));
+        }
+      })().finally(() => this.compressing.delete(sha));
       this.compressing.set(sha, job);
     }
-    return job;
+    await job.catch(() => {});
+    return existsSync(`${base}.gz`) ? `${base}.gz` : null;
   }
 
   /** busy runs an upload's or a staging's work, during which (and a moment after) brotli waits. */
@@ -342,11 +321,11 @@ export class BlobStore {
   }
 
   /**
-   * quiet waits until no upload, staging or gzip is under way and none was for a moment: brotli
-   * takes only the time deploys leave, so it never slows one down.
+   * quiet waits until no upload or staging is under way and none was for a moment: compressed forms
+   * take only the time deploys leave, so they never slow one down.
    */
   private async quiet() {
-    while (this.busyCount > 0 || this.compressing.size > 0 || Date.now() - this.lastBusy < 300) await Bun.sleep(100);
+    while (this.busyCount > 0 || Date.now() - this.lastBusy < 300) await Bun.sleep(100);
   }
 
   /** brPath answers `<blob>.br` if it is made already, else null (it never waits: see brotliLater). */
@@ -357,19 +336,17 @@ export class BlobStore {
   /**
    * brotliLater makes `<blob>.br` in the background and answers its path once made (null when it
    * does not pay off, brotli is off, or it failed). Brotli at quality 11 is some 30x slower than
-   * gzip, so nothing waits for it: jobs run one at a time, after the blob's gzip, on a worker thread
-   * at a low CPU priority (BrotliWorker), so they take mostly CPU that deploys and nginx leave;
-   * a deployment links each `.br` once it exists (Deployments.stage), and each waits for a moment
-   * without uploads. The bytes are read again from the store (page cache), so queued jobs hold no
-   * memory.
+   * gzip: jobs run one at a time on the worker thread at a low CPU priority (CompressWorker), so
+   * they take mostly CPU that deploys and nginx leave, and each waits for a moment without uploads;
+   * Siblings links each `.br` into the trees once it exists. The bytes are read again from the
+   * store (page cache), so queued jobs hold no memory.
    */
-  brotliLater(sha: string, fresh = false): Promise<string | null> {
+  brotliLater(sha: string): Promise<string | null> {
     const base = this.path(sha);
     const answer = () => this.brPath(sha);
     if (!this.brotli) return Promise.resolve(null);
-    // A blob adopted just now has no sibling yet (the job checks again before it works).
-    if (!fresh && existsSync(`${base}.nobr`)) return Promise.resolve(null);
-    if (!fresh && existsSync(`${base}.br`)) return Promise.resolve(answer());
+    if (existsSync(`${base}.nobr`)) return Promise.resolve(null);
+    if (existsSync(`${base}.br`)) return Promise.resolve(answer());
     let job = this.brotliJobs.get(sha);
     if (!job) {
       job = this.brotliQueue.then(async () => {
@@ -377,7 +354,7 @@ export class BlobStore {
         if (existsSync(`${base}.br`) || existsSync(`${base}.nobr`) || !existsSync(base)) return;
         const raw = await Bun.file(base).bytes();
         const size = raw.length; // (compress hands `raw` to the worker)
-        const packed = await this.brotliWorker.compress(raw, brotliQuality(size));
+        const packed = await this.worker.compress(raw, "brotli", brotliQuality(size));
         if (packed.length >= size * 0.9) {
           writeFileSync(`${base}.nobr`, "");
           return;

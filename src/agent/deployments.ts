@@ -9,6 +9,7 @@ import { BlobStore, yieldToLoop } from "./blobs";
 import { isCompressible } from "./compressible";
 import { redactHeaders } from "./nginx/rules";
 import { RULES_FILES, planTrees, type FolderPlan, type TreePlan } from "./trees";
+import { Siblings, type PendingFile } from "./siblings";
 
 export { RULES_FILES };
 
@@ -44,6 +45,8 @@ export interface SiteRecord {
  */
 export class Deployments {
   readonly sitesDir: string;
+  /** siblings makes the compressed forms of staged files after they are published. */
+  readonly siblings: Siblings;
 
   constructor(
     dataDir: string,
@@ -54,6 +57,7 @@ export class Deployments {
     this.sitesDir = join(dataDir, "sites");
     // 0711: nginx's workers pass through to the trees they serve but cannot list the sites.
     mkdirSync(this.sitesDir, { recursive: true, mode: 0o711 });
+    this.siblings = new Siblings(dataDir, blobs, this.sitesDir);
     this.removeHalfStaged();
   }
 
@@ -114,12 +118,13 @@ export class Deployments {
   /**
    * stage makes `deploys/<id>`: a symlink to the deployment's root folder tree, made once every
    * folder tree exists. Trees this node lacks are built (each under a temporary name, then renamed,
-   * so a half-built tree is never used), with `.gz` siblings for compressible files; the blobs they
+   * so a half-built tree is never used), with the `.gz` and `.br` forms of compressible files that
+   * the store holds already (the others are made after it is published: Siblings); the blobs they
    * link must be present, and `usable` is asked about them. Reused trees cost one `stat` each.
    */
-  async stage(site: string, id: string, manifest: Manifest, opts: StageOptions = {}): Promise<{ files: number; gz: number; br: number; linked: number; reused: number }> {
+  async stage(site: string, id: string, manifest: Manifest, opts: StageOptions = {}): Promise<{ files: number; gz: number; br: number; linked: number; reused: number; later: number }> {
     const final = this.dir(site, id);
-    if (existsSync(final)) return { files: manifest.length, gz: 0, br: 0, linked: 0, reused: 0 };
+    if (existsSync(final)) return { files: manifest.length, gz: 0, br: 0, linked: 0, reused: 0, later: 0 };
     const { plan, build } = this.plan(site, manifest, opts.owner ?? "");
     const unpin = this.pinTrees(site, plan.folders.map((f) => f.hash));
     const temps: string[] = [];
@@ -127,8 +132,8 @@ export class Deployments {
     let linked = 0;
     let br = 0;
     let made = 0;
-    /** brLater: files whose `.br` is still being made, linked into the published tree when ready. */
-    const brLater: { sha: string; path: string }[] = [];
+    /** later: files whose compressed forms are made after the deployment is published (Siblings). */
+    const later: PendingFile[] = [];
     try {
       const entries = [...build.flatMap((f) => f.files), ...plan.rules];
       const proved = opts.proved;
@@ -141,18 +146,9 @@ export class Deployments {
         mkdirSync(d, { recursive: true, mode: 0o711 });
         chmodSync(d, 0o711);
       }
-      const paths = new Set(manifest.map((e) => e.path));
-      // A file named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
-      const wants = (path: string, size: number, ext: string) => isCompressible(path, size) && !paths.has(`${path}${ext}`);
-      const wantsGz = (path: string, size: number) => wants(path, size, ".gz");
-      // Compressed siblings first, all at once (most were made while the upload ran).
-      const gzOf = new Map<string, string | null>();
-      await Promise.all(
-        build
-          .flatMap((f) => f.files)
-          .filter((e) => wantsGz(e.path, e.size))
-          .map(async (e) => gzOf.set(e.sha256, await this.blobs.gzPath(e.sha256))),
-      );
+      // A file or folder named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
+      const taken = new Set([...manifest.map((e) => e.path), ...plan.folders.map((f) => f.path)]);
+      const wants = (path: string, size: number, ext: string) => isCompressible(path, size) && !taken.has(`${path}${ext}`);
       // Deepest first: a folder's subfolder trees exist before it does.
       for (const f of build) {
         const dest = join(trees, f.hash);
@@ -164,19 +160,21 @@ export class Deployments {
         for (const e of f.files) {
           const name = e.path.slice(e.path.lastIndexOf("/") + 1);
           links.push([this.blobs.path(e.sha256), join(tmp, name)]);
-          // A file named like the sibling wins: the site's own `x.gz` is never replaced.
-          const g = wantsGz(e.path, e.size) ? gzOf.get(e.sha256) : null;
+          // Forms a blob already has (an earlier deploy made them) are linked now; the others are
+          // made after the deployment is live (Siblings), nginx compressing on the fly until then.
+          const wantsGz = wants(e.path, e.size, ".gz");
+          const wantsBr = this.blobs.brotli && wants(e.path, e.size, ".br");
+          const g = wantsGz ? this.blobs.gzReady(e.sha256) : null;
           if (g) {
             links.push([g, join(tmp, `${name}.gz`)]);
             gz++;
           }
-          if (this.blobs.brotli && wants(e.path, e.size, ".br")) {
-            const b = this.blobs.brPath(e.sha256);
-            if (b) {
-              links.push([b, join(tmp, `${name}.br`)]);
-              br++;
-            } else brLater.push({ sha: e.sha256, path: e.path });
+          const b = wantsBr ? this.blobs.brPath(e.sha256) : null;
+          if (b) {
+            links.push([b, join(tmp, `${name}.br`)]);
+            br++;
           }
+          if ((wantsGz && !g) || (wantsBr && !b)) later.push({ tree: f.hash, name, sha: e.sha256, gz: wantsGz && !g, br: wantsBr && !b });
         }
         for (const d of f.dirs) symlinkSync(`../${d.hash}`, join(tmp, d.name));
         // Links are made on this thread, yielding now and then: through the thread pool each link()
@@ -214,6 +212,8 @@ export class Deployments {
       // nginx must know the deployment's rules before its files can be requested (its preview host
       // would otherwise be served with production's rules, Basic-Auth included or not).
       await opts.beforePublish?.();
+      // Written down before the deployment is published: a crash after it still gets its forms.
+      this.siblings.add(site, id, later);
       renameSync(tmpLink, final);
       for (const sha of plain) this.blobs.discard(sha);
     } catch (e) {
@@ -224,22 +224,7 @@ export class Deployments {
     } finally {
       unpin();
     }
-    void this.linkBrotliLater(final, brLater);
-    return { files: manifest.length, gz, br, linked, reused: plan.folders.length - build.length };
-  }
-
-  /**
-   * linkBrotliLater adds each `.br` sibling to a published tree as its blob's brotli form is made.
-   * Adding a file beside one being served is safe (nginx opens `x.br` or `x` per request); a tree
-   * removed meanwhile (collected, site deleted) just gets nothing.
-   */
-  private async linkBrotliLater(tree: string, files: { sha: string; path: string }[]) {
-    await Promise.all(
-      files.map(async (f) => {
-        const br = await this.blobs.brotliLater(f.sha);
-        if (br) await link(br, join(tree, `${f.path}.br`)).catch(() => {});
-      }),
-    );
+    return { files: manifest.length, gz, br, linked, reused: plan.folders.length - build.length, later: later.length };
   }
 
   /** activate points `current` at a staged deployment: a new symlink renamed over the old one (atomic). */

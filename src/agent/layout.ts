@@ -52,7 +52,7 @@ export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
     chmodSync(p, m);
   };
   dir(dataDir, 0o711);
-  for (const d of ["blobs", "tmp", "uploads"]) dir(join(dataDir, d), 0o700);
+  for (const d of ["blobs", "tmp", "uploads", "siblings"]) dir(join(dataDir, d), 0o700);
   const sites = join(dataDir, "sites");
   dir(sites, 0o711);
   for (const site of readdirSync(sites)) {

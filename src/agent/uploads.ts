@@ -13,7 +13,6 @@ import { sitePathProblem } from "../shared/paths";
 import { yieldToLoop, type BlobStore } from "./blobs";
 import { DeploymentLock, InitLimiter } from "./deployment-lock";
 import type { Deployments } from "./deployments";
-import { isCompressible } from "./compressible";
 import { diskFullAs, isDiskFull, outOfDisk } from "./disk";
 import type { StateFile } from "./state";
 import type { SiteConfigurator } from "./site-config";
@@ -185,7 +184,7 @@ export class Uploads {
       this.report({
         deployment_id: deploymentId,
         phase: "staged",
-        message: `Staged ${r.files} files in ${Math.round(performance.now() - t0)} ms: ${r.linked} linked (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}), ${r.reused} folder${r.reused === 1 ? "" : "s"} reused.`,
+        message: `Staged ${r.files} files in ${Math.round(performance.now() - t0)} ms: ${r.linked} linked (${r.gz} precompressed${r.br ? `, ${r.br} with brotli` : ""}${r.later ? `, ${r.later} to precompress once live` : ""}), ${r.reused} folder${r.reused === 1 ? "" : "s"} reused.`,
         ...(uploaded ? { files_uploaded: uploaded.files, bytes_uploaded: uploaded.bytes } : {}),
       });
     } catch (caught) {
@@ -274,25 +273,22 @@ export class Uploads {
   }
 
   /**
-   * writeVerified takes one entry into a temporary file, checks its digest and adopts it, with the
-   * `.gz` of a compressible blob (see BlobStore.precompress). Small files are taken whole from the
-   * stream, checked, and written with one call (per-file write streams cost more than the bytes on
-   * sites of many small files).
+   * writeVerified takes one entry into a temporary file, checks its digest and adopts it. Small
+   * files are taken whole from the stream, checked, and written with one call (per-file write
+   * streams cost more than the bytes on sites of many small files). Compressed forms are made after
+   * the deployment is live (Siblings), not here.
    */
   private async writeVerified(tar: TarReader, name: string, size: number, sha256: string): Promise<boolean> {
     const tmp = this.blobs.tmpPath();
     const hasher = new Bun.CryptoHasher("sha256");
-    let body: Uint8Array | undefined;
     try {
       if (size <= SMALL_FILE) {
-        body = await tar.readAll();
+        const body = await tar.readAll();
         hasher.update(body);
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
-        if (!this.blobs.putSmall(sha256, body)) return false;
-        if (isCompressible(name, size)) void this.blobs.precompress(sha256, body, true).catch(() => {});
-        return true;
+        return this.blobs.putSmall(sha256, body);
       } else {
         // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a
         // write stream's would be an 'error' event that, unheard, ends the process.
@@ -307,10 +303,7 @@ export class Uploads {
         }
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       }
-      const existed = this.blobs.has(sha256);
-      this.blobs.adopt(tmp, sha256);
-      if (isCompressible(name, size)) void this.blobs.precompress(sha256, body).catch(() => {});
-      return !existed;
+      return this.blobs.adopt(tmp, sha256);
     } catch (e) {
       rmSync(tmp, { force: true });
       if (isDiskFull(e)) throw outOfDisk(this.node);

@@ -1,6 +1,6 @@
 // The deploy path's own costs, over real HTTP against the compiled binary, a real agent and nginx:
 // the CLI follows a deploy by long poll (the master answers at the deployment's next log line), the
-// node makes brotli forms on a thread at a low CPU priority (so background compression takes
+// node makes compressed forms on a thread at a low CPU priority (so background compression takes
 // mostly CPU nothing else wants), and an upload of many small files, with blobs the node already
 // holds for the account beside new ones, stages and serves every file byte-exact.
 import { expect, test } from "bun:test";
@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, site, useCluster } from "../helpers/cluster";
 import { sha256 } from "../helpers/tar";
-import { BROTLI_NICE } from "../../src/agent/brotli-worker";
+import { COMPRESS_NICE } from "../../src/agent/compress-worker";
 
 const c = useCluster();
 
@@ -40,7 +40,7 @@ test("a follow request sent before the deployment's next log line answers with t
   expect(answer.body.events.map((e: { message: string }) => e.message).join("\n")).toContain("Cancelled by");
 });
 
-test("the node makes brotli forms on a thread at a low CPU priority, and serves them", async () => {
+test("the node makes compressed forms on a thread at a low CPU priority, and serves them", async () => {
   const js = Array.from({ length: 300 }, (_, i) => `export const value${i} = { id: ${i}, label: "item ${i}" };\n`).join("");
   const r = await c().sprout(["deploy", site({ "index.html": "<h1>br</h1>", "app.js": js }), "--site", "brnice", "--prod", "--json"]);
   expect(r.code).toBe(0);
@@ -62,7 +62,7 @@ test("the node makes brotli forms on a thread at a low CPU priority, and serves 
   // The agent's own thread (its pid) keeps its priority: deploys and requests are not slowed.
   const main = readFileSync(`/proc/${pid}/stat`, "utf8");
   const own = Number(main.slice(main.lastIndexOf(")") + 2).split(" ")[16]);
-  expect(nices).toContain(Math.min(19, own + BROTLI_NICE));
+  expect(nices).toContain(Math.min(19, own + COMPRESS_NICE));
 });
 
 test("a deploy of many small files, some held by the node already and some new, serves each file byte-exact", async () => {

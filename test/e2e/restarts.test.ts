@@ -1,10 +1,12 @@
 // Restarts in the middle of work (cluster issue): a deploy whose master restarts while the CLI
 // follows it still ends live and the CLI says so; a tree a crash left half-staged is removed when
-// the agent starts again.
+// the agent starts again; compressed forms a killed agent had not made yet are made after it starts.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
+import { gunzipSync } from "node:zlib";
+import { api, restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
+import { makeTar, sha256 } from "../helpers/tar";
 
 const cluster = useCluster();
 
@@ -52,4 +54,40 @@ describe("restarts", () => {
     expect(existsSync(half)).toBe(false);
     expect(await (await c.get(`steady.${c.domain}`, "/")).text()).toBe("after the restart");
   });
+
+  test("compressed forms still to make when the agent is killed are made after it starts again", async () => {
+    const c = cluster();
+    const node = c.nodes[0]!;
+    // An upload held open keeps the node busy, so the forms of the next deploy wait (they are made
+    // only while no upload runs) until the agent is killed.
+    const held = "held open";
+    const manifest = [{ path: "held.txt", sha256: sha256(held), size: held.length }];
+    const created = await api(c.master, "POST", "/api/deployment", { site: "held", production: true, manifest }, c.admin.token);
+    const d = { id: created.body.deployment.id as string, url: created.body.upload.agent_url as string };
+    const init = await api(d.url, "POST", "/api/upload/init", { grant: created.body.upload.grant, deployment_id: d.id, manifest });
+    // The entry's header only: the node waits for its bytes.
+    const header = (await makeTar([{ header: { name: "held.txt" }, body: held }])).subarray(0, 512);
+    const body = new ReadableStream<Uint8Array>({ start: (ctl) => ctl.enqueue(header) });
+    const hold = fetch(`${d.url}/api/upload/file`, { method: "POST", headers: { "x-upload-token": init.body.upload_token, "x-deployment-id": d.id }, body }).catch(() => null);
+    await Bun.sleep(500);
+
+    const css = ".card { margin: 0 auto; padding: 1rem; }\n".repeat(200);
+    const r = await c.sprout(["deploy", site({ "index.html": "<h1>forms</h1>", "app.css": css }), "--site", "forms", "--prod", "--json"]);
+    expect(r.code).toBe(0);
+    const served = join(node.data, "sites", "forms", "current");
+    await Bun.sleep(1000);
+    expect(existsSync(join(served, "app.css.gz"))).toBe(false);
+    expect(readdirSync(join(node.data, "siblings")).length).toBe(1);
+    await node.p.kill("SIGKILL");
+    await hold;
+
+    await restartAgent(c, 0);
+    const end = Date.now() + 30_000;
+    while (!existsSync(join(served, "app.css.gz")) && Date.now() < end) await Bun.sleep(100);
+    expect(gunzipSync(readFileSync(join(served, "app.css.gz"))).toString()).toBe(css);
+    const events = (await api(c.master, "GET", `/api/deployment/${JSON.parse(r.stdout).deployment_id}`, undefined, c.admin.token)).body.events;
+    expect(events.map((e: { message: string }) => e.message).join("\n")).toMatch(/gzip forms of 1 file ready/);
+    while (readdirSync(join(node.data, "siblings")).length && Date.now() < end) await Bun.sleep(100);
+    expect(readdirSync(join(node.data, "siblings"))).toEqual([]);
+  }, 90_000);
 });

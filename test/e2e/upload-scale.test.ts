@@ -1,10 +1,11 @@
 // Uploads of many files: the node's memory stays bounded whatever the number of files, and small
 // files skip precompressed siblings (nginx compresses them on the fly) without visitors noticing.
+// Larger ones get theirs after the deployment is live, the deploy log saying when.
 import { beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { type Cluster, site, tempDir, useCluster } from "../helpers/cluster";
+import { api, type Cluster, site, tempDir, useCluster } from "../helpers/cluster";
 
 const cl = useCluster({ masterArgs: ["--quota-files", "100000"] });
 let c: Cluster;
@@ -45,7 +46,17 @@ test("a deploy of 50,000 files goes through with the node's memory bounded, and 
     expect(await (await c.get(`many-files.${c.domain}`, `/d${d}/f${f}.txt`)).text()).toBe(`folder ${d} file ${f}\n`);
 }, 300_000);
 
-test("files under 1 KiB get no precompressed sibling and are still sent gzip-compressed; larger ones have their .gz", async () => {
+/** logOf answers a deployment's log lines once one matches `want` (or after 60 s). */
+async function logOf(id: string, want: RegExp): Promise<string> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const lines = (await api(c.master, "GET", `/api/deployment/${id}`, undefined, c.admin.token)).body.events.map((e: { message: string }) => e.message).join("\n");
+    if (want.test(lines) || Date.now() > end) return lines;
+    await Bun.sleep(200);
+  }
+}
+
+test("files under 1 KiB get no precompressed sibling and are still sent gzip-compressed; larger ones get their .gz once live, the log says when", async () => {
   const small = "body { color: red; }\n".repeat(40); // 840 bytes
   const large = ".rule { margin: 0 auto; padding: 1rem; }\n".repeat(100);
   const dir = site({ "index.html": "<h1>css</h1>", "small.css": small, "large.css": large });
@@ -53,8 +64,11 @@ test("files under 1 KiB get no precompressed sibling and are still sent gzip-com
   if (r.code !== 0) throw new Error(r.stderr);
   const served = join(c.nodes[0]!.data, "sites", "small-css", "current");
   expect(existsSync(join(served, "small.css"))).toBe(true);
+  const log = await logOf(JSON.parse(r.stdout).deployment_id, /gzip forms of/);
+  expect(log).toContain("1 to precompress once live");
+  expect(log).toMatch(/gzip forms of 1 file ready \([\d.]+ s after staging\)/);
   expect(existsSync(join(served, "small.css.gz"))).toBe(false);
-  expect(existsSync(join(served, "large.css.gz"))).toBe(true);
+  expect(gunzipSync(readFileSync(join(served, "large.css.gz"))).toString()).toBe(large);
   for (const [path, body] of [["/small.css", small], ["/large.css", large]] as const) {
     const res = await c.get(`small-css.${c.domain}`, path, undefined, { headers: { "accept-encoding": "gzip" }, decompress: false } as RequestInit);
     expect(res.headers.get("content-encoding")).toBe("gzip");
