@@ -37,7 +37,7 @@ async function peakRss(pid: number, f: () => Promise<unknown>): Promise<number> 
  * plus what the agent and master spent meanwhile. On a machine shared with other work, CPU time is
  * steadier than wall time; tar's is measured the same way.
  */
-async function deployCpu(c: Cluster, dir: string, site: string, cacheDir: string, sync = true): Promise<{ seconds: number; cpu: number; out: any }> {
+async function deployCpu(c: Cluster, dir: string, site: string, cacheDir: string, sync = true): Promise<{ seconds: number; cpu: number; out: any; cliRssMb: number }> {
   const pids = [c.nodes[0]!.p.proc.pid, c.masterProc.proc.pid];
   const before = pids.map(cpuMs);
   const t0 = performance.now();
@@ -52,7 +52,7 @@ async function deployCpu(c: Cluster, dir: string, site: string, cacheDir: string
   const seconds = (performance.now() - t0) / 1000;
   const ru = p.resourceUsage()!;
   const cli = Number(ru.cpuTime.user + ru.cpuTime.system) / 1000;
-  return { seconds, cpu: (cli + pids.map(cpuMs).reduce((n, x, i) => n + x - before[i]!, 0)) / 1000, out: JSON.parse(out) };
+  return { seconds, cpu: (cli + pids.map(cpuMs).reduce((n, x, i) => n + x - before[i]!, 0)) / 1000, out: JSON.parse(out), cliRssMb: ru.maxRSS / 1024 / 1024 };
 }
 
 /** tarCpu copies `src` to `copy` with `tar | tar` and `sync` (or runs `cmd`); answers its wall and CPU seconds. */
@@ -143,6 +143,27 @@ export async function deployScenarios(c: Cluster, work: string) {
   row("cold deploy 5,000 tiny files / 5 MB (min / median)", spread(tiny.ours), `tar|tar ${spread(tiny.tar)}`, ratios(tiny.ours, tiny.tar), "<= 2x");
   row("  its CPU time: CLI + agent + master", spread(tiny.oursCpu), `tar|tar ${spread(tiny.tarCpu)}`, ratios(tiny.oursCpu, tiny.tarCpu));
   row("  compressed forms made after it was live (node busy, min / median)", spread(tiny.after.map((ms) => ms / 1000)));
+
+  console.error("== a 2 GB site (20 files of 100 MB), once, against tar | tar");
+  const big = join(work, "big");
+  mkdirSync(big);
+  const block = Buffer.alloc(100_000_000);
+  for (let i = 0; i < 20; i++) {
+    block.fill(`big file ${i} `);
+    writeFileSync(join(big, `part${i}.bin`), block);
+  }
+  const bigCopy = join(work, "big-copy");
+  mkdirSync(bigCopy);
+  sh("sync");
+  await settle(agentPid);
+  const bigTar = tarCpu(big, bigCopy);
+  sh(`rm -rf ${bigCopy}`);
+  await settle(agentPid);
+  let bigRun = { seconds: 0, cpu: 0, out: null as any, cliRssMb: 0 };
+  const bigAgent = await peakRss(agentPid, async () => (bigRun = await deployCpu(c, big, "big", join(work, "cache-big"))));
+  row("deploy of a 2 GB site (20 files of 100 MB)", `${bigRun.seconds.toFixed(1)} s`, `tar|tar ${bigTar.seconds.toFixed(1)} s`, (bigRun.seconds / bigTar.seconds).toFixed(1), "works, bounded memory");
+  row("  peak RSS during it: CLI / agent", `${bigRun.cliRssMb.toFixed(0)} / ${bigAgent.toFixed(0)} MB`);
+  sh(`rm -rf ${big}`);
 
   console.error(`== redeploy: 10,000 files, one changed (${RUNS} runs, alternating with rsync of the same change)`);
   const many = join(work, "many");

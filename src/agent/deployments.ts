@@ -82,10 +82,20 @@ export class Deployments {
    * whose tree it does not hold yet. The others are reused as they are, blobs and all.
    */
   plan(site: string, manifest: Manifest, owner: string): { plan: TreePlan; build: FolderPlan[] } {
-    const plan = planTrees(manifest, owner, this.blobs.quarantined());
+    const quarantined = this.blobs.quarantined();
+    // An upload's init and its staging plan the same manifest object: hashed once, not twice.
+    let memo = this.plans.get(manifest);
+    if (!memo || memo.owner !== owner || memo.quarantined !== quarantined) {
+      memo = { owner, quarantined, plan: planTrees(manifest, owner, quarantined) };
+      this.plans.set(manifest, memo);
+    }
+    const plan = memo.plan;
     const dir = this.treesDir(site);
     return { plan, build: plan.folders.filter((f) => !existsSync(join(dir, f.hash))) };
   }
+
+  /** plans: the folder trees of manifests planned lately, by manifest object (see plan). */
+  private plans = new WeakMap<Manifest, { owner: string; quarantined: ReadonlyMap<string, string>; plan: TreePlan }>();
 
   /** pinned: trees that stagings in progress reuse or build; collection leaves them. */
   private pinned = new Map<string, number>();
@@ -146,9 +156,6 @@ export class Deployments {
         mkdirSync(d, { recursive: true, mode: 0o711 });
         chmodSync(d, 0o711);
       }
-      // A file or folder named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
-      const taken = new Set([...manifest.map((e) => e.path), ...plan.folders.map((f) => f.path)]);
-      const wants = (path: string, size: number, ext: string) => isCompressible(path, size) && !taken.has(`${path}${ext}`);
       // Deepest first: a folder's subfolder trees exist before it does.
       for (const f of build) {
         const dest = join(trees, f.hash);
@@ -156,14 +163,17 @@ export class Deployments {
         const tmp = `${dest}.tmp-${randomBytes(4).toString("hex")}`;
         temps.push(tmp);
         mkdirSync(tmp, { mode: 0o755 });
+        // A file or folder named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
+        const taken = new Set([...f.files.map((e) => e.path.slice(e.path.lastIndexOf("/") + 1)), ...f.dirs.map((d) => d.name)]);
+        const wants = (name: string, size: number, ext: string) => isCompressible(name, size) && !taken.has(`${name}${ext}`);
         const links: [string, string][] = [];
         for (const e of f.files) {
           const name = e.path.slice(e.path.lastIndexOf("/") + 1);
           links.push([this.blobs.path(e.sha256), join(tmp, name)]);
           // Forms a blob already has (an earlier deploy made them) are linked now; the others are
           // made after the deployment is live (Siblings), nginx compressing on the fly until then.
-          const wantsGz = wants(e.path, e.size, ".gz");
-          const wantsBr = this.blobs.brotli && wants(e.path, e.size, ".br");
+          const wantsGz = wants(name, e.size, ".gz");
+          const wantsBr = this.blobs.brotli && wants(name, e.size, ".br");
           const g = wantsGz ? this.blobs.gzReady(e.sha256) : null;
           if (g) {
             links.push([g, join(tmp, `${name}.gz`)]);
