@@ -67,7 +67,7 @@ test("with brotli off (no nginx module) no .br form is made", async () => {
   expect(existsSync(`${blobs.path(sha(js))}.gz`)).toBe(true);
 });
 
-test("the brotli worker answers each blob's exact brotli form, for a buffer of its own and for a view on a bigger one", async () => {
+test("the compression worker answers each blob's exact brotli form, for a buffer of its own and for a view on a bigger one", async () => {
   const { CompressWorker } = await import("../../src/agent/compress-worker");
   const w = new CompressWorker();
   const text = Buffer.from("body { color: red }\n".repeat(5000));
@@ -135,4 +135,17 @@ test("a folder named like a file's compressed form is the site's own: staging ke
   // The blob's .gz exists now; a second deployment in another account's tree (another owner) is built anew.
   await deployments.stage("site", "d2", manifest, { owner: "someone-else" });
   for (const id of ["d1", "d2"]) expect(readFileSync(join(d4, "sites", "site", "deploys", id, "a.css.gz", "x.txt"), "utf8")).toBe(inner);
+});
+
+test("a compression worker that dies fails the job it had, and later jobs are still answered (on the thread pool)", async () => {
+  const { CompressWorker } = await import("../../src/agent/compress-worker");
+  const w = new CompressWorker();
+  const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `.c${i} { width: ${i % 97}px }\n`).join(""));
+  const slow = w.compress(new Uint8Array(text), "brotli", 11);
+  await Bun.sleep(50);
+  // As if the thread crashed mid-job.
+  (w as unknown as { worker: Worker }).worker.terminate();
+  expect(await slow.then(() => "answered", (e: Error) => e.message)).toMatch(/stopped/);
+  const after = await w.compress(new Uint8Array(text), "gzip", 6);
+  expect(gunzipSync(after).equals(text)).toBe(true);
 });
