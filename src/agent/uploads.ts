@@ -97,8 +97,9 @@ export class Uploads {
       let missing = await lookUp();
       // Blobs this deployment reuses are checked (when due): a corrupt one is quarantined, which
       // changes the hash of every folder holding it, so those are built anew and it is asked for.
+      const all = body.manifest.map((e) => e.sha256);
       const absent = new Set(missing);
-      if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
+      if ((await this.blobs.verify(absent.size ? all.filter((d) => !absent.has(d)) : all)).length) missing = await lookUp();
       pending.missing = missing;
       this.writePending(body.deployment_id, pending);
       const lacking = new Set(missing);

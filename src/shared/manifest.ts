@@ -62,6 +62,18 @@ export function manifestDigest(m: Manifest): string {
   return h.digest("hex");
 }
 
+/**
+ * manifestDigestOfLines is manifestDigest computed from a manifest's `path\tsha256\tsize\n` lines in
+ * path order (the texts of its chunks, see manifest-chunks.ts), so the master does not write every
+ * line a second time. Only for a manifest checkManifest accepted and whose digests are hex: no field
+ * holds a tab, so each tab is a separator and becomes the digest's NUL.
+ */
+export function manifestDigestOfLines(texts: Iterable<string>): string {
+  const h = new Bun.CryptoHasher("sha256");
+  for (const t of texts) h.update(t.replaceAll("\t", "\0"));
+  return h.digest("hex");
+}
+
 /** Limits on one deployment; the master and agent enforce the same numbers. */
 export interface ManifestLimits {
   maxFiles: number;

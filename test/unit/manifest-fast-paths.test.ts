@@ -4,7 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Manifest } from "../../src/protocol/deployment";
 import { badRequest } from "../../src/shared/errors";
-import { DEFAULT_LIMITS, checkManifest, isSorted, manifestDigest, plainSitePath, sortManifest, type ManifestLimits } from "../../src/shared/manifest";
+import { DEFAULT_LIMITS, checkManifest, isSorted, manifestDigest, manifestDigestOfLines, plainSitePath, sortManifest, type ManifestLimits } from "../../src/shared/manifest";
+import { chunkManifest } from "../../src/shared/manifest-chunks";
 import { sitePathProblem } from "../../src/shared/paths";
 
 const sha = (n: number) => n.toString(16).padStart(64, "0");
@@ -117,5 +118,14 @@ describe("sortManifest and manifestDigest", () => {
     // The digest of the canonical lines, as every earlier version computed it.
     const lines = sorted.map((e) => `${e.path}\0${e.sha256}\0${e.size}\n`).join("");
     expect(manifestDigest(m)).toBe(new Bun.CryptoHasher("sha256").update(lines).digest("hex"));
+  });
+});
+
+describe("manifestDigestOfLines", () => {
+  test("the master's digest from its stored chunks is the digest the agent computes from the manifest", () => {
+    const paths = ["index.html", "a.b", "a/b", "ünïcode/ファイル.txt", "😀/x", ".well-known/security.txt", ...Array.from({ length: 2000 }, (_, i) => `d${i % 17}/f${i}.css`)];
+    const m = sortManifest(paths.map((path, i) => ({ path, sha256: sha(i * 7919), size: i * 13 })));
+    expect(manifestDigestOfLines(chunkManifest(m).map((c) => c.text))).toBe(manifestDigest(m));
+    expect(manifestDigestOfLines(chunkManifest([]).map((c) => c.text))).toBe(manifestDigest([]));
   });
 });
