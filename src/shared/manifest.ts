@@ -46,20 +46,35 @@ export function plainSitePath(p: string): boolean {
 }
 
 /**
- * manifestDigest is the SHA-256 of the canonical manifest: one `path\0sha256\0size\n` line per
- * entry in path order. The master puts it in the upload grant, so an agent can tell that the manifest
- * it is handed is the one the master accepted.
+ * manifestDigest is the SHA-256 of the canonical manifest (manifestText): one `path\0sha256\0size\n`
+ * line per entry in path order. The master puts it in the upload grant, so an agent can tell that the
+ * manifest it is handed is the one the master accepted.
  */
 export function manifestDigest(m: Manifest): string {
-  // Lines are hashed a thousand at a time: one native call per line cost more than the hashing.
-  const h = new Bun.CryptoHasher("sha256");
+  return sha256Hex(manifestText(m));
+}
+
+/**
+ * manifestText is the canonical text of a manifest, whose SHA-256 is its digest: one
+ * `path\0sha256\0size\n` line per entry, in path order. The agent keeps a pending upload's manifest
+ * as this text (parseManifestText reads it back), so the one text serves the digest and the record.
+ */
+export function manifestText(m: Manifest): string {
   const sorted = sortManifest(m);
-  for (let i = 0; i < sorted.length; i += 1000) {
-    let text = "";
-    for (let j = i; j < Math.min(sorted.length, i + 1000); j++) text += `${sorted[j]!.path}\0${sorted[j]!.sha256}\0${sorted[j]!.size}\n`;
-    h.update(text);
+  let text = "";
+  for (const e of sorted) text += `${e.path}\0${e.sha256}\0${e.size}\n`;
+  return text;
+}
+
+/** parseManifestText reads manifestText back (a text of a checked manifest: paths hold no NUL or newline). */
+export function parseManifestText(text: string): Manifest {
+  const out: Manifest = [];
+  for (let at = 0, end = text.indexOf("\n"); end !== -1; at = end + 1, end = text.indexOf("\n", at)) {
+    const a = text.indexOf("\0", at);
+    const b = text.indexOf("\0", a + 1);
+    out.push({ path: text.slice(at, a), sha256: text.slice(a + 1, b), size: Number(text.slice(b + 1, end)) });
   }
-  return h.digest("hex");
+  return out;
 }
 
 /**

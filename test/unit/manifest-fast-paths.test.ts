@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Manifest } from "../../src/protocol/deployment";
 import { badRequest } from "../../src/shared/errors";
-import { DEFAULT_LIMITS, checkManifest, isSorted, manifestDigest, manifestDigestOfLines, plainSitePath, sortManifest, type ManifestLimits } from "../../src/shared/manifest";
+import { DEFAULT_LIMITS, checkManifest, isSorted, manifestDigest, manifestDigestOfLines, manifestText, parseManifestText, plainSitePath, sortManifest, type ManifestLimits } from "../../src/shared/manifest";
 import { chunkManifest } from "../../src/shared/manifest-chunks";
 import { sitePathProblem } from "../../src/shared/paths";
 
@@ -127,5 +127,16 @@ describe("manifestDigestOfLines", () => {
     const m = sortManifest(paths.map((path, i) => ({ path, sha256: sha(i * 7919), size: i * 13 })));
     expect(manifestDigestOfLines(chunkManifest(m).map((c) => c.text))).toBe(manifestDigest(m));
     expect(manifestDigestOfLines(chunkManifest([]).map((c) => c.text))).toBe(manifestDigest([]));
+  });
+});
+
+describe("manifestText", () => {
+  test("is the text the digest hashes, in path order, and reads back as the same entries", () => {
+    const m = [{ path: "b/ü.txt", sha256: sha(1), size: 0 }, { path: "a.b", sha256: sha(2), size: 123456789 }, { path: "😀", sha256: sha(3), size: 7 }];
+    const text = manifestText(m);
+    expect(text).toBe(`a.b\x00${sha(2)}\x00123456789\nb/ü.txt\x00${sha(1)}\x000\n😀\x00${sha(3)}\x007\n`);
+    expect(new Bun.CryptoHasher("sha256").update(text).digest("hex")).toBe(manifestDigest(m));
+    expect(parseManifestText(text)).toEqual(sortManifest(m));
+    expect(parseManifestText(manifestText([]))).toEqual([]);
   });
 });
