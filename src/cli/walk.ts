@@ -168,6 +168,14 @@ function hashCacheFile(root: string): string {
   return join(cacheDir(), "hashes", hashCacheName(root));
 }
 
+/**
+ * readHashCacheText starts reading the hash cache of `root` (null when there is none). The read runs
+ * off the main thread: started before walkSite, it costs the deploy nothing while the walk runs.
+ */
+export function readHashCacheText(root: string): Promise<string | null> {
+  return Bun.file(hashCacheFile(root)).text().catch(() => null);
+}
+
 interface CacheEntry {
   size: number;
   mtimeMs: number;
@@ -180,14 +188,9 @@ interface CacheEntry {
  * exactly these four fields: a line cut short by a crash while appending, or glued to the next one,
  * is ignored. `valid` is false when the file is missing or is not this format for this folder.
  */
-function readHashCache(file: string, base: string): { entries: Map<string, CacheEntry>; lines: number; valid: boolean } {
+function readHashCache(text: string | null, base: string): { entries: Map<string, CacheEntry>; lines: number; valid: boolean } {
   const entries = new Map<string, CacheEntry>();
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return { entries, lines: 0, valid: false };
-  }
+  if (text === null) return { entries, lines: 0, valid: false };
   const head = text.indexOf("\n");
   if (head === -1 || text.slice(0, head) !== `${CACHE_HEAD}\t${base}`) return { entries, lines: 0, valid: false };
   let lines = 0;
@@ -211,17 +214,22 @@ const cacheLine = (sha: string, size: number, mtimeMs: number, key: string) => `
 
 /**
  * hashFiles computes the manifest of the files walkSite(root) found: SHA-256 of each file, several at
- * once, streamed. The folder's hash cache (keyed by path, size and mtime, as rsync decides what
+ * once, streamed (`cacheText`: readHashCacheText(root), when the caller started it before the walk). The folder's hash cache (keyed by path, size and mtime, as rsync decides what
  * changed) skips files unchanged since the last deploy. Files hashed now are appended to it, so a
  * redeploy of one changed file writes one line; the file is rewritten whole (only what the folder
  * holds now) when files were removed, when repeated appends made it much larger than the folder, or
  * when it is missing or from an older version. A redeploy that hashed nothing writes nothing.
  */
-export async function hashFiles(files: LocalFile[], onProgress: ((done: number, hashed: number) => void) | undefined, root: string): Promise<{ manifest: Manifest; hashed: number }> {
+export async function hashFiles(
+  files: LocalFile[],
+  onProgress: ((done: number, hashed: number) => void) | undefined,
+  root: string,
+  cacheText: Promise<string | null> = readHashCacheText(root),
+): Promise<{ manifest: Manifest; hashed: number }> {
   const base = resolve(root);
   const prefix = base.endsWith(sep) ? base : base + sep;
   const cacheFile = hashCacheFile(base);
-  const cache = readHashCache(cacheFile, base);
+  const cache = readHashCache(await cacheText, base);
   const keys: (string | null)[] = files.map((f) => (f.content === undefined && f.abs.startsWith(prefix) ? f.abs.slice(prefix.length) : null));
   const manifest: Manifest = new Array(files.length);
   const fresh: string[] = [];
