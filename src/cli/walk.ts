@@ -59,7 +59,7 @@ export function walkSite(root: string, extraIgnore: string[] = []): SiteFiles {
   };
   // dir: absolute, ending with the separator; prefix: its path in the site, "" or ending with "/".
   const visit = (dir: string, prefix: string) => {
-    const entries = readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, dir: d.isDirectory(), key: d.isDirectory() ? `${d.name}/` : d.name, link: d.isSymbolicLink() }));
+    const entries = readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, dir: d.isDirectory(), key: d.isDirectory() ? `${d.name}/` : d.name }));
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const e of entries) {
       const abs = dir + e.name;
@@ -214,8 +214,9 @@ const cacheLine = (sha: string, size: number, mtimeMs: number, key: string) => `
 
 /**
  * hashFiles computes the manifest of the files walkSite(root) found: SHA-256 of each file, several at
- * once, streamed (`cacheText`: readHashCacheText(root), when the caller started it before the walk). The folder's hash cache (keyed by path, size and mtime, as rsync decides what
- * changed) skips files unchanged since the last deploy. Files hashed now are appended to it, so a
+ * once, streamed. The folder's hash cache (keyed by path, size and mtime, as rsync decides what
+ * changed) skips files unchanged since the last deploy; `cacheText` is its text when the caller
+ * started reading it before the walk (readHashCacheText). Files hashed now are appended to it, so a
  * redeploy of one changed file writes one line; the file is rewritten whole (only what the folder
  * holds now) when files were removed, when repeated appends made it much larger than the folder, or
  * when it is missing or from an older version. A redeploy that hashed nothing writes nothing.
