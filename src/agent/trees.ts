@@ -38,7 +38,11 @@ export interface TreePlan {
   rules: ManifestEntry[];
 }
 
-/** planTrees computes the folder hashes of a manifest: in memory, no file system access. */
+/**
+ * planTrees computes the folder hashes of a manifest: in memory, no file system access. Linear in
+ * the manifest when it comes in path order (as the CLI sends it): a file's folder is most often the
+ * one before's, found without cutting its path, and each folder's files are then already by name.
+ */
 export function planTrees(manifest: Manifest, owner: string, quarantined: ReadonlyMap<string, string>): TreePlan {
   const folders = new Map<string, FolderPlan>();
   const folder = (path: string): FolderPlan => {
@@ -53,7 +57,7 @@ export function planTrees(manifest: Manifest, owner: string, quarantined: Readon
     }
     return f;
   };
-  folder("");
+  let last = folder("");
   const rules: ManifestEntry[] = [];
   for (const e of manifest) {
     if (RULES_FILES.has(e.path)) {
@@ -61,16 +65,19 @@ export function planTrees(manifest: Manifest, owner: string, quarantined: Readon
       continue;
     }
     const cut = e.path.lastIndexOf("/");
-    folder(cut === -1 ? "" : e.path.slice(0, cut)).files.push(e);
+    const len = cut === -1 ? 0 : cut;
+    if (len !== last.path.length || (len > 0 && !e.path.startsWith(last.path))) last = folder(cut === -1 ? "" : e.path.slice(0, cut));
+    last.files.push(e);
   }
   const depth = (p: string) => (p === "" ? 0 : p.split("/").length);
   const ordered = [...folders.values()].sort((a, b) => depth(b.path) - depth(a.path));
+  const marks = quarantined.size > 0;
   for (const f of ordered) {
     // One string per folder, hashed at once: a native call per line cost more than the hashing.
     let text = `tree v1\0${owner}\n`;
-    for (const e of [...f.files].sort(byName)) {
-      const name = e.path.slice(e.path.lastIndexOf("/") + 1);
-      text += `f\0${name}\0${e.sha256}\0${e.size}\0${quarantined.get(e.sha256) ?? ""}\n`;
+    const cut = f.path === "" ? 0 : f.path.length + 1;
+    for (const e of inOrder(f.files)) {
+      text += `f\0${e.path.slice(cut)}\0${e.sha256}\0${e.size}\0${marks ? (quarantined.get(e.sha256) ?? "") : ""}\n`;
     }
     for (const d of f.dirs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       d.hash = folders.get(f.path === "" ? d.name : `${f.path}/${d.name}`)!.hash;
@@ -79,6 +86,12 @@ export function planTrees(manifest: Manifest, owner: string, quarantined: Readon
     f.hash = new Bun.CryptoHasher("sha256").update(text).digest("hex");
   }
   return { root: folders.get("")!.hash, folders: ordered, rules };
+}
+
+/** inOrder answers a folder's files by name: as they are when already so (a manifest in path order). */
+function inOrder(files: ManifestEntry[]): ManifestEntry[] {
+  for (let i = 1; i < files.length; i++) if (files[i - 1]!.path > files[i]!.path) return [...files].sort(byName);
+  return files;
 }
 
 function byName(a: ManifestEntry, b: ManifestEntry) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { open } from "node:fs/promises";
 import type { Manifest, StatusReport } from "../protocol/deployment";
@@ -8,7 +8,7 @@ import { hasPlainPassword } from "../shared/htpasswd";
 import { hasPlainTomlPassword } from "../shared/netlify-toml";
 import { MAX_RULES_FILE } from "./nginx/rules/headers";
 import { signUploadToken, verifyGrant, verifyUploadToken } from "../shared/grant";
-import { byPath, checkManifest, manifestDigest, type ManifestLimits } from "../shared/manifest";
+import { byPath, checkManifest, manifestText, parseManifestText, sha256Hex, sortManifest, type ManifestLimits } from "../shared/manifest";
 import { sitePathProblem } from "../shared/paths";
 import { yieldToLoop, type BlobStore } from "./blobs";
 import { DeploymentLock, InitLimiter } from "./deployment-lock";
@@ -22,7 +22,41 @@ import { TarReader, type TarHeader } from "./tar-reader";
 const SMALL_FILE = 4 * 1024 * 1024;
 
 /**
- * PendingUpload is <data>/uploads/<deployment>.json: the manifest a grant allowed, until staged.
+ * PENDING_EXT names an upload's record, <data>/uploads/<deployment>.upload: one JSON line (the record
+ * without its manifest), then the manifest's canonical text (manifestText), written as init hashed it
+ * rather than serialized again. LEGACY_EXT: the all-JSON records of earlier versions, still read.
+ */
+const PENDING_EXT = ".upload";
+const LEGACY_EXT = ".json";
+
+/**
+ * readPending reads a record, or null when there is none or it is not whole: its manifest text must
+ * hash to the digest it names (a record cut short can never stage part of a deployment).
+ */
+function readPending(path: string): PendingUpload | null {
+  try {
+    const text = readFileSync(path, "utf8");
+    const nl = text.indexOf("\n");
+    if (nl === -1) return null;
+    const head = JSON.parse(text.slice(0, nl)) as Omit<PendingUpload, "manifest">;
+    const manifest = text.slice(nl + 1);
+    if (sha256Hex(manifest) !== head.manifest_digest) return null;
+    return { ...head, manifest: parseManifestText(manifest) };
+  } catch {
+    return null;
+  }
+}
+
+function readLegacyPending(path: string): PendingUpload | null {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as PendingUpload;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * PendingUpload is an upload's record (see PENDING_EXT): the manifest a grant allowed, until staged.
  * It expires after the upload TTL (its file's age): an abandoned upload then frees what it kept.
  */
 interface PendingUpload {
@@ -83,10 +117,13 @@ export class Uploads {
       this.assertOpen(grant.site, body.deployment_id);
       checkManifest(body.manifest, this.limits);
       await yieldToLoop();
-      if (manifestDigest(body.manifest) !== grant.manifest_digest)
+      // The canonical text is hashed here and kept as the upload's record (writePending).
+      const manifest = sortManifest(body.manifest);
+      const text = manifestText(manifest);
+      if (sha256Hex(text) !== grant.manifest_digest)
         throw new SproutError(403, "manifest_mismatch", "The manifest differs from the one the master accepted for this deployment.");
       await yieldToLoop();
-      const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest: body.manifest, manifest_digest: grant.manifest_digest, production: grant.production };
+      const pending: PendingUpload = { site: grant.site, owner: grant.owner, manifest, manifest_digest: grant.manifest_digest, production: grant.production };
       // Folders whose tree this node holds for this account need nothing: only the others' files
       // are looked up, so a redeploy's init costs what changed (see trees.ts).
       const lookUp = async () => {
@@ -96,10 +133,11 @@ export class Uploads {
       let missing = await lookUp();
       // Blobs this deployment reuses are checked (when due): a corrupt one is quarantined, which
       // changes the hash of every folder holding it, so those are built anew and it is asked for.
+      const all = body.manifest.map((e) => e.sha256);
       const absent = new Set(missing);
-      if ((await this.blobs.verify(body.manifest.map((e) => e.sha256).filter((d) => !absent.has(d)))).length) missing = await lookUp();
+      if ((await this.blobs.verify(absent.size ? all.filter((d) => !absent.has(d)) : all)).length) missing = await lookUp();
       pending.missing = missing;
-      this.writePending(body.deployment_id, pending);
+      this.writePending(body.deployment_id, pending, text);
       const lacking = new Set(missing);
       let need = 0;
       for (const e of body.manifest) if (lacking.has(e.sha256)) need++;
@@ -338,30 +376,37 @@ export class Uploads {
 
   private pending(deploymentId: string): PendingUpload | null {
     if (this.last?.id === deploymentId) return this.last.p;
-    const p = this.pendingPath(deploymentId);
-    try {
-      const read = JSON.parse(readFileSync(p, "utf8")) as PendingUpload;
-      this.last = { id: deploymentId, p: read };
-      return read;
-    } catch {
-      return null; // none, or cut short by a crash: the upload starts again with init
-    }
+    const read = readPending(this.pendingPath(deploymentId)) ?? readLegacyPending(this.legacyPath(deploymentId));
+    if (read) this.last = { id: deploymentId, p: read };
+    return read; // null: none, or cut short by a crash: the upload starts again with init
   }
 
-  private writePending(deploymentId: string, p: PendingUpload) {
+  /**
+   * writePending keeps an upload's record (`text`: its manifest's manifestText, when the caller has
+   * it). A record a crash cut short is not read back (see readPending).
+   */
+  private writePending(deploymentId: string, p: PendingUpload, text = manifestText(p.manifest)) {
     if (this.last?.id === deploymentId) this.last = null;
-    writeFileSync(this.pendingPath(deploymentId), JSON.stringify(p), { mode: 0o600 });
+    const { manifest: _, ...head } = p;
+    writeFileSync(this.pendingPath(deploymentId), `${JSON.stringify(head)}\n${text}`, { mode: 0o600 });
+    rmSync(this.legacyPath(deploymentId), { force: true });
     this.last = { id: deploymentId, p };
   }
 
   private removePending(deploymentId: string) {
     if (this.last?.id === deploymentId) this.last = null;
     rmSync(this.pendingPath(deploymentId), { force: true });
+    rmSync(this.legacyPath(deploymentId), { force: true });
   }
 
-  /** pendingIds lists the deployments with an upload record here. */
+  /** pendingIds lists the deployments with an upload record here (of this version or an earlier one). */
   private pendingIds(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
+    const ids = new Set<string>();
+    for (const f of readdirSync(this.dir)) {
+      if (f.endsWith(PENDING_EXT)) ids.add(f.slice(0, -PENDING_EXT.length));
+      else if (f.endsWith(LEGACY_EXT)) ids.add(f.slice(0, -LEGACY_EXT.length));
+    }
+    return [...ids];
   }
 
   /**
@@ -386,10 +431,9 @@ export class Uploads {
     let removed = 0;
     for (const id of this.pendingIds()) {
       if (this.lock.busy(id)) continue;
-      const p = this.pendingPath(id);
       let old = false;
       try {
-        old = now - statSync(p).mtimeMs > ttlMs;
+        old = now - statSync(existsSync(this.pendingPath(id)) ? this.pendingPath(id) : this.legacyPath(id)).mtimeMs > ttlMs;
       } catch {
         continue;
       }
@@ -402,7 +446,11 @@ export class Uploads {
   }
 
   private pendingPath(deploymentId: string) {
-    return join(this.dir, `${deploymentId}.json`);
+    return join(this.dir, `${deploymentId}${PENDING_EXT}`);
+  }
+
+  private legacyPath(deploymentId: string) {
+    return join(this.dir, `${deploymentId}${LEGACY_EXT}`);
   }
 }
 

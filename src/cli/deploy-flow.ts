@@ -6,7 +6,7 @@ import { SproutError } from "../shared/errors";
 import { Api, parseResponse, request } from "./api";
 import { Progress, bytes, dim, info, red } from "./output";
 import { SPROUTIGNORE } from "./deploy-ignore";
-import { hashFiles, protectPasswords, walkSite, type LocalFile } from "./walk";
+import { hashFiles, protectPasswords, readHashCacheText, walkSite, type LocalFile } from "./walk";
 import { addNetlifyToml } from "./netlify-toml";
 import { tarStream } from "./tar-pack";
 
@@ -62,6 +62,7 @@ export interface DeployOptions {
 export async function deploy(api: Api, dir: string, site: string, production: boolean, opts: DeployOptions = {}): Promise<DeployResult> {
   const say = opts.quiet ? () => {} : info;
   mark("start of deploy()");
+  const cacheText = readHashCacheText(dir);
   const { files, ignored, ignoredExamples } = walkSite(dir, opts.ignore);
   if (ignored)
     say(`Left out ${ignored} file${ignored === 1 ? "" : "s"} (dotfiles, node_modules, ${SPROUTIGNORE}): ${ignoredExamples.join(", ")}${ignored > ignoredExamples.length ? ", ..." : ""}`);
@@ -70,7 +71,7 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   if (toml) say(toml);
   mark("walk");
   const hashing = new Progress("Hashing");
-  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`), dir);
+  const { manifest, hashed } = await hashFiles(files, (done) => !opts.quiet && hashing.update(() => `${done}/${files.length} files`), dir, cacheText);
   const total = manifest.reduce((n, e) => n + e.size, 0);
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
   mark("hash");

@@ -176,7 +176,7 @@ describe("deleting and abandoning", () => {
       const up = await upload(d, i.body.upload_token, await makeTar([{ header: { name: "a.txt" }, body: kept }]));
       expect(((await up.json()) as any).staged).toBe(false);
       const n = own.nodes[0]!;
-      const record = join(n.data, "uploads", `${d.id}.json`);
+      const record = join(n.data, "uploads", `${d.id}.upload`);
       expect(existsSync(blobPath(n, sha256(kept)))).toBe(true);
       expect(existsSync(record)).toBe(true);
       const end = Date.now() + 20_000;

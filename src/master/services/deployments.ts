@@ -8,7 +8,8 @@ import { SproutError, conflict, forbidden, notFound, unavailable } from "../../s
 import { signGrant, signPeerToken } from "../../shared/grant";
 import { previewHost, productionHost } from "../../shared/hosts";
 import { newId } from "../../shared/ids";
-import { checkManifest, manifestDigest, sortManifest } from "../../shared/manifest";
+import { checkManifest, manifestDigestOfLines, sortManifest } from "../../shared/manifest";
+import { chunkManifest } from "../../shared/manifest-chunks";
 import { now, type MasterConfig } from "../config";
 import type { AgentService } from "./agents";
 import type { MasterKeys } from "./keys";
@@ -74,8 +75,10 @@ export class DeploymentService {
     // needs them: settings changes are sent by SiteService.update, and one sync per deployment would
     // flood the node's task queue and delay every other tenant's activations behind it.
     if (this.sites.place(site.id, targets.map((a) => a.id)) > 0 || !found.site) this.sites.syncToAgents(site);
-    const manifest = sortManifest(body.manifest);
-    const digest = manifestDigest(manifest);
+    // The CLI sends the manifest in order (sortManifest then only checks); the chunks the master
+    // stores are the digest's lines too.
+    const chunks = chunkManifest(sortManifest(body.manifest));
+    const digest = manifestDigestOfLines(chunks.map((c) => c.text));
     const at = now();
     const row: Row = {
       id: newId(),
@@ -97,7 +100,7 @@ export class DeploymentService {
     };
     this.db.transaction((tx) => {
       tx.insert(deployments).values(row).run();
-      this.manifests.put(row.id, manifest);
+      this.manifests.putChunks(row.id, chunks);
       for (const a of targets) tx.insert(deploymentReplicas).values({ deploymentId: row.id, agentId: a.id, state: "pending", updatedAt: at }).run();
     });
     this.quotas.recordDeployment(userId);

@@ -2,7 +2,7 @@ import { asc, eq, ne } from "drizzle-orm";
 import type { Db } from "../../db";
 import { deploymentChunks, deployments, manifestChunks } from "../../db/schema";
 import type { Manifest } from "../../protocol/deployment";
-import { chunkManifest, parseChunk } from "../../shared/manifest-chunks";
+import { chunkManifest, parseChunk, type ManifestChunk } from "../../shared/manifest-chunks";
 import { sortManifest } from "../../shared/manifest";
 import { logger } from "../../shared/log";
 
@@ -21,6 +21,11 @@ export class ManifestStore {
    * transaction that inserts the deployment. Answers how many chunks were new.
    */
   put(deploymentId: string, sorted: Manifest): number {
+    return this.putChunks(deploymentId, chunkManifest(sorted));
+  }
+
+  /** putChunks is put of a manifest already cut into chunks (the master derives its digest from them too). */
+  putChunks(deploymentId: string, chunks: ManifestChunk[]): number {
     // Prepared statements on the same connection (so inside the caller's transaction): building
     // each insert through the query builder cost more than the inserts of a 10,000-file manifest.
     const st = (this.statements ??= {
@@ -28,7 +33,7 @@ export class ManifestStore {
       ref: this.db.$client.prepare("INSERT INTO deployment_chunks (deployment_id, seq, digest) VALUES (?, ?, ?)"),
     });
     let added = 0;
-    chunkManifest(sorted).forEach((c, seq) => {
+    chunks.forEach((c, seq) => {
       added += st.chunk.run(c.digest, c.text, c.files).changes;
       st.ref.run(deploymentId, seq, c.digest);
     });
