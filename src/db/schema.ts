@@ -83,6 +83,8 @@ export const deployments = sqliteTable("deployments", {
   message: text("message"),
   /** promotedAt: last time it became production; rollback picks the previous one by this. */
   promotedAt: text("promoted_at"),
+  /** requestedAt: last time a promote or rollback asked for it (see DeploymentInfo.superseded). */
+  requestedAt: text("requested_at"),
   createdAt: text("created_at").notNull(),
   finishedAt: text("finished_at"),
 }, (t) => [

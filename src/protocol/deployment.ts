@@ -62,8 +62,9 @@ export const DeploymentInfo = t.Object({
   /** is_production: this deployment is what the production URL serves now. */
   is_production: t.Boolean(),
   /**
-   * superseded: a production deploy whose place a newer production change (deploy, promote,
-   * rollback) took: it stays a preview unless promoted, so nobody should wait for it to go live.
+   * superseded: a deployment asked for production (deploy --prod, promote, rollback) whose place
+   * a newer production change took: it stays a preview unless promoted again, so nobody should
+   * wait for it to go live.
    */
   superseded: t.Optional(t.Boolean()),
   files_total: t.Integer(),

@@ -148,4 +148,35 @@ describe("a production deploy that a newer production change passed", () => {
     expect(d.superseded).toBe(true);
     expect(d.is_production).toBe(false);
   });
+
+  // Seen in the chaos run: "promote (60 s)". A promote whose activation a newer change overtook
+  // waited out its 60 s timeout, as a promoted preview was never marked superseded.
+  test("a promote that a newer production change overtook ends at once and says so", async () => {
+    const one = await deployJson(site({ "index.html": "one" }), "overtaken", false);
+    const two = await deployJson(site({ "index.html": "two" }), "overtaken", false);
+    const agent = c.nodes[0]!.p.proc.pid;
+    // The node holds its activations back until both promotes are asked.
+    process.kill(agent, "SIGSTOP");
+    let first: Promise<{ code: number; stderr: string }>;
+    try {
+      first = c.sprout(["promote", "--site", "overtaken", one.deployment_id]);
+      const end = Date.now() + 20_000;
+      const asked = async () => (await api(c.master, "GET", `/api/deployment/${one.deployment_id}`, undefined, c.admin.token)).body.events.some((e: { message: string }) => /promot/i.test(e.message));
+      while (!(await asked()) && Date.now() < end) await Bun.sleep(100);
+      const second = await api(c.master, "POST", "/api/site/overtaken/promote", { deployment_id: two.deployment_id }, c.admin.token);
+      expect(second.status).toBe(200);
+    } finally {
+      process.kill(agent, "SIGCONT");
+    }
+    const t0 = performance.now();
+    const r = await first;
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("a newer production change came first");
+    const end = Date.now() + 20_000;
+    while ((await (await c.get(`overtaken.${c.domain}`, "/")).text()) !== "two" && Date.now() < end) await Bun.sleep(100);
+    expect(await (await c.get(`overtaken.${c.domain}`, "/")).text()).toBe("two");
+    const seen = (await api(c.master, "GET", `/api/deployment/${one.deployment_id}`, undefined, c.admin.token)).body;
+    expect(seen.superseded).toBe(true);
+  }, 90_000);
 });

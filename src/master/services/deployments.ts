@@ -95,6 +95,7 @@ export class DeploymentService {
       error: null,
       message: body.message?.trim() || null,
       promotedAt: null,
+      requestedAt: null,
       createdAt: at,
       finishedAt: null,
     };
@@ -458,8 +459,10 @@ export class DeploymentService {
     if (row.status !== "ready" && row.status !== "staged")
       throw conflict("not_ready", `Deployment ${deploymentId} is ${row.status}; only a ready deployment can go to production.`);
     this.event(row.id, null, "info", PROMOTION_REQUESTED);
+    const requestedAt = now();
+    this.db.update(deployments).set({ requestedAt }).where(eq(deployments.id, row.id)).run();
     this.activate(row, site);
-    return this.info(row, site);
+    return this.info({ ...row, requestedAt }, this.siteOf(row));
   }
 
   /**
@@ -582,8 +585,9 @@ export class DeploymentService {
       status: row.status,
       production: row.production,
       is_production: site.productionDeploymentId === row.id,
-      // Ready (activated, or passed over: afterActive) while production is another's.
-      superseded: row.production && row.status === "ready" && site.desiredDeploymentId !== row.id && site.productionDeploymentId !== row.id,
+      // Asked for production (deploy --prod, promote, rollback), ready, and production is another's
+      // and will stay so: a newer change took its place (afterActive).
+      superseded: (row.production || row.requestedAt !== null) && row.status === "ready" && site.desiredDeploymentId !== row.id && site.productionDeploymentId !== row.id,
       files_total: row.filesTotal,
       bytes_total: row.bytesTotal,
       files_uploaded: row.filesUploaded,
