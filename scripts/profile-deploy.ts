@@ -4,7 +4,7 @@
 // TRACE="strace -c -f -p PID -o FILE" (or perf) runs a tracer on the agent during each deploy,
 // AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { api, cleanup, cluster, sproutBinary, tempDir } from "../test/helpers/cluster";
 import { BENCH_QUOTAS, cpuMs, makeSite, sh } from "./bench-lib";
 
@@ -41,41 +41,41 @@ async function run(c: Awaited<ReturnType<typeof cluster>>, dir: string, site: st
 }
 
 const work = tempDir("sprout-prof-");
+
+/** newSite writes a site of `files` files, about `bytes` in all, into a new folder of the work folder. */
+function newSite(name: string, files: number, bytes: number, seed: number): string {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  makeSite(dir, files, bytes, seed);
+  return dir;
+}
+
+/** tarBaseline copies `src` with `tar | tar` and `sync`, and prints how long that took. */
+function tarBaseline(src: string) {
+  const copy = join(work, `copy-${basename(src)}`);
+  mkdirSync(copy);
+  sh("sync");
+  const t = performance.now();
+  sh(`tar -C ${src} -cf - . | tar -C ${copy} -xf - && sync`);
+  console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
+}
+
 const c = await cluster({ masterArgs: BENCH_QUOTAS, agentArgs: process.env.AGENT_ARGS ? process.env.AGENT_ARGS.split(" ") : [] });
 try {
   const only = process.argv[2];
   if (!only || only === "tiny") {
-    const tiny = join(work, "tiny");
-    mkdirSync(tiny);
-    makeSite(tiny, 5000, 5 * 1024 * 1024, 101);
-    await run(c, tiny, "tiny0", join(work, "cache-tiny"), "cold 5,000 tiny files");
-    const tiny2 = join(work, "tiny2");
-    mkdirSync(tiny2);
-    makeSite(tiny2, 5000, 5 * 1024 * 1024, 102);
-    const copy = join(work, "copy");
-    mkdirSync(copy);
-    sh("sync");
-    const t = performance.now();
-    sh(`tar -C ${tiny2} -cf - . | tar -C ${copy} -xf - && sync`);
-    console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
+    await run(c, newSite("tiny", 5000, 5 * 1024 * 1024, 101), "tiny0", join(work, "cache-tiny"), "cold 5,000 tiny files");
+    const tiny2 = newSite("tiny2", 5000, 5 * 1024 * 1024, 102);
+    tarBaseline(tiny2);
     if (!process.env.ONE) await run(c, tiny2, "tiny1", join(work, "cache-tiny2"), "cold 5,000 tiny files (2)");
   }
   if (only === "cold") {
-    const cold = join(work, "cold");
-    mkdirSync(cold);
-    makeSite(cold, 5000, 100 * 1024 * 1024, 201);
+    const cold = newSite("cold", 5000, 100 * 1024 * 1024, 201);
     await run(c, cold, "cold0", join(work, "cache-cold"), "cold 5,000 files / 100 MB");
-    const copy = join(work, "copy-cold");
-    mkdirSync(copy);
-    sh("sync");
-    const t = performance.now();
-    sh(`tar -C ${cold} -cf - . | tar -C ${copy} -xf - && sync`);
-    console.log(`tar|tar: ${(performance.now() - t).toFixed(0)} ms`);
+    tarBaseline(cold);
   }
   if (!only || only === "redeploy") {
-    const many = join(work, "many");
-    mkdirSync(many);
-    makeSite(many, 10_000, 40 * 1024 * 1024, 7);
+    const many = newSite("many", 10_000, 40 * 1024 * 1024, 7);
     const cache = join(work, "cache-many");
     await run(c, many, "many", cache, "first deploy 10,000");
     for (let r = 0; r < 2; r++) {

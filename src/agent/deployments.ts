@@ -165,15 +165,15 @@ export class Deployments {
         mkdirSync(tmp, { mode: 0o755 });
         // A file or folder named like a sibling wins: the site's own `x.gz` or `x.br` is never replaced.
         const taken = new Set([...f.files.map((e) => e.path.slice(e.path.lastIndexOf("/") + 1)), ...f.dirs.map((d) => d.name)]);
-        const wants = (name: string, size: number, ext: string) => isCompressible(name, size) && !taken.has(`${name}${ext}`);
         const links: [string, string][] = [];
         for (const e of f.files) {
           const name = e.path.slice(e.path.lastIndexOf("/") + 1);
           links.push([this.blobs.path(e.sha256), join(tmp, name)]);
           // Forms a blob already has (an earlier deploy made them) are linked now; the others are
           // made after the deployment is live (Siblings), nginx compressing on the fly until then.
-          const wantsGz = wants(name, e.size, ".gz");
-          const wantsBr = this.blobs.brotli && wants(name, e.size, ".br");
+          const compressible = isCompressible(name, e.size);
+          const wantsGz = compressible && !taken.has(`${name}.gz`);
+          const wantsBr = compressible && this.blobs.brotli && !taken.has(`${name}.br`);
           const g = wantsGz ? this.blobs.gzReady(e.sha256) : null;
           if (g) {
             links.push([g, join(tmp, `${name}.gz`)]);

@@ -42,12 +42,10 @@ interface Marker {
  */
 export class Siblings {
   private dir: string;
-  private gzQueue: Marker[] = [];
-  private brQueue: Marker[] = [];
+  /** lanes: deployments waiting for their gzip forms, then for their brotli forms (see run). */
+  private lanes = { gz: { queue: [] as Marker[], running: false }, br: { queue: [] as Marker[], running: false } };
   /** queued: markers in a queue (by file name), so none is queued twice. */
   private queued = new Set<string>();
-  private gzRunning = false;
-  private brRunning = false;
   /** report sends a line to the deployment's log (set by the agent once it can reach the master). */
   report: (r: StatusReport) => void = () => {};
   /** idle resolves when both queues are empty (tests, and benches that must not time this work). */
@@ -84,55 +82,47 @@ export class Siblings {
 
   /** pending counts the files still waiting for a form (for tests and status). */
   pending(): number {
-    return [...this.gzQueue, ...this.brQueue].reduce((n, m) => n + m.files.length, 0);
+    return [...this.lanes.gz.queue, ...this.lanes.br.queue].reduce((n, m) => n + m.files.length, 0);
   }
 
   /** idle resolves once nothing is pending. */
   idle(): Promise<void> {
-    return this.gzQueue.length || this.brQueue.length ? new Promise((r) => this.waiters.push(r)) : Promise.resolve();
+    return this.pending() ? new Promise((r) => this.waiters.push(r)) : Promise.resolve();
   }
 
   private queue(m: Marker) {
     const key = this.path(m.site, m.id);
     if (this.queued.has(key)) return;
     this.queued.add(key);
-    this.gzQueue.push(m);
-    void this.runGz();
+    this.lanes.gz.queue.push(m);
+    void this.run("gz");
   }
 
-  /** runGz makes and links the `.gz` forms, deployment by deployment, then hands each to brotli. */
-  private async runGz() {
-    if (this.gzRunning) return;
-    this.gzRunning = true;
+  /**
+   * run works through one kind of form, deployment by deployment: a deployment's gzip forms done,
+   * it goes on to the brotli lane; its brotli forms done, its marker goes.
+   */
+  private async run(kind: "gz" | "br") {
+    const lane = this.lanes[kind];
+    if (lane.running) return;
+    lane.running = true;
     try {
-      while (this.gzQueue.length) {
-        const m = this.gzQueue[0]!;
-        const n = await this.linkAll(m, "gz");
-        if (n) this.log(m, `gzip forms of ${n} file${n === 1 ? "" : "s"} ready`);
-        this.gzQueue.shift();
-        this.brQueue.push(m);
-        void this.runBr();
+      while (lane.queue.length) {
+        const m = lane.queue[0]!;
+        const n = kind === "br" && !this.blobs.brotli ? 0 : await this.linkAll(m, kind);
+        if (n) this.log(m, `${kind === "gz" ? "gzip" : "brotli"} forms of ${n} file${n === 1 ? "" : "s"} ready`);
+        lane.queue.shift();
+        if (kind === "gz") {
+          this.lanes.br.queue.push(m);
+          void this.run("br");
+        } else {
+          rmSync(this.path(m.site, m.id), { force: true });
+          this.queued.delete(this.path(m.site, m.id));
+        }
       }
     } finally {
-      this.gzRunning = false;
-    }
-  }
-
-  private async runBr() {
-    if (this.brRunning) return;
-    this.brRunning = true;
-    try {
-      while (this.brQueue.length) {
-        const m = this.brQueue[0]!;
-        const n = this.blobs.brotli ? await this.linkAll(m, "br") : 0;
-        if (n) this.log(m, `brotli forms of ${n} file${n === 1 ? "" : "s"} ready`);
-        this.brQueue.shift();
-        rmSync(this.path(m.site, m.id), { force: true });
-        this.queued.delete(this.path(m.site, m.id));
-      }
-    } finally {
-      this.brRunning = false;
-      if (!this.gzQueue.length && !this.brQueue.length) for (const w of this.waiters.splice(0)) w();
+      lane.running = false;
+      if (!this.pending()) for (const w of this.waiters.splice(0)) w();
     }
   }
 

@@ -127,7 +127,8 @@ export class Uploads {
       // Folders whose tree this node holds for this account need nothing: only the others' files
       // are looked up, so a redeploy's init costs what changed (see trees.ts).
       const lookUp = async () => {
-        const { plan, build } = this.deployments.plan(grant.site, body.manifest, grant.owner);
+        // The manifest kept for the upload: its staging reuses this plan (Deployments.plan).
+        const { plan, build } = this.deployments.plan(grant.site, manifest, grant.owner);
         return this.blobs.missingFor(grant.owner, [...build.flatMap((f) => f.files), ...plan.rules].map((e) => e.sha256));
       };
       let missing = await lookUp();

@@ -13,6 +13,15 @@ const dir = mkdtempSync(join(tmpdir(), "sprout-brotli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sha = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 
+/** store adopts each body into the blob store, as an upload that verified it would. */
+function store(blobs: BlobStore, ...bodies: string[]) {
+  for (const body of bodies) {
+    const tmp = blobs.tmpPath();
+    writeFileSync(tmp, body);
+    blobs.adopt(tmp, sha(body));
+  }
+}
+
 test("a compressible file's .gz and .br are made after staging and linked into its tree, shared by later deployments, and collection removes them with the blob", async () => {
   const blobs = new BlobStore(dir);
   blobs.brotli = true;
@@ -21,11 +30,7 @@ test("a compressible file's .gz and .br are made after staging and linked into i
   deployments.siblings.report = (r) => lines.push(`${r.deployment_id}: ${r.message}`);
   const js = "export const answer = () => 42;\n".repeat(200);
   const tiny = "x";
-  for (const body of [js, tiny]) {
-    const tmp = blobs.tmpPath();
-    writeFileSync(tmp, body);
-    blobs.adopt(tmp, sha(body));
-  }
+  store(blobs, js, tiny);
   const r = await deployments.stage("site", "d1", [
     { path: "app.js", sha256: sha(js), size: js.length },
     { path: "tiny.js", sha256: sha(tiny), size: tiny.length },
@@ -58,9 +63,7 @@ test("with brotli off (no nginx module) no .br form is made", async () => {
   const d2 = join(dir, "off");
   const blobs = new BlobStore(d2);
   const js = "export const off = true;\n".repeat(200);
-  const tmp = blobs.tmpPath();
-  writeFileSync(tmp, js);
-  blobs.adopt(tmp, sha(js));
+  store(blobs, js);
   expect(await blobs.gzLater(sha(js))).toBe(`${blobs.path(sha(js))}.gz`);
   expect(await blobs.brotliLater(sha(js))).toBeNull();
   expect(existsSync(`${blobs.path(sha(js))}.br`)).toBe(false);
@@ -96,9 +99,7 @@ test("forms still pending when the agent stopped are made after it starts again"
   {
     const blobs = new BlobStore(d3);
     const deployments = new Deployments(d3, blobs, 0, new Uint8Array(8));
-    const tmp = blobs.tmpPath();
-    writeFileSync(tmp, js);
-    blobs.adopt(tmp, sha(js));
+    store(blobs, js);
     // An upload runs on: the forms wait for a quiet moment, and the agent stops before one comes.
     void blobs.busy(() => new Promise(() => {}));
     await deployments.stage("site", "d1", [{ path: "app.js", sha256: sha(js), size: js.length }]);
@@ -121,11 +122,7 @@ test("a folder named like a file's compressed form is the site's own: staging ke
   const deployments = new Deployments(d4, blobs, 0, new Uint8Array(8));
   const css = ".a { color: red }\n".repeat(200);
   const inner = "inside the folder";
-  for (const body of [css, inner]) {
-    const tmp = blobs.tmpPath();
-    writeFileSync(tmp, body);
-    blobs.adopt(tmp, sha(body));
-  }
+  store(blobs, css, inner);
   const manifest = [
     { path: "a.css", sha256: sha(css), size: css.length },
     { path: "a.css.gz/x.txt", sha256: sha(inner), size: inner.length },
