@@ -460,8 +460,12 @@ export class DeploymentService {
       throw conflict("not_ready", `Deployment ${deploymentId} is ${row.status}; only a ready deployment can go to production.`);
     this.event(row.id, null, "info", PROMOTION_REQUESTED);
     const requestedAt = now();
-    this.db.update(deployments).set({ requestedAt }).where(eq(deployments.id, row.id)).run();
-    this.activate(row, site);
+    // One transaction: a master killed in between never marks a deployment asked for (and so
+    // "superseded") without having asked the nodes for it.
+    this.db.transaction(() => {
+      this.db.update(deployments).set({ requestedAt }).where(eq(deployments.id, row.id)).run();
+      this.activate(row, site);
+    });
     return this.info({ ...row, requestedAt }, this.siteOf(row));
   }
 
