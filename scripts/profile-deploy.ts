@@ -2,7 +2,8 @@
 // (SPROUT_PROFILE=1 makes it print them on stderr), the deployment's events as the master recorded
 // them, and wall/CPU time of each process. Run with `bun scripts/profile-deploy.ts [tiny|cold|redeploy]`;
 // TRACE="strace -c -f -p PID -o FILE" (or perf) runs a tracer on the agent during each deploy,
-// AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only.
+// AGENT_ARGS passes flags to the agent (e.g. "--brotli-module off"), ONE=1 makes one tiny deploy only,
+// CLI_WRAP runs the CLI under a command (e.g. "perf record -o /tmp/cli.data --").
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { api, cleanup, cluster, sproutBinary, tempDir } from "../test/helpers/cluster";
@@ -16,7 +17,8 @@ async function run(c: Awaited<ReturnType<typeof cluster>>, dir: string, site: st
   if (tracer) await Bun.sleep(1000);
   const t0 = performance.now();
   const startIso = new Date().toISOString();
-  const p = Bun.spawn([sproutBinary(), "deploy", dir, "--site", site, "--prod", "--json"], {
+  const wrap = process.env.CLI_WRAP ? process.env.CLI_WRAP.split(" ") : [];
+  const p = Bun.spawn([...wrap, sproutBinary(), "deploy", dir, "--site", site, "--prod", "--json"], {
     env: { ...process.env, SPROUT_MASTER: c.master, SPROUT_TOKEN: c.admin.token, SPROUT_CONFIG_DIR: join(c.home, "cli-config"), SPROUT_CACHE_DIR: cache, SPROUT_LOG: "", SPROUT_TIMINGS: "1" },
     stdout: "pipe",
     stderr: "pipe",

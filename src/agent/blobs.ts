@@ -35,6 +35,12 @@ function brotliQuality(size: number): number {
   return size > 1024 * 1024 ? 9 : 11;
 }
 
+/** QUIET_MS: how long after the last upload or staging the node counts as quiet (see BlobStore.quiet). */
+const QUIET_MS = 300;
+
+/** STARVED_PAUSE_MS: the pause before each form a node that is never quiet makes (see BlobStore.quiet). */
+const STARVED_PAUSE_MS = 50;
+
 /** SYNC_GZIP_MAX: blobs up to this size are compressed on the agent's thread (a few ms at most). */
 const SYNC_GZIP_MAX = 256 * 1024;
 
@@ -55,6 +61,13 @@ export class BlobStore {
   /** busy: uploads and stagings under way; lastBusy: when the last one ended (see quiet()). */
   private busyCount = 0;
   private lastBusy = 0;
+  /** busySince: when the node's current stretch of uploads and stagings began, with no quiet moment since. */
+  private busySince = 0;
+  /**
+   * starveMs: after this long without a quiet moment, compressed forms are made anyway, one at a
+   * time with a pause between (see quiet()): a node that uploads all the time still gets them.
+   */
+  starveMs = 60_000;
   /** brotli: make `.br` siblings (false when nginx has no brotli_static module: gzip only). */
   brotli = false;
   /** shards that exist, so adopting a blob does not ask the file system again. */
@@ -311,6 +324,7 @@ export class BlobStore {
 
   /** busy runs an upload's or a staging's work, during which (and a moment after) brotli waits. */
   async busy<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busyCount === 0 && Date.now() - this.lastBusy >= QUIET_MS) this.busySince = Date.now();
     this.busyCount++;
     try {
       return await fn();
@@ -322,10 +336,18 @@ export class BlobStore {
 
   /**
    * quiet waits until no upload or staging is under way and none was for a moment: compressed forms
-   * take only the time deploys leave, so they never slow one down.
+   * take only the time deploys leave, so they never slow one down. A node busy without a pause for
+   * starveMs makes them anyway, one form per STARVED_PAUSE_MS at most (large ones on the low-priority
+   * worker): without that, a node that uploads all the time would never serve a `.br` at all.
    */
   private async quiet() {
-    while (this.busyCount > 0 || Date.now() - this.lastBusy < 300) await Bun.sleep(100);
+    while (this.busyCount > 0 || Date.now() - this.lastBusy < QUIET_MS) {
+      if (Date.now() - this.busySince > this.starveMs) {
+        await Bun.sleep(STARVED_PAUSE_MS);
+        return;
+      }
+      await Bun.sleep(100);
+    }
   }
 
   /** brPath answers `<blob>.br` if it is made already, else null (it never waits: see brotliLater). */

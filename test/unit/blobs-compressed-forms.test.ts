@@ -116,6 +116,23 @@ test("forms still pending when the agent stopped are made after it starts again"
   expect(readdirSync(join(d3, "siblings"))).toEqual([]);
 });
 
+test("a node that is never quiet still makes its forms once it has been busy for starveMs, and not before", async () => {
+  const d5 = join(dir, "never-quiet");
+  const blobs = new BlobStore(d5);
+  blobs.starveMs = 1500;
+  const deployments = new Deployments(d5, blobs, 0, new Uint8Array(8));
+  const js = "export const busy = true;\n".repeat(300);
+  store(blobs, js);
+  // Uploads run without a pause from here on.
+  void blobs.busy(() => new Promise(() => {}));
+  await deployments.stage("site", "d1", [{ path: "app.js", sha256: sha(js), size: js.length }]);
+  const gz = join(d5, "sites", "site", "deploys", "d1", "app.js.gz");
+  await Bun.sleep(700);
+  expect(existsSync(gz)).toBe(false);
+  await deployments.siblings.idle();
+  expect(gunzipSync(readFileSync(gz)).toString()).toBe(js);
+});
+
 test("a folder named like a file's compressed form is the site's own: staging keeps it, before and after the form exists", async () => {
   const d4 = join(dir, "folder-clash");
   const blobs = new BlobStore(d4);
