@@ -1,7 +1,7 @@
 import type { ErrorBody } from "../protocol/common";
 import type { TokenPair } from "../protocol/user";
 import type { Values } from "../shared/command";
-import { SproutError } from "../shared/errors";
+import { SproutError, unreachableReason } from "../shared/errors";
 import { loadStore, saveStore, selectProfile, withCredentialsLock } from "./credentials";
 import { normalizeMaster } from "./master-url";
 import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
@@ -145,7 +145,12 @@ export async function request(url: string, init: RequestInit, what: string, pin?
           : "The master names each node's pin; update the master and the node to the same version.",
       );
     }
-    throw new SproutError(503, "unreachable", `Cannot reach ${what}: ${message}.`, what.includes("master") ? "Is `sprout master` running?" : undefined);
+    throw new SproutError(
+      503,
+      "unreachable",
+      `Cannot reach ${what}: ${unreachableReason(e as Error)}.`,
+      what.includes("master") ? "Is `sprout master` running, and is the master's URL right?" : "The node may be restarting: run the command again in a moment (a deploy uploads only what is still missing).",
+    );
   }
 }
 

@@ -32,3 +32,17 @@ export const unavailable = (code: string, message: string, hint?: string) => new
 
 /** isSproutError narrows an unknown thrown value. */
 export const isSproutError = (e: unknown): e is SproutError => e instanceof SproutError;
+
+/**
+ * unreachableReason says in plain words why a request got no answer: fetch's own messages ("ECONNREFUSED:
+ * Unable to connect. Is the computer able to access the url?") name the runtime's internals.
+ */
+export function unreachableReason(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "connection refused (nothing listens at that address)";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") return "its host name does not resolve";
+  if (code === "ECONNRESET" || code === "ConnectionClosed" || code === "EPIPE") return "the connection was cut";
+  if (e.name === "TimeoutError" || code === "ETIMEDOUT" || code === "ETIMEOUT") return "no answer in time";
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "no route to that address";
+  return e.message.replace(/[.\s]+$/, "");
+}

@@ -1,7 +1,7 @@
 import { secureFetch } from "./tls";
 import { chmodSync, existsSync, linkSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { SproutError } from "./errors";
+import { SproutError, unreachableReason } from "./errors";
 
 /** ARCH is this machine's architecture as the master's download names spell it (x64, arm64). */
 export const ARCH = process.arch === "arm64" ? "arm64" : process.arch === "x64" ? "x64" : process.arch;
@@ -101,7 +101,7 @@ function runVersion(bin: string) {
 /** readSha256 fetches the `<sha>  <name>` line the master serves beside a binary. */
 export async function readSha256(url: string, pin?: string | null): Promise<string> {
   const res = await secureFetch(`${url}.sha256`, { signal: AbortSignal.timeout(30_000) }, pin).catch((e: Error) => {
-    throw new SproutError(503, "unreachable", `Cannot reach ${url}.sha256: ${e.message}.`, "Is `sprout master` running, and is --master right?");
+    throw new SproutError(503, "unreachable", `Cannot reach ${url}.sha256: ${unreachableReason(e)}.`, "Is `sprout master` running, and is --master right?");
   });
   const sha = /^([0-9a-f]{64})\b/.exec(await res.text())?.[1];
   if (!res.ok || !sha) throw new SproutError(502, "download_failed", `${url}.sha256 answered HTTP ${res.status} without a checksum.`, "This master has no binary for this machine (it runs from source, or for another architecture).");

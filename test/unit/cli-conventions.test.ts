@@ -6,6 +6,7 @@ import { Value } from "@sinclair/typebox/value";
 import { closest, levenshtein } from "../../src/shared/command";
 import { describeProblems } from "../../src/shared/http-errors";
 import { normalizeMaster } from "../../src/cli/master-url";
+import { request } from "../../src/cli/api";
 import { detectGenerator } from "../../src/cli/detect";
 import { projectSchemaJson, readProject } from "../../src/cli/project";
 import { choosePublishFolder } from "../../src/cli/publish-folder";
@@ -132,6 +133,33 @@ describe("publish folder", () => {
       expect(choosePublishFolder("public", null, dir)).toMatchObject({ dir: join(dir, "public"), why: "given" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a server that cannot be reached is named in plain words", () => {
+  const reason = async (url: string, init: RequestInit = {}) => {
+    try {
+      await request(url, init, "the node at " + url);
+    } catch (e) {
+      return { message: (e as Error).message, hint: (e as { hint?: string }).hint };
+    }
+    throw new Error("the request was answered");
+  };
+  test("a port where nothing listens", async () => {
+    const r = await reason("http://127.0.0.1:1/");
+    expect(r.message).toBe("Cannot reach the node at http://127.0.0.1:1/: connection refused (nothing listens at that address).");
+    expect(r.hint).toContain("run the command again in a moment");
+  });
+  test("a host name that does not resolve", async () => {
+    expect((await reason("http://sprout-test.invalid/")).message).toBe("Cannot reach the node at http://sprout-test.invalid/: its host name does not resolve.");
+  });
+  test("a server that does not answer in time", async () => {
+    const server = Bun.serve({ port: 0, fetch: () => new Promise<Response>(() => {}) });
+    try {
+      expect((await reason(`http://127.0.0.1:${server.port}/`, { signal: AbortSignal.timeout(200) })).message).toEndWith(": no answer in time.");
+    } finally {
+      server.stop(true);
     }
   });
 });
