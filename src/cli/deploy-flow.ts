@@ -22,6 +22,9 @@ function mark(phase: string) {
   timings.last = now;
 }
 
+/** NODE_RETRY_MS: how long a deploy keeps asking a node that does not answer (a restart takes seconds). */
+const NODE_RETRY_MS = 30_000;
+
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
   deployment_id: string;
@@ -81,16 +84,30 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   mark("POST /api/deployment");
   say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
 
-  try {
-    await upload(created, manifest, files, say, opts.quiet);
-  } catch (e) {
-    // The node refused to stage it (e.g. rules nginx rejects) and marked it failed: report that
-    // deployment's outcome, as for any other failure, rather than a bare error.
-    if (!(e instanceof SproutError) || e.status >= 500 || e.status === 401) throw e;
-    const d = await follow(api, dep.id, production, () => {}, 5000).catch(() => null);
-    if (!d || d.status !== "failed") throw e;
-    say(`  ${red(d.error ?? e.message)}`);
-    return result(d, ignored);
+  // A node that does not answer (restarting, or its connection cut mid-upload) is asked again for a
+  // while: what it verified before is kept, so each new try uploads only what is still missing.
+  const retryUntil = Date.now() + NODE_RETRY_MS;
+  let away = false;
+  for (;;) {
+    try {
+      await upload(created, manifest, files, say, opts.quiet);
+      if (away) say(`  ${dim("The node answers again.")}`);
+      break;
+    } catch (e) {
+      if (e instanceof SproutError && e.code === "unreachable" && Date.now() < retryUntil) {
+        if (!away) say(`  ${dim(`${e.message} Trying again for up to ${NODE_RETRY_MS / 1000} s (the node may be restarting)...`)}`);
+        away = true;
+        await Bun.sleep(1000);
+        continue;
+      }
+      // The node refused to stage it (e.g. rules nginx rejects) and marked it failed: report that
+      // deployment's outcome, as for any other failure, rather than a bare error.
+      if (!(e instanceof SproutError) || e.status >= 500 || e.status === 401) throw e;
+      const d = await follow(api, dep.id, production, () => {}, 5000).catch(() => null);
+      if (!d || d.status !== "failed") throw e;
+      say(`  ${red(d.error ?? e.message)}`);
+      return result(d, ignored);
+    }
   }
   const done = await follow(api, dep.id, production, say);
   mark("follow until live");

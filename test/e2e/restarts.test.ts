@@ -1,6 +1,7 @@
 // Restarts in the middle of work (cluster issue): a deploy whose master restarts while the CLI
 // follows it still ends live and the CLI says so; a tree a crash left half-staged is removed when
-// the agent starts again; compressed forms a killed agent had not made yet are made after it starts.
+// the agent starts again; compressed forms a killed agent had not made yet are made after it starts;
+// a deploy whose node is down for a few seconds waits for it.
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -89,5 +90,21 @@ describe("restarts", () => {
     expect(events.map((e: { message: string }) => e.message).join("\n")).toMatch(/gzip forms of 1 file ready/);
     while (readdirSync(join(node.data, "siblings")).length && Date.now() < end) await Bun.sleep(100);
     expect(readdirSync(join(node.data, "siblings"))).toEqual([]);
+  }, 90_000);
+
+  test("a deploy whose node is down for a few seconds waits for it and ends live, saying so", async () => {
+    const c = cluster();
+    const node = c.nodes[0]!;
+    await node.p.kill("SIGKILL");
+    // The master still counts the node as up (its last heartbeat is recent): the grant names it.
+    const deploy = c.sprout(["deploy", site({ "index.html": "after the node came back" }), "--site", "patient", "--prod"]);
+    await Bun.sleep(3000);
+    await restartAgent(c, 0);
+    const r = await deploy;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Cannot reach the node at");
+    expect(r.stderr).toContain("connection refused (nothing listens at that address). Trying again for up to 30 s");
+    expect(r.stderr).toContain("The node answers again.");
+    expect(await (await c.get(`patient.${c.domain}`, "/")).text()).toBe("after the node came back");
   }, 90_000);
 });
