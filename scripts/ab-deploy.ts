@@ -1,6 +1,7 @@
 // A/B of two builds on the deploy targets at the same moment (interleaved, one cluster each):
 // `bun scripts/ab-deploy.ts OTHER_BINARY` compares dist/sprout (this tree) with OTHER_BINARY on cold
 // deploys of 5,000 tiny files (against `tar | tar`) and one-file redeploys of 10,000 (against rsync).
+// SIZE_MB=100 makes the cold sites 100 MB; REDEPLOY=0 stops after the cold part; RUNS sets the rounds.
 // On a shared machine whose load moves by the minute, runs of the bench minutes apart do not compare.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ const other = process.argv[2];
 if (!other) throw new Error("usage: bun scripts/ab-deploy.ts OTHER_BINARY");
 const bins = { this: sproutBinary(), other: copyBinary(other) };
 const RUNS = Number(process.env.RUNS ?? 4);
+/** SIZE_MB: the cold site's size (5,000 files; 5 MB: tiny files); REDEPLOY=0 skips the redeploy part. */
+const SIZE_MB = Number(process.env.SIZE_MB ?? 5);
 
 async function deploy(bin: string, c: Cluster, dir: string, site: string, cache: string) {
   const pids = [c.nodes[0]!.p.proc.pid, c.masterProc.proc.pid];
@@ -36,6 +39,7 @@ function base(cmd: string) {
   return { seconds: (performance.now() - t0) / 1000, cpu: Number(r.resourceUsage!.cpuTime.user + r.resourceUsage!.cpuTime.system) / 1e6 };
 }
 
+class Done {}
 const fmt = (a: number[]) => `${min(a).toFixed(2)} / ${med(a).toFixed(2)}`;
 const work = tempDir("sprout-ab-");
 const cs: Record<"this" | "other", Cluster> = {
@@ -48,7 +52,7 @@ try {
   for (let r = 0; r < RUNS; r++) {
     const src = join(work, `tiny${r}`);
     mkdirSync(src);
-    makeSite(src, 5000, 5 * 1024 * 1024, 200 + r);
+    makeSite(src, 5000, SIZE_MB * 1024 * 1024, 200 + r);
     const copy = join(work, `copy${r}`);
     mkdirSync(copy);
     sh("sync");
@@ -63,8 +67,9 @@ try {
       t[`${k}Cpu`]!.push(d.cpu);
     }
   }
-  console.log(`cold 5,000 tiny files (min / median s): tar|tar ${fmt(t.tar!)} (cpu ${fmt(t.tarCpu!)}); this ${fmt(t.this!)} (cpu ${fmt(t.thisCpu!)}), ratio ${(min(t.this!) / min(t.tar!)).toFixed(1)} / ${(med(t.this!) / med(t.tar!)).toFixed(1)}; other ${fmt(t.other!)} (cpu ${fmt(t.otherCpu!)}), ratio ${(min(t.other!) / min(t.tar!)).toFixed(1)} / ${(med(t.other!) / med(t.tar!)).toFixed(1)}`);
+  console.log(`cold 5,000 files / ${SIZE_MB} MB (min / median s): tar|tar ${fmt(t.tar!)} (cpu ${fmt(t.tarCpu!)}); this ${fmt(t.this!)} (cpu ${fmt(t.thisCpu!)}), ratio ${(min(t.this!) / min(t.tar!)).toFixed(1)} / ${(med(t.this!) / med(t.tar!)).toFixed(1)}; other ${fmt(t.other!)} (cpu ${fmt(t.otherCpu!)}), ratio ${(min(t.other!) / min(t.tar!)).toFixed(1)} / ${(med(t.other!) / med(t.tar!)).toFixed(1)}`);
 
+  if (process.env.REDEPLOY === "0") throw new Done();
   const many = join(work, "many");
   mkdirSync(many);
   makeSite(many, 10_000, 40 * 1024 * 1024, 7);
@@ -85,6 +90,8 @@ try {
     }
   }
   console.log(`redeploy 1 of 10,000 (min / median s): rsync ${fmt(u.rsync!)} (cpu ${fmt(u.rsyncCpu!)}); this ${fmt(u.this!)} (cpu ${fmt(u.thisCpu!)}), ratio ${(min(u.this!) / min(u.rsync!)).toFixed(1)} / ${(med(u.this!) / med(u.rsync!)).toFixed(1)}; other ${fmt(u.other!)} (cpu ${fmt(u.otherCpu!)}), ratio ${(min(u.other!) / min(u.rsync!)).toFixed(1)} / ${(med(u.other!) / med(u.rsync!)).toFixed(1)}`);
+} catch (e) {
+  if (!(e instanceof Done)) throw e;
 } finally {
   await cs.this.stop();
   await cs.other.stop();

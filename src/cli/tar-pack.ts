@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { SproutError } from "../shared/errors";
-import type { LocalFile } from "./walk";
+import { SYNC_READ, type LocalFile } from "./walk";
 
 /**
  * The upload's tar (protocol/upload.ts: an uncompressed POSIX tar of regular files), written here
@@ -83,10 +84,17 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
     return have ? Promise.resolve(have) : Bun.file(f.abs).bytes();
   };
   const small = (f: LocalFile) => f.content !== undefined || f.read !== undefined || f.size <= 1024 * 1024;
+  // Files up to SYNC_READ are read with one blocking call when their turn comes (as hashing reads
+  // them): an asynchronous read costs more CPU than such a file's bytes, CPU the node's side of the
+  // upload needs on a machine that runs both. Larger ones are read ahead.
   const prefetch = () => {
     for (let k = i; k < Math.min(files.length, i + 16); k++) {
       const f = files[k]!;
-      if (!ahead.has(k) && !f.content && !f.read && small(f)) ahead.set(k, readSmall(k));
+      if (!ahead.has(k) && !f.content && !f.read && f.size > SYNC_READ && small(f)) {
+        const read = readSmall(k);
+        read.catch(() => {}); // a failed read ahead is reported when its turn comes, not as unhandled
+        ahead.set(k, read);
+      }
     }
   };
   let big: { handle: Awaited<ReturnType<typeof open>>; left: number; file: LocalFile } | null = null;
@@ -94,85 +102,97 @@ export function tarStream(files: LocalFile[], onBytes: (n: number, fileDone: boo
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const buf = new Uint8Array(CHUNK + 1024);
-      let at = 0;
-      const room = () => CHUNK - at;
-      while (at < CHUNK) {
-        if (big) {
-          // Continue a large file: as much as fits in this chunk.
-          const want = Math.min(big.left, room());
-          const { bytesRead } = await big.handle.read(buf, at, want, big.file.size - big.left);
-          if (bytesRead !== want) {
-            await big.handle.close();
-            throw changed(big.file);
-          }
-          at += bytesRead;
-          big.left -= bytesRead;
-          onBytes(bytesRead, false);
-          if (big.left === 0) {
-            await big.handle.close();
-            const p = pad(big.file.size);
-            buf.fill(0, at, at + p);
-            at += p;
-            onBytes(0, true);
-            big = null;
-          }
-          continue;
-        }
-        if (i >= files.length) {
-          if (!finished) {
-            // Two zero blocks end the archive.
-            if (at + 1024 > buf.length) break;
-            buf.fill(0, at, at + 1024);
-            at += 1024;
-            finished = true;
-          }
-          break;
-        }
-        const f = files[i]!;
-        const nameBytes = enc.encode(f.path).length;
-        const needsPax = nameBytes > 100 || /[^\x20-\x7e]/.test(f.path);
-        const pax = needsPax ? paxRecord("path", f.path) : null;
-        const headBytes = 512 + (pax ? 512 + pax.length + pad(pax.length) : 0);
-        if (small(f)) {
-          // A small file goes in whole; a chunk grows past CHUNK rather than splitting it.
-          if (at > 0 && at + headBytes + f.size + pad(f.size) > CHUNK) break;
-          // Bytes hashing kept are used as they are: no promise per file.
-          let body = f.content ?? f.read;
-          if (!body) {
-            prefetch();
-            body = await (ahead.get(i) ?? readSmall(i));
-            ahead.delete(i);
-          }
-          f.read = undefined; // copied into the chunk: let it go
-          if (body.length !== f.size) throw changed(f);
-          const need = at + headBytes + body.length + pad(body.length);
-          const out = need > buf.length ? grow(buf, at, need) : buf;
-          at = writeHeaders(out, at, f, pax);
-          out.set(body, at);
-          at += body.length;
-          out.fill(0, at, at + pad(body.length));
-          at += pad(body.length);
-          i++;
-          onBytes(f.size, true);
-          if (out !== buf) {
-            controller.enqueue(out.subarray(0, at));
-            return;
-          }
-          continue;
-        }
-        if (at + headBytes > CHUNK) break;
-        at = writeHeaders(buf, at, f, pax);
-        big = { handle: await open(f.abs, "r"), left: f.size, file: f };
-        i++;
+      try {
+        await fill(controller);
+      } catch (e) {
+        // A file removed or unreadable since it was hashed: say which, in the deploy's terms (fetch
+        // hands the stream's error on as is, and the CLI would take any other for the node's).
+        if (e instanceof SproutError) throw e;
+        throw changed(big?.file ?? files[Math.min(i, files.length - 1)]!);
       }
-      if (at > 0) controller.enqueue(buf.subarray(0, at));
-      if (finished && !big && i >= files.length) controller.close();
     },
     async cancel() {
       await big?.handle.close();
     },
   });
+
+  async function fill(controller: ReadableStreamDefaultController<Uint8Array>) {
+    const buf = new Uint8Array(CHUNK + 1024);
+    let at = 0;
+    const room = () => CHUNK - at;
+    while (at < CHUNK) {
+      if (big) {
+        // Continue a large file: as much as fits in this chunk.
+        const want = Math.min(big.left, room());
+        const { bytesRead } = await big.handle.read(buf, at, want, big.file.size - big.left);
+        if (bytesRead !== want) {
+          await big.handle.close();
+          throw changed(big.file);
+        }
+        at += bytesRead;
+        big.left -= bytesRead;
+        onBytes(bytesRead, false);
+        if (big.left === 0) {
+          await big.handle.close();
+          const p = pad(big.file.size);
+          buf.fill(0, at, at + p);
+          at += p;
+          onBytes(0, true);
+          big = null;
+        }
+        continue;
+      }
+      if (i >= files.length) {
+        if (!finished) {
+          // Two zero blocks end the archive.
+          if (at + 1024 > buf.length) break;
+          buf.fill(0, at, at + 1024);
+          at += 1024;
+          finished = true;
+        }
+        break;
+      }
+      const f = files[i]!;
+      const nameBytes = enc.encode(f.path).length;
+      const needsPax = nameBytes > 100 || /[^\x20-\x7e]/.test(f.path);
+      const pax = needsPax ? paxRecord("path", f.path) : null;
+      const headBytes = 512 + (pax ? 512 + pax.length + pad(pax.length) : 0);
+      if (small(f)) {
+        // A small file goes in whole; a chunk grows past CHUNK rather than splitting it.
+        if (at > 0 && at + headBytes + f.size + pad(f.size) > CHUNK) break;
+        // Bytes hashing kept are used as they are: no promise per file.
+        let body = f.content ?? f.read;
+        if (!body && f.size <= SYNC_READ && !ahead.has(i)) body = readFileSync(f.abs);
+        if (!body) {
+          prefetch();
+          body = await (ahead.get(i) ?? readSmall(i));
+          ahead.delete(i);
+        }
+        f.read = undefined; // copied into the chunk: let it go
+        if (body.length !== f.size) throw changed(f);
+        const need = at + headBytes + body.length + pad(body.length);
+        const out = need > buf.length ? grow(buf, at, need) : buf;
+        at = writeHeaders(out, at, f, pax);
+        out.set(body, at);
+        at += body.length;
+        out.fill(0, at, at + pad(body.length));
+        at += pad(body.length);
+        i++;
+        onBytes(f.size, true);
+        if (out !== buf) {
+          controller.enqueue(out.subarray(0, at));
+          return;
+        }
+        continue;
+      }
+      if (at + headBytes > CHUNK) break;
+      at = writeHeaders(buf, at, f, pax);
+      big = { handle: await open(f.abs, "r"), left: f.size, file: f };
+      i++;
+    }
+    if (at > 0) controller.enqueue(buf.subarray(0, at));
+    if (finished && !big && i >= files.length) controller.close();
+  }
 }
 
 function writeHeaders(b: Uint8Array, at: number, f: LocalFile, pax: Uint8Array | null): number {

@@ -153,7 +153,7 @@ export function passwordHasher(site: string): { hash(user: string, password: str
 }
 
 /** SYNC_READ: files up to this size are read with one blocking call when hashed. */
-const SYNC_READ = 64 * 1024;
+export const SYNC_READ = 64 * 1024;
 
 /** CACHE_HEAD is the first line of a hash cache file, with the folder it is for. */
 const CACHE_HEAD = "sprout hash cache v2";

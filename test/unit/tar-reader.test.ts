@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { TarReader } from "../../src/agent/tar-reader";
 import { tarStream } from "../../src/cli/tar-pack";
 import { makeTar } from "../helpers/tar";
+import { SproutError } from "../../src/shared/errors";
 
 /** chunked feeds `bytes` as a stream of `size`-byte chunks (headers and bodies split anywhere). */
 function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
@@ -88,6 +89,31 @@ test("the CLI's tar packs what the node's reader and GNU tar read back byte-exac
     writeFileSync(join(dir, "upload.tar"), bytes);
     const list = Bun.spawnSync(["tar", "-tf", join(dir, "upload.tar")]).stdout.toString().trim().split("\n");
     expect(list).toEqual(files.map((f) => f.path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file removed after hashing fails the upload as 'changed while deploying', naming it, whatever its size", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sprout-tar-gone-"));
+  try {
+    for (const size of [10, 200 * 1024, 3 * 1024 * 1024]) {
+      const keep = join(dir, "keep.txt");
+      const gone = join(dir, `gone-${size}`);
+      writeFileSync(keep, "kept");
+      writeFileSync(gone, new Uint8Array(size));
+      const stream = tarStream(
+        [
+          { path: "keep.txt", abs: keep, size: 4, mtimeMs: Date.now() },
+          { path: `gone-${size}.bin`, abs: gone, size, mtimeMs: Date.now() },
+        ],
+        () => {},
+      );
+      rmSync(gone);
+      const err = await new Response(stream).arrayBuffer().then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(SproutError);
+      expect((err as SproutError).message).toBe(`gone-${size}.bin changed while deploying; run the deploy again.`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
