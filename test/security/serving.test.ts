@@ -231,7 +231,7 @@ describe("a Basic-Auth hash cannot make nginx's password check cost other tenant
     await deploy("costly", { "index.html": "v1 open", "p.html": "page" });
     const hash = `$6$rounds=999999999$s4ltS4lt$${"a".repeat(86)}`;
     const headersForm = `{SHA512-CRYPT}rounds=999999999~s4ltS4lt~${"a".repeat(86)}`;
-    for (const files of [
+    for (const files of <Record<string, string>[]>[
       { _headers: `/p.html\n  Basic-Auth: bob:${hash}\n` },
       { "netlify.toml": `[[headers]]\nfor = "/p.html"\n[headers.values]\nBasic-Auth = "bob:${headersForm}"\n` },
     ]) {
