@@ -91,6 +91,23 @@ export async function masterTrustFor(layout: NginxLayout, master: string, pin: s
   return { file, name: "localhost" };
 }
 
+/**
+ * challengeLocation is the location of gateways' and nodes' servers that passes ACME HTTP-01
+ * challenges on to the master (a new challenge needs no reload). nginx picks the location from the
+ * normalized path but passes the path on as the visitor wrote it, and the master reads "\" as "/"
+ * and resolves dot segments nginx left alone: `/.well-known/acme-challenge/x\..\..\..\y/../metrics`
+ * would reach the master's /metrics (any path of its API) from the visitor path, as the proxy's
+ * (private) address. So the path as written must be the challenge's and nothing else: the prefix
+ * and one token of base64url (what ACME tokens are), no query; GET and HEAD only.
+ */
+export function challengeLocation(master: string, trust: MasterTrust | null | undefined): string {
+  return `    location ^~ /.well-known/acme-challenge/ {
+      if ($request_uri !~ "^/\\.well-known/acme-challenge/[A-Za-z0-9_-]{1,256}$") { return 404; }
+      limit_except GET { deny all; }
+      proxy_pass ${master};${masterTls(trust)}
+    }`;
+}
+
 /** masterTls renders nginx's checks of the master's certificate for an https:// master. */
 export function masterTls(t: MasterTrust | null | undefined, indent = "      "): string {
   if (!t) return "";

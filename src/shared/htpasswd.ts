@@ -27,6 +27,28 @@ export const CRYPT_PREFIX = "{SHA512-CRYPT}";
 const HEADERS_CRYPT = /^\{SHA512-CRYPT\}(rounds=\d+~)?[./0-9A-Za-z]{1,16}~[./0-9A-Za-z]{86}$/;
 const CRYPT = /^\$6\$(rounds=\d+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/;
 
+/**
+ * MAX_CRYPT_ROUNDS bounds the rounds of a SHA-512 crypt hash a tenant gives. nginx runs crypt(3) for
+ * every request that sends a password, in its worker, and that worker serves nothing else meanwhile:
+ * 5,000 rounds take about 1 ms, 50,000 about 11 ms, and glibc's most (999,999,999) about 4 minutes, so
+ * one site's hash and a few requests of anyone would stop the node's nginx for every site on it.
+ */
+export const MAX_CRYPT_ROUNDS = 50_000;
+
+/** cryptRounds answers the rounds of a SHA-512 crypt hash (either form; 5,000 when unsaid), or null for another kind of hash. */
+export function cryptRounds(hash: string): number | null {
+  const m = /^(?:\$6\$|\{SHA512-CRYPT\})(?:rounds=(\d+)[$~])?/.exec(hash);
+  if (!m) return null;
+  return m[1] === undefined ? CRYPT_ROUNDS : Number(m[1]);
+}
+
+/** hashProblem says why a password hash a tenant gave cannot be used (it costs too much to check), or null. */
+export function hashProblem(hash: string): string | null {
+  const rounds = cryptRounds(hash);
+  if (rounds === null || rounds <= MAX_CRYPT_ROUNDS) return null;
+  return `the password hash takes ${rounds} rounds to check, over the ${MAX_CRYPT_ROUNDS} allowed (each visitor's try would hold the server that long); make it with openssl passwd -6, or give the password and let sprout deploy hash it`;
+}
+
 /** isPasswordHash tells a hash from a plain password: `{SSHA}` (older deploys), `{SHA512-CRYPT}` or crypt's `$6$`. */
 export function isPasswordHash(password: string): boolean {
   return password.startsWith("{SSHA}") || HEADERS_CRYPT.test(password) || CRYPT.test(password);
@@ -60,7 +82,9 @@ function nodeHash(user: string, password: string, secret: Uint8Array): string {
  * the same files on this node (no reload for an unchanged deploy) while the salt stays unguessable.
  */
 export function htpasswdHash(user: string, password: string, secret: Uint8Array): string {
-  if (isPasswordHash(password)) return toCryptForm(password);
+  // A hash too costly to check (refused at deploy; kept by a deployment made before that check) is
+  // taken as a password no one types: the page stays locked, at the usual cost per try.
+  if (isPasswordHash(password) && !hashProblem(password)) return toCryptForm(password);
   return nodeHash(user, password, secret);
 }
 

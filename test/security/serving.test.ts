@@ -222,6 +222,29 @@ describe("access rules fail closed", () => {
   });
 });
 
+describe("a Basic-Auth hash cannot make nginx's password check cost other tenants", () => {
+  // nginx checks a password with crypt(3) in its worker, which serves nothing else meanwhile: with
+  // rounds=20000000 one try took 6.4 s, and a bystander site's page waited 4.5 s behind two of them;
+  // glibc takes up to 999,999,999 rounds (about 4 minutes a try).
+  test("a crypt hash of too many rounds fails the deploy, in _headers and in netlify.toml; the previous deployment keeps serving", async () => {
+    c = cluster();
+    await deploy("costly", { "index.html": "v1 open", "p.html": "page" });
+    const hash = `$6$rounds=999999999$s4ltS4lt$${"a".repeat(86)}`;
+    const headersForm = `{SHA512-CRYPT}rounds=999999999~s4ltS4lt~${"a".repeat(86)}`;
+    for (const files of <Record<string, string>[]>[
+      { _headers: `/p.html\n  Basic-Auth: bob:${hash}\n` },
+      { "netlify.toml": `[[headers]]\nfor = "/p.html"\n[headers.values]\nBasic-Auth = "bob:${headersForm}"\n` },
+    ]) {
+      const r = await c.sprout(["deploy", site({ "index.html": "v2", "p.html": "page", ...files }), "--site", "costly", "--prod", "--json"]);
+      expect(r.code).toBe(1);
+      const out = JSON.parse(r.stdout);
+      expect(out.status).toBe("failed");
+      expect(out.error).toContain("rounds");
+      expect(await text(await get("costly", "/"))).toEqual([200, "v1 open"]);
+    }
+  });
+});
+
 describe("a deploy that adds Basic-Auth never serves the protected file without it", () => {
   for (const [name, v1] of [
     ["golive-a", { "index.html": "v1", "secret.html": "old public page" }],

@@ -86,11 +86,19 @@ describe("proxy rules", () => {
       "http://2130706433/",
       "http://0x7f.1/",
       "https://user:pw@example.com/",
+      // A final dot is the same name; an upstream block's name is not a host to resolve.
+      "http://localhost./",
+      "http://LOCALHOST.:7000/",
+      "http://api.localhost./",
+      "http://sprout_self/",
+      "http://sprout_shard_1/x",
     ])
       expect([to, proxyProblem(to, false)]).not.toEqual([to, null]);
     for (const to of ["https://api.example.com/:splat", "http://93.184.216.34:8080/x", "https://[2606:4700::1111]/"]) expect(proxyProblem(to, false)).toBeNull();
     expect(proxyProblem("http://127.0.0.1:8080/", true)).toBeNull();
     expect(proxyProblem("http://2130706433/", true)).not.toBeNull();
+    expect(proxyProblem("http://sprout_self/", true)).not.toBeNull();
+    expect(proxyProblem("http://localhost:8080/", true)).toBeNull();
   });
 
   test("a proxy rule compiles to proxy_pass in a named location that keeps the request's URI", () => {

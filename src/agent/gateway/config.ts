@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, masterTls, type MasterTrust } from "../cert-files";
+import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, challengeLocation, type MasterTrust } from "../cert-files";
 import type { GatewayRoutes } from "../../protocol/domain";
 import { defaultResolver, type NginxLayout } from "../nginx/config";
 
@@ -45,9 +45,7 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
     .join("\n");
   const domainSites = r.domains.map((d) => `    ${d.name} ${d.site};`).join("\n");
   const domainHosts = r.domains.map((d) => `    ${d.name} ${d.site}.${r.domain};`).join("\n");
-  const challenges = `    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};${masterTls(o.masterTrust)}
-    }`;
+  const challenges = challengeLocation(o.master, o.masterTrust);
   const proxy = `${challenges}
     location / {
       if ($sprout_upstream = "") { return 404; }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { NodeTls } from "../../protocol/domain";
-import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, masterTls, type MasterTrust } from "../cert-files";
+import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, challengeLocation, type MasterTrust } from "../cert-files";
 import type { NginxLayout } from "./config";
 
 /**
@@ -70,9 +70,7 @@ export function renderNodeHttps(o: { layout: NginxLayout; httpListen: string; ht
     proxy_buffers 4 16k;
     proxy_max_temp_file_size 0;`;
   const proxy = `      proxy_pass http://sprout_self;`;
-  const challenges = `    location /.well-known/acme-challenge/ {
-      proxy_pass ${o.master};${masterTls(o.masterTrust)}
-    }`;
+  const challenges = challengeLocation(o.master, o.masterTrust);
   const hsts = (t.hsts ?? []).map((s) => `  ${s} "max-age=31536000";`).join("\n");
   const servers: string[] = [];
   if (t.wildcard) {

@@ -1,3 +1,4 @@
+import { hashProblem } from "../../../shared/htpasswd";
 import { compilePattern, decodePath } from "./patterns";
 import type { RuleWarning, RulesFile } from "./types";
 
@@ -121,6 +122,8 @@ export class HeaderRules {
       for (const pair of value.split(/\s+/).filter(Boolean)) {
         const idx = pair.indexOf(":");
         if (idx < 1 || idx === pair.length - 1) return warn("Basic-Auth takes user:password pairs separated by spaces", true);
+        const costly = hashProblem(pair.slice(idx + 1));
+        if (costly) return warn(`Basic-Auth: ${costly}`, true);
         block.basicAuth.push({ user: pair.slice(0, idx), password: pair.slice(idx + 1) });
       }
       return;

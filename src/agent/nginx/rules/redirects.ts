@@ -198,8 +198,13 @@ export function proxyProblem(to: string, allowPrivate: boolean): string | null {
   const written = /^https?:\/\/([^/?#]*)/i.exec(to)![1]!;
   if (written.includes("@")) return "names a user or password; proxy targets may not carry credentials";
   if (written.toLowerCase() !== url.host) return `host ${JSON.stringify(written)} must be written plainly (${JSON.stringify(url.host)})`;
+  // nginx takes a proxy_pass host that names one of its upstream blocks (sprout_self: the socket
+  // whose requests are trusted for the visitor's address; sprout_shard_<n>) as that block, never
+  // as a name to resolve; those names hold "_", which no host name does.
+  if (url.hostname.includes("_")) return `host ${JSON.stringify(url.hostname)} is not a host name (it holds "_")`;
   if (allowPrivate) return null;
-  const host = url.hostname;
+  // "localhost." is localhost: a final dot only says the name is complete.
+  const host = url.hostname.replace(/\.+$/, "");
   if (host === "localhost" || host.endsWith(".localhost")) return "is localhost; proxy rules may not reach the node itself";
   const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(host);
   if (v4) {

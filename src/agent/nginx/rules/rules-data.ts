@@ -13,8 +13,12 @@ export interface RulesData extends Pick<CompiledSite, "files" | "warnings"> {
   name: string;
 }
 
-/** RULES_DATA_VERSION changes with the data's form (and what lua/sprout.lua expects of it). */
-const RULES_DATA_VERSION = "2";
+/**
+ * RULES_DATA_VERSION changes with the data's form (and what lua/sprout.lua expects of it), or when
+ * the files written beside it must be written again ("3": htpasswd files no longer keep a crypt
+ * hash of more than MAX_CRYPT_ROUNDS rounds).
+ */
+const RULES_DATA_VERSION = "3";
 
 /** MAX_RULES_DATA: the largest compiled rules a deployment may have (every nginx worker reads them). */
 export const MAX_RULES_DATA = 2 * 1024 * 1024;
