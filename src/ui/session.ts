@@ -43,7 +43,10 @@ export async function session(s: Services, req: Request, secure: boolean): Promi
   if (access) {
     try {
       const c = await s.auth.authenticate(`Bearer ${access}`, "user");
-      if (c.kind === "user") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [] };
+      // Only a login (JWT) is a session: an API token put in the cookie would act with its owner's
+      // full rights here (a read token minting tokens, the admin's read token opening admin pages).
+      if (c.kind === "user" && c.via === "jwt") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [] };
+      return null;
     } catch (e) {
       if (!(e instanceof SproutError) || e.code !== "token_expired") return null;
     }
@@ -90,7 +93,8 @@ export async function apiCaller(s: Services, req: Request, site?: string): Promi
   if (!req.headers.get("origin")) throw forbidden("A browser session must send an Origin header.", "Use an API token from scripts: `sprout tokens create NAME`.");
   checkSameOrigin(req);
   const c = await s.auth.authenticate(`Bearer ${access}`, "user");
-  if (c.kind !== "user") throw unauthorized();
+  // The cookie holds a login; an API token belongs in Authorization (see session()).
+  if (c.kind !== "user" || c.via !== "jwt") throw unauthorized();
   s.auth.authorize(c, req.method, new URL(req.url).pathname, site);
   return c;
 }

@@ -94,3 +94,24 @@ describe("browser deploys with the cookie session", () => {
     expect(answer.split("\r\n")[0]).toStartWith("HTTP/1.1 413");
   });
 });
+
+describe("the UI's cookie is a login, never an API token", () => {
+  // A read-only (or site-limited) API token put in the sprout_access cookie was taken by the UI as a
+  // full login of its owner: the UI minted an unrestricted token with it (API tokens cannot mint tokens),
+  // and the admin's read token opened every admin page and action.
+  test("an API token in the access cookie opens no page and mints no token", async () => {
+    const read = await api(c().master, "POST", "/api/tokens", { name: "ro", scope: "read" }, c().admin.token);
+    expect(read.status).toBe(201);
+    const cookie = `sprout_access=${read.body.token}`;
+    const minted = await fetch(`${c().master}/ui/tokens`, { method: "POST", redirect: "manual", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body: "name=escalated&scope=admin" });
+    expect(minted.status).toBe(303);
+    expect(minted.headers.get("location")).toBe("/ui/login");
+    const page = await fetch(`${c().master}/ui/users`, { headers: { cookie }, redirect: "manual" });
+    expect(page.status).toBe(303);
+    const tokens = await api(c().master, "GET", "/api/tokens", undefined, c().admin.token);
+    expect(tokens.body.map((t: { name: string }) => t.name)).not.toContain("escalated");
+    // The browser deploy's cookie path takes a login only, too (a bearer token goes in Authorization).
+    const deploy = await post("/api/deployment", cookie, { "content-type": "application/json", origin: `http://${host()}` }, JSON.stringify({ site: "ro-cookie", manifest }));
+    expect(deploy.status).toBe(401);
+  });
+});
