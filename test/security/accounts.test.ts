@@ -173,6 +173,17 @@ describe("login throttling", () => {
     expect((await owner.json()).access_token).toBeString();
   }, 60_000);
 
+  test("guesses sent all at once are throttled as if sent one after another", async () => {
+    // Failures were counted only once each password check ended: 40 guesses sent together from one
+    // address all passed the throttle before the first was counted (40 checks instead of 4).
+    await c().user("burst@example.com");
+    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => login(c().master, "burst@example.com", `wrong guess ${i}`, "203.0.113.77").then((r) => r.status)));
+    expect(statuses.filter((x) => x === 401).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((x) => x === 429).length).toBeGreaterThanOrEqual(36);
+    // The owner, from another address, still gets in.
+    expect((await login(c().master, "burst@example.com", "another password", "192.0.2.45")).status).toBe(200);
+  }, 60_000);
+
   test("the throttle's memory is bounded however many addresses fail", () => {
     const t = new LoginThrottle(1000);
     for (let i = 0; i < 5000; i++) t.failed(`user${i}@example.com`, `10.0.${i >> 8}.${i & 255}`);

@@ -124,18 +124,24 @@ export class AuthService {
   async login(email: string, password: string, clientIp: string): Promise<TokenPair> {
     email = email.trim().toLowerCase();
     const delay = this.throttle.before(email, clientIp);
-    if (delay > 0) await Bun.sleep(delay);
-    const user = this.db.select().from(users).where(eq(users.email, email)).get();
-    // Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
-    const ok = await Bun.password.verify(password, user?.passwordHash ?? (await dummyHash()));
-    if (!user || !ok) {
-      this.throttle.failed(email, clientIp);
-      throw new SproutError(401, "bad_credentials", "Wrong email or password.");
+    // Every attempt the throttle let through is marked done, whatever happens, so none stays counted as under way.
+    let user: UserRow | undefined;
+    try {
+      if (delay > 0) await Bun.sleep(delay);
+      user = this.db.select().from(users).where(eq(users.email, email)).get();
+      // Verify against a dummy hash when the user is unknown so timing does not reveal accounts.
+      const ok = await Bun.password.verify(password, user?.passwordHash ?? (await dummyHash()));
+      if (!user || !ok) {
+        this.throttle.failed(email, clientIp);
+        throw new SproutError(401, "bad_credentials", "Wrong email or password.");
+      }
+      this.throttle.succeeded(email, clientIp);
+    } finally {
+      this.throttle.done(email, clientIp);
     }
-    this.throttle.succeeded(email, clientIp);
     // Told only to someone who knows the password: it says what to do instead of "wrong password".
-    if (user.disabledAt) throw disabled();
-    return this.issuePair(user.id, newId());
+    if (user!.disabledAt) throw disabled();
+    return this.issuePair(user!.id, newId());
   }
 
   /** refresh rotates a refresh token; presenting one that was already used revokes its whole family. */

@@ -43,6 +43,11 @@ function waitMs(b: Backoff, failures: number): number {
  */
 export class LoginThrottle {
   private entries = new Map<string, Entry>();
+  /**
+   * inflight counts the password checks under way per key. A failure is known only once its check
+   * ends, so without this, guesses sent all at once all passed `before` ahead of the first failure.
+   */
+  private inflight = new Map<string, number>();
 
   constructor(
     private maxEntries = 50_000,
@@ -55,14 +60,29 @@ export class LoginThrottle {
    */
   before(account: string, address: string): number {
     const t = this.clock();
-    for (const [key, b] of [[`a:${account}|${address}`, ACCOUNT_ADDRESS], [`i:${address}`, ADDRESS]] as const) {
+    const refusing = [[`a:${account}|${address}`, ACCOUNT_ADDRESS], [`i:${address}`, ADDRESS]] as const;
+    for (const [key, b] of refusing) {
       const left = this.left(key, b, t);
       if (left > 0) {
         const s = Math.ceil(left / 1000);
         throw tooMany(`Too many failed logins from your address. Try again in ${s} s.`, "Check the email and password; the wait doubles with each failure.");
       }
+      // Checks under way count as failures until they end: were they all to fail, this one would wait.
+      const pending = this.inflight.get(key) ?? 0;
+      if (pending > 0 && waitMs(b, (this.get(key, t)?.failures ?? 0) + pending) > 0)
+        throw tooMany("Too many logins at once from your address. Try again in 1 s.", "Send one login at a time.");
     }
+    for (const key of [...refusing.map(([k]) => k), `e:${account}`]) this.inflight.set(key, (this.inflight.get(key) ?? 0) + 1);
     return this.left(`e:${account}`, ACCOUNT, t);
+  }
+
+  /** done ends a check that `before` let through, whatever its outcome (after failed or succeeded). */
+  done(account: string, address: string) {
+    for (const key of [`a:${account}|${address}`, `i:${address}`, `e:${account}`]) {
+      const n = (this.inflight.get(key) ?? 0) - 1;
+      if (n > 0) this.inflight.set(key, n);
+      else this.inflight.delete(key);
+    }
   }
 
   /** failed records a wrong password (or an unknown account) on the three keys. */
