@@ -58,7 +58,9 @@ export function liveFragment(signal: AbortSignal, render: () => string, opts: Li
         }
         if (html !== last) {
           last = html;
-          send(`data: ${html.replace(/\r?\n/g, "\ndata: ")}\n\n`);
+          // Every line end SSE knows (CR LF, LF, and a bare CR, which tenants' text may hold) starts a
+          // new data line: text must never end a line and write its own fields (`event: done`...).
+          send(`data: ${html.replace(/\r\n|\r|\n/g, "\ndata: ")}\n\n`);
         }
         if (opts.final?.()) {
           send("event: done\ndata: done\n\n");

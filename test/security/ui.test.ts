@@ -115,3 +115,21 @@ describe("the UI's cookie is a login, never an API token", () => {
     expect(deploy.status).toBe(401);
   });
 });
+
+describe("live views", () => {
+  // Server-Sent Events end a line at CR as well as LF: a deploy message with a bare CR wrote its own
+  // event fields into the site page's stream (`event: done` stopped the live view).
+  test("a CR in a deploy message cannot write fields into the site's event stream", async () => {
+    const cookie = await cookiesOf(c().admin.email, c().admin.password);
+    const made = await api(c().master, "POST", "/api/deployment", { site: "cr-site", manifest, message: "fix\revent: done\rdata: injected" }, c().admin.token);
+    expect(made.status).toBe(201);
+    const ac = new AbortController();
+    const r = await fetch(`${c().master}/ui/events/sites/cr-site`, { headers: { cookie }, signal: ac.signal });
+    const reader = r.body!.getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    expect(text).toContain("deploy-message");
+    expect(text).not.toContain("\r");
+  });
+});
