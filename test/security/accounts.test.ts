@@ -4,7 +4,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { LoginThrottle } from "../../src/master/services/login-throttle";
+import { LoginThrottle, networkOf } from "../../src/master/services/login-throttle";
 import { api, freePort, killNginx, start, tempDir, useCluster, type Proc } from "../helpers/cluster";
 
 // Each test starts processes and hashes passwords on a machine shared with others: time is generous.
@@ -182,6 +182,20 @@ describe("login throttling", () => {
     expect(statuses.filter((x) => x === 429).length).toBeGreaterThanOrEqual(36);
     // The owner, from another address, still gets in.
     expect((await login(c().master, "burst@example.com", "another password", "192.0.2.45")).status).toBe(200);
+  }, 60_000);
+
+  test("an IPv6 network is one address to the throttle: rotating within a /64 gains no tries", async () => {
+    await c().user("v6@example.com");
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await login(c().master, "v6@example.com", `wrong guess ${i}`, `2001:db8:5:7::${(i + 1).toString(16)}`)).status);
+    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+    expect(statuses.at(-1)).toBe(429);
+    // Another network is not held back by that one.
+    expect((await login(c().master, "v6@example.com", "another password", "2001:db8:6::1")).status).toBe(200);
+    expect(networkOf("2001:0db8:0005:0007:1:2:3:4")).toBe(networkOf("2001:db8:5:7::9"));
+    expect(networkOf("2001:db8:5:8::1")).not.toBe(networkOf("2001:db8:5:7::1"));
+    expect(networkOf("::ffff:192.0.2.1")).toBe("192.0.2.1");
+    expect(networkOf("192.0.2.1")).toBe("192.0.2.1");
   }, 60_000);
 
   test("the throttle's memory is bounded however many addresses fail", () => {

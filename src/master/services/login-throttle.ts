@@ -26,6 +26,21 @@ const ADDRESS: Backoff = { free: 20, baseMs: 1_000, maxMs: 15 * 60_000 };
  */
 const ACCOUNT: Backoff = { free: 10, baseMs: 250, maxMs: 5_000 };
 
+/**
+ * networkOf is the address as the throttle counts it: an IPv6 address by its /64, since one host
+ * commonly holds a whole /64 (it could otherwise try from 2^64 "addresses"); IPv4 as it is.
+ */
+export function networkOf(address: string): string {
+  if (!address.includes(":")) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = "", tail] = address.toLowerCase().split("%")[0]!.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
+
 /** FORGET_MS: failures older than this are forgotten. */
 const FORGET_MS = 60 * 60_000;
 
@@ -59,6 +74,7 @@ export class LoginThrottle {
    * address, must still wait, and otherwise answers how long to hold the attempt (per-account delay).
    */
   before(account: string, address: string): number {
+    address = networkOf(address);
     const t = this.clock();
     const refusing = [[`a:${account}|${address}`, ACCOUNT_ADDRESS], [`i:${address}`, ADDRESS]] as const;
     for (const [key, b] of refusing) {
@@ -78,6 +94,7 @@ export class LoginThrottle {
 
   /** done ends a check that `before` let through, whatever its outcome (after failed or succeeded). */
   done(account: string, address: string) {
+    address = networkOf(address);
     for (const key of [`a:${account}|${address}`, `i:${address}`, `e:${account}`]) {
       const n = (this.inflight.get(key) ?? 0) - 1;
       if (n > 0) this.inflight.set(key, n);
@@ -87,6 +104,7 @@ export class LoginThrottle {
 
   /** failed records a wrong password (or an unknown account) on the three keys. */
   failed(account: string, address: string) {
+    address = networkOf(address);
     const t = this.clock();
     for (const key of [`a:${account}|${address}`, `i:${address}`, `e:${account}`]) {
       const e = this.get(key, t) ?? { failures: 0, last: t };
@@ -98,6 +116,7 @@ export class LoginThrottle {
 
   /** succeeded forgets the failures of this account at this address (the owner got in from here). */
   succeeded(account: string, address: string) {
+    address = networkOf(address);
     this.entries.delete(`a:${account}|${address}`);
   }
 
