@@ -17,6 +17,7 @@ import { diskFullAs, isDiskFull, outOfDisk } from "./disk";
 import type { StateFile } from "./state";
 import type { SiteConfigurator } from "./site-config";
 import { TarReader, type TarHeader } from "./tar-reader";
+import { publicMessage } from "./public-error";
 
 /** SMALL_FILE: entries up to this size are gathered in memory rather than streamed to disk. */
 const SMALL_FILE = 4 * 1024 * 1024;
@@ -228,7 +229,8 @@ export class Uploads {
       });
     } catch (caught) {
       const e = diskFullAs(this.node, caught);
-      const msg = e instanceof Error ? e.message : String(e);
+      // A system error (a blob gone meanwhile...) is told without the node's paths.
+      const msg = publicMessage(e);
       this.markFailed(deploymentId, msg);
       this.report({ deployment_id: deploymentId, phase: "failed", message: `Staging failed: ${msg}` });
       throw e;
@@ -305,7 +307,7 @@ export class Uploads {
       // A dropped connection or a truncated stream: keep the files that verified in full, so a rerun
       // uploads only the rest. (Each is content-addressed and checked; none can be wrong.)
       this.blobs.owners.add(owner, proved);
-      throw badRequest("bad_archive", `The upload is not a complete tar stream: ${(e as Error).message}.`);
+      throw badRequest("bad_archive", `The upload is not a complete tar stream: ${publicMessage(e)}.`);
     }
     this.blobs.owners.add(owner, proved);
     return { files, bytes, proved: new Set(proved) };
