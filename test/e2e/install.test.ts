@@ -4,13 +4,14 @@
 // private --root, so it never touches the machine's /etc, users or systemd.
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { api, freePort, killNginx, site, tempDir, useCluster } from "../helpers/cluster";
 
 const cluster = useCluster({ agents: 1 });
 
-async function runInstaller(script: string, args: string[]) {
-  const p = Bun.spawn(["sh", "-s", "--", ...args], { stdin: new Blob([script]), stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH! } });
+async function runInstaller(script: string, args: string[], cwd?: string) {
+  const p = Bun.spawn(["sh", "-s", "--", ...args], { cwd, stdin: new Blob([script]), stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH! } });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, out: out + err };
 }
@@ -150,4 +151,27 @@ test("a gateway installed by install.sh starts as a gateway and joins", async ()
     await g.p.exited;
     killNginx(join(root, "var", "lib", "sprout"));
   }
+});
+
+test("a Host header holding shell syntax is not written into the installer", async () => {
+  const c = cluster();
+  const root = tempDir("sprout-root-");
+  const { port } = new URL(c.master);
+  // A raw request: fetch() would not send such a Host.
+  const raw = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = connect(Number(port), "127.0.0.1", () => s.write(`GET /install.sh HTTP/1.1\r\nHost: x$(id)\r\nConnection: close\r\n\r\n`));
+    s.on("data", (d) => chunks.push(d));
+    s.on("end", () => resolve(Buffer.concat(chunks).toString()));
+    s.on("error", reject);
+  });
+  expect(raw).toStartWith("HTTP/1.1 200");
+  const script = raw.slice(raw.indexOf("\r\n\r\n") + 4);
+  expect(script).toStartWith("#!/bin/sh");
+  expect(script).not.toContain("$(id)");
+  // Run as a user would: with no master in the script it stops and asks for one (before, the shell
+  // ran `id` while reading the script's default master).
+  const r = await runInstaller(script, ["--token", "spa_x", "--root", root, "--no-start"], root);
+  expect(r.out).toContain("set --master URL");
+  expect(r.code).not.toBe(0);
 });

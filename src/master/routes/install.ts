@@ -6,6 +6,8 @@ import type { Services } from "../context";
 import { binaryName } from "../../shared/self-upgrade";
 import { ownBinary } from "../services/upgrades";
 
+/** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const PLAIN_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
 /**
  * installRoutes serve a node's one-line install from the master itself (no other download):
@@ -17,7 +19,11 @@ export const installRoutes = (s: Services) =>
   new Elysia({ name: "routes/install" })
     .get("/install.sh", ({ request, server }) => {
       const c = clientOf(request, server?.requestIP(request)?.address, s.config.trustedProxies);
-      const origin = `${c.https ? "https" : "http"}://${new URL(request.url).host}`;
+      // The script is run by a root shell, which expands `$(...)` and backquotes in its default
+      // master: only a plain host name or address (and port) from the request's Host is written
+      // there. Any other Host leaves the placeholder, and the script asks for --master.
+      const host = request.headers.get("host") ?? "";
+      const origin = PLAIN_HOST.test(host) ? `${c.https ? "https" : "http"}://${host.toLowerCase()}` : "__SPROUT_MASTER__";
       return new Response(installScript.replace("__SPROUT_MASTER__", origin), { headers: { "content-type": "text/x-shellscript; charset=utf-8" } });
     })
     .get("/download/:file", async ({ params }) => {
