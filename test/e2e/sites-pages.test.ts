@@ -27,9 +27,11 @@ test("GET /api/sites answers pages of the caller's sites, newest first, and X-Ne
   expect(first.next).toBeTruthy();
   expect(first.link).toContain('rel="next"');
   const seen: string[] = [];
+  const times: string[] = [];
   let page = first;
   for (;;) {
     seen.push(...page.body.map((s: any) => s.name));
+    times.push(...page.body.map((s: any) => s.created_at));
     if (!page.next) break;
     page = await get(`/api/sites?cursor=${encodeURIComponent(page.next)}`);
     expect(page.status).toBe(200);
@@ -37,12 +39,15 @@ test("GET /api/sites answers pages of the caller's sites, newest first, and X-Ne
   expect(seen.length).toBe(230);
   expect(new Set(seen).size).toBe(230);
   expect([...seen].sort()).toEqual([...created].sort());
-  // Newest first: the last one created leads.
-  expect(seen[0]).toBe("page-229");
+  // Newest first: the last one created leads (sites made in the same millisecond are in id order).
+  expect(times).toEqual([...times].sort().reverse());
+  expect(times[0]).toBe(times[seen.indexOf("page-229")]);
+  expect(times[0] > times[seen.indexOf("page-000")]).toBe(true);
   const big = await get("/api/sites?limit=1000");
   expect(big.body.length).toBe(230);
   expect(big.next).toBeNull();
-  expect(big.body[0]).toMatchObject({ name: "page-229", url: expect.stringContaining("page-229."), settings: { spa: false }, nodes: [] });
+  expect(big.body.map((s: any) => s.name)).toEqual(seen);
+  expect(big.body.find((s: any) => s.name === "page-229")).toMatchObject({ url: expect.stringContaining("page-229."), settings: { spa: false }, nodes: [] });
 });
 
 test("the CLI lists every site across pages; a cursor cannot show another account's sites; a forged cursor or limit is a 400", async () => {
