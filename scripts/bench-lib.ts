@@ -62,6 +62,17 @@ export async function settle(pid: number, idleMs = 50, maxMs = 180_000): Promise
   return Date.now() - t0;
 }
 
+/**
+ * needTools stops the bench before any work when a program it measures against is missing, naming
+ * the Debian package (the baselines are real programs: rsync, wrk, taskset, curl).
+ */
+export function needTools(tools: Record<string, string>) {
+  const missing = Object.entries(tools).filter(([cmd]) => !Bun.which(cmd));
+  if (!missing.length) return;
+  console.error(`bench: missing ${missing.map(([cmd]) => cmd).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}`);
+  process.exit(1);
+}
+
 export function sh(cmd: string) {
   const r = Bun.spawnSync(["bash", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr.toString()}`);

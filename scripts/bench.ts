@@ -16,7 +16,7 @@ import { benchScaleLua } from "./bench-rules-engine";
 import { benchGateway } from "./bench-gateway";
 import { deployScenarios } from "./bench-deploy";
 
-import { BENCH_QUOTAS, deploy, results, row, rssMb, wrk } from "./bench-lib";
+import { BENCH_QUOTAS, deploy, needTools, results, row, rssMb, wrk } from "./bench-lib";
 
 /** nodesScenario: the master's CPU with 1,000 simulated nodes heartbeating and long-polling. */
 async function nodesScenario() {
@@ -47,6 +47,7 @@ function printTable() {
 
 async function main() {
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : null;
+  needTools({ rsync: "rsync", wrk: "wrk", taskset: "util-linux", curl: "curl", tar: "tar" });
   if (only === "nodes") {
     await nodesScenario();
     return printTable();
