@@ -161,7 +161,7 @@ test("a Host header holding shell syntax is not written into the installer", asy
   const raw = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const s = connect(Number(port), "127.0.0.1", () => s.write(`GET /install.sh HTTP/1.1\r\nHost: x$(id)\r\nConnection: close\r\n\r\n`));
-    s.on("data", (d) => chunks.push(d));
+    s.on("data", (d: Buffer) => chunks.push(d));
     s.on("end", () => resolve(Buffer.concat(chunks).toString()));
     s.on("error", reject);
   });

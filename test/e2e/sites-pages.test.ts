@@ -42,7 +42,7 @@ test("GET /api/sites answers pages of the caller's sites, newest first, and X-Ne
   // Newest first: the last one created leads (sites made in the same millisecond are in id order).
   expect(times).toEqual([...times].sort().reverse());
   expect(times[0]).toBe(times[seen.indexOf("page-229")]);
-  expect(times[0] > times[seen.indexOf("page-000")]).toBe(true);
+  expect(times[0]! > times[seen.indexOf("page-000")]!).toBe(true);
   const big = await get("/api/sites?limit=1000");
   expect(big.body.length).toBe(230);
   expect(big.next).toBeNull();
