@@ -106,7 +106,7 @@ describe("proxy rules", () => {
     expect(warnings).toEqual([]);
     expect(rules[0]!.proxy).toBe(true);
     const c = compileSite({ redirects: "/api/* https://api.example.com/v1/:splat 200\n", headers: "/a\n  Basic-Auth: u:p\n", spa: false }, { prefix: "t", filesDir: "/x", secret: new Uint8Array(8) });
-    expect(c.http).toContain('"proxy|https://api.example.com/v1/${s_splat}$is_args$args"');
+    expect(c.http).toContain('"proxy|https://api.example.com/v1/${sprout_x1}$is_args$args"');
     expect(c.server).toContain("error_page 599 = @t_proxy;");
     expect(c.server).toContain("proxy_pass $sprout_to;");
     expect(c.server).toContain('proxy_set_header Authorization "";');

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ACCESS_LOG_FORMAT } from "../traffic";
 import { gzipTypes, nginxTypes } from "./mime";
 import { globalHeaderMaps } from "./rules/header-sets";
+import { valueEncodingMaps } from "./rules/value-encoding";
 import { hopSocket, httpsInclude } from "./https";
 
 /** NginxLayout names the files of the agent's own nginx, all under <data>/nginx so it runs unprivileged. */
@@ -331,7 +332,7 @@ ${httpBase(o, l)}
   # The visitor's address comes from the main nginx, the only client of this socket.
   set_real_ip_from unix:;
   real_ip_header X-Sprout-Client;
-${rulesMachinery(o)}
+${rulesMachinery({ ...o, lua: null })}
 
   server {
     listen unix:${l.socket} default_server;
@@ -431,7 +432,7 @@ function httpBase(o: ConfOptions, l: NginxLayout): string {
  * or "/" (the capture sprout_r).
  */
 const RESOURCE_ROOT = "^/index(?:\\.html?)?(?:\\.(?:gz|br))?$";
-const RESOURCE_OF = "^(?<sprout_r>/.*?)(?:/index)?(?:\\.html?)?(?:\\.(?:gz|br))?/*$";
+const RESOURCE_OF = "^(?<sprout_r>/[\\s\\S]*?)(?:/index)?(?:\\.html?)?(?:\\.(?:gz|br))?/*$";
 
 /** rulesMachinery is what the rules sites' servers share (see rules/compile.ts). */
 function rulesMachinery(o: ConfOptions): string {
@@ -473,11 +474,12 @@ function rulesMachinery(o: ConfOptions): string {
   proxy_ssl_trusted_certificate ${CA_BUNDLE};` : ""}
   # Cookies the other site sets stay on the site's own host, never on the platform's whole domain.
   proxy_cookie_domain ~^.+$ $host;
-  # The path _redirects rules see: at most 2 KB and no "#" (the rules' key separator), so the work
-  # of a site's rules per request is bounded whatever a visitor sends.
+  # The path _redirects rules see: at most 2 KB, so the work of a site's rules per request is
+  # bounded whatever a visitor sends. Any bytes: a "#" or "|" of the path cannot be taken for the
+  # key's separators (rules/compile.ts ruleRegex says why).
   map $uri $sprout_rules_uri {
     volatile;
-    "~^[^#]{1,2048}$" $uri;
+    "~^[\\s\\S]{1,2048}\\z" $uri;
     default "";
   }
 
@@ -501,7 +503,9 @@ function rulesMachinery(o: ConfOptions): string {
     "~^\\w+\\|(?<sprout_to1>[\\s\\S]*)$" $sprout_to1;
     default "";
   }
-  # A target that could leave the deployment or the site once a visitor's values are in: a "." or
+${o.lua ? "" : `  # A visitor's path value in a redirect or proxy target, encoded (rules/value-encoding.ts).
+${valueEncodingMaps()}
+`}  # A target that could leave the deployment or the site once a visitor's values are in: a "." or
   # ".." segment or an encoded dot, slash or backslash before the query, a leading "//" or "/\\", or
   # a control character.
   map $sprout_to $sprout_unsafe {

@@ -180,14 +180,26 @@ local function starts(s, p)
   return p == nil or sub(s, 1, #p) == p
 end
 
+-- encode: a visitor's path value as a redirect's Location or a proxied URL carries it, with the
+-- bytes of rules/value-encoding.ts VALUE_SPECIALS ("%", "#", "?", space) escaped: nginx's $uri is
+-- decoded, and a "#" written as it is would start a fragment there.
+local function encode(v)
+  return (v:gsub("[%%#? ]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+-- expand fills a rule's target: ${s_<n>} the path's nth value as it is (a rewrite's file path),
+-- ${x_<n>} the same encoded (a redirect or proxy target), ${q_<name>} a query value, ${__args} the
+-- visitor's query string.
 local function expand(tpl, m)
   return (tpl:gsub("%${([%w_]+)}", function(name)
     if name == "__args" then
       local a = ngx.var.args
       return (a and a ~= "") and ("?" .. a) or ""
     end
-    local c = m[name]
-    return type(c) == "string" and c or ""
+    local n = name:match("^x_(%d+)$")
+    local c = m[n and ("s_" .. n) or name]
+    if type(c) ~= "string" then return "" end
+    return n and encode(c) or c
   end))
 end
 

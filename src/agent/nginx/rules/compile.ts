@@ -28,7 +28,8 @@ export interface CompiledSite {
   warnings: RuleWarning[];
 }
 
-const COMPILER_VERSION = "3";
+// "4": path placeholders captured by position, and encoded in redirect and proxy targets.
+const COMPILER_VERSION = "4";
 
 /** PREFILTER_FROM: with more rules than this, one combined test spares most requests the map's rules one by one. */
 export const PREFILTER_FROM = 32;
@@ -132,7 +133,7 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     } else server.push(`set $sprout_k "${key}";`);
     const comment = (r: RedirectRule) => (r.denied ? `# ${r.file} line ${r.line}: Role= cannot be enforced, so its paths answer 404` : `# ${r.file} line ${r.line}`);
     http.push(
-      `map $sprout_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${targetWithQuery(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
+      `map $sprout_k $${p}_r {\n  volatile;\n  "" "";\n${rules.map((r) => `  "~${ruleRegex(r, slots)}" "${r.proxy ? "proxy" : r.status}|${nginxTarget(r)}"; ${comment(r)}`).join("\n")}\n  default "";\n}`,
     );
     // Placeholder values come from the visitor: the target they make is checked again here
     // ($sprout_unsafe, nginx.conf), so that no value can add a "..", an encoded slash or a second
@@ -247,7 +248,18 @@ export interface Slots {
 /**
  * ruleRegex matches the key "<uri>#<exists>|<params>|<cookies>|<language>|<country>" for one rule. A query
  * placeholder takes one segment's worth of a value: no `/`, no backslash, never `.` or `..`. A
- * language `en` takes `en` and `en-GB`; `pt-br` takes only itself (case aside).
+ * language `en` takes `en` and `en-GB`; `pt-br` takes only itself (case aside). The path's
+ * placeholders are captured by position, `s_1`, `s_2`... (see target).
+ *
+ * The path may hold any byte, "#" and "|" included, and still meets a rule exactly as its own
+ * pattern says: what follows it in the key holds exactly one "#" (its first byte) and as many "|"
+ * as the site has slots, and none of its values holds either (a query value that does is "//",
+ * the others are "1", a language tag or a country code). After its path pattern, this regex
+ * requires "#", then "1" at most, then exactly one "|" per slot, and no piece between them matches
+ * a "|" (a literal that holds one never matches). Were its "#" to meet a "#" inside the path, the
+ * rest of the key would hold more "|" than the regex takes, or no more, and then a "#" where only
+ * "1" or "|" may stand: no match. So the regex's "#" is always the key's separator, and the path
+ * pattern matches the whole path or nothing.
  */
 export function ruleRegex(r: RedirectRule, slots: Slots): string {
   const params = slots.params
@@ -255,6 +267,8 @@ export function ruleRegex(r: RedirectRule, slots: Slots): string {
       const q = r.query.find((x) => x.key === name);
       if (!q) return "\\|[^|]*";
       if (q.bind) return `\\|(?<q_${q.bind}>(?!\\.\\.?(?:\\||$))[^|/\\x5c]+)`;
+      // A visitor's value never holds "|" or "#" (the key's "//" stands for it): no match.
+      if (/[|#]/.test(q.literal ?? "")) return "\\|(?!)";
       return `\\|${escapeRegex(q.literal ?? "")}`;
     })
     .join("");
@@ -262,17 +276,31 @@ export function ruleRegex(r: RedirectRule, slots: Slots): string {
   const langs = r.languages.map((l) => (l.includes("-") ? escapeRegex(l) : `${l}(?:-[a-z0-9]+)?`));
   const language = !slots.language ? "" : langs.length ? `\\|(?i:${langs.join("|")})` : "\\|[^|]*";
   const country = !slots.country ? "" : r.countries.length ? `\\|(?:${r.countries.join("|")})` : "\\|[^|]*";
-  return `^${compilePattern(r.from).regex}#${r.force ? "1?" : ""}${params}${cookies}${language}${country}$`;
+  return `^${pathRegex(r.from)}#${r.force ? "1?" : ""}${params}${cookies}${language}${country}$`;
 }
 
-/** target rewrites `:name` placeholders into the captures ${s_name} (path) or ${q_name} (query). */
+/** pathRegex is a rule path's regex with its placeholders captured by position: `s_1`, `s_2`... */
+function pathRegex(from: string): string {
+  const { regex, names } = compilePattern(from);
+  return names.reduce((re, name, i) => re.replace(`(?<s_${name}>`, `(?<s_${i + 1}>`), regex);
+}
+
+/**
+ * target rewrites `:name` placeholders into the captures: a path value as it is, ${s_<position>},
+ * for a rewrite or a 4xx body (nginx looks the file up by the decoded path), and encoded,
+ * ${x_<position>}, in a redirect's Location or a proxied URL, so that a "#", "?", "%" or space of
+ * the visitor's path stays part of the path there (not a fragment, a query or an escape); a query
+ * value, ${q_name}, is the visitor's own encoding already.
+ */
 function target(r: RedirectRule): string {
   const queryBinds = new Set(r.query.flatMap((q) => (q.bind ? [q.bind] : [])));
-  const names = new Set(compilePattern(r.from).names);
+  const names = compilePattern(r.from).names;
+  const encoded = r.proxy || (r.status >= 300 && r.status < 400);
   return r.to.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (m, name: string, offset: number) => {
     const before = r.to[offset - 1];
     if (before && !"/=-.?&_".includes(before)) return m;
-    if (names.has(name)) return `\${s_${name}}`;
+    const i = names.indexOf(name);
+    if (i >= 0) return `\${${encoded ? "x" : "s"}_${i + 1}}`;
     if (queryBinds.has(name)) return `\${q_${name}}`;
     return m;
   });
@@ -288,6 +316,11 @@ export function targetWithQuery(r: RedirectRule): string {
   const passQuery = !r.query.length && !to.includes("?");
   if ((r.status >= 300 && r.status < 400) || r.proxy) return passQuery ? `${to}$is_args$args` : to;
   return to;
+}
+
+/** nginxTarget is targetWithQuery with an encoded value read from nginx.conf's maps ($sprout_x<position>). */
+function nginxTarget(r: RedirectRule): string {
+  return targetWithQuery(r).replace(/\$\{x_(\d+)\}/g, "$${sprout_x$1}");
 }
 
 /** htpasswd writes `user:$6$...` lines (hashes of a redacted file, `{SSHA}` of older deploys included, stay as they are). */

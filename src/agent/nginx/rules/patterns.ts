@@ -64,8 +64,9 @@ export function compilePattern(path: string): CompiledPattern {
     if (seg === "*") {
       if (!last) throw new Error("a `*` splat may only end a path");
       names.push("splat");
-      // `/news/*` also matches `/news` itself, as on Netlify.
-      regex += "(?:/(?<s_splat>.*))?";
+      // `/news/*` also matches `/news` itself, as on Netlify. Any byte, a line break (%0A) too:
+      // PCRE's `.` would leave a path holding one outside every splat rule, forced ones included.
+      regex += "(?:/(?<s_splat>[\\s\\S]*))?";
       return;
     }
     const ph = PLACEHOLDER.exec(seg);

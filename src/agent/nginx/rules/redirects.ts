@@ -1,6 +1,7 @@
 import { MAX_RULES_FILE } from "./headers";
 import { compilePattern, decodePath, targetProblem, unsafe } from "./patterns";
 import type { RuleWarning, RulesFile } from "./types";
+import { MAX_PATH_VALUES } from "./value-encoding";
 
 /** RedirectRule is one valid line of `_redirects`. */
 export interface RedirectRule {
@@ -162,6 +163,7 @@ export class RedirectRules {
     try {
       from = decodePath(from);
       names = compilePattern(from).names;
+      if (names.length > MAX_PATH_VALUES) throw new Error(`the path holds more than ${MAX_PATH_VALUES} placeholders`);
     } catch (e) {
       return warn(line, (e as Error).message);
     }

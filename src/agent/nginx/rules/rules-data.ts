@@ -16,9 +16,10 @@ export interface RulesData extends Pick<CompiledSite, "files" | "warnings"> {
 /**
  * RULES_DATA_VERSION changes with the data's form (and what lua/sprout.lua expects of it), or when
  * the files written beside it must be written again ("3": htpasswd files no longer keep a crypt
- * hash of more than MAX_CRYPT_ROUNDS rounds).
+ * hash of more than MAX_CRYPT_ROUNDS rounds; "4": path values captured by position, ${x_<n>} for an
+ * encoded one, and a path may hold any byte).
  */
-const RULES_DATA_VERSION = "3";
+const RULES_DATA_VERSION = "4";
 
 /** MAX_RULES_DATA: the largest compiled rules a deployment may have (every nginx worker reads them). */
 export const MAX_RULES_DATA = 2 * 1024 * 1024;
@@ -42,7 +43,8 @@ export function rulesDataName(input: RulesInput, opts: DataOptions): string {
  *
  * - `rules`: the redirect rules in file order, each the regex over the key
  *   "<uri>#<exists>|<params>|<cookies>|<language>|<country>" (compile.ts ruleRegex) and its answer
- *   "<status or proxy>|<target>", where `${name}` is a capture and `${__args}` the visitor's query,
+ *   "<status or proxy>|<target>", where `${s_<n>}` and `${q_<name>}` are captures, `${x_<n>}` the
+ *   capture s_<n> encoded (lua/sprout.lua expand) and `${__args}` the visitor's query,
  *   and the regex's literal prefix (literal-prefix.ts: a key that does not start with it is not tried).
  * - `headers`: every `_headers` block in file order: the regex of its resource, its Cache-Control,
  *   its htpasswd file, its other header lines (all blocks that match a resource apply) and the
