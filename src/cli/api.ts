@@ -1,11 +1,15 @@
 import type { ErrorBody } from "../protocol/common";
 import type { TokenPair } from "../protocol/user";
 import type { Values } from "../shared/command";
-import { SproutError, unreachableReason } from "../shared/errors";
+import { SproutError, refusedConnection, unreachableReason } from "../shared/errors";
+import { dim, info } from "./output";
 import { loadStore, saveStore, selectProfile, withCredentialsLock } from "./credentials";
 import { normalizeMaster } from "./master-url";
 import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 import { VERSION } from "../shared/version";
+
+/** MASTER_RETRY_MS: how long a command keeps asking a master that refuses connections (a restart takes seconds). */
+const MASTER_RETRY_MS = 15_000;
 
 /** CLI_HEADERS name this CLI's build on every request to the master (see protocol/version.ts). */
 const CLI_HEADERS = { ...versionHeaders(), "user-agent": `sprout-cli/${VERSION}` };
@@ -84,11 +88,29 @@ export class Api {
     if (auth && !this.token) throw new SproutError(401, "not_logged_in", `You are not logged in to ${this.master}.`, `Run \`sprout login --master ${this.master}\`, or set SPROUT_TOKEN.`);
     // Tokens and passwords go to another machine over HTTPS only.
     assertPrivateTransport(this.master, "The master");
-    const res = await request(`${this.master}${path}`, {
-      method,
-      headers: { ...CLI_HEADERS, ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }, `the master at ${this.master}`, this.pin);
+    const send = () =>
+      request(`${this.master}${path}`, {
+        method,
+        headers: { ...CLI_HEADERS, ...(auth && this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }, `the master at ${this.master}`, this.pin);
+    // A master the user is logged in to that refuses the connection is most likely restarting (an
+    // upgrade, systemd's restart after a crash): asked again for a while, so that a CI job's deploy
+    // does not fail on it. A refused request reached no server, so any method is safe to resend.
+    // Not for calls without a login (`sprout login`), where a wrong URL should fail at once.
+    const until = Date.now() + MASTER_RETRY_MS;
+    let res: Response;
+    for (let said = false; ; ) {
+      try {
+        res = await send();
+        break;
+      } catch (e) {
+        if (!auth || !(e instanceof SproutError) || !refusedConnection(e.cause) || Date.now() >= until) throw e;
+        if (!said) info(dim(`The master is unreachable (connection refused); trying again for up to ${MASTER_RETRY_MS / 1000} s, as it may be restarting...`));
+        said = true;
+        await Bun.sleep(500);
+      }
+    }
     // A master that predates this CLI's oldest protocol cannot know it: the CLI checks its answer too.
     const master = peerOf(res.headers) ?? LEGACY;
     if (!compatible(SELF, master)) throw versionMismatch(master, SELF, "CLI", this.master);
@@ -150,6 +172,7 @@ export async function request(url: string, init: RequestInit, what: string, pin?
       "unreachable",
       `Cannot reach ${what}: ${unreachableReason(e as Error)}.`,
       what.includes("master") ? "Is `sprout master` running, and is the master's URL right?" : "The node may be restarting: run the command again in a moment (a deploy uploads only what is still missing).",
+      { cause: e },
     );
   }
 }

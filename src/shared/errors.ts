@@ -9,8 +9,10 @@ export class SproutError extends Error {
     readonly code: string,
     message: string,
     readonly hint?: string,
+    /** cause: the lower-level error this one reports (a fetch's, for "unreachable"), never shown to users. */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "SproutError";
   }
 
@@ -33,13 +35,19 @@ export const unavailable = (code: string, message: string, hint?: string) => new
 /** isSproutError narrows an unknown thrown value. */
 export const isSproutError = (e: unknown): e is SproutError => e instanceof SproutError;
 
+/** refusedConnection: the error of a request no server took (nothing listens there): sending it again is safe, whatever its method. */
+export function refusedConnection(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code ?? "";
+  return code === "ECONNREFUSED" || code === "ConnectionRefused";
+}
+
 /**
  * unreachableReason says in plain words why a request got no answer: fetch's own messages ("ECONNREFUSED:
  * Unable to connect. Is the computer able to access the url?") name the runtime's internals.
  */
 export function unreachableReason(e: Error): string {
   const code = (e as NodeJS.ErrnoException).code ?? "";
-  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "connection refused (nothing listens at that address)";
+  if (refusedConnection(e)) return "connection refused (nothing listens at that address)";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") return "its host name does not resolve";
   if (code === "ECONNRESET" || code === "ConnectionClosed" || code === "EPIPE") return "the connection was cut";
   if (e.name === "TimeoutError" || code === "ETIMEDOUT" || code === "ETIMEOUT") return "no answer in time";

@@ -1,12 +1,12 @@
 // Restarts in the middle of work (cluster issue): a deploy whose master restarts while the CLI
 // follows it still ends live and the CLI says so; a tree a crash left half-staged is removed when
 // the agent starts again; compressed forms a killed agent had not made yet are made after it starts;
-// a deploy whose node is down for a few seconds waits for it.
+// a deploy whose node or master is down for a few seconds waits for it.
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { api, restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
+import { api, cluster as newCluster, restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
 import { makeTar, sha256 } from "../helpers/tar";
 
 const cluster = useCluster();
@@ -90,6 +90,27 @@ describe("restarts", () => {
     expect(events.map((e: { message: string }) => e.message).join("\n")).toMatch(/gzip forms of 1 file ready/);
     while (readdirSync(join(node.data, "siblings")).length && Date.now() < end) await Bun.sleep(100);
     expect(readdirSync(join(node.data, "siblings"))).toEqual([]);
+  }, 90_000);
+
+  test("a deploy started while the master restarts waits for it and ends live, saying so; `sprout login` to a dead address fails at once", async () => {
+    // A cluster of its own: the file's shared one runs a master the first test restarted.
+    const c = await newCluster();
+    await c.masterProc.kill("SIGKILL");
+    const deploy = c.sprout(["deploy", site({ "index.html": "after the master came back" }), "--site", "patient-master", "--prod"]);
+    await Bun.sleep(3000);
+    const port = new URL(c.master).port;
+    await start("master (restarted)", ["master", "--listen", `127.0.0.1:${port}`, "--data", join(c.home, "master"), "--domain", c.domain], {}, /listening on/);
+    const r = await deploy;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("The master is unreachable (connection refused); trying again for up to 15 s");
+    expect(await (await c.get(`patient-master.${c.domain}`, "/")).text()).toBe("after the master came back");
+    // Without a login, a wrong address is a mistake to report at once, not a restart to wait for.
+    const t0 = Date.now();
+    const login = await c.sprout(["login", "--master", "http://127.0.0.1:9", "--email", "a@example.com", "--password", "x"]);
+    expect(login.code).not.toBe(0);
+    expect(login.stderr).toContain("connection refused");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await c.stop();
   }, 90_000);
 
   test("a deploy whose node is down for a few seconds waits for it and ends live, saying so", async () => {
