@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../../db";
-import { certificates, domains, sites } from "../../db/schema";
+import { certificates, domains, releasedDomains, sites } from "../../db/schema";
 import type { DnsRecord, DomainInfo } from "../../protocol/domain";
 import { badRequest, conflict, notFound } from "../../shared/errors";
 import { newId, newSecret } from "../../shared/ids";
@@ -21,8 +21,9 @@ export const CHALLENGE_LABEL = "_sprout-challenge";
  * DomainService attaches custom domains to sites and verifies them by DNS before they are routed.
  * A name belongs to one site across all accounts: the first claim is proven by a CNAME to the site's
  * platform host (names a CNAME cannot prove, apexes, need the TXT record); once another account
- * claims the name, it must prove control with its own TXT record, and when it does the name moves
- * to it. Every domain is re-checked periodically: an active one whose DNS stops pointing at Sprout
+ * claims the name, or claims one another account had verified before (its DNS may still point at
+ * that account's old site name, which anyone may take once the site is deleted), it must prove
+ * control with its own TXT record, and when it does the name moves to it. Every domain is re-checked periodically: an active one whose DNS stops pointing at Sprout
  * becomes `misconfigured` and is no longer routed (a certificate is no longer renewed for it).
  */
 export class DomainService {
@@ -55,6 +56,10 @@ export class DomainService {
       throw conflict("domain_on_other_site", `${name} is attached to your site "${other?.name}".`, `Remove it there first: sprout domains remove ${name}.`);
     }
     const claimedElsewhere = rows.length > 0;
+    // A name another account had verified may still have its CNAME to that account's old site name,
+    // which anyone can take once the site is deleted: only a TXT record proves such a claim.
+    const released = this.db.select().from(releasedDomains).where(eq(releasedDomains.name, name)).get();
+    const releasedByOther = !!released && released.ownerId !== ownerId;
     const row: Row = {
       id: newId(),
       name,
@@ -62,7 +67,7 @@ export class DomainService {
       ownerId,
       status: "pending",
       verifyToken: `sprout-${newSecret(24)}`,
-      needsTxt: claimedElsewhere || isApex(name),
+      needsTxt: claimedElsewhere || releasedByOther || isApex(name),
       lastError: null,
       checkedAt: null,
       verifiedAt: null,
@@ -70,6 +75,7 @@ export class DomainService {
     };
     this.db.insert(domains).values(row).run();
     if (claimedElsewhere) log.info("domain claimed by a second account: TXT proof required", { domain: name });
+    else if (releasedByOther) log.info("domain another account had verified: TXT proof required", { domain: name });
     return this.check(row.id);
   }
 
