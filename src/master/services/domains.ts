@@ -8,6 +8,7 @@ import { logger } from "../../shared/log";
 import { productionHost } from "../../shared/hosts";
 import { now, type MasterConfig } from "../config";
 import type { AgentService } from "./agents";
+import type { QuotaService } from "./quotas";
 import { DnsError, lookup, systemDnsServer, type DnsAnswer, type DnsServer } from "./dns";
 import type { SiteService } from "./sites";
 
@@ -36,6 +37,7 @@ export class DomainService {
     private config: MasterConfig,
     private sites: SiteService,
     private agents: AgentService,
+    private quotas: QuotaService,
   ) {
     this.dns = config.dnsServer ?? systemDnsServer();
   }
@@ -55,6 +57,7 @@ export class DomainService {
       const other = this.db.select({ name: sites.name }).from(sites).where(eq(sites.id, mine.siteId)).get();
       throw conflict("domain_on_other_site", `${name} is attached to your site "${other?.name}".`, `Remove it there first: sprout domains remove ${name}.`);
     }
+    this.quotas.checkNewDomain(ownerId);
     const claimedElsewhere = rows.length > 0;
     // A name another account had verified may still have its CNAME to that account's old site name,
     // which anyone can take once the site is deleted: only a TXT record proves such a claim.
@@ -154,14 +157,26 @@ export class DomainService {
     return this.info(this.db.select().from(domains).where(eq(domains.id, id)).get()!);
   }
 
-  /** checkAll re-checks every domain (the periodic job); one failing lookup does not stop the others. */
+  private checking = false;
+
+  /**
+   * checkAll re-checks every domain (the periodic job); one failing lookup does not stop the others.
+   * A round that outlasts the interval (many names whose DNS times out) is not joined by another:
+   * rounds piling up would multiply the lookups in flight without end.
+   */
   async checkAll() {
-    for (const { id } of this.db.select({ id: domains.id }).from(domains).all()) {
-      try {
-        await this.check(id);
-      } catch (e) {
-        log.warn("domain check failed", { error: (e as Error).message });
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      for (const { id } of this.db.select({ id: domains.id }).from(domains).all()) {
+        try {
+          await this.check(id);
+        } catch (e) {
+          log.warn("domain check failed", { error: (e as Error).message });
+        }
       }
+    } finally {
+      this.checking = false;
     }
   }
 
