@@ -241,6 +241,17 @@ export const releasedDomains = sqliteTable("released_domains", {
   releasedAt: text("released_at").notNull(),
 });
 
+/**
+ * released_sites: the last account that owned each deleted site's name, written by a trigger
+ * (0016_released_domains.sql). A CNAME to that name proves nothing for another account that owns
+ * the name now: DNS may still point there (a wildcard, or a domain never verified here).
+ */
+export const releasedSites = sqliteTable("released_sites", {
+  name: text("name").primaryKey(),
+  ownerId: text("owner_id").notNull(),
+  releasedAt: text("released_at").notNull(),
+});
+
 /** certificates: one per domain, issued by ACME; the key is stored in this 0600 database. */
 export const certificates = sqliteTable("certificates", {
   domainId: text("domain_id").primaryKey().references(() => domains.id, { onDelete: "cascade" }),

@@ -1,8 +1,8 @@
 // Custom domains as a hostile tenant sees them. A site's name is free again once the site is
 // deleted, while the DNS of its custom domains often keeps pointing at `<site>.<domain>`: whoever
 // created a site of that name next proved the domain by that CNAME, got its visitors through the
-// gateways and could get a certificate for it. A name another account had verified now needs the
-// claimant's own TXT record.
+// gateways and could get a certificate for it. A name another account had verified, or any name
+// claimed for a site whose name another account owned, now needs the claimant's own TXT record.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type Cluster, type Dns, type Gateway, addGateway, cleanup, cluster, site, startDns } from "../helpers/cluster";
 
@@ -16,6 +16,8 @@ const records = [
   "--host-record=vblog.sprout.test,127.0.0.1",
   // The victim's DNS, left as it was when they deleted their site.
   "--cname=www.victim.test,shop.sprout.test",
+  // A name the victim never added here, pointed at the same site (as a wildcard record would).
+  "--cname=promo.victim.test,shop.sprout.test",
   "--cname=blog.victim.test,vblog.sprout.test",
 ];
 
@@ -56,8 +58,13 @@ test("a domain whose site was deleted cannot be taken by another account that ta
   expect(claim.status).toBe("pending");
   expect(claim.records.find((r: { type: string }) => r.type === "TXT")?.name).toBe("_sprout-challenge.www.victim.test");
   expect(JSON.parse((await c.sprout(["domains", "check", "www.victim.test", "--json"], attacker)).stdout).status).toBe("pending");
+  // Nor is a name the victim never verified here but whose DNS points at the old site.
+  const other = JSON.parse((await c.sprout(["domains", "add", "promo.victim.test", "--site", "shop", "--json"], attacker)).stdout);
+  expect(other.status).toBe("pending");
+  expect(other.records.map((r: { type: string }) => r.type)).toEqual(["CNAME", "TXT"]);
   await Bun.sleep(2500);
   expect((await via("www.victim.test")).status).toBe(404);
+  expect((await via("promo.victim.test")).status).toBe(404);
 });
 
 test("the account that had a domain verified adds it again by its CNAME alone", async () => {

@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../../db";
-import { certificates, domains, releasedDomains, sites } from "../../db/schema";
+import { certificates, domains, releasedDomains, releasedSites, sites } from "../../db/schema";
 import type { DnsRecord, DomainInfo } from "../../protocol/domain";
 import { badRequest, conflict, notFound } from "../../shared/errors";
 import { newId, newSecret } from "../../shared/ids";
@@ -22,10 +22,12 @@ export const CHALLENGE_LABEL = "_sprout-challenge";
  * DomainService attaches custom domains to sites and verifies them by DNS before they are routed.
  * A name belongs to one site across all accounts: the first claim is proven by a CNAME to the site's
  * platform host (names a CNAME cannot prove, apexes, need the TXT record); once another account
- * claims the name, or claims one another account had verified before (its DNS may still point at
- * that account's old site name, which anyone may take once the site is deleted), it must prove
- * control with its own TXT record, and when it does the name moves to it. Every domain is re-checked periodically: an active one whose DNS stops pointing at Sprout
- * becomes `misconfigured` and is no longer routed (a certificate is no longer renewed for it).
+ * claims the name, or claims one another account had verified before, or claims it for a site
+ * whose name another account owned before (DNS may still point at that old site, and a deleted
+ * site's name is anyone's to take), it must prove control with its own TXT record, and when it does
+ * the name moves to it. Every domain is re-checked periodically: an active one whose DNS stops
+ * pointing at Sprout becomes `misconfigured` and is no longer routed (a certificate is no longer
+ * renewed for it).
  */
 export class DomainService {
   /** onVerified runs when a domain becomes active (certificates are issued then; set by AcmeService). */
@@ -59,10 +61,12 @@ export class DomainService {
     }
     this.quotas.checkNewDomain(ownerId);
     const claimedElsewhere = rows.length > 0;
-    // A name another account had verified may still have its CNAME to that account's old site name,
-    // which anyone can take once the site is deleted: only a TXT record proves such a claim.
+    // A CNAME names a site, and a deleted site's name is anyone's to take: a name another account
+    // had verified, or any claim for a site whose name another account owned before, may be
+    // pointed at by DNS its owner left behind. Only a TXT record proves such a claim.
     const released = this.db.select().from(releasedDomains).where(eq(releasedDomains.name, name)).get();
-    const releasedByOther = !!released && released.ownerId !== ownerId;
+    const siteBefore = this.db.select().from(releasedSites).where(eq(releasedSites.name, site.name)).get();
+    const releasedByOther = (!!released && released.ownerId !== ownerId) || (!!siteBefore && siteBefore.ownerId !== ownerId);
     const row: Row = {
       id: newId(),
       name,
@@ -78,7 +82,7 @@ export class DomainService {
     };
     this.db.insert(domains).values(row).run();
     if (claimedElsewhere) log.info("domain claimed by a second account: TXT proof required", { domain: name });
-    else if (releasedByOther) log.info("domain another account had verified: TXT proof required", { domain: name });
+    else if (releasedByOther) log.info("domain or site name another account had: TXT proof required", { domain: name, site: site.name });
     return this.check(row.id);
   }
 
