@@ -5,6 +5,7 @@ import { SproutError, refusedConnection, unreachableReason } from "../shared/err
 import { dim, info } from "./output";
 import { loadStore, saveStore, selectProfile, withCredentialsLock } from "./credentials";
 import { normalizeMaster } from "./master-url";
+import { printable, printableDeep } from "./server-text";
 import { LEGACY, SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../protocol/version";
 import { VERSION } from "../shared/version";
 
@@ -177,18 +178,22 @@ export async function request(url: string, init: RequestInit, what: string, pin?
   }
 }
 
-/** parseResponse answers the JSON of a 2xx response or throws the API's error as a SproutError. */
+/**
+ * parseResponse answers the JSON of a 2xx response or throws the API's error as a SproutError. Every
+ * server answer the CLI reads comes through here, so this is where control characters in its text
+ * are made harmless (see printableDeep).
+ */
 export async function parseResponse<T>(res: Response): Promise<T> {
   const text = await res.text();
   let data: unknown = null;
   try {
-    data = text ? JSON.parse(text) : null;
+    data = text ? printableDeep(JSON.parse(text)) : null;
   } catch {
     /* not JSON: reported below */
   }
   if (!res.ok) {
     const e = (data as ErrorBody | null)?.error;
-    throw new SproutError(res.status, e?.code ?? "http_error", e?.message ?? `HTTP ${res.status}: ${text.slice(0, 200)}`, e?.hint);
+    throw new SproutError(res.status, e?.code ?? "http_error", e?.message ?? `HTTP ${res.status}: ${printable(text.slice(0, 200))}`, e?.hint);
   }
   return data as T;
 }

@@ -16,6 +16,7 @@ import m0012 from "./migrations/0012_agent_tls.sql" with { type: "text" };
 import m0013 from "./migrations/0013_disabled_users.sql" with { type: "text" };
 import m0014 from "./migrations/0014_manifest_chunks.sql" with { type: "text" };
 import m0015 from "./migrations/0015_production_requested.sql" with { type: "text" };
+import m0016 from "./migrations/0016_released_domains.sql" with { type: "text" };
 
 /** MIGRATIONS in the order they apply. Names are recorded in `__sprout_migrations`. */
 export const MIGRATIONS: { name: string; sql: string }[] = [
@@ -35,4 +36,5 @@ export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: "0013_disabled_users", sql: m0013 },
   { name: "0014_manifest_chunks", sql: m0014 },
   { name: "0015_production_requested", sql: m0015 },
+  { name: "0016_released_domains", sql: m0016 },
 ];

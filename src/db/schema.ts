@@ -230,6 +230,28 @@ export const domains = sqliteTable("domains", {
   createdAt: text("created_at").notNull(),
 }, (t) => [uniqueIndex("domains_name_site").on(t.name, t.siteId), index("domains_site").on(t.siteId)]);
 
+/**
+ * released_domains: the last account that had each domain verified, written by a trigger when its
+ * claim ends (0016_released_domains.sql). Another account must prove such a name by TXT: its DNS may
+ * still point at a site name anyone can take once that site is deleted.
+ */
+export const releasedDomains = sqliteTable("released_domains", {
+  name: text("name").primaryKey(),
+  ownerId: text("owner_id").notNull(),
+  releasedAt: text("released_at").notNull(),
+});
+
+/**
+ * released_sites: the last account that owned each deleted site's name, written by a trigger
+ * (0016_released_domains.sql). A CNAME to that name proves nothing for another account that owns
+ * the name now: DNS may still point there (a wildcard, or a domain never verified here).
+ */
+export const releasedSites = sqliteTable("released_sites", {
+  name: text("name").primaryKey(),
+  ownerId: text("owner_id").notNull(),
+  releasedAt: text("released_at").notNull(),
+});
+
 /** certificates: one per domain, issued by ACME; the key is stored in this 0600 database. */
 export const certificates = sqliteTable("certificates", {
   domainId: text("domain_id").primaryKey().references(() => domains.id, { onDelete: "cascade" }),

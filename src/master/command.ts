@@ -38,6 +38,8 @@ export const masterCommand: Command = {
     "quota-deploys-per-hour": { type: "string", value: "N", description: "Deployments one account may create per hour", env: "SPROUT_QUOTA_DEPLOYS_PER_HOUR", default: String(Q.deploysPerHour) },
     "quota-bytes": { type: "string", value: "SIZE", description: "Bytes of kept deployments one account may hold (e.g. 10G, 500M)", env: "SPROUT_QUOTA_BYTES", default: "10G" },
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
+    "quota-domains": { type: "string", value: "N", description: "Custom domains one account may claim, pending ones included", env: "SPROUT_QUOTA_DOMAINS", default: String(Q.domains) },
+    "quota-certificates-per-hour": { type: "string", value: "N", description: "Certificates (new or renewed) requested for one account's domains per hour; more wait (the CA limits the master's ACME account as a whole)", env: "SPROUT_QUOTA_CERTIFICATES_PER_HOUR", default: String(Q.certificatesPerHour) },
     "metrics-token": { type: "string", value: "TOKEN", description: "Bearer token Prometheus sends to GET /metrics (without one, only private addresses may scrape)", env: "SPROUT_METRICS_TOKEN" },
     "alert-webhook": { type: "string", value: "URL,...", description: "Send alerts (node down, disk low, replicas below target, deploy failed) to these webhooks (JSON; Slack-compatible)", env: "SPROUT_ALERT_WEBHOOK" },
     "alert-email": { type: "string", value: "ADDRESS,...", description: "Mail alerts to these addresses (needs --smtp-url)", env: "SPROUT_ALERT_EMAIL" },
@@ -236,6 +238,8 @@ function parseQuotas(v: Values): QuotaLimits {
     deploysPerHour: take(() => positiveInt(v["quota-deploys-per-hour"], "--quota-deploys-per-hour")),
     bytes: take(() => parseSize(String(v["quota-bytes"]), "--quota-bytes")),
     filesPerDeployment: take(() => positiveInt(v["quota-files"], "--quota-files")),
+    domains: take(() => positiveInt(v["quota-domains"], "--quota-domains")),
+    certificatesPerHour: take(() => positiveInt(v["quota-certificates-per-hour"], "--quota-certificates-per-hour")),
   };
   if (problems.length) throw new UsageError(problems.join("; "));
   return quotas;

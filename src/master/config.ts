@@ -67,6 +67,10 @@ export interface QuotaLimits {
   bytes: number;
   /** filesPerDeployment: files one deployment may list. */
   filesPerDeployment: number;
+  /** domains: custom domains the account may claim, pending ones included (no per-user override). */
+  domains: number;
+  /** certificatesPerHour: certificate orders (new and renewed) for the account's domains in any 60 minutes (no per-user override). */
+  certificatesPerHour: number;
 }
 
 export const DEFAULT_MASTER_CONFIG: MasterConfig = {
@@ -80,7 +84,7 @@ export const DEFAULT_MASTER_CONFIG: MasterConfig = {
   alertWebhooks: [],
   alertDiskLowBytes: 1024 ** 3,
   alertEmail: null,
-  quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles },
+  quotas: { sites: 50, deploysPerHour: 60, bytes: 10 * 1024 ** 3, filesPerDeployment: DEFAULT_LIMITS.maxFiles, domains: 100, certificatesPerHour: 20 },
   uploadTtl: 3600,
   dnsServer: null,
   domainCheckEvery: 300,

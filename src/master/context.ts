@@ -66,8 +66,8 @@ export async function createServices(db: Db, config: MasterConfig): Promise<Serv
   agents.onMeasures = (id, system) => nodeHistory.add(id, system);
   const deployments = new DeploymentService(db, config, keys, sites, agents, tasks, quotas);
   sites.onRemoved = () => deployments.manifests.collect();
-  const domains = new DomainService(db, config, sites, agents);
-  const acme = config.acme ? new AcmeService(db, config.acme) : null;
+  const domains = new DomainService(db, config, sites, agents, quotas);
+  const acme = config.acme ? new AcmeService(db, config.acme, (owner) => quotas.certificatesPerHour(owner)) : null;
   if (acme) domains.onVerified = (id) => void acme.issue(id);
   if (acme && config.acme?.dnsHook) acme.wildcardDomain = config.domain;
   return {

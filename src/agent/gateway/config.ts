@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { MOZILLA_INTERMEDIATE, WILDCARD, certFiles, challengeLocation, type MasterTrust } from "../cert-files";
 import type { GatewayRoutes } from "../../protocol/domain";
-import { defaultResolver, type NginxLayout } from "../nginx/config";
+import { defaultResolver, hashBucketSize, type NginxLayout } from "../nginx/config";
 
 /** GatewayListen is where a gateway's nginx takes visitors. */
 export interface GatewayListen {
@@ -46,6 +46,8 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
   const domainSites = r.domains.map((d) => `    ${d.name} ${d.site};`).join("\n");
   const domainHosts = r.domains.map((d) => `    ${d.name} ${d.site}.${r.domain};`).join("\n");
   const challenges = challengeLocation(o.master, o.masterTrust);
+  // Exact names in the maps and server names: custom domains (up to 253 characters) and site names.
+  const bucket = hashBucketSize(Math.max(63, ...r.domains.map((d) => d.name.length)));
   const proxy = `${challenges}
     location / {
       if ($sprout_upstream = "") { return 404; }
@@ -119,8 +121,8 @@ http {
   scgi_temp_path ${join(l.prefix, "tmp/scgi")};
   server_tokens off;
   keepalive_timeout 65;
-  map_hash_bucket_size 128;
-  server_names_hash_bucket_size 128;
+  map_hash_bucket_size ${bucket};
+  server_names_hash_bucket_size ${bucket};
 
   # Mozilla "intermediate" TLS settings.
   ${MOZILLA_INTERMEDIATE}

@@ -49,6 +49,22 @@ const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
  * defaultResolver is the first nameserver of /etc/resolv.conf, in nginx's notation (an IPv6 address
  * in brackets), for proxy rules' host names; 127.0.0.1 when the file names none.
  */
+/**
+ * hashBucketSize is the smallest bucket size (128, 256 or 512) of nginx's hashes of exact names
+ * (`server_name`, `map`) that holds a name of `longest` characters: one element (a pointer, its
+ * length and the name, aligned to 8) and the end-of-bucket pointer. A longer name than the bucket
+ * holds fails the whole configuration ("could not build map_hash"): at 128, one custom domain of
+ * 111 characters stopped every later change of a gateway's routes; nginx's default (the CPU's
+ * cache line, 64) failed at 47. DNS names go up to 253: 512.
+ */
+export function hashBucketSize(longest: number): number {
+  const need = Math.ceil((8 + 2 + longest) / 8) * 8 + 8;
+  return need <= 128 ? 128 : need <= 256 ? 256 : 512;
+}
+
+/** NAME_BUCKET holds any DNS name (253 characters): the nodes' hashes, which name custom domains in HTTPS servers. */
+export const NAME_BUCKET = hashBucketSize(253);
+
 export function defaultResolver(): string {
   let text = "";
   try {
@@ -392,9 +408,11 @@ function httpBase(o: ConfOptions, l: NginxLayout): string {
   tcp_nopush on;
   keepalive_timeout 65;
   server_tokens off;
-  # Thousands of sites with rules: their exact host names and variables fit these tables.
+  # Thousands of sites with rules: their exact host names and variables fit these tables, and any
+  # custom domain (up to 253 characters: HTTPS servers and their map name them) fits a bucket.
   server_names_hash_max_size 131072;
-  server_names_hash_bucket_size 128;
+  server_names_hash_bucket_size ${NAME_BUCKET};
+  map_hash_bucket_size ${NAME_BUCKET};
   variables_hash_max_size 65536;
   variables_hash_bucket_size 128;
   # A swap of \`current\` must be seen by the next request: no cached file descriptors or lookups.

@@ -6,13 +6,31 @@ import { Api } from "../api";
 import { API_OPTS, JSON_OPT, SITE_OPT, action, out, siteFlag } from "../action";
 
 /**
- * openInBrowser opens a URL when there is a screen to show it on (macOS, or a Linux/BSD session with
- * DISPLAY or WAYLAND_DISPLAY and xdg-open); on a server or in CI it does nothing. Answers whether it tried.
+ * webUrl answers the URL the master gave, normalized, when it is one a browser should open (http or
+ * https), else null. The OS opener acts on whatever it is handed: a `file:` URL or path runs or shows
+ * a local file, other schemes start their own handlers (smb: sends the user's credentials to a
+ * host), and text starting with `-` would be read as the opener's option. A master is trusted to
+ * name pages, not programs.
  */
-function openInBrowser(url: string): boolean {
+export function webUrl(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * openInBrowser opens a URL when there is a screen to show it on (macOS, or a Linux/BSD session with
+ * DISPLAY or WAYLAND_DISPLAY and xdg-open); on a server or in CI it does nothing. Answers whether it
+ * tried. Only http(s) URLs are opened (see webUrl).
+ */
+function openInBrowser(given: string): boolean {
+  const url = webUrl(given);
   const cmd =
     process.platform === "darwin" ? "open" : (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) ? Bun.which("xdg-open") : null;
-  if (!cmd || (cmd !== "open" && !existsSync(cmd))) return false;
+  if (!url || !cmd || (cmd !== "open" && !existsSync(cmd))) return false;
   try {
     Bun.spawn([cmd, url], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
     return true;

@@ -12,6 +12,7 @@ const log = logger("acme");
 export const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 const WILDCARD_KEY = "acme_wildcard";
+const HOUR_MS = 3600_000;
 
 /** WildcardState is the platform's `*.<domain>` certificate got by DNS-01, kept in the master's kv table. */
 export interface WildcardState {
@@ -53,9 +54,14 @@ export class AcmeService {
   private client: acme.Client | null = null;
   private busy = new Set<string>();
 
+  /** orders: each account's certificate order times of the last hour, oldest first (see issue). */
+  private orders = new Map<string, number[]>();
+
   constructor(
     private db: Db,
     private config: AcmeConfig,
+    /** ordersPerHour: the certificate orders an account's domains may cost per hour; null: not limited. */
+    private ordersPerHour: (ownerId: string) => number | null = () => null,
   ) {
     // The CA's own HTTPS may be signed by a CA of the operator's (pebble in tests).
     if (config.caPem) acme.axios.defaults.httpsAgent = new HttpsAgent({ ca: config.caPem });
@@ -82,9 +88,10 @@ export class AcmeService {
     if (this.busy.has(domainId)) return;
     const d = this.db.select().from(domains).where(and(eq(domains.id, domainId), eq(domains.status, "active"))).get();
     if (!d) return;
-    this.busy.add(domainId);
     const at = now();
     this.db.insert(certificates).values({ domainId, status: "pending", updatedAt: at }).onConflictDoNothing().run();
+    if (!this.takeOrder(d.ownerId, domainId, d.name)) return;
+    this.busy.add(domainId);
     try {
       const client = await this.account();
       // ECDSA P-256: an ECDSA handshake costs a fraction of an RSA-2048 one, and every current
@@ -122,6 +129,36 @@ export class AcmeService {
     } finally {
       this.busy.delete(domainId);
     }
+  }
+
+  /**
+   * takeOrder counts an order against the domain's account, or, when the account had its hour's
+   * orders, records when the domain's turn comes and answers false. The CA limits orders per ACME
+   * account, and all of the master's are one account: without this, one tenant adding names (a
+   * wildcard CNAME makes them free) or removing and adding one again, each a new order, could use
+   * up what every site's certificates and renewals need. Checked before any await, so domains
+   * verified together cannot all pass the last slot.
+   */
+  private takeOrder(ownerId: string, domainId: string, name: string): boolean {
+    const limit = this.ordersPerHour(ownerId);
+    if (limit === null) return true;
+    const since = Date.now() - HOUR_MS;
+    const list = (this.orders.get(ownerId) ?? []).filter((t) => t > since);
+    if (list.length < limit) {
+      list.push(Date.now());
+      this.orders.set(ownerId, list);
+      return true;
+    }
+    this.orders.set(ownerId, list);
+    const turn = new Date(list[list.length - limit]! + HOUR_MS).toISOString();
+    // A certificate still valid stays active; the next try waits for the turn (see due()).
+    this.db
+      .update(certificates)
+      .set({ lastError: `Waiting: this account's domains had ${limit} certificates requested in the last hour, the most its quota allows (--quota-certificates-per-hour).`, nextAttemptAt: turn, updatedAt: now() })
+      .where(eq(certificates.domainId, domainId))
+      .run();
+    log.info("certificate request waits for the account's hourly quota", { domain: name, until: turn });
+    return false;
   }
 
   /**

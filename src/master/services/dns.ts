@@ -1,5 +1,6 @@
 import { createSocket } from "node:dgram";
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import * as dnsPacket from "dns-packet";
 
 /** DnsServer is the resolver the master asks (`--dns-server HOST:PORT`). */
@@ -37,6 +38,15 @@ export class DnsError extends Error {}
 const lower = (s: string) => s.toLowerCase().replace(/\.$/, "");
 
 /**
+ * sameAddress compares a datagram's source with the configured server (IPv4 may come IPv6-mapped).
+ * A server given by name (`--dns-server localhost:53`) is not compared: the port and the question are.
+ */
+function sameAddress(from: string, server: string): boolean {
+  const host = server.replace(/^\[|\]$/g, "").replace(/^::ffff:/, "");
+  return !isIP(host) || from.replace(/^::ffff:/, "") === host;
+}
+
+/**
  * lookup asks `server` (UDP) for `name`'s A records and, with `type` TXT, its TXT records. A missing
  * name (NXDOMAIN) or no record answers empty lists; an unusable answer throws DnsError.
  */
@@ -50,10 +60,15 @@ export async function lookup(server: DnsServer, name: string, type: "A" | "AAAA"
         clearTimeout(timer);
         reject(new DnsError(`DNS query failed: ${e.message}`));
       });
-      sock.on("message", (msg: Buffer) => {
+      // Only the resolver's answer to this question counts: a datagram from any other address or
+      // port, or about another name, is someone guessing the id (a forged answer could prove a
+      // domain's CNAME or TXT record).
+      sock.on("message", (msg: Buffer, from: { address: string; port: number }) => {
+        if (from.port !== server.port || !sameAddress(from.address, server.host)) return;
         try {
           const p = dnsPacket.decode(msg);
-          if (p.id !== id) return;
+          const q = p.questions?.[0];
+          if (p.id !== id || p.type !== "response" || !q || q.type !== type || lower(q.name) !== lower(name)) return;
           clearTimeout(timer);
           resolve(p);
         } catch {

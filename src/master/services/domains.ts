@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../../db";
-import { certificates, domains, sites } from "../../db/schema";
+import { certificates, domains, releasedDomains, releasedSites, sites } from "../../db/schema";
 import type { DnsRecord, DomainInfo } from "../../protocol/domain";
 import { badRequest, conflict, notFound } from "../../shared/errors";
 import { newId, newSecret } from "../../shared/ids";
@@ -8,6 +8,7 @@ import { logger } from "../../shared/log";
 import { productionHost } from "../../shared/hosts";
 import { now, type MasterConfig } from "../config";
 import type { AgentService } from "./agents";
+import type { QuotaService } from "./quotas";
 import { DnsError, lookup, systemDnsServer, type DnsAnswer, type DnsServer } from "./dns";
 import type { SiteService } from "./sites";
 
@@ -21,9 +22,12 @@ export const CHALLENGE_LABEL = "_sprout-challenge";
  * DomainService attaches custom domains to sites and verifies them by DNS before they are routed.
  * A name belongs to one site across all accounts: the first claim is proven by a CNAME to the site's
  * platform host (names a CNAME cannot prove, apexes, need the TXT record); once another account
- * claims the name, it must prove control with its own TXT record, and when it does the name moves
- * to it. Every domain is re-checked periodically: an active one whose DNS stops pointing at Sprout
- * becomes `misconfigured` and is no longer routed (a certificate is no longer renewed for it).
+ * claims the name, or claims one another account had verified before, or claims it for a site
+ * whose name another account owned before (DNS may still point at that old site, and a deleted
+ * site's name is anyone's to take), it must prove control with its own TXT record, and when it does
+ * the name moves to it. Every domain is re-checked periodically: an active one whose DNS stops
+ * pointing at Sprout becomes `misconfigured` and is no longer routed (a certificate is no longer
+ * renewed for it).
  */
 export class DomainService {
   /** onVerified runs when a domain becomes active (certificates are issued then; set by AcmeService). */
@@ -35,6 +39,7 @@ export class DomainService {
     private config: MasterConfig,
     private sites: SiteService,
     private agents: AgentService,
+    private quotas: QuotaService,
   ) {
     this.dns = config.dnsServer ?? systemDnsServer();
   }
@@ -54,7 +59,14 @@ export class DomainService {
       const other = this.db.select({ name: sites.name }).from(sites).where(eq(sites.id, mine.siteId)).get();
       throw conflict("domain_on_other_site", `${name} is attached to your site "${other?.name}".`, `Remove it there first: sprout domains remove ${name}.`);
     }
+    this.quotas.checkNewDomain(ownerId);
     const claimedElsewhere = rows.length > 0;
+    // A CNAME names a site, and a deleted site's name is anyone's to take: a name another account
+    // had verified, or any claim for a site whose name another account owned before, may be
+    // pointed at by DNS its owner left behind. Only a TXT record proves such a claim.
+    const released = this.db.select().from(releasedDomains).where(eq(releasedDomains.name, name)).get();
+    const siteBefore = this.db.select().from(releasedSites).where(eq(releasedSites.name, site.name)).get();
+    const releasedByOther = (!!released && released.ownerId !== ownerId) || (!!siteBefore && siteBefore.ownerId !== ownerId);
     const row: Row = {
       id: newId(),
       name,
@@ -62,7 +74,7 @@ export class DomainService {
       ownerId,
       status: "pending",
       verifyToken: `sprout-${newSecret(24)}`,
-      needsTxt: claimedElsewhere || isApex(name),
+      needsTxt: claimedElsewhere || releasedByOther || isApex(name),
       lastError: null,
       checkedAt: null,
       verifiedAt: null,
@@ -70,6 +82,7 @@ export class DomainService {
     };
     this.db.insert(domains).values(row).run();
     if (claimedElsewhere) log.info("domain claimed by a second account: TXT proof required", { domain: name });
+    else if (releasedByOther) log.info("domain or site name another account had: TXT proof required", { domain: name, site: site.name });
     return this.check(row.id);
   }
 
@@ -148,14 +161,26 @@ export class DomainService {
     return this.info(this.db.select().from(domains).where(eq(domains.id, id)).get()!);
   }
 
-  /** checkAll re-checks every domain (the periodic job); one failing lookup does not stop the others. */
+  private checking = false;
+
+  /**
+   * checkAll re-checks every domain (the periodic job); one failing lookup does not stop the others.
+   * A round that outlasts the interval (many names whose DNS times out) is not joined by another:
+   * rounds piling up would multiply the lookups in flight without end.
+   */
   async checkAll() {
-    for (const { id } of this.db.select({ id: domains.id }).from(domains).all()) {
-      try {
-        await this.check(id);
-      } catch (e) {
-        log.warn("domain check failed", { error: (e as Error).message });
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      for (const { id } of this.db.select({ id: domains.id }).from(domains).all()) {
+        try {
+          await this.check(id);
+        } catch (e) {
+          log.warn("domain check failed", { error: (e as Error).message });
+        }
       }
+    } finally {
+      this.checking = false;
     }
   }
 

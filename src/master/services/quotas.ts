@@ -1,7 +1,7 @@
 import type { Statement } from "bun:sqlite";
 import { and, count, eq, gt } from "drizzle-orm";
 import type { Db } from "../../db";
-import { deployments, sites, userQuotas, users } from "../../db/schema";
+import { deployments, domains, sites, userQuotas, users } from "../../db/schema";
 import type { QuotaInfo, QuotaUpdate } from "../../protocol/quota";
 import { SproutError, notFound } from "../../shared/errors";
 import { now, type MasterConfig } from "../config";
@@ -19,7 +19,8 @@ type Override = typeof userQuotas.$inferSelect;
 
 /**
  * QuotaService bounds what one account may hold and do: sites, deployments per hour, bytes of the
- * deployments nodes keep, files per deployment. Limits are the master's `--quota-*` defaults unless an
+ * deployments nodes keep, files per deployment, custom domains and their certificate orders per hour
+ * (these two the same for every account). Limits are the master's `--quota-*` defaults unless an
  * admin set an override; admins are not limited. Checks run before any state changes and answer
  * `quota_exceeded` with the limit and how to raise it. Each check is a few indexed queries, so a
  * refused burst costs the master little.
@@ -52,6 +53,26 @@ export class QuotaService {
     const have = this.siteCount(userId);
     if (have >= q.sites)
       throw exceeded(403, `You own ${have} sites, the most your quota allows (sites: ${q.sites}).`, `Delete one with \`sprout sites delete NAME --yes\`, or ask an admin to raise it: ${raise(userId, "sites", "--quota-sites")}.`);
+  }
+
+  /**
+   * checkNewDomain refuses a domain claim the account has no room for (403). Pending claims count:
+   * each is looked up at every periodic check, and each verified one costs certificate orders.
+   */
+  checkNewDomain(userId: string) {
+    if (this.exempt(userId)) return;
+    const limit = this.config.quotas.domains;
+    const have = this.db.select({ n: count() }).from(domains).where(eq(domains.ownerId, userId)).get()?.n ?? 0;
+    if (have >= limit)
+      throw exceeded(403, `You claim ${have} custom domains, the most your quota allows (domains: ${limit}).`, "Remove one with `sprout domains remove NAME`, or ask an admin to raise it: `sprout master --quota-domains N`.");
+  }
+
+  /**
+   * certificatesPerHour is how many certificate orders the account's domains may cost in any 60
+   * minutes, or null for an admin (not limited).
+   */
+  certificatesPerHour(userId: string): number | null {
+    return this.exempt(userId) ? null : this.config.quotas.certificatesPerHour;
   }
 
   /**
@@ -130,6 +151,8 @@ export class QuotaService {
       deploysPerHour: o?.deploysPerHour ?? d.deploysPerHour,
       bytes: o?.bytes ?? d.bytes,
       filesPerDeployment: o?.filesPerDeployment ?? d.filesPerDeployment,
+      domains: d.domains,
+      certificatesPerHour: d.certificatesPerHour,
     };
   }
 

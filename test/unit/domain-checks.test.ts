@@ -1,0 +1,44 @@
+// The periodic domain check starts every --domain-check-interval seconds. A round over names whose
+// DNS does not answer (3 s per lookup) outlasts the interval, and each new round used to start
+// anyway: rounds piled up, each asking the resolver again, without end. A round now waits for the
+// one under way to finish.
+import { afterAll, expect, test } from "bun:test";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDb } from "../../src/db";
+import { MIGRATIONS } from "../../src/db/migrations";
+import { domains, sites, users } from "../../src/db/schema";
+import { DEFAULT_MASTER_CONFIG } from "../../src/master/config";
+import type { AgentService } from "../../src/master/services/agents";
+import { DomainService } from "../../src/master/services/domains";
+import type { QuotaService } from "../../src/master/services/quotas";
+import type { SiteService } from "../../src/master/services/sites";
+
+const dir = mkdtempSync(join(tmpdir(), "sprout-domain-checks-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("a periodic check does not start while the one before is still under way", async () => {
+  // A resolver that never answers: it only counts the questions it gets.
+  const silent = createSocket("udp4");
+  let questions = 0;
+  silent.on("message", () => questions++);
+  await new Promise<void>((r) => silent.bind(0, "127.0.0.1", r));
+  const db = openDb(join(dir, "master.db"), MIGRATIONS);
+  const at = new Date().toISOString();
+  db.insert(users).values({ id: "u1", email: "t@example.com", passwordHash: "x", createdAt: at }).run();
+  db.insert(sites).values({ id: "s1", name: "blog", ownerId: "u1", createdAt: at }).run();
+  db.insert(domains).values({ id: "d1", name: "www.example.test", siteId: "s1", ownerId: "u1", verifyToken: "t", createdAt: at }).run();
+  // Only check() runs here: it uses none of the other services.
+  const service = new DomainService(db, { ...DEFAULT_MASTER_CONFIG, domain: "sprout.test", dnsServer: { host: "127.0.0.1", port: silent.address().port } }, {} as SiteService, {} as AgentService, {} as QuotaService);
+  const first = service.checkAll();
+  await Bun.sleep(300);
+  const second = service.checkAll();
+  await Bun.sleep(300);
+  // One round: the A and TXT lookups of the one name.
+  expect(questions).toBe(2);
+  await Promise.all([first, second]);
+  silent.close();
+  db.$client.close();
+}, 20_000);
