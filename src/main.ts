@@ -4,6 +4,7 @@
 // command's latency.
 import { COMMAND_LOADERS, loadAll } from "./cli/commands/lazy";
 import { closest, parseCommand, renderHelp, UsageError } from "./shared/command";
+import { SproutError } from "./shared/errors";
 import { VERSION } from "./shared/version";
 
 async function main(argv: string[]): Promise<number> {
@@ -48,7 +49,7 @@ main(process.argv.slice(2)).then(
     process.exit(code);
   },
   (e) => {
-    process.stderr.write(`sprout: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`sprout: ${e instanceof Error ? e.message : String(e)}\n${e instanceof SproutError && e.hint ? `hint: ${e.hint}\n` : ""}`);
     process.exit(1);
   },
 );

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AgentStatus } from "../protocol/agent";
 import type { StatusReport } from "../protocol/deployment";
+import { EXCLUSIVE_PORT } from "../shared/listen";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
 import { agentApp } from "./app";
@@ -146,7 +147,7 @@ export class Agent {
       metrics: () => agentMetrics(this.status(), this.nginx.lastReloadMs),
     });
     const tls = this.config.tls;
-    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, ...EXCLUSIVE_PORT, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
     const host = this.server.server!.hostname!.includes(":") ? `[${this.server.server!.hostname}]` : this.server.server!.hostname;
     this.url = this.config.publicUrl ?? `${tls ? "https" : "http"}://${host}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION, ...(tls ? { pin: tls.pin } : {}) });

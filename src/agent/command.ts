@@ -10,6 +10,8 @@ import { clearPid, relaunch, writePid } from "./self-upgrade";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { assertPrivateTransport, normalizePin } from "../shared/tls";
 import { isSproutError } from "../shared/errors";
+import { lockDataFolder } from "../shared/data-lock";
+import { makeDataFolder } from "./layout";
 
 const log = logger("agent");
 
@@ -126,6 +128,10 @@ export const agentCommand: Command = {
     const role = String(v.role);
     if (role !== "node" && role !== "gateway") throw new UsageError("--role must be node or gateway");
     const httpsListen = typeof v["https-listen"] === "string" ? listen("https-listen") : undefined;
+    // Before anything touches the folder (its certificate, nginx, the blob store): a second agent on
+    // it stops here, leaving the running one's nginx alone.
+    makeDataFolder(resolve(String(v.data)));
+    const unlock = lockDataFolder(resolve(String(v.data)), "agent");
     // A node's API takes upload grants and peer tokens: HTTPS beyond loopback, with a pin the master
     // hands to the CLIs and peers it sends here. A gateway's API answers liveness only.
     const tls =
@@ -180,6 +186,7 @@ export const agentCommand: Command = {
     const listenAt = restart ? agent.listenAddress() : "";
     await agent.stop();
     clearPid(resolve(String(v.data)));
+    unlock();
     // After an upgrade the new binary starts once this one let go of its ports.
     if (restart) return relaunch(listenAt);
     return code;

@@ -29,6 +29,16 @@ export function workerIdentity(spec: string | undefined): WorkerIdentity | null 
   return { user, group, uid, gid };
 }
 
+/** makeDataFolder makes the data folder and the folders on the way to it, which let nginx's workers through (0711) whatever the umask. */
+export function makeDataFolder(dataDir: string) {
+  const missing: string[] = [];
+  for (let d = dataDir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    mkdirSync(d, { mode: 0o711 });
+    chmodSync(d, 0o711);
+  }
+}
+
 /**
  * secureLayout sets the modes of the agent's data folder so that nginx's workers can reach only
  * what they serve (DESIGN: tenant isolation). Folders on the way to served files are 0711 (pass
@@ -38,13 +48,7 @@ export function workerIdentity(spec: string | undefined): WorkerIdentity | null 
  * Idempotent; run at every start so a data folder made by an older version is brought in line.
  */
 export function secureLayout(dataDir: string, worker: WorkerIdentity | null) {
-  // Folders made here on the way to the data folder let the workers through, whatever the umask.
-  const missing: string[] = [];
-  for (let d = dataDir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    mkdirSync(d, { mode: 0o711 });
-    chmodSync(d, 0o711);
-  }
+  makeDataFolder(dataDir);
   if (worker) assertReachable(dirname(dataDir), worker);
   const mode = (p: string, m: number) => existsSync(p) && chmodSync(p, m);
   const dir = (p: string, m: number) => {

@@ -1,8 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
+import { lockDataFolder } from "../shared/data-lock";
 import { isSproutError } from "../shared/errors";
-import { parseListen, waitForSignal } from "../shared/listen";
+import { EXCLUSIVE_PORT, parseListen, waitForSignal } from "../shared/listen";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
@@ -122,6 +123,8 @@ export const masterCommand: Command = {
     process.umask(0o077);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
+    // Before anything reads or writes the database: a second master on it stops here.
+    const unlock = lockDataFolder(dataDir, "master");
     // The control plane's modules load only here: other commands of this binary start faster.
     const [{ openDb }, { createMaster }, { BackupSchedule }] = await Promise.all([import("../db"), import("./server"), import("./backup")]);
     const db = openDb(join(dataDir, "sprout.db"));
@@ -148,7 +151,7 @@ export const masterCommand: Command = {
     const tls = await serverTls({ mode: tlsMode, certFile: optional(v["tls-cert"]), keyFile: optional(v["tls-key"]), dir: join(dataDir, "tls"), listenHost: listen.hostname, commonName: "sprout-master" });
     if (!tls && !["127.0.0.1", "::1", "localhost"].includes(listen.hostname) && !listen.hostname.startsWith("127."))
       log.warn("the master serves plain HTTP beyond loopback (--tls off): put a TLS proxy in front, or tokens cross the network in clear");
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP, ...EXCLUSIVE_PORT, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
     const host = server.server!.hostname!.includes(":") ? `[${server.server!.hostname}]` : server.server!.hostname;
     const url = `${tls ? "https" : "http"}://${host}:${server.server!.port}`;
     log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration, ...(tls ? { pin: tls.pin } : {}) });
@@ -160,6 +163,7 @@ export const masterCommand: Command = {
     master.stop();
     await server.stop(true);
     db.$client.close();
+    unlock();
     return 0;
   },
 };
@@ -177,7 +181,14 @@ async function backupOrRestore(action: "backup" | "restore", file: string | unde
       backupDatabase(join(dataDir, "sprout.db"), resolve(file));
       process.stdout.write(`Backup written to ${file} (0600: it holds the master's keys).\n`);
     } else {
-      const r = restoreDatabase(resolve(file), dataDir);
+      // A running master would go on with the database it has open: restore only a stopped one's.
+      const unlock = existsSync(dataDir) ? lockDataFolder(dataDir, "master") : () => {};
+      let r;
+      try {
+        r = restoreDatabase(resolve(file), dataDir);
+      } finally {
+        unlock();
+      }
       process.stdout.write(`Restored ${file} (${r.sites} sites). Start the master: nodes catch up to it when they report.\n`);
     }
     return 0;

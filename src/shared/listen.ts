@@ -16,3 +16,11 @@ export function waitForSignal(): Promise<string> {
     process.once("SIGTERM", on("SIGTERM"));
   });
 }
+
+/**
+ * EXCLUSIVE_PORT goes into every Elysia listen(): Elysia asks Bun for SO_REUSEPORT by default, with
+ * which a second master or agent started on a port already in use shares it with the first (the
+ * kernel then splits connections between the two) rather than failing. `development: false`: Bun
+ * never answers an error with its debugging page.
+ */
+export const EXCLUSIVE_PORT = { reusePort: false, development: false } as const;
