@@ -54,7 +54,7 @@ export class MasterLink {
     }
     if (res.status === 401) {
       const e = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-      throw new FatalAuthError(`The master refused this agent's token: ${e.error?.message ?? "401"}. Rotate it (POST /api/<agent_id>/token) and restart the agent with the new one.`);
+      throw new FatalAuthError(`The master refused this agent's token: ${(e.error?.message ?? "401").replace(/\.+$/, "")}. An admin makes a new one with \`sprout agents rotate-token NAME\`; restart the agent with it.`);
     }
     if (res.status === 409) {
       // The agent runs with another --role than it was registered with: retrying cannot help.

@@ -221,7 +221,7 @@ export class AuthService {
       if (want === "user")
         throw new SproutError(401, "wrong_token_kind", "This is an agent token; user routes need a user token.", "Run `sprout login` or use an API token (sprout tokens create).");
       const agent = this.agentByHash.get({ hash: sha256Hex(token) });
-      if (!agent) throw new SproutError(401, "invalid_token", "The master does not know this agent token.", "Rotate it with `POST /api/<agent_id>/token` and restart the agent.");
+      if (!agent) throw new SproutError(401, "invalid_token", "The master does not know this agent token.", "An admin makes a new one with `sprout agents rotate-token NAME`; restart the agent with it.");
       return { kind: "agent", agentId: agent.id };
     }
     if (want === "agent")
