@@ -42,3 +42,25 @@ test("a periodic check does not start while the one before is still under way", 
   silent.close();
   db.$client.close();
 }, 20_000);
+
+test("checks asked for by users share one lookup per domain, and one just made is answered as it is", async () => {
+  const silent = createSocket("udp4");
+  let questions = 0;
+  silent.on("message", () => questions++);
+  await new Promise<void>((r) => silent.bind(0, "127.0.0.1", r));
+  const db = openDb(join(dir, "asked.db"), MIGRATIONS);
+  const at = new Date().toISOString();
+  db.insert(users).values({ id: "u1", email: "t@example.com", passwordHash: "x", createdAt: at }).run();
+  db.insert(sites).values({ id: "s1", name: "blog", ownerId: "u1", createdAt: at }).run();
+  db.insert(domains).values({ id: "d1", name: "www.example.test", siteId: "s1", ownerId: "u1", verifyToken: "t", createdAt: at }).run();
+  const service = new DomainService(db, { ...DEFAULT_MASTER_CONFIG, domain: "sprout.test", dnsServer: { host: "127.0.0.1", port: silent.address().port } }, {} as SiteService, {} as AgentService, {} as QuotaService);
+  // A tenant calling the route in a loop: 50 requests at once.
+  const answers = await Promise.all(Array.from({ length: 50 }, () => service.checkOnRequest("d1")));
+  expect(questions).toBe(2);
+  expect(answers.every((a) => a.last_error?.startsWith("DNS lookup failed"))).toBe(true);
+  // Right after it: the last result, no new lookup.
+  await service.checkOnRequest("d1");
+  expect(questions).toBe(2);
+  silent.close();
+  db.$client.close();
+}, 20_000);

@@ -16,7 +16,7 @@ export const domainRoutes = (s: Services) =>
     }, { body: DomainAdd })
     .get("/api/domains", async ({ request }) => s.domains.list((await s.user(request)).userId))
     .get("/api/domains/:name", async ({ params, request }) => s.domains.info(s.domains.owned((await s.user(request)).userId, params.name)))
-    .post("/api/domains/:name/check", async ({ params, request }) => s.domains.check(s.domains.owned((await s.user(request)).userId, params.name).id))
+    .post("/api/domains/:name/check", async ({ params, request }) => s.domains.checkOnRequest(s.domains.owned((await s.user(request)).userId, params.name).id))
     .delete("/api/domains/:name", async ({ params, request }) => {
       s.domains.remove((await s.user(request)).userId, params.name);
       return { ok: true as const };

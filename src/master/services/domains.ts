@@ -18,6 +18,9 @@ type Row = typeof domains.$inferSelect;
 /** CHALLENGE_LABEL prefixes the TXT record that proves a claim: `_sprout-challenge.<domain>`. */
 export const CHALLENGE_LABEL = "_sprout-challenge";
 
+/** CHECK_GAP_MS: a domain checked this recently is not looked up again on a user's request. */
+export const CHECK_GAP_MS = 2000;
+
 /**
  * DomainService attaches custom domains to sites and verifies them by DNS before they are routed.
  * A name belongs to one site across all accounts: the first claim is proven by a CNAME to the site's
@@ -162,6 +165,30 @@ export class DomainService {
   }
 
   private checking = false;
+  private asked = new Map<string, Promise<DomainInfo>>();
+  private askedAt = new Map<string, number>();
+
+  /**
+   * checkOnRequest is check() asked for by a user (POST /api/domains/:name/check): one lookup per
+   * domain at a time, and none within CHECK_GAP_MS of the last one users asked for (that one's
+   * result is answered), so calling the route in a loop cannot make the master ask the resolver at
+   * its request rate. A periodic check does not count: a user who just fixed DNS is answered anew.
+   */
+  async checkOnRequest(id: string): Promise<DomainInfo> {
+    const running = this.asked.get(id);
+    if (running) return running;
+    const row = this.db.select().from(domains).where(eq(domains.id, id)).get();
+    if (!row) throw notFound("Domain");
+    if (Date.now() - (this.askedAt.get(id) ?? 0) < CHECK_GAP_MS) return this.info(row);
+    const p = this.check(id).finally(() => {
+      this.asked.delete(id);
+      this.askedAt.set(id, Date.now());
+      // Bounded: entries past the gap say nothing.
+      if (this.askedAt.size > 10_000) for (const [k, t] of this.askedAt) if (Date.now() - t >= CHECK_GAP_MS) this.askedAt.delete(k);
+    });
+    this.asked.set(id, p);
+    return p;
+  }
 
   /**
    * checkAll re-checks every domain (the periodic job); one failing lookup does not stop the others.

@@ -39,7 +39,7 @@ export const uiDomains = (s: Services) => {
     }))
     .post("/ui/sites/:name/domains/:domain/check", signedIn(async (_req, sess, p) => {
       const notice = await attempt(async () => {
-        const d = await s.domains.check(mine(sess.user.id, p.name!, p.domain!).id);
+        const d = await s.domains.checkOnRequest(mine(sess.user.id, p.name!, p.domain!).id);
         if (d.status !== "active") throw badRequest("not_verified", `${d.name} is ${d.status}: ${d.last_error ?? "its DNS records are not there yet."}`);
       }, `${p.domain} is verified.`);
       return respond(sess, panel(sess.user.id, p.name!, notice));
