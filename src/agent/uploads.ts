@@ -300,16 +300,19 @@ export class Uploads {
     } catch (e) {
       tar.cancel();
       if (e instanceof SproutError) {
-        // Bad input: undo everything this request added.
-        for (const sha of added) this.blobs.discard(sha);
+        // Bad input: undo what this request added, unless another upload or account uses it meanwhile.
+        this.blobs.released(proved);
+        for (const sha of added) this.blobs.discard(sha, owner);
         throw e;
       }
       // A dropped connection or a truncated stream: keep the files that verified in full, so a rerun
       // uploads only the rest. (Each is content-addressed and checked; none can be wrong.)
       this.blobs.owners.add(owner, proved);
+      this.blobs.released(proved);
       throw badRequest("bad_archive", `The upload is not a complete tar stream: ${publicMessage(e)}.`);
     }
     this.blobs.owners.add(owner, proved);
+    this.blobs.released(proved);
     return { files, bytes, proved: new Set(proved) };
   }
 
@@ -317,7 +320,9 @@ export class Uploads {
    * writeVerified takes one entry into a temporary file, checks its digest and adopts it. Small
    * files are taken whole from the stream, checked, and written with one call (per-file write
    * streams cost more than the bytes on sites of many small files). Compressed forms are made after
-   * the deployment is live (Siblings), not here.
+   * the deployment is live (Siblings), not here. The blob is marked as received (BlobStore.receive)
+   * in the same step that stores or finds it, so no other request's bad entry removes it in between;
+   * extract releases it when the request ends.
    */
   private async writeVerified(tar: TarReader, name: string, size: number, sha256: string): Promise<boolean> {
     const tmp = this.blobs.tmpPath();
@@ -329,7 +334,9 @@ export class Uploads {
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
-        return this.blobs.putSmall(sha256, body);
+        const isNew = this.blobs.putSmall(sha256, body);
+        this.blobs.receive(sha256);
+        return isNew;
       } else {
         // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a
         // write stream's would be an 'error' event that, unheard, ends the process.
@@ -344,7 +351,9 @@ export class Uploads {
         }
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       }
-      return this.blobs.adopt(tmp, sha256);
+      const isNew = this.blobs.adopt(tmp, sha256);
+      this.blobs.receive(sha256);
+      return isNew;
     } catch (e) {
       rmSync(tmp, { force: true });
       if (isDiskFull(e)) throw outOfDisk(this.node);
