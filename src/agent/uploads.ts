@@ -23,6 +23,15 @@ import { publicMessage } from "./public-error";
 const SMALL_FILE = 4 * 1024 * 1024;
 
 /**
+ * MAX_STREAMS_PER_ACCOUNT: file streams one account may have in progress on this node at once. Each
+ * holds up to SMALL_FILE of memory and a temporary file for as long as its client keeps sending, a
+ * byte at a time if it likes: without a bound, one tenant's deployments (60 an hour by default) could
+ * pile such streams up until the node's memory or disk gave out for every tenant (measured: 40
+ * streams stopped 1 byte short of a 4 MB file held 169 MB).
+ */
+export const MAX_STREAMS_PER_ACCOUNT = 8;
+
+/**
  * PENDING_EXT names an upload's record, <data>/uploads/<deployment>.upload: one JSON line (the record
  * without its manifest), then the manifest's canonical text (manifestText), written as init hashed it
  * rather than serialized again. LEGACY_EXT: the all-JSON records of earlier versions, still read.
@@ -82,6 +91,8 @@ export class Uploads {
   /** lock: one init, upload or staging at a time per deployment. */
   readonly lock = new DeploymentLock();
   private inits = new InitLimiter();
+  /** streams: file streams in progress, by account (see MAX_STREAMS_PER_ACCOUNT). */
+  private streams = new Map<string, number>();
 
   constructor(
     dataDir: string,
@@ -157,12 +168,28 @@ export class Uploads {
 
   /**
    * receive consumes the tar stream of POST /api/upload/file. A second stream to the same deployment
-   * while one runs is refused (409), so two uploads can never stage one deployment at once.
+   * while one runs is refused (409), so two uploads can never stage one deployment at once, and an
+   * account's streams beyond MAX_STREAMS_PER_ACCOUNT are refused (429).
    */
   async receive(token: string | null, deploymentId: string | null, body: ReadableStream<Uint8Array> | null): Promise<UploadFileAnswer> {
     if (!token) throw new SproutError(401, "unauthorized", "X-Upload-Token header missing.", "Call POST /api/upload/init first.");
     const claims = await verifyUploadToken(this.state.uploadSecret(), token);
     if (!deploymentId || claims.deployment_id !== deploymentId) throw forbidden("This upload token is for another deployment.");
+    const open = this.streams.get(claims.owner) ?? 0;
+    if (open >= MAX_STREAMS_PER_ACCOUNT)
+      throw tooMany(`This account has ${open} uploads in progress on this node, the most it may have at once.`, "Wait for one of them to finish, then deploy again.");
+    this.streams.set(claims.owner, open + 1);
+    try {
+      return await this.receiveLocked(claims, deploymentId, body);
+    } finally {
+      const left = (this.streams.get(claims.owner) ?? 1) - 1;
+      if (left > 0) this.streams.set(claims.owner, left);
+      else this.streams.delete(claims.owner);
+    }
+  }
+
+  /** receiveLocked takes the stream under the deployment's lock (409 while another stream to it runs). */
+  private receiveLocked(claims: Awaited<ReturnType<typeof verifyUploadToken>>, deploymentId: string, body: ReadableStream<Uint8Array> | null): Promise<UploadFileAnswer> {
     return this.lock.tryRun(deploymentId, async () => {
       this.assertOpen(claims.site, deploymentId);
       const pending = this.pending(deploymentId);
