@@ -145,9 +145,10 @@ export class Agent {
       status: () => this.status(),
       ready: () => agentReadiness(this.status(), nginxUrl, this.config.minFreeDisk),
       metrics: () => agentMetrics(this.status(), this.nginx.lastReloadMs),
+      idleTimeoutS: this.config.idleTimeoutSeconds,
     });
     const tls = this.config.tls;
-    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, ...EXCLUSIVE_PORT, idleTimeout: 0, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    this.server = app.listen({ hostname: this.config.listen.hostname, port: this.config.listen.port, ...EXCLUSIVE_PORT, idleTimeout: this.config.idleTimeoutSeconds, maxRequestBodySize: this.config.limits.maxTotalBytes + 64 * 1024 * 1024, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
     const host = this.server.server!.hostname!.includes(":") ? `[${this.server.server!.hostname}]` : this.server.server!.hostname;
     this.url = this.config.publicUrl ?? `${tls ? "https" : "http"}://${host}:${this.server.server!.port}`;
     log.info(`sprout agent listening on ${this.url}`, { name: this.config.name, version: VERSION, ...(tls ? { pin: tls.pin } : {}) });

@@ -12,6 +12,7 @@ import type { AgentLiveness, AgentStatus } from "../protocol/agent";
 import type { BlobStore } from "./blobs";
 import type { StateFile } from "./state";
 import type { Uploads } from "./uploads";
+import { INIT_BODY_LIMIT, readLimited, stalledBody, watchStalls } from "./request-body";
 
 /** AgentAppDeps is what the agent API needs from the agent. */
 export interface AgentAppDeps {
@@ -25,7 +26,12 @@ export interface AgentAppDeps {
   ready: () => Promise<string[]>;
   /** metrics renders the node's Prometheus figures. */
   metrics: () => Promise<{ text: string; contentType: string }>;
+  /** idleTimeoutS: the API's idle timeout (--idle-timeout); also how long a request body may stop arriving. */
+  idleTimeoutS: number;
 }
+
+/** BunServer: what a route sees of the server (Elysia's `server`), for per-request timeouts. */
+type BunServer = { timeout(request: Request, seconds: number): void } | null;
 
 /** agentApp is the agent API (DESIGN.md section 4): status, the two upload steps, and blobs for peers. */
 export const agentApp = (d: AgentAppDeps) =>
@@ -48,13 +54,26 @@ export const agentApp = (d: AgentAppDeps) =>
       const m = await d.metrics();
       return new Response(m.text, { headers: { "content-type": m.contentType } });
     })
-    .post("/api/upload/init", ({ body }) => d.uploads.init(body), { body: UploadInit })
-    // The tar body streams straight to the blob store: no parsing, no buffering.
-    .post("/api/upload/file", ({ request }) =>
-      d.uploads.receive(request.headers.get(UPLOAD_TOKEN_HEADER), request.headers.get(DEPLOYMENT_ID_HEADER), request.body), { parse: "none" })
+    // Anyone may send this body: it is read within INIT_BODY_LIMIT, never whole whatever its size.
+    .post("/api/upload/init", ({ body }) => d.uploads.init(body), {
+      body: UploadInit,
+      // (JSON that does not parse is Elysia's parse error: 400 malformed_json, as before.)
+      parse: async ({ request, server }) => JSON.parse(await readBody(d, request, server, INIT_BODY_LIMIT)),
+    })
+    // The tar body streams straight to the blob store: no parsing, no buffering. A 2 GB upload takes
+    // minutes: it is cut only when its bytes stop coming (watchStalls), not by Bun's timer.
+    .post("/api/upload/file", async ({ request, server }) => {
+      server?.timeout(request, 0);
+      try {
+        const body = request.body && watchStalls(request.body, d.idleTimeoutS * 1000);
+        return await d.uploads.receive(request.headers.get(UPLOAD_TOKEN_HEADER), request.headers.get(DEPLOYMENT_ID_HEADER), body);
+      } finally {
+        server?.timeout(request, d.idleTimeoutS);
+      }
+    }, { parse: "none" })
     // Peers pull blobs to replicate a deployment, with the master's peer token: only blobs the
     // deployment's account holds here are answered; any other digest is "not found", held or not.
-    .get("/api/blob/:sha", async ({ params, request }) => {
+    .get("/api/blob/:sha", async ({ params, request, server }) => {
       const token = bearer(request);
       const key = d.state.state.grantPublicKey;
       if (!token || !key) throw new SproutError(401, "unauthorized", "Blobs are given to peer nodes only, with a peer token from the master.");
@@ -62,8 +81,27 @@ export const agentApp = (d: AgentAppDeps) =>
       if (claims.from !== d.state.state.agentId) throw new SproutError(403, "forbidden", "This peer token is for another node.");
       const p = d.blobs.path(params.sha);
       if (!d.blobs.owners.owns(claims.owner, params.sha) || !existsSync(p)) throw notFound("Blob");
+      // Bun's timer would cut a large blob still flowing to a distant peer (it does not restart as
+      // bytes go out); peers are nodes the master vouches for.
+      server?.timeout(request, 0);
       return new Response(Bun.file(p));
     }, { params: t.Object({ sha: Sha256 }) });
+
+/**
+ * readBody reads a request body as text within `limit`, with Bun's timer off and the body watched for
+ * stalls instead (see watchStalls); the timer is back once the body is in.
+ */
+async function readBody(d: AgentAppDeps, request: Request, server: BunServer, limit: number): Promise<string> {
+  server?.timeout(request, 0);
+  try {
+    return await readLimited(request.body && watchStalls(request.body, d.idleTimeoutS * 1000), limit);
+  } catch (e) {
+    if (e instanceof SproutError) throw e;
+    throw stalledBody(e);
+  } finally {
+    server?.timeout(request, d.idleTimeoutS);
+  }
+}
 
 function bearer(request: Request): string | null {
   const h = request.headers.get("authorization");

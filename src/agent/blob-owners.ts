@@ -14,6 +14,7 @@ export class BlobOwners {
   private hasStmt;
   private addStmt;
   private forgetStmt;
+  private othersStmt;
 
   constructor(dataDir: string) {
     const path = join(dataDir, "owners.db");
@@ -33,10 +34,16 @@ export class BlobOwners {
     this.hasStmt = this.db.prepare<{ one: number }, [string, string]>("SELECT 1 AS one FROM blob_owners WHERE account = ? AND sha = ?");
     this.addStmt = this.db.prepare("INSERT OR IGNORE INTO blob_owners (account, sha) VALUES (?, ?)");
     this.forgetStmt = this.db.prepare("DELETE FROM blob_owners WHERE sha = ?");
+    this.othersStmt = this.db.prepare<{ one: number }, [string, string]>("SELECT 1 AS one FROM blob_owners WHERE sha = ? AND account != ? LIMIT 1");
   }
 
   owns(account: string, sha: string): boolean {
     return this.hasStmt.get(account, sha) !== null;
+  }
+
+  /** ownedByOthers: some account other than `account` holds `sha`. */
+  ownedByOthers(account: string, sha: string): boolean {
+    return this.othersStmt.get(sha, account) !== null;
   }
 
   /** add records that `account` holds each of `digests` (one transaction). */

@@ -270,10 +270,37 @@ export class BlobStore {
     this.verifiedAt.delete(sha);
   }
 
-  /** discard removes a blob nothing links to (and its shard folder when that is left empty). */
-  discard(sha: string) {
+  /**
+   * receiving: blobs that upload requests in progress wrote or found present and verified, by count.
+   * Blobs are shared between accounts: one request's bad entry must not take away a blob another
+   * request (of any account) has just proved it holds (see discard).
+   */
+  private receiving = new Map<string, number>();
+
+  /** receive marks `sha` as in use by an upload request until `released`. */
+  receive(sha: string) {
+    this.receiving.set(sha, (this.receiving.get(sha) ?? 0) + 1);
+  }
+
+  released(digests: Iterable<string>) {
+    for (const d of digests) {
+      const n = (this.receiving.get(d) ?? 1) - 1;
+      if (n > 0) this.receiving.set(d, n);
+      else this.receiving.delete(d);
+    }
+  }
+
+  /**
+   * discard removes a blob `owner`'s work added and no longer wants (and its shard folder when that is
+   * left empty), unless anything else has a claim on it: a deployment links it, another account
+   * holds it, or an upload request in progress uses it. Without those checks, a tenant who uploaded a
+   * public file (a library's known bytes) and then a bad entry removed it under another tenant's
+   * upload of the same file, which then failed ("did not receive every file").
+   */
+  discard(sha: string, owner: string) {
+    if (this.receiving.has(sha)) return;
     const p = this.path(sha);
-    if (!existsSync(p) || statSync(p).nlink > 1) return;
+    if (!existsSync(p) || statSync(p).nlink > 1 || this.owners.ownedByOthers(owner, sha)) return;
     for (const f of ["", ...SIBLINGS]) rmSync(`${p}${f}`, { force: true });
     this.owners.forget([sha]);
     try {

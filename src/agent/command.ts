@@ -7,6 +7,7 @@ import { parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { DEFAULT_BROTLI_MODULE, DEFAULT_GEOIP_COUNTRY, DEFAULT_GEOIP_MODULE, DEFAULT_SITES_PER_SHARD } from "./config";
 import { clearPid, relaunch, writePid } from "./self-upgrade";
+import { DEFAULT_IDLE_TIMEOUT_S } from "./request-body";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { assertPrivateTransport, normalizePin } from "../shared/tls";
 import { isSproutError } from "../shared/errors";
@@ -51,6 +52,7 @@ export const agentCommand: Command = {
     "allow-private-proxy": { type: "boolean", description: "Let proxy rules reach localhost and private addresses (trusted tenants only)", env: "SPROUT_ALLOW_PRIVATE_PROXY" },
     "brotli-module": { type: "string", value: "PATH|off", description: "nginx's brotli_static module, to serve .br siblings made at deploy time (Debian: libnginx-mod-http-brotli-static); off: gzip only", env: "SPROUT_BROTLI_MODULE", default: DEFAULT_BROTLI_MODULE },
     "reverify-after": { type: "string", value: "SECONDS", description: "Check a stored file's bytes again before reusing it when not checked for this long (0: at every reuse)", env: "SPROUT_REVERIFY_AFTER", default: String(24 * 60 * 60) },
+    "idle-timeout": { type: "string", value: "SECONDS", description: "Close an agent API connection that sends nothing this long: idle between requests, or an upload whose bytes stopped coming (1-255; an upload that keeps sending is never cut)", env: "SPROUT_IDLE_TIMEOUT", default: String(DEFAULT_IDLE_TIMEOUT_S) },
     "max-total-size": { type: "string", value: "BYTES", description: "Largest deployment accepted", env: "SPROUT_MAX_TOTAL_SIZE", default: String(DEFAULT_LIMITS.maxTotalBytes) },
   },
   examples: [
@@ -78,6 +80,12 @@ export const agentCommand: Command = {
     const perShard = () => {
       const n = num("sites-per-shard");
       if (n < 1) throw new UsageError("--sites-per-shard must be at least 1");
+      return n;
+    };
+    const idleTimeout = () => {
+      const n = num("idle-timeout");
+      // Bun's server takes up to 255 s; 0 (never) would let idle connections pile up until no file is left.
+      if (n < 1 || n > 255) throw new UsageError("--idle-timeout must be between 1 and 255 seconds");
       return n;
     };
     const engine = () => {
@@ -164,6 +172,7 @@ export const agentCommand: Command = {
       sitesPerShard: perShard(),
       rulesEngine: engine(),
       reverifySeconds: num("reverify-after"),
+      idleTimeoutSeconds: idleTimeout(),
       brotliModule: brotliModule(String(v["brotli-module"])),
       geoipCountry: nginxPath("geoip-country", true),
       geoipModule: nginxPath("geoip-module", false) ?? undefined,

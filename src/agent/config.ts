@@ -46,6 +46,11 @@ export interface AgentConfig {
    * path, DEFAULT_BROTLI_MODULE; null: off). Without it the node makes and serves gzip only.
    */
   brotliModule?: string | null;
+  /**
+   * idleTimeoutSeconds: a connection to the agent API that sends nothing this long is closed (idle
+   * between requests, or a request body that stopped arriving; 1 to 255, --idle-timeout).
+   */
+  idleTimeoutSeconds: number;
   /** reverifySeconds: a stored blob not checked for this long is checked before a new deployment reuses it. */
   reverifySeconds: number;
 }

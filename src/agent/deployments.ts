@@ -225,7 +225,7 @@ export class Deployments {
       // Written down before the deployment is published: a crash after it still gets its forms.
       this.siblings.add(site, id, later);
       renameSync(tmpLink, final);
-      for (const sha of plain) this.blobs.discard(sha);
+      for (const sha of plain) this.blobs.discard(sha, opts.owner ?? "");
     } catch (e) {
       for (const t of temps) rmSync(t, { recursive: true, force: true });
       // The rules belong to whichever attempt installed the tree: remove them only if none did.

@@ -23,6 +23,15 @@ import { publicMessage } from "./public-error";
 const SMALL_FILE = 4 * 1024 * 1024;
 
 /**
+ * MAX_STREAMS_PER_ACCOUNT: file streams one account may have in progress on this node at once. Each
+ * holds up to SMALL_FILE of memory and a temporary file for as long as its client keeps sending, a
+ * byte at a time if it likes: without a bound, one tenant's deployments (60 an hour by default) could
+ * pile such streams up until the node's memory or disk gave out for every tenant (measured: 40
+ * streams stopped 1 byte short of a 4 MB file held 169 MB).
+ */
+export const MAX_STREAMS_PER_ACCOUNT = 8;
+
+/**
  * PENDING_EXT names an upload's record, <data>/uploads/<deployment>.upload: one JSON line (the record
  * without its manifest), then the manifest's canonical text (manifestText), written as init hashed it
  * rather than serialized again. LEGACY_EXT: the all-JSON records of earlier versions, still read.
@@ -82,6 +91,8 @@ export class Uploads {
   /** lock: one init, upload or staging at a time per deployment. */
   readonly lock = new DeploymentLock();
   private inits = new InitLimiter();
+  /** streams: file streams in progress, by account (see MAX_STREAMS_PER_ACCOUNT). */
+  private streams = new Map<string, number>();
 
   constructor(
     dataDir: string,
@@ -157,12 +168,28 @@ export class Uploads {
 
   /**
    * receive consumes the tar stream of POST /api/upload/file. A second stream to the same deployment
-   * while one runs is refused (409), so two uploads can never stage one deployment at once.
+   * while one runs is refused (409), so two uploads can never stage one deployment at once, and an
+   * account's streams beyond MAX_STREAMS_PER_ACCOUNT are refused (429).
    */
   async receive(token: string | null, deploymentId: string | null, body: ReadableStream<Uint8Array> | null): Promise<UploadFileAnswer> {
     if (!token) throw new SproutError(401, "unauthorized", "X-Upload-Token header missing.", "Call POST /api/upload/init first.");
     const claims = await verifyUploadToken(this.state.uploadSecret(), token);
     if (!deploymentId || claims.deployment_id !== deploymentId) throw forbidden("This upload token is for another deployment.");
+    const open = this.streams.get(claims.owner) ?? 0;
+    if (open >= MAX_STREAMS_PER_ACCOUNT)
+      throw tooMany(`This account has ${open} uploads in progress on this node, the most it may have at once.`, "Wait for one of them to finish, then deploy again.");
+    this.streams.set(claims.owner, open + 1);
+    try {
+      return await this.receiveLocked(claims, deploymentId, body);
+    } finally {
+      const left = (this.streams.get(claims.owner) ?? 1) - 1;
+      if (left > 0) this.streams.set(claims.owner, left);
+      else this.streams.delete(claims.owner);
+    }
+  }
+
+  /** receiveLocked takes the stream under the deployment's lock (409 while another stream to it runs). */
+  private receiveLocked(claims: Awaited<ReturnType<typeof verifyUploadToken>>, deploymentId: string, body: ReadableStream<Uint8Array> | null): Promise<UploadFileAnswer> {
     return this.lock.tryRun(deploymentId, async () => {
       this.assertOpen(claims.site, deploymentId);
       const pending = this.pending(deploymentId);
@@ -300,16 +327,19 @@ export class Uploads {
     } catch (e) {
       tar.cancel();
       if (e instanceof SproutError) {
-        // Bad input: undo everything this request added.
-        for (const sha of added) this.blobs.discard(sha);
+        // Bad input: undo what this request added, unless another upload or account uses it meanwhile.
+        this.blobs.released(proved);
+        for (const sha of added) this.blobs.discard(sha, owner);
         throw e;
       }
       // A dropped connection or a truncated stream: keep the files that verified in full, so a rerun
       // uploads only the rest. (Each is content-addressed and checked; none can be wrong.)
       this.blobs.owners.add(owner, proved);
+      this.blobs.released(proved);
       throw badRequest("bad_archive", `The upload is not a complete tar stream: ${publicMessage(e)}.`);
     }
     this.blobs.owners.add(owner, proved);
+    this.blobs.released(proved);
     return { files, bytes, proved: new Set(proved) };
   }
 
@@ -317,7 +347,9 @@ export class Uploads {
    * writeVerified takes one entry into a temporary file, checks its digest and adopts it. Small
    * files are taken whole from the stream, checked, and written with one call (per-file write
    * streams cost more than the bytes on sites of many small files). Compressed forms are made after
-   * the deployment is live (Siblings), not here.
+   * the deployment is live (Siblings), not here. The blob is marked as received (BlobStore.receive)
+   * in the same step that stores or finds it, so no other request's bad entry removes it in between;
+   * extract releases it when the request ends.
    */
   private async writeVerified(tar: TarReader, name: string, size: number, sha256: string): Promise<boolean> {
     const tmp = this.blobs.tmpPath();
@@ -329,7 +361,9 @@ export class Uploads {
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
         if (name === "_headers" && hasPlainPassword(new TextDecoder().decode(body))) throw plainPassword(name);
         if (name === "netlify.toml" && hasPlainTomlPassword(new TextDecoder().decode(body))) throw plainPassword(name);
-        return this.blobs.putSmall(sha256, body);
+        const isNew = this.blobs.putSmall(sha256, body);
+        this.blobs.receive(sha256);
+        return isNew;
       } else {
         // Written through a file handle: each write's failure (ENOSPC...) rejects here, where a
         // write stream's would be an 'error' event that, unheard, ends the process.
@@ -344,7 +378,9 @@ export class Uploads {
         }
         if (hasher.digest("hex") !== sha256) throw badRequest("digest_mismatch", `${name}: its bytes do not match the manifest's SHA-256.`);
       }
-      return this.blobs.adopt(tmp, sha256);
+      const isNew = this.blobs.adopt(tmp, sha256);
+      this.blobs.receive(sha256);
+      return isNew;
     } catch (e) {
       rmSync(tmp, { force: true });
       if (isDiskFull(e)) throw outOfDisk(this.node);
