@@ -177,7 +177,7 @@ export class Uploads {
     if (!deploymentId || claims.deployment_id !== deploymentId) throw forbidden("This upload token is for another deployment.");
     const open = this.streams.get(claims.owner) ?? 0;
     if (open >= MAX_STREAMS_PER_ACCOUNT)
-      throw tooMany(`This account has ${open} uploads in progress on this node, the most it may have at once.`, "Wait for one of them to finish, then deploy again.");
+      throw new SproutError(429, "uploads_busy", `This account has ${open} uploads in progress on this node, the most it may have at once.`, "Wait for one of them to finish, then deploy again (the CLI waits by itself).");
     this.streams.set(claims.owner, open + 1);
     try {
       return await this.receiveLocked(claims, deploymentId, body);

@@ -25,6 +25,9 @@ function mark(phase: string) {
 /** NODE_RETRY_MS: how long a deploy keeps asking a node that does not answer (a restart takes seconds). */
 const NODE_RETRY_MS = 30_000;
 
+/** BUSY_WAIT_MS: how long a deploy waits for the node to take this account's upload (429: others of its uploads in progress). */
+const BUSY_WAIT_MS = 10 * 60_000;
+
 /** DeployResult is what `sprout deploy --json` prints. */
 export interface DeployResult {
   deployment_id: string;
@@ -87,7 +90,11 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   // A node that does not answer (restarting, or its connection cut mid-upload) is asked again for a
   // while: what it verified before is kept, so each new try uploads only what is still missing.
   const retryUntil = Date.now() + NODE_RETRY_MS;
+  // A node refuses an account's uploads beyond a few at once (a CI job deploying many sites in
+  // parallel): this one waits its turn, for as long as the others take, up to BUSY_WAIT_MS.
+  const busyUntil = Date.now() + BUSY_WAIT_MS;
   let away = false;
+  let waiting = false;
   for (;;) {
     try {
       await upload(created, manifest, files, say, opts.quiet);
@@ -98,6 +105,12 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
         if (!away) say(`  ${dim(`${e.message} Trying again for up to ${NODE_RETRY_MS / 1000} s (the node may be restarting)...`)}`);
         away = true;
         await Bun.sleep(1000);
+        continue;
+      }
+      if (e instanceof SproutError && e.code === "uploads_busy" && Date.now() < busyUntil) {
+        if (!waiting) say(`  ${dim(`${e.message} Waiting for one to finish (up to ${BUSY_WAIT_MS / 60_000} min)...`)}`);
+        waiting = true;
+        await Bun.sleep(1000 + Math.random() * 1000);
         continue;
       }
       // The node refused to stage it (e.g. rules nginx rejects) and marked it failed: report that

@@ -12,11 +12,11 @@ const get = useCluster();
 const MAX = 8;
 
 /** held starts a deployment of one 4 MB file and sends all of it but the last byte; answers how to finish it. */
-async function held(token: string, i: number) {
+async function held(token: string, i: number, siteName = "hog") {
   const c = get();
   const file = new Uint8Array(4 * 1024 * 1024).fill(i);
   const manifest = [{ path: "a.bin", sha256: sha256(file), size: file.length }];
-  const r = await api(c.master, "POST", "/api/deployment", { site: "hog", production: false, manifest }, token);
+  const r = await api(c.master, "POST", "/api/deployment", { site: siteName, production: false, manifest }, token);
   if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
   const init = await api(r.body.upload.agent_url, "POST", "/api/upload/init", { grant: r.body.upload.grant, deployment_id: r.body.deployment.id, manifest });
   expect(init.status).toBe(200);
@@ -62,4 +62,20 @@ test("one tenant's uploads in progress on a node are bounded, and another tenant
   const next = await held(mallory, MAX + 1);
   next.finish();
   expect((await next.answer).status).toBe(200);
+}, 60_000);
+
+test("a deploy that finds its account's uploads at the node's bound waits for one to finish, says so, and ends live", async () => {
+  const c = get();
+  const busy = await c.user("busy@example.com");
+  const streams = [];
+  for (let i = 0; i < MAX; i++) streams.push(await held(busy, 100 + i, "busy-hog"));
+  await Bun.sleep(300);
+  // A CI job deploying one site more than the node takes at once from this account.
+  const deploy = c.sprout(["deploy", site({ "index.html": "my turn came" }), "--site", "patient", "--prod"], { SPROUT_TOKEN: busy });
+  await Bun.sleep(3000);
+  for (const s of streams) s.finish();
+  const r = await deploy;
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain("uploads in progress on this node, the most it may have at once. Waiting for one to finish");
+  expect(await (await c.get(`patient.${c.domain}`, "/")).text()).toBe("my turn came");
 }, 60_000);
