@@ -12,7 +12,7 @@ import { MIGRATIONS } from "../../src/db/migrations";
 import { domains, sites, users } from "../../src/db/schema";
 import { DEFAULT_MASTER_CONFIG } from "../../src/master/config";
 import type { AgentService } from "../../src/master/services/agents";
-import { DomainService } from "../../src/master/services/domains";
+import { CHECK_GAP_MS, DomainService } from "../../src/master/services/domains";
 import type { QuotaService } from "../../src/master/services/quotas";
 import type { SiteService } from "../../src/master/services/sites";
 
@@ -43,7 +43,7 @@ test("a periodic check does not start while the one before is still under way", 
   db.$client.close();
 }, 20_000);
 
-test("checks asked for by users share one lookup per domain, and one just made is answered as it is", async () => {
+test("checks asked for by users share one lookup per domain, and the next waits for a gap", async () => {
   const silent = createSocket("udp4");
   let questions = 0;
   silent.on("message", () => questions++);
@@ -58,9 +58,11 @@ test("checks asked for by users share one lookup per domain, and one just made i
   const answers = await Promise.all(Array.from({ length: 50 }, () => service.checkOnRequest("d1")));
   expect(questions).toBe(2);
   expect(answers.every((a) => a.last_error?.startsWith("DNS lookup failed"))).toBe(true);
-  // Right after it: the last result, no new lookup.
-  await service.checkOnRequest("d1");
-  expect(questions).toBe(2);
+  // Asked again at once: the next lookup waits for the gap, and requests meanwhile share it.
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 20 }, () => service.checkOnRequest("d1")));
+  expect(questions).toBe(4);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(CHECK_GAP_MS - 50);
   silent.close();
   db.$client.close();
 }, 20_000);

@@ -170,17 +170,17 @@ export class DomainService {
 
   /**
    * checkOnRequest is check() asked for by a user (POST /api/domains/:name/check): one lookup per
-   * domain at a time, and none within CHECK_GAP_MS of the last one users asked for (that one's
-   * result is answered), so calling the route in a loop cannot make the master ask the resolver at
-   * its request rate. A periodic check does not count: a user who just fixed DNS is answered anew.
+   * domain at a time, shared by every request meanwhile, and the next no sooner than CHECK_GAP_MS
+   * after the last one users asked for (a request within the gap waits for it), so calling the
+   * route in a loop cannot make the master ask the resolver at its request rate. Each answer is a
+   * lookup made after the request came: a user who just fixed DNS never sees an older result.
    */
   async checkOnRequest(id: string): Promise<DomainInfo> {
     const running = this.asked.get(id);
     if (running) return running;
-    const row = this.db.select().from(domains).where(eq(domains.id, id)).get();
-    if (!row) throw notFound("Domain");
-    if (Date.now() - (this.askedAt.get(id) ?? 0) < CHECK_GAP_MS) return this.info(row);
-    const p = this.check(id).finally(() => {
+    if (!this.db.select({ id: domains.id }).from(domains).where(eq(domains.id, id)).get()) throw notFound("Domain");
+    const wait = CHECK_GAP_MS - (Date.now() - (this.askedAt.get(id) ?? 0));
+    const p = (wait > 0 ? Bun.sleep(wait) : Promise.resolve()).then(() => this.check(id)).finally(() => {
       this.asked.delete(id);
       this.askedAt.set(id, Date.now());
       // Bounded: entries past the gap say nothing.
