@@ -17,11 +17,10 @@ export function lockDataFolder(dir: string, role: "master" | "agent"): () => voi
   const db = new Database(join(dir, `${role}.lock`), { create: true });
   try {
     db.exec("PRAGMA busy_timeout = 0");
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    // A write takes the exclusive lock; in EXCLUSIVE locking mode it is kept after the commit.
-    db.exec("CREATE TABLE IF NOT EXISTS lock (pid INTEGER)");
-    db.exec("DELETE FROM lock");
-    db.exec(`INSERT INTO lock VALUES (${process.pid})`);
+    // The exclusive lock of a transaction that never ends. Nothing is written (the file stays empty,
+    // the journal in memory): an agent on a full disk must still start, and clean up.
+    db.exec("PRAGMA journal_mode = MEMORY");
+    db.exec("BEGIN EXCLUSIVE");
   } catch (e) {
     db.close();
     if (/locked|busy/i.test((e as Error).message))
