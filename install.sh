@@ -164,7 +164,18 @@ else
   say "downloading $url"
   # A self-signed master is trusted by its key's pin only (curl refuses any other key).
   if [ -n "$PIN" ]; then set -- -k --pinnedpubkey "$PIN"; else set --; fi
-  curl -fsSL "$@" "$url" -o "$tmp" || die "download failed: $url"
+  # On a slow link the master's server may cut the transfer (it ends a response that outlasts a few
+  # of its idle timeouts): curl asks again for the rest (-C -), for as long as tries are cut short.
+  tries=0
+  while :; do
+    rc=0
+    curl -fsSL "$@" -C - "$url" -o "$tmp" || rc=$?
+    [ "$rc" -eq 0 ] && break
+    case "$rc" in 18|28|52|55|56) ;; *) die "download failed: $url (curl exit $rc)" ;; esac
+    tries=$((tries + 1))
+    [ "$tries" -lt 30 ] || die "download failed: $url (cut short $tries times)"
+    say "download cut short; resuming where it stopped"
+  done
   curl -fsSL "$@" "$url.sha256" -o "$tmp.sha" || die "download failed: $url.sha256"
   SPROUT_SHA256=${SPROUT_SHA256:-$(cut -d' ' -f1 "$tmp.sha")}
 fi

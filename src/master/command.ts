@@ -41,6 +41,7 @@ export const masterCommand: Command = {
     "quota-files": { type: "string", value: "N", description: "Files one deployment may list", env: "SPROUT_QUOTA_FILES", default: String(Q.filesPerDeployment) },
     "quota-domains": { type: "string", value: "N", description: "Custom domains one account may claim, pending ones included", env: "SPROUT_QUOTA_DOMAINS", default: String(Q.domains) },
     "quota-certificates-per-hour": { type: "string", value: "N", description: "Certificates (new or renewed) requested for one account's domains per hour; more wait (the CA limits the master's ACME account as a whole)", env: "SPROUT_QUOTA_CERTIFICATES_PER_HOUR", default: String(Q.certificatesPerHour) },
+    "idle-timeout": { type: "string", value: "SECONDS", description: "Close a connection that sends nothing this long, idle between requests or stopped mid-request (1-255; long polls and the binary's download are not cut)", env: "SPROUT_IDLE_TIMEOUT", default: "120" },
     "metrics-token": { type: "string", value: "TOKEN", description: "Bearer token Prometheus sends to GET /metrics (without one, only private addresses may scrape)", env: "SPROUT_METRICS_TOKEN" },
     "alert-webhook": { type: "string", value: "URL,...", description: "Send alerts (node down, disk low, replicas below target, deploy failed) to these webhooks (JSON; Slack-compatible)", env: "SPROUT_ALERT_WEBHOOK" },
     "alert-email": { type: "string", value: "ADDRESS,...", description: "Mail alerts to these addresses (needs --smtp-url)", env: "SPROUT_ALERT_EMAIL" },
@@ -99,6 +100,8 @@ export const masterCommand: Command = {
     }
     const quotas = parseQuotas(v);
     const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
+    const idleTimeout = positiveInt(v["idle-timeout"], "--idle-timeout");
+    if (idleTimeout > 255) throw new UsageError("--idle-timeout must be between 1 and 255 seconds");
     let dnsServer: MasterConfig["dnsServer"] = null;
     if (typeof v["dns-server"] === "string") {
       try {
@@ -151,7 +154,7 @@ export const masterCommand: Command = {
     const tls = await serverTls({ mode: tlsMode, certFile: optional(v["tls-cert"]), keyFile: optional(v["tls-key"]), dir: join(dataDir, "tls"), listenHost: listen.hostname, commonName: "sprout-master" });
     if (!tls && !["127.0.0.1", "::1", "localhost"].includes(listen.hostname) && !listen.hostname.startsWith("127."))
       log.warn("the master serves plain HTTP beyond loopback (--tls off): put a TLS proxy in front, or tokens cross the network in clear");
-    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout: 120, maxRequestBodySize: SERVER_BODY_CAP, ...EXCLUSIVE_PORT, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
+    const server = master.app.listen({ hostname: listen.hostname, port: listen.port, idleTimeout, maxRequestBodySize: SERVER_BODY_CAP, ...EXCLUSIVE_PORT, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}) });
     const host = server.server!.hostname!.includes(":") ? `[${server.server!.hostname}]` : server.server!.hostname;
     const url = `${tls ? "https" : "http"}://${host}:${server.server!.port}`;
     log.info(`sprout master listening on ${url}`, { version: VERSION, domain, data: dataDir, registration, ...(tls ? { pin: tls.pin } : {}) });

@@ -1,5 +1,5 @@
 import { secureFetch } from "./tls";
-import { chmodSync, existsSync, linkSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, ftruncateSync, linkSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SproutError, unreachableReason } from "./errors";
 
@@ -40,26 +40,7 @@ export async function installBinary(src: UpgradeSource, target: string): Promise
   const dir = dirname(target);
   const tmp = join(dir, `.sprout-upgrade-${process.pid}-${Date.now()}`);
   try {
-    let res: Response;
-    try {
-      res = await secureFetch(src.url, { signal: AbortSignal.timeout(300_000) }, src.pin);
-    } catch (e) {
-      throw new SproutError(503, "download_failed", `Could not download ${src.url}: ${(e as Error).message}.`, "Check that the master is reachable from this machine.");
-    }
-    if (!res.ok || !res.body) throw new SproutError(502, "download_failed", `Downloading ${src.url} answered HTTP ${res.status}.`, "The master serves only the binary it runs (see GET /download/ on it).");
-    const hasher = new Bun.CryptoHasher("sha256");
-    const sink = Bun.file(tmp).writer();
-    try {
-      for await (const chunk of res.body) {
-        hasher.update(chunk);
-        sink.write(chunk);
-      }
-    } catch (e) {
-      throw new SproutError(503, "download_failed", `Could not write the new binary beside ${target}: ${(e as Error).message}.`, "Free disk space, or check that this user may write that folder.");
-    } finally {
-      await sink.end();
-    }
-    const got = hasher.digest("hex");
+    const got = await download(src, tmp, target);
     if (got !== src.sha256.toLowerCase())
       throw new SproutError(502, "checksum_mismatch", `The downloaded binary's SHA-256 is ${got}, not the ${src.sha256} the master announced: not installed.`, "Try again; if it persists, something between this machine and the master alters downloads.");
     chmodSync(tmp, 0o755);
@@ -79,6 +60,68 @@ export async function installBinary(src: UpgradeSource, target: string): Promise
     throw new SproutError(500, "upgrade_failed", `Could not replace ${target}: ${(e as Error).message}.`, "Run the upgrade as a user who may write that file (root for /usr/local/bin).");
   } finally {
     rmSync(tmp, { force: true });
+  }
+}
+
+/** STALL_MS: a download that receives nothing this long is asked again from where it stopped. */
+const STALL_MS = 60_000;
+/** MAX_TRIES: how many times a download is asked again in a row without receiving a byte more. */
+const MAX_TRIES = 5;
+
+/**
+ * download writes the binary at `src.url` to `tmp` and answers its SHA-256. A transfer that is cut
+ * (a slow link: the master's HTTP server closes a response that takes more than a few of its idle
+ * timeouts, however well it progresses) or that stalls is asked again from where it stopped (Range),
+ * so a slow link downloads the whole file in parts rather than failing; only tries that bring no
+ * byte more count against MAX_TRIES. A server that ignores Range starts the file over.
+ */
+async function download(src: UpgradeSource, tmp: string, target: string): Promise<string> {
+  const fd = openSync(tmp, "w", 0o600);
+  let hasher = new Bun.CryptoHasher("sha256");
+  let have = 0;
+  try {
+    for (let fruitless = 0; ; ) {
+      const abort = new AbortController();
+      let stall = setTimeout(() => abort.abort(new Error(`nothing arrived for ${STALL_MS / 1000} s`)), STALL_MS);
+      const before = have;
+      let total = -1;
+      try {
+        const res = await secureFetch(src.url, { signal: abort.signal, headers: have ? { range: `bytes=${have}-` } : {} }, src.pin);
+        if (res.status === 200 && have) {
+          // The range was not honoured: the answer is the whole file again.
+          ftruncateSync(fd, 0);
+          have = 0;
+          hasher = new Bun.CryptoHasher("sha256");
+        } else if (!(res.status === 200 || (res.status === 206 && have)) || !res.body) {
+          throw new SproutError(502, "download_failed", `Downloading ${src.url} answered HTTP ${res.status}.`, "The master serves only the binary it runs (see GET /download/ on it).");
+        }
+        const length = Number(res.headers.get("content-length") ?? "-1");
+        total = length >= 0 ? have + length : -1;
+        for await (const chunk of res.body!) {
+          clearTimeout(stall);
+          stall = setTimeout(() => abort.abort(new Error(`nothing arrived for ${STALL_MS / 1000} s`)), STALL_MS);
+          try {
+            for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at, chunk.length - at, have + at);
+          } catch (e) {
+            throw new SproutError(503, "download_failed", `Could not write the new binary beside ${target}: ${(e as Error).message}.`, "Free disk space, or check that this user may write that folder.");
+          }
+          hasher.update(chunk);
+          have += chunk.length;
+        }
+        if (total < 0 || have >= total) return hasher.digest("hex");
+      } catch (e) {
+        if (e instanceof SproutError) throw e;
+        if (have === before && ++fruitless >= MAX_TRIES)
+          throw new SproutError(503, "download_failed", `Could not download ${src.url}: ${unreachableReason(e as Error)} (${MAX_TRIES} tries${have ? `, ${have} bytes in` : ""}).`, "Check that the master is reachable from this machine, then run the upgrade again.");
+      } finally {
+        clearTimeout(stall);
+      }
+      if (have > before) fruitless = 0;
+      // Cut short: ask again for the rest.
+      await Bun.sleep(have > before ? 100 : 1000);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

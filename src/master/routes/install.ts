@@ -32,5 +32,9 @@ export const installRoutes = (s: Services) =>
       if (!bin || (params.file !== name && params.file !== `${name}.sha256`))
         throw notFound(`Download ${params.file}`, `This master serves ${bin ? name : "no binary (it runs from source)"}.`);
       if (params.file.endsWith(".sha256")) return new Response(`${bin.sha256}  ${name}\n`, { headers: { "content-type": "text/plain" } });
+      // Bun's server closes a file response that outlasts a few idle timeouts (--idle-timeout), even
+      // one that progresses, and server.timeout() does not change that for file bodies: on a slow link
+      // (~0.5 MB/s at the default 120 s) the download is cut, and its clients (install.sh, the
+      // upgrades) ask again for the rest with a Range request, which Bun answers for a file.
       return new Response(Bun.file(bin.path), { headers: { "content-type": "application/octet-stream", "x-sha256": bin.sha256 } });
     });

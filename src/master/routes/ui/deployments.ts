@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { fragment } from "../../../ui/render";
 import { deploymentWake, liveFragment } from "../../../ui/live";
 import { UploadProxy } from "../../../ui/upload-proxy";
+import { noIdleTimer } from "../../../shared/listen";
 import type { Services } from "../../context";
 import { uiKit, view } from "./common";
 
@@ -14,6 +15,7 @@ const finished = (status: string) => status === "ready" || status === "failed";
 export const uiDeployments = (s: Services) => {
   const { signedIn } = uiKit(s);
   const proxy = new UploadProxy(s);
+  const fileRoute = signedIn((req, sess, p) => proxy.file(sess.user.id, p.id!, req));
   return new Elysia({ name: "routes/ui/deployments" })
     .get("/ui/deployments/:id", signedIn((req, sess, p) => view(req, sess, "deploymentShow", `Deployment ${p.id}`, { d: s.deployments.get(sess.user.id, p.id!) }, "deploymentLog")))
     .get("/ui/events/deployments/:id", signedIn((req, sess, p) => {
@@ -28,5 +30,11 @@ export const uiDeployments = (s: Services) => {
       }, { wake: deploymentWake(s, (x) => x === id), final: () => done });
     }))
     .post("/ui/deployments/:id/upload/init", signedIn((req, sess, p) => proxy.init(sess.user.id, p.id!, req)), { parse: "none" })
-    .post("/ui/deployments/:id/upload/file", signedIn((req, sess, p) => proxy.file(sess.user.id, p.id!, req)), { parse: "none" });
+    // Up to 101 MB from a browser: Bun's idle timer, which does not restart as bytes arrive, would cut
+    // it after 2-4 minutes on a slow link. The node cuts a body whose bytes stop coming (its
+    // --idle-timeout), which ends this pass-through too.
+    .post("/ui/deployments/:id/upload/file", (ctx) => {
+      noIdleTimer(ctx.request, ctx.server);
+      return fileRoute(ctx);
+    }, { parse: "none" });
 };
