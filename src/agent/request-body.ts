@@ -1,4 +1,5 @@
 import { SproutError, tooLarge } from "../shared/errors";
+import { readWithin } from "../shared/read-within";
 
 /**
  * DEFAULT_IDLE_TIMEOUT_S: how long the agent API waits for a client that sends nothing (--idle-timeout):
@@ -54,22 +55,8 @@ export function watchStalls(body: ReadableStream<Uint8Array>, ms: number): Reada
  * readLimited reads a whole (watched) body as text, and stops with 413 once it passes `limit` bytes, so
  * a body far larger than the route takes is never held in memory.
  */
-export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(`The request body is larger than this route takes (${limit} bytes).`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+export function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
+  return readWithin(body, limit, () => tooLarge(`The request body is larger than this route takes (${limit} bytes).`));
 }
 
 /** stalledBody answers a body read that stopped because the client stopped sending (408). */

@@ -1,4 +1,5 @@
 import { SproutError } from "../shared/errors";
+import { readWithin } from "../shared/read-within";
 import { normalizePath } from "./client";
 
 /** AUTH_BODY_LIMIT: credentials, tokens and invites are a few hundred bytes; anyone may send these. */
@@ -56,22 +57,8 @@ export function checkContentLength(req: Request): void {
  * readLimited reads a body as text and stops (413) as soon as it passes `limit` bytes, so a body sent
  * without Content-Length (chunked) is cut off rather than held whole in memory.
  */
-export async function readLimited(req: Request, limit = bodyLimit(req.method, new URL(req.url).pathname)): Promise<string> {
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+export function readLimited(req: Request, limit = bodyLimit(req.method, new URL(req.url).pathname)): Promise<string> {
+  return readWithin(req.body, limit, () => tooLarge(limit));
 }
 
 /**
