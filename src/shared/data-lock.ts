@@ -2,6 +2,9 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SproutError } from "./errors";
 
+/** held keeps each lock's connection reachable: were it collected, the lock would go with it. */
+const held = new Set<Database>();
+
 /**
  * lockDataFolder makes sure one process at a time runs on a data folder: two masters on one database
  * would both run the scheduler (tasks sent twice, two ACME orders for one name), and two agents on
@@ -10,9 +13,6 @@ import { SproutError } from "./errors";
  * however it dies, so a crash never leaves a stale lock behind (Bun has no flock). Answers the
  * function that lets go; throws a SproutError when another process holds the folder.
  */
-/** held keeps each lock's connection reachable: were it collected, the lock would go with it. */
-const held = new Set<Database>();
-
 export function lockDataFolder(dir: string, role: "master" | "agent"): () => void {
   const db = new Database(join(dir, `${role}.lock`), { create: true });
   try {
