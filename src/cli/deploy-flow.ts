@@ -82,14 +82,17 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
   if (!opts.quiet) hashing.done(`${files.length} files, ${bytes(total)} (${hashed} hashed, ${files.length - hashed} from cache)`);
   mark("hash");
 
-  const created = await api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest, ...(opts.message ? { message: opts.message } : {}) });
-  const dep = created.deployment;
+  const create = () => api.call<DeploymentCreated>("POST", "/api/deployment", { site, production, manifest, ...(opts.message ? { message: opts.message } : {}) });
+  const cancel = (id: string) => api.call("POST", `/api/site/${encodeURIComponent(site)}/cancel`, { deployment_id: id }).catch(() => {});
+  let created = await create();
+  let dep = created.deployment;
   mark("POST /api/deployment");
   say(`Deployment ${dep.id} of ${site} (${production ? "production" : "preview"}) on ${created.upload.agent_url}`);
 
   // A node that does not answer (restarting, or its connection cut mid-upload) is asked again for a
   // while: what it verified before is kept, so each new try uploads only what is still missing.
-  const retryUntil = Date.now() + NODE_RETRY_MS;
+  let retryUntil = Date.now() + NODE_RETRY_MS;
+  let moved = false;
   // A node refuses an account's uploads beyond a few at once (a CI job deploying many sites in
   // parallel): this one waits its turn, for as long as the others take, up to BUSY_WAIT_MS.
   const busyUntil = Date.now() + BUSY_WAIT_MS;
@@ -105,6 +108,23 @@ export async function deploy(api: Api, dir: string, site: string, production: bo
         if (!away) say(`  ${dim(`${e.message} Trying again for up to ${NODE_RETRY_MS / 1000} s (the node may be restarting)...`)}`);
         away = true;
         await Bun.sleep(1000);
+        continue;
+      }
+      if (e instanceof SproutError && e.code === "unreachable" && !moved) {
+        // Still away: the master has counted it down by now (--offline-after, 15 s by default), and
+        // places a new deployment on the site's nodes that are up; this one is cancelled.
+        moved = true;
+        const next = await create();
+        if (next.upload.agent_id === created.upload.agent_id) {
+          await cancel(next.deployment.id);
+          throw e;
+        }
+        await cancel(dep.id);
+        say(`  ${dim(`The node still does not answer: deployment ${next.deployment.id} goes to ${next.upload.agent_url} instead.`)}`);
+        created = next;
+        dep = next.deployment;
+        retryUntil = Date.now() + NODE_RETRY_MS;
+        away = false;
         continue;
       }
       if (e instanceof SproutError && e.code === "uploads_busy" && Date.now() < busyUntil) {

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { api, cluster as newCluster, restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
+import { api, cluster as newCluster, killNginx, restartAgent, site, sproutBinary, start, useCluster } from "../helpers/cluster";
 import { makeTar, sha256 } from "../helpers/tar";
 
 const cluster = useCluster();
@@ -112,6 +112,26 @@ describe("restarts", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
     await c.stop();
   }, 90_000);
+
+  test("a deploy whose node stays down goes to another node of the site, and the first deployment is cancelled", async () => {
+    const c = await newCluster({ agents: 2 });
+    const first = await c.sprout(["deploy", site({ "index.html": "one" }), "--site", "elsewhere", "--prod", "--json"]);
+    expect(first.code).toBe(0);
+    // The node the site's deploys upload to (the first of its nodes): gone for good.
+    const primary = c.nodes.find((n) => first.stderr.includes(`on ${n.url}`))!;
+    const other = c.nodes.find((n) => n !== primary)!;
+    await primary.p.kill("SIGKILL");
+    killNginx(primary.data);
+    const r = await c.sprout(["deploy", site({ "index.html": "two" }), "--site", "elsewhere", "--prod", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`goes to ${other.url} instead`);
+    expect(await (await c.get(`elsewhere.${c.domain}`, "/", other)).text()).toBe("two");
+    const moved = JSON.parse(r.stdout).deployment_id;
+    const list = (await api(c.master, "GET", "/api/site/elsewhere/deployments", undefined, c.admin.token)).body as { id: string; status: string; error: string | null }[];
+    const abandoned = list.filter((d) => d.id !== moved && d.status !== "ready");
+    expect(abandoned.map((d) => d.status)).toEqual(["failed"]);
+    await c.stop();
+  }, 120_000);
 
   test("a deploy whose node is down for a few seconds waits for it and ends live, saying so", async () => {
     const c = cluster();
