@@ -21,6 +21,8 @@ const EXPORT: Record<string, string> = {
   "blog.html": "BLOG LIST",
   "blog/first.html": "FIRST POST",
   "docs/index.html": "DOCS",
+  "café.html": "CAFE",
+  "café/menu.html": "MENU",
   "404.html": "NOT FOUND",
 };
 /** APP: a single-page app whose public folder holds images (no index.html) under a client route's name. */
@@ -58,6 +60,8 @@ for (const engine of ["lua", "nginx"]) {
         expect(await answer(c, name, "/blog?page=2")).toEqual(["/blog?page=2", 200, null, "BLOG LIST"]);
         expect(await answer(c, name, "/blog/")).toEqual(["/blog/", 301, "/blog", null]);
         expect(await answer(c, name, "/blog/first")).toEqual(["/blog/first", 200, null, "FIRST POST"]);
+        expect(await answer(c, name, "/caf%C3%A9")).toEqual(["/caf%C3%A9", 200, null, "CAFE"]);
+        expect(await answer(c, name, "/caf%C3%A9/menu")).toEqual(["/caf%C3%A9/menu", 200, null, "MENU"]);
         expect(await answer(c, name, "/docs")).toEqual(["/docs", 301, "/docs/", null]);
         expect(await answer(c, name, "/docs/")).toEqual(["/docs/", 200, null, "DOCS"]);
       });
