@@ -87,8 +87,9 @@ export const ASSET_EXTENSIONS = ["js", "mjs", "cjs", "css", "map", "json", "wasm
 
 /**
  * siteLocations is the body every site's server gets. An existing file is served straight away (no
- * try_files: an extra stat on every request costs ~10% of throughput); only a miss falls back to
- * clean URLs (`/about` -> about.html; `/about/` -> a 301 to `/about`, as Netlify answers), then
+ * try_files: an extra stat on every request costs ~10% of throughput); only a path without extension
+ * or final "/" (a page's clean URL) first looks for its .html, and a miss falls back to clean URLs
+ * (`/about` -> about.html; `/about/` -> a 301 to `/about`, as Netlify answers), then
  * (SPA sites) to index.html unless the path names an asset, then to the site's root 404.html with
  * status 404. `/docs` -> `/docs/` and `docs/index.html` come from nginx's own static and index
  * modules; a folder without index.html (nginx's 403) is a miss like any other. `cacheControl` is
@@ -101,6 +102,9 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua";
   // 404.html ends in nginx's plain 404 instead of looping). `prelude` runs first in each location
   // (a rules site's header sets follow the resource there).
   const pre = o.prelude ? `\n      ${o.prelude}` : "";
+  const guard = o.guard ? `
+      # After a rule's rewrite: never a "." or ".." segment (defence in depth; targets are checked).
+      if ($uri ~ "(?:^|/)\\.\\.?(?:/|$)") { return 400; }` : "";
   // With the Lua rules engine one server serves every site: its SPA fallback asks the site's rules.
   const spa = o.spa
     ? `
@@ -116,12 +120,16 @@ export function siteLocations(o: { cacheControl?: string; spa?: boolean | "lua";
     : "";
   return `
     add_header Cache-Control ${o.cacheControl ?? "$sprout_cache_control"} always;
-    location / {${pre}${o.guard ? `
-      # After a rule's rewrite: never a "." or ".." segment (defence in depth; targets are checked).
-      if ($uri ~ "(?:^|/)\\.\\.?(?:/|$)") { return 400; }` : ""}
+    location / {${pre}${guard}
       log_not_found off;
       recursive_error_pages on;
       error_page 403 404 = @clean_url;
+      # A page's address without extension or final "/" (/blog): its .html comes before a folder of
+      # that name, which nginx would send to /blog/ (and /blog/ back to /blog: a loop). Static
+      # exports put blog.html beside blog/first.html (Next.js, SvelteKit, Astro's "file" format).
+      location ~ "/[^/.]+$" {${pre.replace(/\n/g, "\n  ")}${guard.replace(/\n/g, "\n  ")}
+        if (-f $request_filename.html) { rewrite ^ $uri.html last; }
+      }
     }
     location @clean_url {${pre}
       if (-f $document_root$sprout_slash_html) { rewrite ^(.+?)/+$ $1 permanent; }

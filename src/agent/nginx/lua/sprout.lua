@@ -203,14 +203,22 @@ local function expand(tpl, m)
   end))
 end
 
+-- page_at: whether the path `f` names a file, or a folder with an index.html ("f/" resolves only
+-- for a folder; access() alone cannot tell one from a file).
+local function page_at(f)
+  if C.access(f, 0) ~= 0 then return false end
+  return C.access(f .. "/", 0) ~= 0 or C.access(f .. "/index.html", 0) == 0
+end
+
 -- redirect answers "<status or proxy>|<target>" of the first of the rules `t` that matches, or "".
 local function redirect(t, v)
   if not t.rules then return "" end
   local e = ""
   if t.unforced then
-    -- Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
+    -- Shadowing: a file, its clean-URL .html or a folder's index.html at the path wins over
+    -- unforced rules; a folder without index.html is no page (compile.ts says the same).
     local f = v.request_filename
-    if f and (C.access(f, 0) == 0 or C.access(f .. ".html", 0) == 0) then e = "1" end
+    if f and (page_at(f) or C.access(f .. ".html", 0) == 0) then e = "1" end
   end
   local parts = { v.sprout_rules_uri, "#", e }
   for _, name in ipairs(t.params) do

@@ -118,8 +118,10 @@ export function compileSite(input: RulesInput, opts: { prefix: string; filesDir:
     // in every site's server: nginx looks a variable up by name in a list of all of them at start-up,
     // so names per site would make a reload quadratic in the number of sites.
     if (rules.some((r) => !r.force)) {
-      // Shadowing: a file (or its clean-URL .html) at the path wins over unforced rules.
-      server.push(`set $sprout_e "";`, `if (-e $request_filename) { set $sprout_e 1; }`, `if (-f $request_filename.html) { set $sprout_e 1; }`);
+      // Shadowing: a file, its clean-URL .html or a folder's index.html at the path wins over
+      // unforced rules. A folder without index.html is no page: the rules apply to it, as Netlify
+      // applies them to any path that matches nothing (`/* /index.html 200` answers `/images`).
+      server.push(`set $sprout_e "";`, `if (-f $request_filename) { set $sprout_e 1; }`, `if (-f $request_filename.html) { set $sprout_e 1; }`, `if (-f $request_filename/index.html) { set $sprout_e 1; }`);
     } else server.push(`set $sprout_e "";`);
     // The key is "<uri>#<exists>|<param 1>|<param 2>...|<cookie 1>...|<language>|<country>". With many rules it
     // stays empty unless one combined test (in chunks: nginx takes 4 KB per parameter) says a rule can
