@@ -326,6 +326,14 @@ describe("admin UI", () => {
     expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     expect(page.headers.get("referrer-policy")).toBe("same-origin");
+    // Only the master's own script files run (no inline script or handler, should tenant text ever
+    // slip through unescaped), and no page is stored by the browser.
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).toContain("base-uri 'none'");
+    expect(csp).toContain("form-action 'self'");
+    expect(page.headers.get("cache-control")).toBe("no-store");
     const apiAnswer = await fetch(`${c().master}/api/sites`);
     expect(apiAnswer.headers.get("x-content-type-options")).toBe("nosniff");
     expect((await fetch(`${c().master}/api/health`)).headers.get("x-content-type-options")).toBe("nosniff");
