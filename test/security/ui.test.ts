@@ -133,3 +133,17 @@ describe("live views", () => {
     expect(text).not.toContain("\r");
   });
 });
+
+describe("static files", () => {
+  // The asset table was indexed with the path's name as is: "constructor" answered 200 with
+  // `Content-Type: undefined` and an empty body (and would answer whatever an object's key holds).
+  test("only the UI's own files are served; names of an object's machinery are 404", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const r = await fetch(`${c().master}/ui/static/${name}`);
+      expect(`${name} ${r.status}`).toBe(`${name} 404`);
+    }
+    const css = await fetch(`${c().master}/ui/static/app.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
+  });
+});
