@@ -1,3 +1,4 @@
+import { decodeJwt } from "jose";
 import type { Services } from "../master/context";
 import type { UserInfo } from "../protocol/user";
 import { SproutError, forbidden, unauthorized } from "../shared/errors";
@@ -21,6 +22,8 @@ export interface UiSession {
   cookies: string[];
   /** secure: the browser came over HTTPS (its cookies are the `__Host-` ones). */
   secure: boolean;
+  /** alive tells whether this login still stands (not logged out, ended, password changed, disabled): long streams ask it. */
+  alive: () => boolean;
 }
 
 const cookie = (name: string, value: string, maxAge: number, secure: boolean) =>
@@ -60,7 +63,7 @@ export async function session(s: Services, req: Request, secure: boolean): Promi
       const c = await s.auth.authenticate(`Bearer ${access}`, "user");
       // Only a login (JWT) is a session: an API token put in the cookie would act with its owner's
       // full rights here (a read token minting tokens, the admin's read token opening admin pages).
-      if (c.kind === "user" && c.via === "jwt") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [], secure };
+      if (c.kind === "user" && c.via === "jwt") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [], secure, alive: aliveCheck(s, access) };
       return null;
     } catch (e) {
       if (!(e instanceof SproutError) || e.code !== "token_expired") return null;
@@ -71,10 +74,21 @@ export async function session(s: Services, req: Request, secure: boolean): Promi
     const pair = await s.auth.refresh(refresh);
     const c = await s.auth.authenticate(`Bearer ${pair.access_token}`, "user");
     if (c.kind !== "user") return null;
-    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, secure), secure };
+    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, secure), secure, alive: aliveCheck(s, pair.access_token) };
   } catch {
     return null;
   }
+}
+
+/**
+ * aliveCheck answers whether the login of an access token (verified just before) still stands: its
+ * refresh family has a token not revoked. Logging out, ending the session from another browser,
+ * changing the password and disabling the account all revoke it. The token's expiry is not looked
+ * at: a stream outliving it is bounded by its own lifetime, and reconnects with a refreshed one.
+ */
+function aliveCheck(s: Services, accessToken: string): () => boolean {
+  const sid = decodeJwt(accessToken).sid;
+  return () => typeof sid === "string" && s.auth.sessionAlive(sid);
 }
 
 /**
