@@ -28,12 +28,20 @@ import { SELF, compatible, peerOf, versionHeaders, versionMismatch } from "../pr
 /**
  * SECURITY_HEADERS go on every answer; PAGE_HEADERS on the admin UI's (anything not under /api):
  * no framing (clickjacking a "Make production" button), no MIME sniffing, no full URLs to other sites.
+ * The policy lets the pages run only the master's own script files: tenants' text (deploy messages,
+ * log lines, file names) is escaped by the templates, and should one slip through, no inline script,
+ * event handler or other origin's script runs, and no form posts elsewhere. The UI has none of those.
+ * Pages are not stored (`no-store`): some show a secret once (a new token, a first password), and a
+ * page of one account must not come back from the cache after logging out; answers that set their
+ * own cache-control (the UI's static files) keep it.
  */
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff" };
 const PAGE_HEADERS = {
   "x-frame-options": "DENY",
-  "content-security-policy": "frame-ancestors 'none'",
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   "referrer-policy": "same-origin",
+  "cache-control": "no-store",
 };
 
 /**

@@ -6,6 +6,8 @@ const STREAM_LIFETIME_MS = 5 * 60 * 1000;
 const KEEPALIVE_MS = 20_000;
 /** Changes closer together than this are sent as one render. */
 const SETTLE_MS = 60;
+/** How often a stream checks that its login still stands (logged out elsewhere, account disabled). */
+const ALIVE_CHECK_MS = 2000;
 
 /** LiveOptions say when a live fragment may have changed, and when it is final. */
 export interface LiveOptions {
@@ -15,6 +17,8 @@ export interface LiveOptions {
   everyMs?: number;
   /** final: after sending a render for which this is true, send `event: done` and close. */
   final?: () => boolean;
+  /** alive: the viewer's login still stands; once it does not, the stream sends `event: done` and ends. */
+  alive?: () => boolean;
 }
 
 /**
@@ -45,9 +49,16 @@ export function liveFragment(signal: AbortSignal, render: () => string, opts: Li
           /* already closed by the client */
         }
       };
+      /** signedOut ends the stream of a login that ended: nothing more is shown to that browser. */
+      const signedOut = () => {
+        if (!opts.alive || opts.alive()) return false;
+        send("event: done\ndata: signed out\n\n");
+        close();
+        return true;
+      };
       const push = () => {
         timer = null;
-        if (closed) return;
+        if (closed || signedOut()) return;
         let html: string;
         try {
           html = render();
@@ -73,11 +84,13 @@ export function liveFragment(signal: AbortSignal, render: () => string, opts: Li
       const unwake = opts.wake?.(soon) ?? (() => {});
       const every = opts.everyMs ? setInterval(soon, opts.everyMs) : null;
       const keepalive = setInterval(() => send(": keep-alive\n\n"), KEEPALIVE_MS);
+      const aliveCheck = opts.alive ? setInterval(signedOut, ALIVE_CHECK_MS) : null;
       const lifetime = setTimeout(close, STREAM_LIFETIME_MS);
       stop = () => {
         unwake();
         if (every) clearInterval(every);
         clearInterval(keepalive);
+        if (aliveCheck) clearInterval(aliveCheck);
         clearTimeout(lifetime);
         if (timer) clearTimeout(timer);
       };

@@ -1,16 +1,29 @@
+import { decodeJwt } from "jose";
 import type { Services } from "../master/context";
 import type { UserInfo } from "../protocol/user";
 import { SproutError, forbidden, unauthorized } from "../shared/errors";
 import type { UserCaller } from "../master/services/auth";
 import { toUserInfo } from "../master/services/auth";
 
-const ACCESS = "sprout_access";
-const REFRESH = "sprout_refresh";
+/**
+ * cookieNames: over HTTPS the session's cookies carry the `__Host-` prefix, which a browser takes only
+ * from this very host (Secure, Path=/, no Domain). Without it a tenant's page on a sibling subdomain
+ * (blog.sites.example.com beside sprout.example.com) could set `sprout_access` for all of example.com
+ * from its own script, and the master would read it: the visitor locked out of the UI, or signed in
+ * as the tenant without noticing (cookie tossing; SameSite does not help, the sites are same-site).
+ * Over plain HTTP browsers refuse the prefix, so the plain names stay for a master on loopback.
+ */
+const cookieNames = (secure: boolean) =>
+  secure ? { access: "__Host-sprout_access", refresh: "__Host-sprout_refresh" } : { access: "sprout_access", refresh: "sprout_refresh" };
 
 /** UiSession is the signed-in user of a browser request, and cookies to send back (a refresh). */
 export interface UiSession {
   user: UserInfo;
   cookies: string[];
+  /** secure: the browser came over HTTPS (its cookies are the `__Host-` ones). */
+  secure: boolean;
+  /** alive tells whether this login still stands (not logged out, ended, password changed, disabled): long streams ask it. */
+  alive: () => boolean;
 }
 
 const cookie = (name: string, value: string, maxAge: number, secure: boolean) =>
@@ -21,15 +34,19 @@ const cookie = (name: string, value: string, maxAge: number, secure: boolean) =>
  * came over HTTPS (directly, or through a trusted proxy: see master/client.ts).
  */
 export function sessionCookies(pair: { access_token: string; refresh_token: string }, secure: boolean): string[] {
-  return [cookie(ACCESS, pair.access_token, 30 * 24 * 3600, secure), cookie(REFRESH, pair.refresh_token, 30 * 24 * 3600, secure)];
+  const n = cookieNames(secure);
+  return [cookie(n.access, pair.access_token, 30 * 24 * 3600, secure), cookie(n.refresh, pair.refresh_token, 30 * 24 * 3600, secure)];
 }
 
-/** clearCookies ends the browser session. */
-export const clearCookies = () => [`${ACCESS}=; Path=/; Max-Age=0`, `${REFRESH}=; Path=/; Max-Age=0`];
+/** clearCookies ends the browser session (a `__Host-` cookie is only replaced by a Secure one). */
+export const clearCookies = (secure: boolean) => {
+  const n = cookieNames(secure);
+  return [n.access, n.refresh].map((name) => `${name}=; Path=/; Max-Age=0${secure ? "; Secure" : ""}`);
+};
 
 /** refreshToken reads the session's refresh token (to revoke it on log out). */
-export function refreshToken(req: Request): string | null {
-  return new Bun.CookieMap(req.headers.get("cookie") ?? "").get(REFRESH);
+export function refreshToken(req: Request, secure: boolean): string | null {
+  return new Bun.CookieMap(req.headers.get("cookie") ?? "").get(cookieNames(secure).refresh);
 }
 
 /**
@@ -38,14 +55,15 @@ export function refreshToken(req: Request): string | null {
  */
 export async function session(s: Services, req: Request, secure: boolean): Promise<UiSession | null> {
   const jar = new Bun.CookieMap(req.headers.get("cookie") ?? "");
-  const access = jar.get(ACCESS);
-  const refresh = jar.get(REFRESH);
+  const n = cookieNames(secure);
+  const access = jar.get(n.access);
+  const refresh = jar.get(n.refresh);
   if (access) {
     try {
       const c = await s.auth.authenticate(`Bearer ${access}`, "user");
       // Only a login (JWT) is a session: an API token put in the cookie would act with its owner's
       // full rights here (a read token minting tokens, the admin's read token opening admin pages).
-      if (c.kind === "user" && c.via === "jwt") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [] };
+      if (c.kind === "user" && c.via === "jwt") return { user: toUserInfo(s.auth.user(c.userId)), cookies: [], secure, alive: aliveCheck(s, access) };
       return null;
     } catch (e) {
       if (!(e instanceof SproutError) || e.code !== "token_expired") return null;
@@ -56,10 +74,21 @@ export async function session(s: Services, req: Request, secure: boolean): Promi
     const pair = await s.auth.refresh(refresh);
     const c = await s.auth.authenticate(`Bearer ${pair.access_token}`, "user");
     if (c.kind !== "user") return null;
-    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, secure) };
+    return { user: toUserInfo(s.auth.user(c.userId)), cookies: sessionCookies(pair, secure), secure, alive: aliveCheck(s, pair.access_token) };
   } catch {
     return null;
   }
+}
+
+/**
+ * aliveCheck answers whether the login of an access token (verified just before) still stands: its
+ * refresh family has a token not revoked. Logging out, ending the session from another browser,
+ * changing the password and disabling the account all revoke it. The token's expiry is not looked
+ * at: a stream outliving it is bounded by its own lifetime, and reconnects with a refreshed one.
+ */
+function aliveCheck(s: Services, accessToken: string): () => boolean {
+  const sid = decodeJwt(accessToken).sid;
+  return () => typeof sid === "string" && s.auth.sessionAlive(sid);
 }
 
 /**
@@ -87,8 +116,8 @@ export function checkSameOrigin(req: Request) {
  * can never use a visitor's cookies here; SameSite=Strict keeps them out already. The access cookie
  * is not refreshed here: the script asks /ui/session first, which does.
  */
-export async function apiCaller(s: Services, req: Request, site?: string): Promise<UserCaller> {
-  const access = new Bun.CookieMap(req.headers.get("cookie") ?? "").get(ACCESS);
+export async function apiCaller(s: Services, req: Request, secure: boolean, site?: string): Promise<UserCaller> {
+  const access = new Bun.CookieMap(req.headers.get("cookie") ?? "").get(cookieNames(secure).access);
   if (req.headers.get("authorization") || !access) return s.user(req, site);
   if (!req.headers.get("origin")) throw forbidden("A browser session must send an Origin header.", "Use an API token from scripts: `sprout tokens create NAME`.");
   checkSameOrigin(req);

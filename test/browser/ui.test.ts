@@ -321,3 +321,45 @@ test("the admin sees the nodes' health update live and adds a node, which shows 
   await checkPage(page);
   await page.close();
 });
+
+test("tenants' text shows as text, and the pages run only the master's own script files", async () => {
+  // Text a tenant controls, written as markup: a deploy message, a log line, a token name.
+  const made = await api(c.master, "POST", "/api/deployment", { site: "marks", manifest: [{ path: "a.txt", sha256: "e".repeat(64), size: 1 }], message: `<img src=x onerror="window.pwned=1">` }, c.admin.token);
+  const id = made.body.deployment.id;
+  await api(c.master, "POST", "/api/deployment/status", { deployment_id: id, phase: "log", message: `<script>window.pwned=2</script> in "a.txt"` }, c.nodes[0]!.token);
+  await api(c.master, "POST", "/api/tokens", { name: `<svg onload="window.pwned=3">`, scope: "read" }, c.admin.token);
+  const page = await adminPage();
+  // Every violation of the page's Content-Security-Policy, as the browser reports it.
+  await page.addInitScript(() => {
+    const w = window as unknown as { violations: string[] };
+    w.violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => w.violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const violations = () => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+  const pwned = () => page.evaluate(() => (window as unknown as { pwned?: number }).pwned);
+
+  await page.goto(`${c.master}/ui/sites/marks`);
+  expect(await page.textContent(`tr[data-deployment="${id}"] .deploy-message`)).toBe(`<img src=x onerror="window.pwned=1">`);
+  // The page's htmx works under the policy: the traffic card's period switches in place.
+  await page.click("#site-traffic button:has-text('Last 7 days')");
+  await page.waitForSelector("#site-traffic button[aria-pressed=true]:has-text('Last 7 days')");
+  await page.goto(`${c.master}/ui/deployments/${id}`);
+  expect(await page.textContent("#deploy-log .log")).toContain(`<script>window.pwned=2</script> in "a.txt"`);
+  await page.goto(`${c.master}/ui/tokens`);
+  expect(await page.textContent("#tokens table")).toContain(`<svg onload="window.pwned=3">`);
+  await checkPage(page);
+  expect(await pwned()).toBeUndefined();
+  expect(await violations()).toEqual([]);
+
+  // Should some text ever reach the page as markup, its inline script or handler does not run.
+  await page.evaluate(() => {
+    const s = document.createElement("script");
+    s.textContent = "window.pwned = 4";
+    document.body.append(s);
+    document.body.insertAdjacentHTML("beforeend", `<img src="data:," onerror="window.pwned = 5">`);
+  });
+  await Bun.sleep(200);
+  expect(await pwned()).toBeUndefined();
+  expect((await violations()).some((v) => v.startsWith("script-src"))).toBe(true);
+  await page.close();
+});

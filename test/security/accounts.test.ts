@@ -326,6 +326,14 @@ describe("admin UI", () => {
     expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
     expect(page.headers.get("referrer-policy")).toBe("same-origin");
+    // Only the master's own script files run (no inline script or handler, should tenant text ever
+    // slip through unescaped), and no page is stored by the browser.
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).toContain("base-uri 'none'");
+    expect(csp).toContain("form-action 'self'");
+    expect(page.headers.get("cache-control")).toBe("no-store");
     const apiAnswer = await fetch(`${c().master}/api/sites`);
     expect(apiAnswer.headers.get("x-content-type-options")).toBe("nosniff");
     expect((await fetch(`${c().master}/api/health`)).headers.get("x-content-type-options")).toBe("nosniff");
@@ -342,6 +350,47 @@ describe("admin UI", () => {
       expect(`${path} ${r.status}`).not.toBe(`${path} 500`);
       if (path !== "/ui/sites/any/promote/abcdefabcdef") expect(`${path} ${r.status}`).toBe(`${path} 403`);
     }
+  });
+
+  // The master's cookies were plain `sprout_access`/`sprout_refresh`: a tenant's page on a sibling
+  // subdomain (blog.sites.example.com beside sprout.example.com) can set those for all of example.com
+  // from its own script, and the master took them. A visitor was then signed in as the tenant without
+  // noticing (what they create or deploy lands in the tenant's account), or locked out for good.
+  test("over HTTPS only the __Host- cookies are a session: one another site set for the parent domain signs nobody in", async () => {
+    const https = { "x-forwarded-proto": "https" };
+    const form = (email: string, password: string) => `email=${encodeURIComponent(email)}&password=${encodeURIComponent(password)}`;
+    const loginForm = (email: string, password: string) =>
+      fetch(`${c().master}/ui/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded", ...https }, body: form(email, password) });
+    // The tenant's own login, tossed into the visitor's browser under the plain names.
+    await c().user("tosser@example.com");
+    const tenant = await api(c().master, "POST", "/api/user/token", { email: "tosser@example.com", password: "another password" });
+    const tossed = `sprout_access=${tenant.body.access_token}; sprout_refresh=${tenant.body.refresh_token}`;
+    const sites = await fetch(`${c().master}/ui/sites`, { redirect: "manual", headers: { cookie: tossed, ...https } });
+    expect(sites.status).toBe(303);
+    expect(sites.headers.get("location")).toBe("/ui/login");
+    const deploy = await fetch(`${c().master}/api/deployment`, {
+      method: "POST",
+      headers: { cookie: tossed, origin: `https://${new URL(c().master).host}`, "content-type": "application/json", ...https },
+      body: JSON.stringify({ site: "tossed-site", manifest: [{ path: "index.html", sha256: "d".repeat(64), size: 1 }] }),
+    });
+    expect(deploy.status).toBe(401);
+
+    // The visitor's own session: cookies only this host can set.
+    const victim = await loginForm(c().admin.email, c().admin.password);
+    const set = victim.headers.getSetCookie();
+    expect(set.map((x) => x.split("=")[0])).toEqual(["__Host-sprout_access", "__Host-sprout_refresh"]);
+    for (const x of set) expect(x).toMatch(/; Path=\/;.*; Secure$/);
+    for (const x of set) expect(x).not.toContain("Domain");
+    const victimCookie = set.map((x) => x.split(";")[0]).join("; ");
+    // Beside the visitor's own session, the tossed one is not the one read.
+    const account = await fetch(`${c().master}/ui/account`, { redirect: "manual", headers: { cookie: `${tossed}; ${victimCookie}`, ...https } });
+    expect(account.status).toBe(200);
+    const text = await account.text();
+    expect(text).toContain(c().admin.email);
+    expect(text).not.toContain("tosser@example.com");
+    // Log out clears the __Host- cookies (a Secure answer, as the prefix needs).
+    const out = await fetch(`${c().master}/ui/logout`, { method: "POST", redirect: "manual", headers: { cookie: victimCookie, ...https } });
+    expect(out.headers.getSetCookie()).toEqual(["__Host-sprout_access=; Path=/; Max-Age=0; Secure", "__Host-sprout_refresh=; Path=/; Max-Age=0; Secure"]);
   });
 
   test("session cookies are Secure behind a trusted TLS proxy, and a forged X-Forwarded-Proto is ignored", async () => {

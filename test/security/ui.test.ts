@@ -132,4 +132,45 @@ describe("live views", () => {
     expect(text).toContain("deploy-message");
     expect(text).not.toContain("\r");
   });
+
+  // A live view checked the session when it connected only: logged out (or ended from another
+  // browser, or the account disabled), an open page went on receiving the account's sites and
+  // deployments for the stream's whole lifetime, 5 minutes.
+  test("a live view ends once its login does: logged out, nothing more streams", async () => {
+    const cookie = await cookiesOf(c().admin.email, c().admin.password);
+    const ac = new AbortController();
+    const r = await fetch(`${c().master}/ui/events/sites`, { headers: { cookie }, signal: ac.signal });
+    expect(r.status).toBe(200);
+    const reader = r.body!.getReader();
+    let text = "";
+    while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+    const out = await fetch(`${c().master}/ui/logout`, { method: "POST", redirect: "manual", headers: { cookie } });
+    expect(out.status).toBe(303);
+    // The stream says it is done and ends within seconds (its own lifetime is minutes).
+    const ended = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return true;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+    const result = await Promise.race([ended, Bun.sleep(10_000).then(() => false)]);
+    ac.abort();
+    expect(result).toBe(true);
+    expect(text).toContain("event: done\ndata: signed out");
+  });
+});
+
+describe("static files", () => {
+  // The asset table was indexed with the path's name as is: "constructor" answered 200 with
+  // `Content-Type: undefined` and an empty body (and would answer whatever an object's key holds).
+  test("only the UI's own files are served; names of an object's machinery are 404", async () => {
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const r = await fetch(`${c().master}/ui/static/${name}`);
+      expect(`${name} ${r.status}`).toBe(`${name} 404`);
+    }
+    const css = await fetch(`${c().master}/ui/static/app.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
+  });
 });

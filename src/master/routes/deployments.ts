@@ -3,13 +3,15 @@ import { DeploymentCreate, StatusReport } from "../../protocol/deployment";
 import type { Services } from "../context";
 import { MAX_FOLLOW_WAIT_MS } from "../services/deployments";
 import { apiCaller } from "../../ui/session";
+import { clientOf } from "../client";
 
 /** deploymentRoutes: create a deployment, read it with its log, and the agents' status reports. */
 export const deploymentRoutes = (s: Services) =>
   new Elysia({ name: "routes/deployments" })
-    .post("/api/deployment", async ({ body, request, set }) => {
+    .post("/api/deployment", async ({ body, request, server, set }) => {
       // A bearer token (CLI), or the admin UI's cookie session from its own origin (browser deploys).
-      const u = await apiCaller(s, request, body.site);
+      const secure = clientOf(request, server?.requestIP(request)?.address, s.config.trustedProxies).https;
+      const u = await apiCaller(s, request, secure, body.site);
       set.status = 201;
       return s.deployments.create(u.userId, body);
     }, { body: DeploymentCreate })

@@ -315,7 +315,7 @@ export class AuthService {
   }
 
   /** sessionAlive tells whether a login (refresh family) still has a token that was not revoked. */
-  private sessionAlive(familyId: string): boolean {
+  sessionAlive(familyId: string): boolean {
     return !!this.liveSession.get({ family: familyId });
   }
 

@@ -3,7 +3,7 @@ import { SiteName } from "../../../protocol/common";
 import type { ApiTokenScope } from "../../../protocol/user";
 import { badRequest } from "../../../shared/errors";
 import { fragment, type Notice } from "../../../ui/render";
-import { clearCookies, refreshToken } from "../../../ui/session";
+import { clearCookies, refreshToken, type UiSession } from "../../../ui/session";
 import type { Services } from "../../context";
 import { attempt, field, redirect, respond, uiKit, view } from "./common";
 
@@ -20,26 +20,27 @@ export const uiAccount = (s: Services) => {
     notice,
   });
   /** sessionsData: the person's logins, and which one is this browser's (by its refresh cookie). */
-  const sessionsData = (req: Request, userId: string) => {
-    const token = refreshToken(req);
+  const sessionsData = (req: Request, sess: UiSession) => {
+    const userId = sess.user.id;
+    const token = refreshToken(req, sess.secure);
     return { sessions: s.auth.sessions(userId), current: token ? s.auth.sessionOf(token) : null };
   };
   return new Elysia({ name: "routes/ui/account" })
-    .get("/ui/account", signedIn((req, sess) => view(req, sess, "accountIndex", "Account", sessionsData(req, sess.user.id))))
+    .get("/ui/account", signedIn((req, sess) => view(req, sess, "accountIndex", "Account", sessionsData(req, sess))))
     .post("/ui/account/sessions/end-others", signedIn((req, sess, _p, _f, audit) => {
-      const { sessions, current } = sessionsData(req, sess.user.id);
+      const { sessions, current } = sessionsData(req, sess);
       const others = sessions.filter((x) => x.id !== current);
       for (const x of others) s.auth.endSession(sess.user.id, x.id);
       audit("user.sessions_end", sess.user.email);
-      return respond(sess, fragment("accountSessions", { ...sessionsData(req, sess.user.id), notice: { text: `${others.length} other session(s) ended.` } }));
+      return respond(sess, fragment("accountSessions", { ...sessionsData(req, sess), notice: { text: `${others.length} other session(s) ended.` } }));
     }))
     .post("/ui/account/sessions/:id/end", signedIn(async (req, sess, p, _f, audit) => {
       const notice = await attempt(() => {
-        if (p.id === sessionsData(req, sess.user.id).current) throw badRequest("invalid_request", "This is the session you are using: log out instead.");
+        if (p.id === sessionsData(req, sess).current) throw badRequest("invalid_request", "This is the session you are using: log out instead.");
         s.auth.endSession(sess.user.id, p.id!);
         audit("user.session_end", sess.user.email);
       }, "Session ended: it is signed out.");
-      return respond(sess, fragment("accountSessions", { ...sessionsData(req, sess.user.id), notice }));
+      return respond(sess, fragment("accountSessions", { ...sessionsData(req, sess), notice }));
     }))
     .post("/ui/account/password", signedIn(async (req, sess, _p, form, audit) => {
       const notice = await attempt(async () => {
@@ -49,7 +50,7 @@ export const uiAccount = (s: Services) => {
       }, "");
       if (notice?.error) return respond(sess, fragment("accountPassword", { notice }));
       // Every session ended with the change, this one too: log in again with the new password.
-      return redirect(req, "/ui/login?changed=1", clearCookies());
+      return redirect(req, "/ui/login?changed=1", clearCookies(sess.secure));
     }))
     .get("/ui/tokens", signedIn((req, sess) => view(req, sess, "tokensIndex", "API tokens", tokensData(sess.user.id), "tokensPanel")))
     .post("/ui/tokens", signedIn((_req, sess, _p, form, audit) => {

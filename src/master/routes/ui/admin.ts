@@ -142,7 +142,7 @@ export const uiAdmin = (s: Services) => {
       audit("agent.rotate_token", created.name);
       return respond(sess, fragment("nodesToken", { created, masterUrl: masterUrl(req, null) }));
     }, admin))
-    .get("/ui/events/nodes", signedIn((req) => liveFragment(req.signal, () => fragment("nodesList", { agents: nodes() }), { everyMs: 3000 }), admin))
+    .get("/ui/events/nodes", signedIn((req, sess) => liveFragment(req.signal, () => fragment("nodesList", { agents: nodes() }), { everyMs: 3000, alive: sess.alive }), admin))
     .post("/ui/nodes", signedIn((req, sess, _p, form, audit) => {
       let created: AgentCreated | null = null;
       let notice: Notice = null;

@@ -30,11 +30,12 @@ export const uiAuth = (s: Services) => {
         return loginPage({ error: e.message, email: String(form.email ?? "") }, e.status);
       }
     })
-    .post("/ui/logout", ({ request }) => {
+    .post("/ui/logout", ({ request, server }: Ctx) => {
       checkSameOrigin(request);
-      const token = refreshToken(request);
+      const secure = client(request, server).https;
+      const token = refreshToken(request, secure);
       if (token) s.auth.logout(token);
-      return redirect(request, "/ui/login", clearCookies());
+      return redirect(request, "/ui/login", clearCookies(secure));
     })
     // The deploy script calls this first: a session whose access token expired gets fresh cookies.
     .get("/ui/session", signedIn((_req, sess) => {

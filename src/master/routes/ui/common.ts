@@ -73,7 +73,7 @@ export function uiKit(s: Services) {
     (f: Handler, opts: { admin?: boolean } = {}) =>
     async ({ request, params, body, server }: Ctx) => {
       const sess = await session(s, request, client(request, server).https);
-      if (!sess) return redirect(request, "/ui/login", clearCookies());
+      if (!sess) return redirect(request, "/ui/login", clearCookies(client(request, server).https));
       try {
         if (request.method !== "GET") checkSameOrigin(request);
         if (opts.admin && !sess.user.is_admin) throw new SproutError(403, "forbidden", "Only the admin can see this page.");

@@ -27,7 +27,7 @@ export const uiDeployments = (s: Services) => {
         // Production deploys are done once live (or failed); a preview once ready.
         done = d.status === "failed" || (finished(d.status) && (!d.production || d.is_production || d.events?.some((e) => e.level === "error") === true));
         return fragment("deploymentLog", { d });
-      }, { wake: deploymentWake(s, (x) => x === id), final: () => done });
+      }, { wake: deploymentWake(s, (x) => x === id), final: () => done, alive: sess.alive });
     }))
     .post("/ui/deployments/:id/upload/init", signedIn((req, sess, p) => proxy.init(sess.user.id, p.id!, req)), { parse: "none" })
     // Up to 101 MB from a browser: Bun's idle timer, which does not restart as bytes arrive, would cut

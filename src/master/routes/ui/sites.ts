@@ -57,7 +57,7 @@ export const uiSites = (s: Services) => {
   return new Elysia({ name: "routes/ui/sites" })
     .get("/ui/sites", signedIn((req, sess) => view(req, sess, "sitesIndex", "Sites", sitesData(sess.user.id), "sitesList")))
     .get("/ui/events/sites", signedIn((req, sess) =>
-      liveFragment(req.signal, () => fragment("sitesList", sitesData(sess.user.id)), { wake: deploymentWake(s, (id) => owns(sess.user.id, id)) })))
+      liveFragment(req.signal, () => fragment("sitesList", sitesData(sess.user.id)), { wake: deploymentWake(s, (id) => owns(sess.user.id, id)), alive: sess.alive })))
     .post("/ui/sites", signedIn(async (req, sess, _p, form, audit) => {
       const name = field(form, "name");
       const spa = form.spa === "true";
@@ -86,7 +86,7 @@ export const uiSites = (s: Services) => {
         }
       };
       // Node health changes without a deployment event: look again every few seconds as well.
-      return liveFragment(req.signal, () => fragment("siteLive", siteData(sess.user.id, site.name)), { wake: deploymentWake(s, mine), everyMs: 5000 });
+      return liveFragment(req.signal, () => fragment("siteLive", siteData(sess.user.id, site.name)), { wake: deploymentWake(s, mine), everyMs: 5000, alive: sess.alive });
     }))
     .post("/ui/sites/:name/settings", signedIn(async (_req, sess, p, form, audit) => {
       const notice = await attempt(() => {

@@ -22,7 +22,8 @@ const ASSETS: Record<string, [string, string]> = {
 /** uiStatic serves the admin UI's scripts, stylesheet and logo. */
 export const uiStatic = () =>
   new Elysia({ name: "routes/ui/static" }).get("/ui/static/:file", ({ params }) => {
-    const asset = ASSETS[params.file];
+    // Own keys only: "constructor" or "__proto__" are not files.
+    const asset = Object.hasOwn(ASSETS, params.file) ? ASSETS[params.file] : undefined;
     if (!asset) return new Response("Not found", { status: 404, headers: { "content-type": "text/plain" } });
     return new Response(asset[0], { headers: { "content-type": asset[1], "cache-control": "public, max-age=300" } });
   });
