@@ -92,13 +92,19 @@ function aliveCheck(s: Services, accessToken: string): () => boolean {
 }
 
 /**
- * checkSameOrigin refuses a state-changing request sent from another site. SameSite=Strict cookies
- * already keep them out; this is the second lock. An opaque origin (`Origin: null`, from a sandboxed
- * frame or a data: URL) or one that is not a URL is another site too.
+ * checkSameOrigin refuses a state-changing request sent from another origin. SameSite=Strict cookies
+ * do not keep out a tenant's page on a sibling subdomain (the same site), so this is the lock that
+ * matters. An opaque origin (`Origin: null`, from a sandboxed frame or a data: URL) or one that is
+ * not a URL is another origin too. A request without Origin is let through only if the browser did
+ * not say it came from elsewhere (Sec-Fetch-Site): scripts and curl send neither header.
  */
 export function checkSameOrigin(req: Request) {
   const origin = req.headers.get("origin");
-  if (origin === null) return;
+  if (origin === null) {
+    const fetchSite = req.headers.get("sec-fetch-site");
+    if (fetchSite !== null && fetchSite !== "same-origin" && fetchSite !== "none") throw forbidden("Cross-site request refused.");
+    return;
+  }
   let host: string | null = null;
   try {
     host = new URL(origin).host;

@@ -116,6 +116,23 @@ describe("the UI's cookie is a login, never an API token", () => {
   });
 });
 
+describe("requests from another origin", () => {
+  // SameSite=Strict does not keep out a tenant's page on a sibling subdomain (same site), and a
+  // request that carries no Origin header was let through whatever the browser said of it.
+  test("a form post without Origin that the browser marks as from another origin is refused; one from this origin goes through", async () => {
+    const cookie = await cookiesOf(c().admin.email, c().admin.password);
+    const mint = (headers: Record<string, string>, name: string) =>
+      fetch(`${c().master}/ui/tokens`, { method: "POST", redirect: "manual", headers: { cookie, "content-type": "application/x-www-form-urlencoded", ...headers }, body: `name=${name}&scope=read` });
+    expect((await mint({ "sec-fetch-site": "same-site" }, "from-a-sibling")).status).toBe(403);
+    expect((await mint({ "sec-fetch-site": "cross-site" }, "from-elsewhere")).status).toBe(403);
+    expect((await mint({ "sec-fetch-site": "same-origin" }, "from-here")).status).toBe(200);
+    const names = (await api(c().master, "GET", "/api/tokens", undefined, c().admin.token)).body.map((t: { name: string }) => t.name);
+    expect(names).toContain("from-here");
+    expect(names).not.toContain("from-a-sibling");
+    expect(names).not.toContain("from-elsewhere");
+  });
+});
+
 describe("live views", () => {
   // Server-Sent Events end a line at CR as well as LF: a deploy message with a bare CR wrote its own
   // event fields into the site page's stream (`event: done` stopped the live view).
