@@ -13,6 +13,7 @@ import type { BlobStore } from "./blobs";
 import type { StateFile } from "./state";
 import type { Uploads } from "./uploads";
 import { INIT_BODY_LIMIT, readLimited, stalledBody, watchStalls } from "./request-body";
+import { type TimedServer, noIdleTimer } from "../shared/listen";
 
 /** AgentAppDeps is what the agent API needs from the agent. */
 export interface AgentAppDeps {
@@ -29,9 +30,6 @@ export interface AgentAppDeps {
   /** idleTimeoutS: the API's idle timeout (--idle-timeout); also how long a request body may stop arriving. */
   idleTimeoutS: number;
 }
-
-/** BunServer: what a route sees of the server (Elysia's `server`), for per-request timeouts. */
-type BunServer = { timeout(request: Request, seconds: number): void } | null;
 
 /** agentApp is the agent API (DESIGN.md section 4): status, the two upload steps, and blobs for peers. */
 export const agentApp = (d: AgentAppDeps) =>
@@ -63,7 +61,7 @@ export const agentApp = (d: AgentAppDeps) =>
     // The tar body streams straight to the blob store: no parsing, no buffering. A 2 GB upload takes
     // minutes: it is cut only when its bytes stop coming (watchStalls), not by Bun's timer.
     .post("/api/upload/file", async ({ request, server }) => {
-      server?.timeout(request, 0);
+      noIdleTimer(request, server);
       try {
         const body = request.body && watchStalls(request.body, d.idleTimeoutS * 1000);
         return await d.uploads.receive(request.headers.get(UPLOAD_TOKEN_HEADER), request.headers.get(DEPLOYMENT_ID_HEADER), body);
@@ -73,7 +71,7 @@ export const agentApp = (d: AgentAppDeps) =>
     }, { parse: "none" })
     // Peers pull blobs to replicate a deployment, with the master's peer token: only blobs the
     // deployment's account holds here are answered; any other digest is "not found", held or not.
-    .get("/api/blob/:sha", async ({ params, request, server }) => {
+    .get("/api/blob/:sha", async ({ params, request }) => {
       const token = bearer(request);
       const key = d.state.state.grantPublicKey;
       if (!token || !key) throw new SproutError(401, "unauthorized", "Blobs are given to peer nodes only, with a peer token from the master.");
@@ -81,9 +79,9 @@ export const agentApp = (d: AgentAppDeps) =>
       if (claims.from !== d.state.state.agentId) throw new SproutError(403, "forbidden", "This peer token is for another node.");
       const p = d.blobs.path(params.sha);
       if (!d.blobs.owners.owns(claims.owner, params.sha) || !existsSync(p)) throw notFound("Blob");
-      // Bun's timer would cut a large blob still flowing to a distant peer (it does not restart as
-      // bytes go out); peers are nodes the master vouches for.
-      server?.timeout(request, 0);
+      // Bun closes a file answer that outlasts a few idle timeouts however it progresses, and
+      // server.timeout() does not change that (see noIdleTimer): with the default 120 s, a blob
+      // (at most --max-file-size) must reach the peer within about 4 minutes.
       return new Response(Bun.file(p));
     }, { params: t.Object({ sha: Sha256 }) });
 
@@ -91,8 +89,8 @@ export const agentApp = (d: AgentAppDeps) =>
  * readBody reads a request body as text within `limit`, with Bun's timer off and the body watched for
  * stalls instead (see watchStalls); the timer is back once the body is in.
  */
-async function readBody(d: AgentAppDeps, request: Request, server: BunServer, limit: number): Promise<string> {
-  server?.timeout(request, 0);
+async function readBody(d: AgentAppDeps, request: Request, server: TimedServer, limit: number): Promise<string> {
+  noIdleTimer(request, server);
   try {
     return await readLimited(request.body && watchStalls(request.body, d.idleTimeoutS * 1000), limit);
   } catch (e) {

@@ -25,6 +25,9 @@ export function waitForSignal(): Promise<string> {
  */
 export const EXCLUSIVE_PORT = { reusePort: false, development: false } as const;
 
+/** TimedServer: what a route sees of Bun's server (Elysia's `server`), for per-request timeouts. */
+export type TimedServer = { timeout(request: Request, seconds: number): void } | null | undefined;
+
 /**
  * noIdleTimer turns Bun's idle timer off for one request whose body takes long to arrive (a large
  * upload): that timer does not restart as body bytes come, so it cuts such an upload after one to
@@ -32,6 +35,6 @@ export const EXCLUSIVE_PORT = { reusePort: false, development: false } as const;
  * timeout). The route must bound a body that stops arriving some other way. It does not help a
  * file or stream answer, which Bun closes after a few timeouts regardless.
  */
-export function noIdleTimer(request: Request, server: { timeout(request: Request, seconds: number): void } | null | undefined) {
+export function noIdleTimer(request: Request, server: TimedServer) {
   server?.timeout(request, 0);
 }
