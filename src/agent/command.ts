@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { UsageError, requireString, type Command } from "../shared/command";
 import { DEFAULT_LIMITS } from "../shared/manifest";
-import { parseListen, waitForSignal } from "../shared/listen";
+import { idleTimeoutFlag, parseListen, waitForSignal } from "../shared/listen";
 import { logger } from "../shared/log";
 import { DEFAULT_BROTLI_MODULE, DEFAULT_GEOIP_COUNTRY, DEFAULT_GEOIP_MODULE, DEFAULT_SITES_PER_SHARD } from "./config";
 import { clearPid, relaunch, writePid } from "./self-upgrade";
@@ -80,12 +80,6 @@ export const agentCommand: Command = {
     const perShard = () => {
       const n = num("sites-per-shard");
       if (n < 1) throw new UsageError("--sites-per-shard must be at least 1");
-      return n;
-    };
-    const idleTimeout = () => {
-      const n = num("idle-timeout");
-      // Bun's server takes up to 255 s; 0 (never) would let idle connections pile up until no file is left.
-      if (n < 1 || n > 255) throw new UsageError("--idle-timeout must be between 1 and 255 seconds");
       return n;
     };
     const engine = () => {
@@ -172,7 +166,7 @@ export const agentCommand: Command = {
       sitesPerShard: perShard(),
       rulesEngine: engine(),
       reverifySeconds: num("reverify-after"),
-      idleTimeoutSeconds: idleTimeout(),
+      idleTimeoutSeconds: idleTimeoutFlag(v["idle-timeout"]),
       brotliModule: brotliModule(String(v["brotli-module"])),
       geoipCountry: nginxPath("geoip-country", true),
       geoipModule: nginxPath("geoip-module", false) ?? undefined,

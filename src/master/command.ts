@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { UsageError, type Command, type Values } from "../shared/command";
 import { lockDataFolder } from "../shared/data-lock";
 import { isSproutError } from "../shared/errors";
-import { EXCLUSIVE_PORT, parseListen, waitForSignal } from "../shared/listen";
+import { EXCLUSIVE_PORT, idleTimeoutFlag, parseListen, waitForSignal } from "../shared/listen";
 import { TLS_FLAGS, parseTlsMode, serverTls } from "../shared/server-tls";
 import { logger } from "../shared/log";
 import { VERSION } from "../shared/version";
@@ -100,8 +100,7 @@ export const masterCommand: Command = {
     }
     const quotas = parseQuotas(v);
     const uploadTtl = positiveInt(v["upload-ttl"], "--upload-ttl");
-    const idleTimeout = positiveInt(v["idle-timeout"], "--idle-timeout");
-    if (idleTimeout > 255) throw new UsageError("--idle-timeout must be between 1 and 255 seconds");
+    const idleTimeout = idleTimeoutFlag(v["idle-timeout"]);
     let dnsServer: MasterConfig["dnsServer"] = null;
     if (typeof v["dns-server"] === "string") {
       try {

@@ -1,3 +1,4 @@
+import { UsageError } from "./command";
 import { badRequest } from "./errors";
 
 /** parseListen reads "HOST:PORT" (or ":PORT", or "PORT") into its parts; port 0 means any free port. */
@@ -37,4 +38,14 @@ export type TimedServer = { timeout(request: Request, seconds: number): void } |
  */
 export function noIdleTimer(request: Request, server: TimedServer) {
   server?.timeout(request, 0);
+}
+
+/**
+ * idleTimeoutFlag reads `--idle-timeout` (master and agent alike): whole seconds from 1 to 255, the
+ * range Bun's server takes; 0 (never) would let idle connections pile up until no file is left.
+ */
+export function idleTimeoutFlag(raw: unknown): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new UsageError("--idle-timeout must be between 1 and 255 seconds");
+  return n;
 }
