@@ -47,7 +47,7 @@ ${u.servers.map((s) => `    server ${s.address} max_fails=1 fail_timeout=5s;`).j
   const domainHosts = r.domains.map((d) => `    ${d.name} ${d.site}.${r.domain};`).join("\n");
   const challenges = challengeLocation(o.master, o.masterTrust);
   // Exact names in the maps and server names: custom domains (up to 253 characters) and site names.
-  const bucket = hashBucketSize(Math.max(63, ...r.domains.map((d) => d.name.length)));
+  const bucket = hashBucketSize(r.domains.reduce((n, d) => Math.max(n, d.name.length), 63));
   const proxy = `${challenges}
     location / {
       if ($sprout_upstream = "") { return 404; }
